@@ -1,0 +1,76 @@
+//! What several commands share: choosing a scenario (by name or file) and a range of days.
+
+use std::path::Path;
+
+use clap::Args;
+use faux::{Date, Scenario, Timestamp};
+
+use crate::usage::{UsageError, usage};
+
+/// A scenario by name (`ecommerce`, `shiny-rocks`) or a path to an e-commerce scenario file.
+pub fn load_scenario(name: &str, seed: u64) -> anyhow::Result<Scenario> {
+    let looks_like_file =
+        name.ends_with(".toml") || name.contains('/') || Path::new(name).is_file();
+    if !looks_like_file {
+        return Scenario::by_name(name, seed).map_err(|e| UsageError(e.to_string()).into());
+    }
+    let text = match std::fs::read_to_string(name) {
+        Ok(t) => t,
+        Err(e) => usage!("cannot read scenario file {name}: {e}"),
+    };
+    Scenario::from_toml(name, &text, seed).map_err(|e| UsageError(e.to_string()).into())
+}
+
+/// `--date D` | `--from A --to B` | `--days N`.
+#[derive(Debug, Clone, Args)]
+pub struct Days {
+    /// A single day, YYYY-MM-DD.
+    #[arg(long, conflicts_with_all = ["from", "to", "days"])]
+    pub date: Option<Date>,
+
+    /// First day of a range, YYYY-MM-DD (with --to).
+    #[arg(long, requires = "to", conflicts_with = "days")]
+    pub from: Option<Date>,
+
+    /// Last day of a range, inclusive, YYYY-MM-DD (with --from).
+    #[arg(long, requires = "from", conflicts_with = "days")]
+    pub to: Option<Date>,
+
+    /// The N days ending yesterday (UTC).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=36_600))]
+    pub days: Option<u32>,
+}
+
+impl Days {
+    /// The inclusive range selected, or `default` when nothing was given (None: an error).
+    pub fn range(&self, default: Option<(Date, Date)>) -> anyhow::Result<(Date, Date)> {
+        let yesterday = || {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0);
+            Timestamp(now).date().add_days(-1)
+        };
+        match (self.date, self.from, self.to, self.days) {
+            (Some(d), ..) => Ok((d, d)),
+            (None, Some(from), Some(to), _) => {
+                if to < from {
+                    usage!("--to {to} is before --from {from}");
+                }
+                Ok((from, to))
+            }
+            (None, _, _, Some(n)) => {
+                let end = yesterday();
+                Ok((end.add_days(1 - n as i32), end))
+            }
+            _ => match default {
+                Some(r) => Ok(r),
+                None => usage!("no days selected: give --date D, --from A --to B, or --days N"),
+            },
+        }
+    }
+}
+
+pub fn parse_instant(s: &str) -> Result<Timestamp, String> {
+    Timestamp::parse_flexible(s).map_err(|e| e.to_string())
+}

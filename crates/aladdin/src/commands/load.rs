@@ -1,0 +1,148 @@
+//! `aladdin generate --out postgres://…|sqlite://…`: the daily extracts of a range of days
+//! loaded into a database, one idempotent transaction per day (see `faux_sinks::postgres` and
+//! `faux_sinks::sqlite`). `generate` hands over here when `--out` is a database URL.
+
+use std::path::Path;
+use std::time::Instant;
+
+use clap::Args;
+use faux::{Date, Scenario, TableDef};
+use faux_sinks::postgres::{PgLoad, PgTarget};
+use faux_sinks::sqlite::SqliteLoad;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::usage::{UsageError, usage};
+
+/// Flags that only apply when `--out` is a database.
+#[derive(Debug, Clone, Args)]
+pub struct DbArgs {
+    /// PostgreSQL schema to load into; it must exist [default: public].
+    #[arg(long)]
+    pub schema: Option<String>,
+
+    /// PostgreSQL connections loading days in parallel [default: 1].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub jobs: Option<u32>,
+
+    /// Declare foreign keys between the tables they create (then days load in order, on one
+    /// connection, and the range must start at the scenario's first day).
+    #[arg(long)]
+    pub foreign_keys: bool,
+}
+
+/// A database `--out`.
+#[derive(Debug)]
+pub enum Database {
+    Postgres(Box<PgTarget>),
+    Sqlite(std::path::PathBuf),
+}
+
+impl Database {
+    /// The database `out` names, `None` for a folder. A bad URL is a usage error.
+    pub fn from_out(out: &Path, db: &DbArgs) -> anyhow::Result<Option<Database>> {
+        let Some(s) = out.to_str() else {
+            return Ok(None);
+        };
+        if faux_sinks::postgres::is_url(s) {
+            return match PgTarget::parse(s, db.schema.as_deref()) {
+                Ok(t) => Ok(Some(Database::Postgres(Box::new(t)))),
+                Err(e) => Err(UsageError(e.to_string()).into()),
+            };
+        }
+        if faux_sinks::sqlite::is_url(s) {
+            if db.schema.is_some() {
+                usage!("--schema applies to PostgreSQL only: a SQLite file has no schemas");
+            }
+            if db.jobs.is_some() {
+                usage!("--jobs applies to PostgreSQL only: SQLite has a single writer");
+            }
+            return match faux_sinks::sqlite::path_of(s) {
+                Ok(p) => Ok(Some(Database::Sqlite(p))),
+                Err(e) => Err(UsageError(e.to_string()).into()),
+            };
+        }
+        if let Some((scheme, _)) = s.split_once("://") {
+            usage!(
+                "unsupported --out {}://…: use postgres://, postgresql://, sqlite://, or a folder",
+                scheme
+            );
+        }
+        if db.schema.is_some() || db.jobs.is_some() || db.foreign_keys {
+            usage!(
+                "--schema, --jobs and --foreign-keys apply to a database --out (postgres://… or sqlite://…), not to the folder {}",
+                out.display()
+            );
+        }
+        Ok(None)
+    }
+}
+
+/// What `generate` decided before handing over.
+#[derive(Debug)]
+pub struct LoadRun<'a> {
+    pub scenario: &'a Scenario,
+    pub seed: u64,
+    pub tables: Vec<&'static TableDef>,
+    pub from: Date,
+    pub to: Date,
+}
+
+pub fn run(database: Database, db: &DbArgs, run: LoadRun<'_>, quiet: bool) -> anyhow::Result<()> {
+    let days = run.from.days_until(run.to) as u64 + 1;
+    let jobs = db.jobs.unwrap_or(1) as usize;
+    if db.foreign_keys && jobs > 1 {
+        usage!(
+            "--foreign-keys loads days in order on one connection: drop --jobs {jobs}, or drop --foreign-keys"
+        );
+    }
+    let bar = if quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::with_draw_target(Some(days), ProgressDrawTarget::stderr())
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} days {elapsed_precise} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let started = Instant::now();
+    let tables = run.tables.len();
+    let (rows, place) = match database {
+        Database::Postgres(target) => {
+            let load = PgLoad {
+                target: &target,
+                scenario: run.scenario,
+                tables: run.tables,
+                from: run.from,
+                to: run.to,
+                jobs,
+                foreign_keys: db.foreign_keys,
+            };
+            let summary = load.run(&|_| bar.inc(1))?;
+            (summary.rows, format!("PostgreSQL {}", target.describe()))
+        }
+        Database::Sqlite(path) => {
+            let load = SqliteLoad {
+                path: path.clone(),
+                scenario: run.scenario,
+                tables: run.tables,
+                from: run.from,
+                to: run.to,
+                foreign_keys: db.foreign_keys,
+            };
+            let summary = load.run(&|_, _| bar.inc(1))?;
+            (summary.rows, format!("SQLite {}", path.display()))
+        }
+    };
+    bar.finish_and_clear();
+    if !quiet {
+        let elapsed = started.elapsed().as_secs_f64();
+        eprintln!(
+            "{rows} rows in {elapsed:.2} s ({:.0} rows/s): {tables} tables × {days} day{} of {} (seed {}) loaded into {place}",
+            rows as f64 / elapsed.max(1e-9),
+            if days == 1 { "" } else { "s" },
+            run.scenario.name(),
+            run.seed,
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,99 @@
+//! # aladdin — the Faux Genie command line
+//!
+//! A thin shell over `faux` (generation) and `faux-sinks` (output): it parses arguments,
+//! validates them into a run, and reports. It contains no generation logic.
+//!
+//! Modules:
+//! - [`commands::generate`]: `aladdin generate` — date-partitioned CSV / JSON Lines / Parquet.
+//! - [`commands::truth`]: `aladdin truth` — the answer key (counts, sums, digests).
+//! - [`commands::load`]: `aladdin generate --out postgres://…|sqlite://…` — idempotent daily
+//!   loads into a database.
+//! - [`commands::verify`]: `aladdin verify` — a pipeline's loaded tables against the truth.
+//! - [`commands::chart`]: `aladdin chart` — Shiny Rocks charts (PNG/SVG) from files, PostgreSQL or memory.
+//! - [`commands::stream`]: `aladdin stream` — change records paced by a virtual clock to stdout,
+//!   RabbitMQ or NATS JetStream.
+//! - [`commands::common`]: scenario loading and day ranges shared by the commands.
+//! - [`commands::scenario`]: `aladdin scenario list|show` — scenarios, tables, columns, tunables.
+//! - [`usage`]: the usage-error type that maps to exit code 2.
+//!
+//! Exit codes: 0 success, 1 failure, 2 usage error (bad flag, date, scenario, format, shard…).
+
+mod commands;
+mod usage;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::usage::UsageError;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "aladdin",
+    version,
+    about = "Generate realistic, reproducible fake business data",
+    long_about = "Generate realistic, reproducible fake business data.\n\n\
+        The same scenario, seed and dates always give the same bytes; any day can be generated on its own.",
+    after_help = "Examples:\n  \
+        aladdin generate --scenario shiny-rocks --from 2024-01-01 --to 2024-12-31 --out data/\n  \
+        aladdin generate --scenario shiny-rocks --date 2024-07-10 --layout flat --out .\n  \
+        aladdin scenario show shiny-rocks"
+)]
+struct Cli {
+    /// Print nothing but errors.
+    #[arg(long, short, global = true)]
+    quiet: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Generate(commands::generate::GenerateArgs),
+    Truth(commands::truth::TruthArgs),
+    Verify(commands::verify::VerifyArgs),
+    Chart(commands::chart::ChartArgs),
+    Stream(commands::stream::StreamArgs),
+    #[command(subcommand)]
+    Scenario(commands::scenario::ScenarioCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let level = if cli.quiet { "error" } else { "info" };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ALADDIN_LOG")
+                // the broker clients log connection trouble that `aladdin stream` reports
+                // itself, with what it does about it
+                .unwrap_or_else(|_| {
+                    tracing_subscriber::EnvFilter::new(format!("{level},lapin=off,async_nats=off"))
+                }),
+        )
+        .init();
+
+    let result = match cli.command {
+        Command::Generate(args) => commands::generate::run(args, cli.quiet),
+        Command::Truth(args) => commands::truth::run(args),
+        Command::Verify(args) => commands::verify::run(args),
+        Command::Chart(args) => commands::chart::run(args),
+        Command::Stream(args) => commands::stream::run(args, cli.quiet),
+        Command::Scenario(cmd) => commands::scenario::run(cmd),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.downcast_ref::<UsageError>().is_some() => {
+            eprintln!("error: {e:#}");
+            eprintln!("\nFor more information, try '--help'.");
+            ExitCode::from(2)
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

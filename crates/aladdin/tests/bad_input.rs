@@ -1,0 +1,169 @@
+//! Bad input exits non-zero (2 for usage errors), names the problem, and writes nothing.
+
+mod common;
+
+use common::{aladdin, stderr, tree};
+
+fn rejects(args: &[&str], code: i32, needles: &[&str]) {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let mut full = vec!["generate", "--out", out.to_str().unwrap()];
+    if !args.contains(&"--scenario") {
+        full.extend_from_slice(&["--scenario", "shiny-rocks"]);
+    }
+    full.extend_from_slice(args);
+    let result = aladdin(&full);
+    let err = stderr(&result);
+    assert_eq!(result.status.code(), Some(code), "{args:?}: {err}");
+    for n in needles {
+        assert!(
+            err.contains(n),
+            "{args:?}: message should name {n:?}: {err}"
+        );
+    }
+    assert!(tree(&out).is_empty(), "{args:?} left output behind");
+}
+
+#[test]
+fn usage_errors_exit_2_and_name_the_bad_value() {
+    rejects(&["--date", "2024-02-30"], 2, &["2024-02-30", "YYYY-MM-DD"]);
+    rejects(&["--date", "yesterday"], 2, &["yesterday"]);
+    rejects(
+        &["--from", "2024-05-01", "--to", "2024-04-01"],
+        2,
+        &["2024-04-01", "before", "2024-05-01"],
+    );
+    rejects(&["--from", "2024-05-01"], 2, &["--to"]);
+    rejects(
+        &["--scenario", "moon-shop", "--date", "2024-01-01"],
+        2,
+        &["moon-shop", "shiny-rocks"],
+    );
+    rejects(
+        &["--scenario", "no/such/file.toml", "--date", "2024-01-01"],
+        2,
+        &["no/such/file.toml"],
+    );
+    rejects(
+        &["--view", "snapshot", "--date", "2024-01-01"],
+        2,
+        &["--as-of"],
+    );
+    rejects(
+        &["--as-of", "2024-01-01", "--date", "2024-01-01"],
+        2,
+        &["--as-of", "snapshot"],
+    );
+    rejects(
+        &["--view", "snapshot", "--as-of", "2024-13-01"],
+        2,
+        &["2024-13-01"],
+    );
+    rejects(
+        &["--format", "xlsx", "--date", "2024-01-01"],
+        2,
+        &["xlsx", "csv, jsonl, parquet"],
+    );
+    rejects(
+        &["--layout", "nested", "--date", "2024-01-01"],
+        2,
+        &["nested", "hive, flat"],
+    );
+    rejects(
+        &["--shard", "3/3", "--date", "2024-01-01"],
+        2,
+        &["3/3", "0 <= I < N"],
+    );
+    rejects(&["--shard", "1/0", "--date", "2024-01-01"], 2, &["1/0"]);
+    rejects(
+        &["--tables", "orders,refunds", "--date", "2024-01-01"],
+        2,
+        &["refunds", "marketing_investments"],
+    );
+    rejects(
+        &[
+            "--layout",
+            "flat",
+            "--from",
+            "2024-01-01",
+            "--to",
+            "2024-01-03",
+        ],
+        2,
+        &["flat", "single day"],
+    );
+    rejects(
+        &["--threads", "0", "--date", "2024-01-01"],
+        2,
+        &["--threads", "0"],
+    );
+    rejects(&[], 2, &["--date"]);
+}
+
+#[test]
+fn an_unwritable_out_fails_naming_the_path() {
+    let tmp = tempfile::tempdir().unwrap();
+    // a path below a regular file cannot be created, even by root
+    let file = tmp.path().join("plain-file");
+    std::fs::write(&file, b"x").unwrap();
+    let out = file.join("data");
+    let result = aladdin(&[
+        "generate",
+        "--date",
+        "2024-01-01",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(result.status.code(), Some(1));
+    assert!(
+        stderr(&result).contains(out.to_str().unwrap()),
+        "{}",
+        stderr(&result)
+    );
+    assert_eq!(std::fs::read(&file).unwrap(), b"x");
+}
+
+/// A scenario file's errors name the file, the key and the value, exit 2, and write nothing.
+#[test]
+fn scenario_file_errors_name_the_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cases: [(&str, &[&str]); 4] = [
+        (
+            "[traffic]\norganic_sesions_per_day = 10\n",
+            &["traffic.organic_sesions_per_day", "unknown key"],
+        ),
+        (
+            "[payments]\nmethods = { card = 0.7 }\n",
+            &["payments.methods", "sums to 0.7"],
+        ),
+        (
+            "[shipping]\nrefund_probability = 2\n",
+            &["shipping.refund_probability", "2"],
+        ),
+        (
+            "[shop]\nopened_on = \"2020-13-01\"\n",
+            &["shop.opened_on", "2020-13-01"],
+        ),
+    ];
+    for (i, (text, needles)) in cases.iter().enumerate() {
+        let file = tmp.path().join(format!("shop{i}.toml"));
+        std::fs::write(&file, text).unwrap();
+        let out = tmp.path().join(format!("out{i}"));
+        let result = aladdin(&[
+            "generate",
+            "--scenario",
+            file.to_str().unwrap(),
+            "--date",
+            "2020-02-01",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        let err = stderr(&result);
+        assert_eq!(result.status.code(), Some(2), "{err}");
+        assert!(err.contains(file.to_str().unwrap()), "{err}");
+        for n in *needles {
+            assert!(err.contains(n), "should name {n:?}: {err}");
+        }
+        assert!(!out.exists());
+    }
+}

@@ -1,0 +1,371 @@
+//! Date-partitioned files: layout, atomic partition writes, and the parallel run.
+//!
+//! Every (table, day, shard) is one partition file, generated and written by one worker from
+//! start to end, so the bytes of a file never depend on the number of threads. A partition is
+//! written to a hidden temporary name in its final folder and renamed when complete: readers
+//! never see a torn file, and a rerun overwrites idempotently.
+
+use std::fs::{self, File};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use faux::{Date, Row, RowSink, Scenario, Shard, TableDef, View};
+use xxhash_rust::xxh3::Xxh3;
+
+use crate::csv::CsvEncoder;
+use crate::jsonl::JsonlEncoder;
+use crate::parquet::ParquetEncoder;
+use crate::{FLUSH_BYTES, SinkError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Jsonl,
+    Parquet,
+}
+
+impl Format {
+    pub const ALL: [Format; 3] = [Format::Csv, Format::Jsonl, Format::Parquet];
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Jsonl => "jsonl",
+            Format::Parquet => "parquet",
+        }
+    }
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Format, String> {
+        Format::ALL
+            .into_iter()
+            .find(|f| f.extension() == s)
+            .ok_or_else(|| format!("unknown format {s:?}: valid formats are csv, jsonl, parquet"))
+    }
+}
+
+impl std::fmt::Display for Format {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.extension())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// `OUT/<table>/date=YYYY-MM-DD/part-<shard>.<ext>` (readable by DuckDB, Spark, Trino).
+    Hive,
+    /// `OUT/<table>.<ext>`, for a single day (the Shiny Rocks original's layout).
+    Flat,
+}
+
+impl Layout {
+    pub fn name(self) -> &'static str {
+        match self {
+            Layout::Hive => "hive",
+            Layout::Flat => "flat",
+        }
+    }
+}
+
+impl std::str::FromStr for Layout {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Layout, String> {
+        match s {
+            "hive" => Ok(Layout::Hive),
+            "flat" => Ok(Layout::Flat),
+            _ => Err(format!(
+                "unknown layout {s:?}: valid layouts are hive, flat"
+            )),
+        }
+    }
+}
+
+/// Where a partition goes, relative to the output folder.
+pub fn partition_path(
+    layout: Layout,
+    table: &TableDef,
+    day: Date,
+    shard: Shard,
+    format: Format,
+) -> PathBuf {
+    match layout {
+        Layout::Hive => PathBuf::from(table.name)
+            .join(format!("date={day}"))
+            .join(format!("part-{}.{}", shard.index, format.extension())),
+        Layout::Flat => PathBuf::from(format!("{}.{}", table.name, format.extension())),
+    }
+}
+
+/// What was written for one partition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionStats {
+    pub table: &'static str,
+    pub date: Date,
+    pub shard: Shard,
+    /// Relative to the output folder, `/`-separated.
+    pub path: String,
+    pub rows: u64,
+    pub bytes: u64,
+    /// xxh3-64 of the file's bytes.
+    pub checksum: u64,
+}
+
+/// A writer that hashes and counts what passes through it.
+struct HashingWriter<W> {
+    inner: W,
+    hasher: Xxh3,
+    bytes: u64,
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+enum Encoder {
+    Csv(CsvEncoder, HashingWriter<File>),
+    Jsonl(JsonlEncoder, HashingWriter<File>),
+    Parquet(Box<ParquetEncoder<HashingWriter<BufWriter<File>>>>),
+}
+
+/// Encodes one partition's rows into its (temporary) file.
+struct PartitionSink {
+    encoder: Encoder,
+    rows: u64,
+}
+
+impl PartitionSink {
+    fn new(table: &TableDef, format: Format, file: File) -> Result<PartitionSink, SinkError> {
+        fn hashing<W>(inner: W) -> HashingWriter<W> {
+            HashingWriter {
+                inner,
+                hasher: Xxh3::new(),
+                bytes: 0,
+            }
+        }
+        let encoder = match format {
+            Format::Csv => {
+                let mut e = CsvEncoder::new(table);
+                e.header(table);
+                Encoder::Csv(e, hashing(file))
+            }
+            Format::Jsonl => Encoder::Jsonl(JsonlEncoder::new(table), hashing(file)),
+            Format::Parquet => Encoder::Parquet(Box::new(ParquetEncoder::new(
+                table,
+                hashing(BufWriter::with_capacity(FLUSH_BYTES, file)),
+            )?)),
+        };
+        Ok(PartitionSink { encoder, rows: 0 })
+    }
+
+    /// Flushes everything; returns (bytes, checksum).
+    fn finish(self) -> Result<(u64, u64), SinkError> {
+        let mut w = match self.encoder {
+            Encoder::Csv(e, mut w) => {
+                w.write_all(&e.buf)?;
+                w
+            }
+            Encoder::Jsonl(e, mut w) => {
+                w.write_all(&e.buf)?;
+                w
+            }
+            Encoder::Parquet(e) => {
+                let w = e.finish()?;
+                let file = w.inner.into_inner().map_err(|e| e.into_error())?;
+                HashingWriter {
+                    inner: file,
+                    hasher: w.hasher,
+                    bytes: w.bytes,
+                }
+            }
+        };
+        w.flush()?;
+        Ok((w.bytes, w.hasher.digest()))
+    }
+}
+
+impl RowSink for PartitionSink {
+    type Error = SinkError;
+
+    #[inline]
+    fn row<R: Row>(&mut self, row: &R) -> Result<(), SinkError> {
+        self.rows += 1;
+        match &mut self.encoder {
+            Encoder::Csv(e, w) => {
+                e.row(row);
+                if e.buf.len() >= FLUSH_BYTES {
+                    w.write_all(&e.buf)?;
+                    e.buf.clear();
+                }
+            }
+            Encoder::Jsonl(e, w) => {
+                e.row(row);
+                if e.buf.len() >= FLUSH_BYTES {
+                    w.write_all(&e.buf)?;
+                    e.buf.clear();
+                }
+            }
+            Encoder::Parquet(e) => e.row(row)?,
+        }
+        Ok(())
+    }
+}
+
+/// Generates one partition into `out/rel`, atomically.
+#[allow(clippy::too_many_arguments)]
+pub fn write_partition(
+    scenario: &Scenario,
+    table: &'static TableDef,
+    day: Date,
+    shard: Shard,
+    view: View,
+    format: Format,
+    out: &Path,
+    rel: &Path,
+) -> Result<PartitionStats, SinkError> {
+    let path = out.join(rel);
+    let dir = path.parent().unwrap_or(out);
+    fs::create_dir_all(dir).map_err(|e| SinkError::io(dir, e))?;
+    let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or("part");
+    // a fixed temporary name: a rerun after a crash truncates and reuses it
+    let tmp = dir.join(format!(".{file_name}.tmp"));
+    let result = (|| {
+        let file = File::create(&tmp).map_err(|e| SinkError::io(&tmp, e))?;
+        let mut sink = PartitionSink::new(Scenario::output_table(table, view), format, file)?;
+        scenario.generate(table, day, shard, view, &mut sink)?;
+        let rows = sink.rows;
+        let (bytes, checksum) = sink.finish().map_err(|e| e.at(&tmp))?;
+        fs::rename(&tmp, &path).map_err(|e| SinkError::io(&path, e))?;
+        Ok(PartitionStats {
+            table: table.name,
+            date: day,
+            shard,
+            path: rel.to_string_lossy().replace('\\', "/"),
+            rows,
+            bytes,
+            checksum,
+        })
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// One `generate` run into files.
+#[derive(Debug, Clone)]
+pub struct FileRun<'a> {
+    pub scenario: &'a Scenario,
+    pub seed: u64,
+    pub tables: Vec<&'static TableDef>,
+    /// Inclusive.
+    pub from: Date,
+    /// Inclusive.
+    pub to: Date,
+    pub shard: Shard,
+    pub view: View,
+    pub format: Format,
+    pub layout: Layout,
+    pub out: PathBuf,
+    pub threads: usize,
+}
+
+impl FileRun<'_> {
+    pub fn days(&self) -> impl Iterator<Item = Date> + '_ {
+        (0..=self.from.days_until(self.to)).map(|i| self.from.add_days(i))
+    }
+
+    pub fn partition_count(&self) -> usize {
+        self.days().count() * self.tables.len()
+    }
+
+    /// Writes every partition (in parallel), then the manifest. `on_partition` is called once
+    /// per finished partition, from the worker threads.
+    pub fn run(
+        &self,
+        on_partition: &(dyn Fn(&PartitionStats) + Sync),
+    ) -> Result<Vec<PartitionStats>, SinkError> {
+        if self.to < self.from {
+            return Err(SinkError::Invalid(format!(
+                "--to {} is before --from {}",
+                self.to, self.from
+            )));
+        }
+        if self.layout == Layout::Flat && self.from != self.to {
+            return Err(SinkError::Invalid(format!(
+                "the flat layout holds a single day, but {} to {} is {} days: use --date, or --layout hive",
+                self.from,
+                self.to,
+                self.from.days_until(self.to) + 1
+            )));
+        }
+        fs::create_dir_all(&self.out).map_err(|e| SinkError::io(&self.out, e))?;
+
+        let items: Vec<(Date, &'static TableDef)> = self
+            .days()
+            .flat_map(|d| self.tables.iter().map(move |t| (d, *t)))
+            .collect();
+        let next = AtomicUsize::new(0);
+        let failed = AtomicBool::new(false);
+        let results: Mutex<Vec<(usize, PartitionStats)>> =
+            Mutex::new(Vec::with_capacity(items.len()));
+        let first_error: Mutex<Option<SinkError>> = Mutex::new(None);
+        let workers = self.threads.clamp(1, items.len().max(1));
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                scope.spawn(|| {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= items.len() || failed.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        let (day, table) = items[i];
+                        let rel = partition_path(self.layout, table, day, self.shard, self.format);
+                        match write_partition(
+                            self.scenario,
+                            table,
+                            day,
+                            self.shard,
+                            self.view,
+                            self.format,
+                            &self.out,
+                            &rel,
+                        ) {
+                            Ok(stats) => {
+                                on_partition(&stats);
+                                results.lock().expect("results lock").push((i, stats));
+                            }
+                            Err(e) => {
+                                failed.store(true, Ordering::Relaxed);
+                                first_error.lock().expect("error lock").get_or_insert(e);
+                                break;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        let mut results = results.into_inner().expect("results lock");
+        if let Some(e) = first_error.into_inner().expect("error lock") {
+            // finished partitions stay: each is complete and correct; the manifest names them
+            let done: Vec<_> = results.drain(..).map(|(_, s)| s).collect();
+            let _ = crate::manifest::Manifest::for_run(self, &done).merge_into(&self.out);
+            return Err(e);
+        }
+        results.sort_by_key(|(i, _)| *i);
+        let stats: Vec<PartitionStats> = results.into_iter().map(|(_, s)| s).collect();
+        crate::manifest::Manifest::for_run(self, &stats).merge_into(&self.out)?;
+        Ok(stats)
+    }
+}

@@ -1,0 +1,148 @@
+//! JSON Lines: one object per row, keys in column order, no spaces.
+//!
+//! Dates and timestamps are strings (`YYYY-MM-DD`, RFC 3339), integers and decimals are JSON
+//! numbers written exactly (`1234.56`, never through a float), nulls are `null`, JSON columns
+//! are embedded as documents.
+
+use faux::{FieldVisitor, Row, TableDef, Timestamp, Uuid};
+
+use crate::text::{push_decimal, push_int};
+
+#[derive(Debug)]
+pub struct JsonlEncoder {
+    pub buf: Vec<u8>,
+    /// `"name":` per column, with a leading `,` after the first.
+    keys: Vec<Vec<u8>>,
+    scale: Vec<u8>,
+    col: usize,
+}
+
+impl JsonlEncoder {
+    pub fn new(table: &TableDef) -> JsonlEncoder {
+        let keys = table
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let mut k = Vec::new();
+                k.push(if i == 0 { b'{' } else { b',' });
+                push_json_string(&mut k, c.name);
+                k.push(b':');
+                k
+            })
+            .collect();
+        JsonlEncoder {
+            buf: Vec::with_capacity(crate::FLUSH_BYTES + 4096),
+            keys,
+            scale: crate::text::scales(table),
+            col: 0,
+        }
+    }
+
+    #[inline]
+    pub fn row<R: Row>(&mut self, row: &R) {
+        self.col = 0;
+        row.visit(self);
+        self.buf.extend_from_slice(b"}\n");
+    }
+
+    #[inline(always)]
+    fn key(&mut self) {
+        self.buf.extend_from_slice(&self.keys[self.col]);
+        self.col += 1;
+    }
+
+    #[inline(always)]
+    fn quoted_ascii(&mut self, v: &[u8]) {
+        self.buf.push(b'"');
+        self.buf.extend_from_slice(v);
+        self.buf.push(b'"');
+    }
+}
+
+/// Appends `v` as a JSON string literal.
+pub fn push_json_string(buf: &mut Vec<u8>, v: &str) {
+    buf.push(b'"');
+    if !v.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        buf.extend_from_slice(v.as_bytes());
+    } else {
+        for ch in v.chars() {
+            match ch {
+                '"' => buf.extend_from_slice(b"\\\""),
+                '\\' => buf.extend_from_slice(b"\\\\"),
+                '\n' => buf.extend_from_slice(b"\\n"),
+                '\r' => buf.extend_from_slice(b"\\r"),
+                '\t' => buf.extend_from_slice(b"\\t"),
+                c if (c as u32) < 0x20 => {
+                    buf.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes())
+                }
+                c => {
+                    let mut tmp = [0u8; 4];
+                    buf.extend_from_slice(c.encode_utf8(&mut tmp).as_bytes());
+                }
+            }
+        }
+    }
+    buf.push(b'"');
+}
+
+impl FieldVisitor for JsonlEncoder {
+    #[inline(always)]
+    fn text(&mut self, v: &str) {
+        self.key();
+        push_json_string(&mut self.buf, v);
+    }
+    #[inline(always)]
+    fn hex_uuid(&mut self, v: &Uuid) {
+        self.key();
+        self.quoted_ascii(&v.hex());
+    }
+    fn uuid(&mut self, v: &Uuid) {
+        self.key();
+        self.quoted_ascii(&v.hyphenated());
+    }
+    #[inline(always)]
+    fn int(&mut self, v: i64) {
+        self.key();
+        push_int(&mut self.buf, v);
+    }
+    fn decimal(&mut self, units: i64) {
+        let scale = self.scale[self.col];
+        self.key();
+        push_decimal(&mut self.buf, units, scale);
+    }
+    fn bool(&mut self, v: bool) {
+        self.key();
+        self.buf
+            .extend_from_slice(if v { b"true" } else { b"false" });
+    }
+    #[inline(always)]
+    fn date(&mut self, v: faux::Date) {
+        self.key();
+        self.quoted_ascii(&v.iso());
+    }
+    fn timestamp(&mut self, v: Timestamp) {
+        self.key();
+        self.quoted_ascii(&v.rfc3339());
+    }
+    fn json(&mut self, v: &str) {
+        self.key();
+        self.buf.extend_from_slice(v.as_bytes());
+    }
+    fn null(&mut self) {
+        self.key();
+        self.buf.extend_from_slice(b"null");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_strings() {
+        let mut b = Vec::new();
+        push_json_string(&mut b, "a\"b\\c\nd\u{1}é");
+        assert_eq!(String::from_utf8(b).unwrap(), r#""a\"b\\c\nd\u0001é""#);
+    }
+}

@@ -1,0 +1,77 @@
+//! # faux-sinks — where generated rows go
+//!
+//! Every sink is written against faux's [`faux::FieldVisitor`] contract, generic over the row
+//! type: no sink knows a table by name.
+//!
+//! Modules:
+//! - [`csv`]: RFC 4180 encoder (CRLF, minimal quoting, header from the table definition).
+//! - [`jsonl`]: JSON Lines encoder.
+//! - [`parquet`]: Arrow schema derivation and a Parquet encoder with bounded row groups.
+//! - [`files`]: formats, layouts (Hive-style partitions or flat), atomic partition writes and
+//!   the parallel run.
+//! - [`manifest`]: the `_manifest.json` describing an output folder.
+//! - `postgres` (feature `postgres`): idempotent daily loads into PostgreSQL with binary COPY,
+//!   and reading tables back for `verify`.
+//! - `sqlite` (feature `sqlite`): the same semantics for a SQLite file.
+//! - [`verify`]: comparing loaded rows (databases or files) with the truth, per table and day.
+//! - `stream` (feature `stream`; brokers with `amqp`, `nats`): the live stream of change
+//!   records to standard output, RabbitMQ or NATS JetStream, paced by a virtual clock.
+
+pub mod csv;
+pub mod files;
+pub mod jsonl;
+pub mod manifest;
+pub mod parquet;
+#[cfg(feature = "postgres")]
+pub mod postgres;
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+pub mod sql;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
+#[cfg(feature = "stream")]
+pub mod stream;
+mod text;
+pub mod verify;
+
+use std::path::{Path, PathBuf};
+
+pub use files::{FileRun, Format, Layout, PartitionStats, partition_path, write_partition};
+pub use manifest::{MANIFEST_FILE, Manifest};
+
+/// Text encoders hand their buffer to the file at this size: big enough for few syscalls,
+/// small enough that a huge day keeps memory flat.
+pub const FLUSH_BYTES: usize = 256 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("I/O error: {0}")]
+    UnnamedIo(#[from] std::io::Error),
+    #[error("parquet: {0}")]
+    Parquet(#[from] ::parquet::errors::ParquetError),
+    #[error("arrow: {0}")]
+    Arrow(#[from] arrow_schema::ArrowError),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl SinkError {
+    pub fn io(path: &Path, source: std::io::Error) -> SinkError {
+        SinkError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    /// Names the file an unnamed I/O error happened on.
+    pub fn at(self, path: &Path) -> SinkError {
+        match self {
+            SinkError::UnnamedIo(e) => SinkError::io(path, e),
+            other => other,
+        }
+    }
+}

@@ -1,0 +1,402 @@
+//! Tables, keys, indexes and foreign keys derived from the table definitions, and the checks
+//! that make a load into existing tables safe: the schema exists, no other load runs into it,
+//! and every existing table can take our rows (columns, types, a unique key to upsert on).
+
+use faux::{LogicalType, TableDef};
+use tokio_postgres::Client;
+
+use super::copy::pg_type;
+use super::{PgError, PgTarget};
+use crate::sql::{ForeignKey, column_list, foreign_keys, ident, key_list, upserts};
+
+/// What the load needs to know about each table once the schema is ready.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// Per table (in the order given): the table was empty, so no day of this run can already
+    /// be in it — its day partitions need no delete and its secondary index is built at the end.
+    pub bulk: Vec<bool>,
+}
+
+/// `CREATE TABLE` for `table` (no foreign keys: those are added separately).
+pub fn create_table(target: &PgTarget, table: &TableDef) -> String {
+    let mut cols: Vec<String> = table
+        .columns
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {}{}",
+                ident(c.name),
+                pg_type(c.ty),
+                if c.nullable { "" } else { " NOT NULL" }
+            )
+        })
+        .collect();
+    if !table.primary_key.is_empty() {
+        cols.push(format!("PRIMARY KEY ({})", key_list(table)));
+    }
+    format!(
+        "CREATE TABLE {} (\n  {}\n)",
+        target.qualified(table.name),
+        cols.join(",\n  ")
+    )
+}
+
+/// The secondary index on the partition column (day deletes, incremental reads, `verify`),
+/// unless the primary key already starts with it.
+pub fn partition_index(target: &PgTarget, table: &TableDef) -> Option<String> {
+    if table.primary_key.first() == Some(&table.partition) {
+        return None;
+    }
+    Some(format!(
+        "CREATE INDEX IF NOT EXISTS {} ON {} ({})",
+        ident(&format!("{}_{}_idx", table.name, table.partition)),
+        target.qualified(table.name),
+        ident(table.partition)
+    ))
+}
+
+fn add_foreign_key(target: &PgTarget, fk: &ForeignKey) -> String {
+    // deferred: a day's tables load in any order within its transaction
+    format!(
+        "ALTER TABLE {} ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({}) DEFERRABLE INITIALLY DEFERRED",
+        target.qualified(fk.table.name),
+        ident(&fk.name()),
+        ident(fk.column),
+        target.qualified(fk.parent.name),
+        ident(fk.parent_column)
+    )
+}
+
+/// Whether an existing column of PostgreSQL type `typname` (`format_type` text `formatted`)
+/// takes our binary COPY values of `ty` unchanged; otherwise what we expected.
+fn type_problem(ty: LogicalType, typname: &str, formatted: &str) -> Option<String> {
+    let ok = match ty {
+        LogicalType::Text | LogicalType::HexUuid => matches!(typname, "text" | "varchar"),
+        LogicalType::Uuid => typname == "uuid",
+        LogicalType::Int => typname == "int8",
+        LogicalType::Decimal { precision, scale } => {
+            typname == "numeric"
+                && (formatted == "numeric"
+                    || formatted
+                        .strip_prefix("numeric(")
+                        .and_then(|r| r.strip_suffix(')'))
+                        .and_then(|r| r.split_once(','))
+                        .and_then(|(p, s)| Some((p.parse::<u8>().ok()?, s.parse::<u8>().ok()?)))
+                        .is_some_and(|(p, s)| s == scale && p >= precision))
+        }
+        LogicalType::Bool => typname == "bool",
+        LogicalType::Date => typname == "date",
+        LogicalType::Timestamp => typname == "timestamptz",
+        LogicalType::Json => typname == "jsonb",
+    };
+    (!ok).then(|| format!("expected {}", pg_type(ty)))
+}
+
+async fn existing_columns(
+    target: &PgTarget,
+    client: &Client,
+    table: &TableDef,
+) -> Result<Option<Vec<(String, String, String, bool, bool)>>, PgError> {
+    let name = target.qualified(table.name);
+    let exists: bool = client
+        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&name])
+        .await
+        .map_err(|e| target.sql_error(format!("looking up table {name}"), &e))?
+        .get(0);
+    if !exists {
+        return Ok(None);
+    }
+    let rows = client
+        .query(
+            "SELECT a.attname::text, t.typname::text, format_type(a.atttypid, a.atttypmod), \
+                    a.attnotnull, a.atthasdef \
+             FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid \
+             WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped \
+             ORDER BY a.attnum",
+            &[&name],
+        )
+        .await
+        .map_err(|e| target.sql_error(format!("reading the columns of {name}"), &e))?;
+    Ok(Some(
+        rows.iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
+            .collect(),
+    ))
+}
+
+/// What stops us from loading into an existing table; empty if nothing.
+async fn layout_problems(
+    target: &PgTarget,
+    client: &Client,
+    table: &TableDef,
+    columns: &[(String, String, String, bool, bool)],
+) -> Result<Vec<String>, PgError> {
+    let mut problems = Vec::new();
+    for c in table.columns {
+        match columns.iter().find(|x| x.0 == c.name) {
+            None => problems.push(format!("column {} is missing", c.name)),
+            Some((_, typname, formatted, _, _)) => {
+                if let Some(p) = type_problem(c.ty, typname, formatted) {
+                    problems.push(format!("column {} is {formatted}, {p}", c.name));
+                }
+            }
+        }
+    }
+    for (name, _, _, not_null, has_default) in columns {
+        if table.column(name).is_none() && *not_null && !has_default {
+            problems.push(format!(
+                "extra column {name} is NOT NULL without a default, and aladdin does not fill it"
+            ));
+        }
+    }
+    if upserts(table) {
+        let qualified = target.qualified(table.name);
+        let keys: Vec<Vec<String>> = client
+            .query(
+                "SELECT array_agg(a.attname::text ORDER BY a.attname) \
+                 FROM pg_index i \
+                 CROSS JOIN LATERAL unnest(i.indkey) AS k(attnum) \
+                 JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum \
+                 WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indpred IS NULL \
+                 GROUP BY i.indexrelid",
+                &[&qualified],
+            )
+            .await
+            .map_err(|e| target.sql_error(format!("reading the keys of {qualified}"), &e))?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let mut want: Vec<String> = table.primary_key.iter().map(|k| k.to_string()).collect();
+        want.sort();
+        if !keys.contains(&want) {
+            problems.push(format!(
+                "no primary key or unique index on ({}) to upsert on",
+                table.primary_key.join(", ")
+            ));
+        }
+    }
+    Ok(problems)
+}
+
+/// Checks the schema, takes the load lock (held by `client`'s session until it closes),
+/// creates missing tables, foreign keys and indexes, and finds which tables start empty.
+/// Nothing is created unless every existing table can be loaded into.
+pub async fn prepare(
+    target: &PgTarget,
+    client: &Client,
+    tables: &[&'static TableDef],
+    with_foreign_keys: bool,
+) -> Result<Prepared, PgError> {
+    target.check_schema(client).await?;
+    let locked: bool = client
+        .query_one(
+            "SELECT pg_try_advisory_lock(hashtextextended($1, 0))",
+            &[&format!("faux-genie load {}", target.schema)],
+        )
+        .await
+        .map_err(|e| target.sql_error("taking the load lock", &e))?
+        .get(0);
+    if !locked {
+        return Err(PgError::Busy {
+            schema: target.schema.clone(),
+            target: target.display().to_string(),
+        });
+    }
+
+    let mut missing = Vec::new();
+    for &table in tables {
+        match existing_columns(target, client, table).await? {
+            None => missing.push(table),
+            Some(cols) => {
+                let problems = layout_problems(target, client, table, &cols).await?;
+                if !problems.is_empty() {
+                    return Err(PgError::Incompatible {
+                        table: target.qualified(table.name),
+                        target: target.display().to_string(),
+                        problems,
+                    });
+                }
+            }
+        }
+    }
+
+    let mut ddl: Vec<String> = missing.iter().map(|t| create_table(target, t)).collect();
+    if with_foreign_keys {
+        for fk in foreign_keys(tables) {
+            let exists = client
+                .query_opt(
+                    "SELECT 1 FROM pg_constraint WHERE conname = $1 AND conrelid = to_regclass($2)",
+                    &[&fk.name(), &target.qualified(fk.table.name)],
+                )
+                .await
+                .map_err(|e| target.sql_error("looking up foreign keys", &e))?
+                .is_some();
+            let created = missing.iter().any(|t| std::ptr::eq(*t, fk.table));
+            if created || !exists {
+                ddl.push(add_foreign_key(target, &fk));
+            }
+            ddl.push(fk.index(&target.qualified(fk.table.name)));
+        }
+    }
+    if !ddl.is_empty() {
+        let script = format!("BEGIN;\n{};\nCOMMIT;", ddl.join(";\n"));
+        if let Err(e) = client.batch_execute(&script).await {
+            let _ = client.batch_execute("ROLLBACK").await;
+            return Err(target.sql_error("creating tables", &e));
+        }
+    }
+
+    let mut bulk = Vec::new();
+    for &table in tables {
+        let empty: bool = client
+            .query_one(
+                &format!(
+                    "SELECT NOT EXISTS (SELECT 1 FROM {})",
+                    target.qualified(table.name)
+                ),
+                &[],
+            )
+            .await
+            .map_err(|e| target.sql_error(format!("reading {}", table.name), &e))?
+            .get(0);
+        if !empty {
+            // deletes of a day's partition need the index from the start
+            create_indexes(target, client, &[table]).await?;
+        }
+        bulk.push(empty);
+    }
+    Ok(Prepared { bulk })
+}
+
+/// Creates the secondary indexes of `tables` that do not exist yet.
+pub async fn create_indexes(
+    target: &PgTarget,
+    client: &Client,
+    tables: &[&'static TableDef],
+) -> Result<(), PgError> {
+    for &table in tables {
+        if let Some(sql) = partition_index(target, table) {
+            client
+                .batch_execute(&sql)
+                .await
+                .map_err(|e| target.sql_error(format!("indexing {}", table.name), &e))?;
+        }
+    }
+    Ok(())
+}
+
+/// The temporary table a mutable table's day is copied into before the upsert.
+pub fn stage_name(table: &TableDef) -> String {
+    format!("faux_stage_{}", table.name)
+}
+
+pub fn create_stage(table: &TableDef) -> String {
+    let cols: Vec<String> = table
+        .columns
+        .iter()
+        .map(|c| format!("{} {}", ident(c.name), pg_type(c.ty)))
+        .collect();
+    format!(
+        "CREATE TEMPORARY TABLE IF NOT EXISTS {} ({}) ON COMMIT DELETE ROWS",
+        ident(&stage_name(table)),
+        cols.join(", ")
+    )
+}
+
+/// Moves the staged day into the table, keeping per key the newest version: a row already
+/// there with a newer `updated_at` (a later day loaded first) stays. Rows are taken in key
+/// order so concurrent days lock keys in the same order and cannot deadlock.
+pub fn upsert(target: &PgTarget, table: &TableDef) -> String {
+    let cursor = ident(table.cursor.unwrap_or(table.partition));
+    let keys = key_list(table);
+    let sets: Vec<String> = table
+        .columns
+        .iter()
+        .filter(|c| !table.primary_key.contains(&c.name))
+        .map(|c| format!("{0} = EXCLUDED.{0}", ident(c.name)))
+        .collect();
+    format!(
+        "INSERT INTO {target_table} AS target ({cols}) \
+         SELECT DISTINCT ON ({keys}) {cols} FROM pg_temp.{stage} ORDER BY {keys}, {cursor} DESC \
+         ON CONFLICT ({keys}) DO UPDATE SET {sets} WHERE target.{cursor} <= EXCLUDED.{cursor}",
+        target_table = target.qualified(table.name),
+        cols = column_list(table),
+        stage = ident(&stage_name(table)),
+        sets = sets.join(", "),
+    )
+}
+
+/// Deletes the rows of a day's partition (for tables whose rows never change).
+pub fn delete_day(target: &PgTarget, table: &TableDef, day: faux::Date) -> String {
+    let col = ident(table.partition);
+    let is_date = table
+        .column(table.partition)
+        .is_some_and(|c| c.ty == LogicalType::Date);
+    let predicate = if is_date {
+        format!("{col} = '{day}'")
+    } else {
+        let (lo, hi) = crate::sql::day_bounds(day);
+        format!("{col} >= '{lo}' AND {col} < '{hi}'")
+    };
+    format!(
+        "DELETE FROM {} WHERE {predicate}",
+        target.qualified(table.name)
+    )
+}
+
+/// `COPY` of the table's columns into `into` (a qualified table name), binary.
+pub fn copy_in(into: &str, table: &TableDef) -> String {
+    format!(
+        "COPY {into} ({}) FROM STDIN (FORMAT binary)",
+        column_list(table)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ddl_from_definitions() {
+        let s = faux::Scenario::by_name("ecommerce", 1).unwrap();
+        let t = PgTarget::parse("postgres://u@h/d", None).unwrap();
+        let orders = s.table("orders").unwrap();
+        let sql = create_table(&t, orders);
+        assert!(sql.contains("\"total\" numeric(12,2) NOT NULL"), "{sql}");
+        assert!(sql.contains("PRIMARY KEY (\"id\")"), "{sql}");
+        let up = upsert(&t, orders);
+        assert!(
+            up.contains("WHERE target.\"updated_at\" <= EXCLUDED.\"updated_at\""),
+            "{up}"
+        );
+        assert!(!up.contains("\"id\" = EXCLUDED"), "{up}");
+        let ms = s.table("marketing_spend").unwrap();
+        assert_eq!(partition_index(&t, ms), None);
+        assert_eq!(
+            delete_day(&t, ms, "2024-01-02".parse().unwrap()),
+            "DELETE FROM \"public\".\"marketing_spend\" WHERE \"date\" = '2024-01-02'"
+        );
+        let ev = s.table("events").unwrap();
+        assert!(delete_day(&t, ev, "2024-01-02".parse().unwrap()).ends_with(
+            "\"occurred_at\" >= '2024-01-02T00:00:00Z' AND \"occurred_at\" < '2024-01-03T00:00:00Z'"
+        ));
+    }
+
+    #[test]
+    fn existing_types_we_can_load_into() {
+        let money = LogicalType::Decimal {
+            precision: 12,
+            scale: 2,
+        };
+        assert_eq!(type_problem(money, "numeric", "numeric(12,2)"), None);
+        assert_eq!(type_problem(money, "numeric", "numeric(18,2)"), None);
+        assert_eq!(type_problem(money, "numeric", "numeric"), None);
+        assert!(type_problem(money, "numeric", "numeric(10,2)").is_some());
+        assert!(type_problem(money, "numeric", "numeric(12,4)").is_some());
+        assert!(type_problem(LogicalType::Int, "int4", "integer").is_some());
+        assert_eq!(
+            type_problem(LogicalType::Text, "varchar", "character varying"),
+            None
+        );
+    }
+}

@@ -1,0 +1,43 @@
+//! # faux — the Faux Genie engine
+//!
+//! Faux turns `(scenario, seed, model version, day)` into typed rows. It is pure: no I/O, no
+//! async, no global state, no wall clock. Sinks (`faux-sinks`) and shells (`aladdin`, later
+//! `genie`) call [`Scenario::generate`] and never contain generation logic.
+//!
+//! Modules:
+//! - [`rng`]: keyed, counter-based random streams ([`Key`], [`Stream`]) and categorical draws.
+//! - [`time`]: calendar days and UTC timestamps with exact integer arithmetic.
+//! - [`table`]: table definitions ([`TableDef`]), the [`Row`] / [`FieldVisitor`] contract every
+//!   sink is written against, and day [`Shard`]s.
+//! - [`scenario`]: the scenario registry and the generation entry point.
+//! - [`view`]: the daily extract, snapshot and changes views.
+//! - [`shiny_rocks`]: the Shiny Rocks scenario, faithful to the Kestra blog's generator.
+//! - [`ecommerce`]: the e-commerce simulation (customers, sessions, events, orders that
+//!   change over days, payments, shipments, refunds, marketing spend).
+//! - [`truth`]: the answer key (counts, sums, digests per table and day).
+//!
+//! Determinism: every value is drawn from a stream keyed by `(seed, scenario, table, day,
+//! entity index)`, so a day — or a shard of a day — generates alone, in any order, on any
+//! thread, with the same result.
+
+pub mod ecommerce;
+pub mod rng;
+pub mod scenario;
+pub mod shiny_rocks;
+pub mod table;
+pub mod time;
+pub mod truth;
+pub mod view;
+
+pub use rng::{Key, Stream, Uuid};
+pub use scenario::{SCENARIOS, Scenario, ScenarioError, Tunable};
+pub use table::{Column, FieldVisitor, LogicalType, Row, RowSink, Shard, TableDef};
+pub use time::{Date, DateError, Timestamp, TimestampError};
+pub use view::View;
+
+/// Version of the generation model. Any deliberate change of generated values bumps it; it is
+/// written into every output manifest so a dataset says which model made it.
+pub const MODEL_VERSION: u32 = 1;
+
+/// The seed used when none is given, so two runs with no flags agree.
+pub const DEFAULT_SEED: u64 = 42;

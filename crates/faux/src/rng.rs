@@ -1,0 +1,279 @@
+//! Keyed, counter-based random streams.
+//!
+//! Every random value Faux produces comes from a [`Stream`] whose key is derived from
+//! `(seed, scenario, stream name, day, entity index, …)` with [`Key::derive`]. A stream's n-th
+//! output is `mix64(key + n·γ)` — SplitMix64 read as a counter-based generator — so any entity
+//! can be generated alone, on any thread, without generating what comes before it.
+//!
+//! The generator is written here rather than taken from a crate on purpose: the bytes Faux
+//! writes are part of its contract (DESIGN §3.2), and no dependency upgrade may change them.
+//! The constants and the derivation below are frozen; changing either changes every value and
+//! must bump [`crate::MODEL_VERSION`].
+
+/// Weyl increment of SplitMix64 (the golden ratio in 64 bits).
+const GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// The SplitMix64 / Stafford "mix13" finaliser: a bijection on u64 with full avalanche.
+#[inline(always)]
+pub const fn mix64(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// FNV-1a over bytes; only used to turn stream names into numbers at key derivation.
+const fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xCBF2_9CE4_8422_2325;
+    let mut i = 0;
+    while i < bytes.len() {
+        h ^= bytes[i] as u64;
+        h = h.wrapping_mul(0x0000_0100_0000_01B3);
+        i += 1;
+    }
+    h
+}
+
+/// A position in the tree of random streams: derive children with names and indices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Key(u64);
+
+impl Key {
+    /// The root key of a run.
+    pub const fn root(seed: u64) -> Self {
+        Key(mix64(seed ^ 0x6661_7578_2D67_656E)) // "faux-gen"
+    }
+
+    /// A child key named by a label (a scenario, table or column name).
+    pub const fn named(self, label: &str) -> Self {
+        Key(mix64(self.0 ^ mix64(fnv1a(label.as_bytes()))))
+    }
+
+    /// A child key numbered by an index (a day, an entity, a line).
+    #[inline(always)]
+    pub const fn derive(self, index: u64) -> Self {
+        Key(mix64(self.0.wrapping_add(mix64(index.wrapping_add(GAMMA)))))
+    }
+
+    /// The stream of values under this key.
+    #[inline(always)]
+    pub const fn stream(self) -> Stream {
+        Stream {
+            key: self.0,
+            counter: 0,
+        }
+    }
+
+    pub const fn value(self) -> u64 {
+        self.0
+    }
+}
+
+/// A counter-based stream of uniformly distributed 64-bit values.
+#[derive(Debug, Clone)]
+pub struct Stream {
+    key: u64,
+    counter: u64,
+}
+
+impl Stream {
+    /// The next 64 random bits.
+    #[inline(always)]
+    pub fn next_u64(&mut self) -> u64 {
+        self.counter = self.counter.wrapping_add(1);
+        mix64(self.key.wrapping_add(self.counter.wrapping_mul(GAMMA)))
+    }
+
+    /// Jumps to the n-th value of the stream (the next call returns value n).
+    pub fn seek(&mut self, n: u64) {
+        self.counter = n;
+    }
+
+    /// A uniform float in `[0, 1)` with 53 bits of precision (like Python's `random.random`).
+    #[inline(always)]
+    pub fn next_f64(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    }
+
+    /// A uniform integer in `lo..=hi` (like Python's `random.randint`).
+    ///
+    /// Lemire's multiply-shift without rejection: the bias is below `span / 2^64`, far under
+    /// anything measurable, and it keeps one draw per value so streams stay seekable.
+    #[inline(always)]
+    pub fn range_inclusive(&mut self, lo: i64, hi: i64) -> i64 {
+        debug_assert!(lo <= hi);
+        let span = (hi - lo) as u64 + 1;
+        let r = ((self.next_u64() as u128 * span as u128) >> 64) as u64;
+        lo + r as i64
+    }
+
+    /// `true` with probability `p`.
+    #[inline(always)]
+    pub fn chance(&mut self, p: f64) -> bool {
+        self.next_f64() < p
+    }
+
+    /// 128 random bits shaped as an RFC 9562 version-4 UUID (what Python's `uuid4()` gives).
+    #[inline(always)]
+    pub fn uuid_v4(&mut self) -> Uuid {
+        let hi = self.next_u64();
+        let lo = self.next_u64();
+        let mut b = [0u8; 16];
+        b[..8].copy_from_slice(&hi.to_be_bytes());
+        b[8..].copy_from_slice(&lo.to_be_bytes());
+        b[6] = (b[6] & 0x0F) | 0x40;
+        b[8] = (b[8] & 0x3F) | 0x80;
+        Uuid(b)
+    }
+}
+
+/// A 128-bit identifier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Uuid(pub [u8; 16]);
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+impl Uuid {
+    /// The 32 lowercase hex digits, no hyphens (Python's `uuid.hex`).
+    #[inline(always)]
+    pub fn hex(&self) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        for (i, byte) in self.0.iter().enumerate() {
+            out[2 * i] = HEX[(byte >> 4) as usize];
+            out[2 * i + 1] = HEX[(byte & 0x0F) as usize];
+        }
+        out
+    }
+
+    /// The canonical 8-4-4-4-12 form.
+    pub fn hyphenated(&self) -> [u8; 36] {
+        let hex = self.hex();
+        let mut out = [b'-'; 36];
+        out[0..8].copy_from_slice(&hex[0..8]);
+        out[9..13].copy_from_slice(&hex[8..12]);
+        out[14..18].copy_from_slice(&hex[12..16]);
+        out[19..23].copy_from_slice(&hex[16..20]);
+        out[24..36].copy_from_slice(&hex[20..32]);
+        out
+    }
+}
+
+impl std::fmt::Display for Uuid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // hex() only yields ASCII digits
+        f.write_str(std::str::from_utf8(&self.hex()).unwrap_or_default())
+    }
+}
+
+/// A categorical distribution sampled the way the Shiny Rocks original's `select_string` does:
+/// weights normalised by their sum, cumulated left to right in f64, and the first key whose
+/// cumulative weight is ≥ one uniform draw wins (the last key if rounding leaves a gap).
+#[derive(Debug, Clone)]
+pub struct Categorical<T: 'static> {
+    items: &'static [(T, f64)],
+    cumulative: Vec<f64>,
+}
+
+impl<T: Copy> Categorical<T> {
+    pub fn new(items: &'static [(T, f64)]) -> Self {
+        assert!(!items.is_empty(), "a categorical needs at least one item");
+        let total: f64 = items.iter().map(|(_, w)| *w).sum();
+        let mut acc = 0.0;
+        let cumulative = items
+            .iter()
+            .map(|(_, w)| {
+                acc += *w / total;
+                acc
+            })
+            .collect();
+        Categorical { items, cumulative }
+    }
+
+    #[inline(always)]
+    pub fn sample(&self, stream: &mut Stream) -> T {
+        let u = stream.next_f64();
+        for (i, c) in self.cumulative.iter().enumerate() {
+            if u <= *c {
+                return self.items[i].0;
+            }
+        }
+        self.items[self.items.len() - 1].0
+    }
+
+    pub fn items(&self) -> &'static [(T, f64)] {
+        self.items
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn streams_are_reproducible_and_seekable() {
+        let key = Key::root(42).named("orders").derive(7);
+        let mut a = key.stream();
+        let first: Vec<u64> = (0..10).map(|_| a.next_u64()).collect();
+        let mut b = key.stream();
+        b.seek(5);
+        assert_eq!(b.next_u64(), first[5]);
+        assert_ne!(first[0], first[1]);
+    }
+
+    #[test]
+    fn derived_keys_differ_by_name_and_index() {
+        let root = Key::root(1);
+        assert_ne!(root.named("a"), root.named("b"));
+        assert_ne!(root.derive(0), root.derive(1));
+        assert_ne!(Key::root(1), Key::root(2));
+        assert_ne!(root.named("a").derive(1), root.derive(1).named("a"));
+    }
+
+    #[test]
+    fn range_inclusive_hits_both_ends_and_stays_inside() {
+        let mut s = Key::root(3).stream();
+        let mut seen = [false; 11];
+        for _ in 0..10_000 {
+            let v = s.range_inclusive(0, 10);
+            assert!((0..=10).contains(&v));
+            seen[v as usize] = true;
+        }
+        assert!(seen.iter().all(|&x| x));
+    }
+
+    #[test]
+    fn uniform_floats_have_the_right_mean() {
+        let mut s = Key::root(4).stream();
+        let n = 200_000;
+        let mean: f64 = (0..n).map(|_| s.next_f64()).sum::<f64>() / n as f64;
+        // sd of the mean of U(0,1) is sqrt(1/12/n) ≈ 0.00065; allow 5 sd
+        assert!((mean - 0.5).abs() < 5.0 * (1.0 / 12.0 / n as f64).sqrt());
+    }
+
+    #[test]
+    fn uuid_v4_has_version_and_variant() {
+        let mut s = Key::root(5).stream();
+        for _ in 0..100 {
+            let hex = s.uuid_v4().hex();
+            assert_eq!(hex[12], b'4');
+            assert!(matches!(hex[16], b'8' | b'9' | b'a' | b'b'));
+        }
+        let u = Uuid([0xAB; 16]);
+        assert_eq!(
+            std::str::from_utf8(&u.hyphenated()).unwrap(),
+            "abababab-abab-abab-abab-abababababab"
+        );
+    }
+
+    #[test]
+    fn categorical_picks_first_key_at_or_above_the_draw() {
+        static ITEMS: [(&str, f64); 2] = [("3", 0.64), ("5", 0.36)];
+        let c = Categorical::new(&ITEMS);
+        assert_eq!(c.cumulative, vec![0.64, 1.0]);
+        let mut s = Key::root(6).stream();
+        let n = 100_000;
+        let threes = (0..n).filter(|_| c.sample(&mut s) == "3").count();
+        let p = threes as f64 / n as f64;
+        let sd = (0.64f64 * 0.36 / n as f64).sqrt();
+        assert!((p - 0.64).abs() < 5.0 * sd, "p = {p}");
+    }
+}

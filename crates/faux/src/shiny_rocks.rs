@@ -1,0 +1,531 @@
+//! The Shiny Rocks scenario: the smartphone company of Kestra's "modern data stack" blog.
+//!
+//! Reproduces the original generator's datasets (`orders`, `payments`, `services`, plus the
+//! marketing team's `marketing_investments` sheet) with its exact column names, value formats,
+//! probability mixes and daily order curve (DESIGN §5). Unlike the original it is seeded: every
+//! order draws from its own keyed stream, so any day, or any shard of a day, generates alone.
+
+use crate::Tunable;
+use crate::rng::{Categorical, Key, Uuid};
+use crate::table::{Column, FieldVisitor, LogicalType as T, Row, RowSink, Shard, TableDef};
+use crate::time::Date;
+use crate::view::{Change, SEQ_PER_DAY, View};
+
+/// The original's `pattern_function(x, 800)`: the number of orders on day-of-year `x`.
+///
+/// Evaluated in f64 in exactly the original's operation order (left to right, as Python does):
+/// an algebraically equal form truncates differently on some days (e.g. day 150: 799 vs 800).
+pub fn daily_orders(day_of_year: u32) -> u64 {
+    use std::f64::consts::PI;
+    let x = day_of_year as f64;
+    let v = -6.1;
+    let t = 1.4;
+    let amplitude = 800.0;
+    let value = 25.0
+        * (2.0 * PI * x / 200.0 + PI / 2.0).sin()
+        * v
+        * (3.0 * PI * x / 500.0 + PI / 2.0).sin()
+        * t
+        * (PI * x / 100.0 + PI / 3.0).cos()
+        * t
+        + amplitude;
+    // Python: int(max(0, value)) truncates towards zero
+    if value > 0.0 { value as u64 } else { 0 }
+}
+
+pub static PRODUCTS: [(i64, f64); 2] = [(3, 0.64), (5, 0.36)];
+pub static UTM_SOURCES: [(&str, f64); 4] = [
+    ("_instagram", 0.2),
+    ("_amazon", 0.6),
+    ("_facebook", 0.1),
+    ("_youtube", 0.1),
+];
+pub static PAYMENT_METHODS: [(&str, f64); 3] =
+    [("PAYPAL", 0.17), ("CARD", 0.80), ("APPLE_PAY", 0.03)];
+pub static SERVICES: [(&str, f64); 4] = [
+    ("MAPS", 0.3),
+    ("MUSIC", 0.4),
+    ("PHONE", 0.1),
+    ("MESSAGE", 0.2),
+];
+/// Price of a product: its id times 99, as in the original.
+pub const PRICE_PER_PRODUCT_ID: i64 = 99;
+pub const SERVICES_PER_ORDER: (i64, i64) = (0, 10);
+pub const SERVICE_DURATION_S: (i64, i64) = (5, 3600);
+
+/// Marketing platforms, the utm_source each one's sales arrive with, and the return on
+/// investment the marketing team gets from it on average (`(sales − cost) / cost`).
+pub static PLATFORMS: [(&str, &str, f64); 4] = [
+    ("instagram", "_instagram", 1.4),
+    ("amazon", "_amazon", 2.6),
+    ("facebook", "_facebook", 0.35),
+    ("youtube", "_youtube", -0.3),
+];
+/// Day-to-day spend varies uniformly within ± this share of the plan.
+pub const SPEND_NOISE: f64 = 0.15;
+
+/// An order: one phone bought by one (new) user.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Order {
+    pub user_id: Uuid,
+    pub order_id: Uuid,
+    pub order_date: Date,
+    pub product_id: i64,
+    pub utm_source: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Payment {
+    pub payment_id: Uuid,
+    pub order_id: Uuid,
+    pub order_date: Date,
+    pub payment_method: &'static str,
+    pub amount: i64,
+}
+
+/// One use of a phone service by the buyer of an order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Service {
+    pub service_id: &'static str,
+    pub user_id: Uuid,
+    pub product_id: i64,
+    pub duration: i64,
+    pub run_date: Date,
+}
+
+/// A day's marketing spend on one platform.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MarketingInvestment {
+    pub date: Date,
+    pub platform: &'static str,
+    /// In cents.
+    pub amount: i64,
+}
+
+pub static ORDERS: TableDef = TableDef {
+    name: "orders",
+    description: "One row per phone order (orders.csv of the original).",
+    columns: &[
+        Column::new(
+            "user_id",
+            T::HexUuid,
+            "Buyer; a new user for every order, as in the original.",
+        ),
+        Column::new("order_id", T::HexUuid, "Order id, 32 hex digits."),
+        Column::new("order_date", T::Date, "Day the order was placed."),
+        Column::new("product_id", T::Int, "Phone model: 3 (64 %) or 5 (36 %)."),
+        Column::new(
+            "utm_source",
+            T::Text,
+            "Marketing source: _instagram, _amazon, _facebook or _youtube.",
+        ),
+    ],
+    primary_key: &["order_id"],
+    cursor: None,
+    partition: "order_date",
+};
+
+pub static PAYMENTS: TableDef = TableDef {
+    name: "payments",
+    description: "One payment per order (payments.csv of the original).",
+    columns: &[
+        Column::new("payment_id", T::HexUuid, "Payment id, 32 hex digits."),
+        Column::new("order_id", T::HexUuid, "The order paid."),
+        Column::new("order_date", T::Date, "Day of the order."),
+        Column::new(
+            "payment_method",
+            T::Text,
+            "PAYPAL (17 %), CARD (80 %) or APPLE_PAY (3 %).",
+        ),
+        Column::new("amount", T::Int, "product_id × 99: 297 or 495."),
+    ],
+    primary_key: &["payment_id"],
+    cursor: None,
+    partition: "order_date",
+};
+
+pub static SERVICES_TABLE: TableDef = TableDef {
+    name: "services",
+    description: "Phone service runs: 0–10 per order (services.csv of the original).",
+    columns: &[
+        Column::new(
+            "service_id",
+            T::Text,
+            "MAPS (30 %), MUSIC (40 %), PHONE (10 %) or MESSAGE (20 %).",
+        ),
+        Column::new("user_id", T::HexUuid, "The buyer of the order."),
+        Column::new("product_id", T::Int, "The phone model of the order."),
+        Column::new("duration", T::Int, "Seconds, 5–3600."),
+        Column::new("run_date", T::Date, "Day of the run (the order's day)."),
+    ],
+    primary_key: &[],
+    cursor: None,
+    partition: "run_date",
+};
+
+pub static MARKETING_INVESTMENTS: TableDef = TableDef {
+    name: "marketing_investments",
+    description: "Daily marketing spend per platform (the marketing team's spreadsheet).",
+    columns: &[
+        Column::new("date", T::Date, "Day of the spend."),
+        Column::new(
+            "platform",
+            T::Text,
+            "instagram, amazon, facebook or youtube (utm_source without '_').",
+        ),
+        Column::new(
+            "amount",
+            T::Decimal {
+                precision: 12,
+                scale: 2,
+            },
+            "Spend that day, in the shop's currency.",
+        ),
+    ],
+    primary_key: &["date", "platform"],
+    cursor: None,
+    partition: "date",
+};
+
+pub static TABLES: [&TableDef; 4] = [&ORDERS, &PAYMENTS, &SERVICES_TABLE, &MARKETING_INVESTMENTS];
+
+impl Row for Order {
+    #[inline]
+    fn visit<V: FieldVisitor>(&self, v: &mut V) {
+        v.hex_uuid(&self.user_id);
+        v.hex_uuid(&self.order_id);
+        v.date(self.order_date);
+        v.int(self.product_id);
+        v.text(self.utm_source);
+    }
+}
+
+impl Row for Payment {
+    #[inline]
+    fn visit<V: FieldVisitor>(&self, v: &mut V) {
+        v.hex_uuid(&self.payment_id);
+        v.hex_uuid(&self.order_id);
+        v.date(self.order_date);
+        v.text(self.payment_method);
+        v.int(self.amount);
+    }
+}
+
+impl Row for Service {
+    #[inline]
+    fn visit<V: FieldVisitor>(&self, v: &mut V) {
+        v.text(self.service_id);
+        v.hex_uuid(&self.user_id);
+        v.int(self.product_id);
+        v.int(self.duration);
+        v.date(self.run_date);
+    }
+}
+
+impl Row for MarketingInvestment {
+    fn visit<V: FieldVisitor>(&self, v: &mut V) {
+        v.date(self.date);
+        v.text(self.platform);
+        v.decimal(self.amount);
+    }
+}
+
+/// The Shiny Rocks generator for one seed.
+#[derive(Debug, Clone)]
+pub struct ShinyRocks {
+    orders: Key,
+    payments: Key,
+    services: Key,
+    marketing: Key,
+    products: Categorical<i64>,
+    utm_sources: Categorical<&'static str>,
+    payment_methods: Categorical<&'static str>,
+    service_kinds: Categorical<&'static str>,
+}
+
+impl ShinyRocks {
+    pub const NAME: &'static str = "shiny-rocks";
+
+    pub fn new(seed: u64) -> Self {
+        let root = Key::root(seed).named(Self::NAME);
+        ShinyRocks {
+            orders: root.named("orders"),
+            payments: root.named("payments"),
+            services: root.named("services"),
+            marketing: root.named("marketing_investments"),
+            products: Categorical::new(&PRODUCTS),
+            utm_sources: Categorical::new(&UTM_SOURCES),
+            payment_methods: Categorical::new(&PAYMENT_METHODS),
+            service_kinds: Categorical::new(&SERVICES),
+        }
+    }
+
+    /// Orders placed on `day`.
+    pub fn order_count(&self, day: Date) -> u64 {
+        daily_orders(day.day_of_year())
+    }
+
+    /// Order `index` of `day`, from its own stream.
+    #[inline]
+    pub fn order(&self, day: Date, index: u64) -> Order {
+        let mut s = self.orders.derive(day_key(day)).derive(index).stream();
+        Order {
+            user_id: s.uuid_v4(),
+            order_id: s.uuid_v4(),
+            order_date: day,
+            product_id: self.products.sample(&mut s),
+            utm_source: self.utm_sources.sample(&mut s),
+        }
+    }
+
+    #[inline]
+    pub fn payment(&self, order: &Order, index: u64) -> Payment {
+        let mut s = self
+            .payments
+            .derive(day_key(order.order_date))
+            .derive(index)
+            .stream();
+        Payment {
+            payment_id: s.uuid_v4(),
+            order_id: order.order_id,
+            order_date: order.order_date,
+            payment_method: self.payment_methods.sample(&mut s),
+            amount: order.product_id * PRICE_PER_PRODUCT_ID,
+        }
+    }
+
+    /// The services run by the buyer of `order`, in order.
+    #[inline]
+    pub fn services<E>(
+        &self,
+        order: &Order,
+        index: u64,
+        mut f: impl FnMut(Service) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut s = self
+            .services
+            .derive(day_key(order.order_date))
+            .derive(index)
+            .stream();
+        let n = s.range_inclusive(SERVICES_PER_ORDER.0, SERVICES_PER_ORDER.1);
+        for _ in 0..n {
+            f(Service {
+                service_id: self.service_kinds.sample(&mut s),
+                user_id: order.user_id,
+                product_id: order.product_id,
+                duration: s.range_inclusive(SERVICE_DURATION_S.0, SERVICE_DURATION_S.1),
+                run_date: order.order_date,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The planned spend per platform: what the day's expected attributed sales would return
+    /// at the platform's target ROI, varied by ±[`SPEND_NOISE`].
+    pub fn marketing_investment(&self, day: Date, platform: usize) -> MarketingInvestment {
+        let (name, utm, roi) = PLATFORMS[platform];
+        let share = UTM_SOURCES
+            .iter()
+            .find(|(u, _)| *u == utm)
+            .map_or(0.0, |(_, w)| *w);
+        let mean_amount: f64 = PRODUCTS
+            .iter()
+            .map(|(p, w)| (p * PRICE_PER_PRODUCT_ID) as f64 * w)
+            .sum();
+        let expected_sales = self.order_count(day) as f64 * share * mean_amount;
+        let mut s = self
+            .marketing
+            .derive(day_key(day))
+            .derive(platform as u64)
+            .stream();
+        let noise = 1.0 + SPEND_NOISE * (2.0 * s.next_f64() - 1.0);
+        let cents = (expected_sales / (1.0 + roi) * noise * 100.0).round() as i64;
+        MarketingInvestment {
+            date: day,
+            platform: name,
+            amount: cents,
+        }
+    }
+
+    /// Writes `table`'s rows of `day` that belong to `shard`, in order, into `sink`.
+    pub fn generate<S: RowSink>(
+        &self,
+        table: &TableDef,
+        day: Date,
+        shard: Shard,
+        sink: &mut S,
+    ) -> Result<(), S::Error> {
+        if std::ptr::eq(table, &MARKETING_INVESTMENTS) {
+            for p in shard.range(PLATFORMS.len() as u64) {
+                sink.row(&self.marketing_investment(day, p as usize))?;
+            }
+            return Ok(());
+        }
+        for i in shard.range(self.order_count(day)) {
+            let order = self.order(day, i);
+            if std::ptr::eq(table, &ORDERS) {
+                sink.row(&order)?;
+            } else if std::ptr::eq(table, &PAYMENTS) {
+                sink.row(&self.payment(&order, i))?;
+            } else {
+                self.services(&order, i, |s| sink.row(&s))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// [`ShinyRocks::generate`] in a view. Rows never change after their day: a snapshot
+    /// holds every day up to its instant's day, and the changes view is all inserts, stamped
+    /// with the start of their day.
+    pub fn generate_view<S: RowSink>(
+        &self,
+        table: &'static TableDef,
+        day: Date,
+        shard: Shard,
+        view: View,
+        sink: &mut S,
+    ) -> Result<(), S::Error> {
+        match view {
+            View::Extract => self.generate(table, day, shard, sink),
+            View::Snapshot(t) if day <= t.date() => self.generate(table, day, shard, sink),
+            View::Snapshot(_) => Ok(()),
+            View::Changes => {
+                let index = TABLES
+                    .iter()
+                    .position(|t| std::ptr::eq(*t, table))
+                    .unwrap_or(0) as i64;
+                let first = shard.range(self.order_count(day)).start;
+                let offset = if std::ptr::eq(table, &SERVICES_TABLE) {
+                    (0..first).map(|i| self.service_count(day, i)).sum::<u64>()
+                } else if std::ptr::eq(table, &MARKETING_INVESTMENTS) {
+                    shard.range(PLATFORMS.len() as u64).start
+                } else {
+                    first
+                };
+                let mut changes = InsertChanges {
+                    inner: sink,
+                    seq: day.days_since_epoch() as i64 * SEQ_PER_DAY
+                        + index * (SEQ_PER_DAY / 10)
+                        + offset as i64,
+                    ts: day.start(),
+                };
+                self.generate(table, day, shard, &mut changes)
+            }
+        }
+    }
+
+    fn service_count(&self, day: Date, index: u64) -> u64 {
+        let mut s = self.services.derive(day_key(day)).derive(index).stream();
+        s.range_inclusive(SERVICES_PER_ORDER.0, SERVICES_PER_ORDER.1) as u64
+    }
+
+    pub fn tunables() -> Vec<Tunable> {
+        fn mix<K: std::fmt::Display>(items: &[(K, f64)]) -> String {
+            items
+                .iter()
+                .map(|(k, w)| format!("{k}: {w}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+        let roi = PLATFORMS
+            .iter()
+            .map(|(p, _, r)| format!("{p}: {r}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        vec![
+            Tunable::new(
+                "daily_orders",
+                "int(max(0, 25·sin(2πx/200+π/2)·v·sin(3πx/500+π/2)·t·cos(πx/100+π/3)·t + 800)), v=-6.1, t=1.4",
+                "orders per day, x = day of year (the original's pattern_function)",
+            ),
+            Tunable::new(
+                "product_mix",
+                mix(&PRODUCTS),
+                "share of orders per product_id",
+            ),
+            Tunable::new(
+                "utm_source_mix",
+                mix(&UTM_SOURCES),
+                "share of orders per marketing source",
+            ),
+            Tunable::new(
+                "payment_method_mix",
+                mix(&PAYMENT_METHODS),
+                "share of payments per method",
+            ),
+            Tunable::new(
+                "service_mix",
+                mix(&SERVICES),
+                "share of service runs per service",
+            ),
+            Tunable::new(
+                "services_per_order",
+                "uniform 0..=10",
+                "service runs per order",
+            ),
+            Tunable::new(
+                "service_duration_s",
+                "uniform 5..=3600",
+                "duration of a service run",
+            ),
+            Tunable::new("price", "product_id × 99", "payment amount"),
+            Tunable::new(
+                "marketing_target_roi",
+                roi,
+                "average (sales − cost) / cost per platform",
+            ),
+            Tunable::new(
+                "marketing_spend_noise",
+                format!("±{SPEND_NOISE}"),
+                "day-to-day variation of planned spend",
+            ),
+        ]
+    }
+}
+
+/// Wraps rows as `insert` change records with consecutive sequence numbers.
+struct InsertChanges<'a, S> {
+    inner: &'a mut S,
+    seq: i64,
+    ts: crate::time::Timestamp,
+}
+
+impl<S: RowSink> RowSink for InsertChanges<'_, S> {
+    type Error = S::Error;
+    fn row<R: Row>(&mut self, row: &R) -> Result<(), S::Error> {
+        let change = Change {
+            op: "insert",
+            seq: self.seq,
+            ts: self.ts,
+            row,
+        };
+        self.seq += 1;
+        self.inner.row(&change)
+    }
+}
+
+#[inline(always)]
+fn day_key(day: Date) -> u64 {
+    day.days_since_epoch() as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_curve_keeps_the_originals_truncation_on_day_150() {
+        assert_eq!(daily_orders(150), 799);
+        assert_eq!(daily_orders(1), 658);
+    }
+
+    #[test]
+    fn rows_are_a_function_of_seed_day_and_index() {
+        let a = ShinyRocks::new(1);
+        let day = Date::from_ymd(2024, 5, 1).unwrap();
+        assert_eq!(a.order(day, 3), ShinyRocks::new(1).order(day, 3));
+        assert_ne!(a.order(day, 3), a.order(day, 4));
+        assert_ne!(a.order(day, 3), ShinyRocks::new(2).order(day, 3));
+        assert_ne!(a.order(day, 3).order_id, a.order(day.succ(), 3).order_id);
+    }
+}

@@ -1,0 +1,199 @@
+//! # genie — the Faux Genie REST API over live e-commerce data
+//!
+//! An embedded SQLite store, or PostgreSQL (see [`store`]), is backfilled from the faux engine and then kept
+//! current by a virtual clock ([`clock`]); [`api`] serves it over HTTP with API keys, rate
+//! limits, cursor/page/offset pagination, incremental filters and a change feed, and
+//! [`openapi`] documents it from the same table definitions.
+
+pub mod api;
+pub mod clock;
+pub mod openapi;
+pub mod problem;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use faux::{Scenario, Timestamp};
+use sha2::Digest;
+
+pub use api::RateLimit;
+pub use clock::ClockControl;
+pub use store::{Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum GenieError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Scenario(#[from] faux::ScenarioError),
+    #[error("{}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("background task failed: {0}")]
+    Join(String),
+}
+
+/// Everything `genie` (serve) is configured with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    /// A scenario name (`ecommerce`) or a path to a `.toml` scenario file.
+    pub scenario: String,
+    pub seed: u64,
+    /// Days of history backfilled before the start, for a new store.
+    pub history_days: i32,
+    /// Virtual seconds per real second.
+    pub speed: f64,
+    /// Where the clock starts; `None`: where a restarted store stopped, or now.
+    pub start: Option<Timestamp>,
+    pub listen: String,
+    /// How long (virtual seconds) the change feed keeps records.
+    pub retention_secs: i64,
+    pub rate: RateLimit,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            data_dir: PathBuf::from("genie-data"),
+            scenario: "ecommerce".into(),
+            seed: faux::DEFAULT_SEED,
+            history_days: 90,
+            speed: 1.0,
+            start: None,
+            listen: "127.0.0.1:8000".into(),
+            retention_secs: 7 * 86_400,
+            rate: RateLimit {
+                burst: 200,
+                per_second: 50.0,
+            },
+        }
+    }
+}
+
+/// Loads a scenario by name or from a scenario file; returns it with the identity the store
+/// is bound to (a file is identified by its content, so an edited file needs a new store).
+pub fn load_scenario(spec: &str, seed: u64) -> Result<(Scenario, String), GenieError> {
+    if spec.ends_with(".toml") || std::path::Path::new(spec).is_file() {
+        let text = std::fs::read_to_string(spec).map_err(|source| GenieError::Read {
+            path: spec.into(),
+            source,
+        })?;
+        let h = sha2::Sha256::digest(text.as_bytes());
+        let id: String = h[..8].iter().map(|b| format!("{b:02x}")).collect();
+        Ok((
+            Scenario::from_toml(spec, &text, seed)?,
+            format!("file:{id}"),
+        ))
+    } else {
+        Ok((Scenario::by_name(spec, seed)?, spec.to_string()))
+    }
+}
+
+pub fn now() -> Timestamp {
+    Timestamp(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0),
+    )
+}
+
+/// A running server: its address, store and clock control.
+#[derive(Debug)]
+pub struct Running {
+    pub addr: SocketAddr,
+    pub store: Arc<Store>,
+    pub clock: Arc<ClockControl>,
+    /// Where virtual time stood when serving began.
+    pub started_at: Timestamp,
+    pub server: tokio::task::JoinHandle<std::io::Result<()>>,
+    pub ticker: tokio::task::JoinHandle<Result<(), StoreError>>,
+}
+
+/// Opens the store, backfills (new store) or catches up nothing (restart: the clock resumes
+/// where it stopped), binds the listener and starts serving and ticking.
+pub async fn start(
+    cfg: Config,
+    on_day: Box<dyn FnMut(faux::Date) + Send>,
+) -> Result<Running, GenieError> {
+    let store = Store::open(&cfg.data_dir)?;
+    start_on(cfg, store, on_day).await
+}
+
+/// [`start`] on a store the caller opened (PostgreSQL: [`Store::open_postgres`]);
+/// `cfg.data_dir` is not used.
+pub async fn start_on(
+    cfg: Config,
+    store: Store,
+    on_day: Box<dyn FnMut(faux::Date) + Send>,
+) -> Result<Running, GenieError> {
+    let (scenario, identity) = load_scenario(&cfg.scenario, cfg.seed)?;
+    let store = Arc::new(store);
+    store.bind_scenario(&identity, cfg.seed)?;
+    let prev = store.clock()?;
+    let start = match (prev, cfg.start) {
+        // the clock never runs backwards: applied changes cannot be unapplied
+        (Some(c), Some(s)) => Timestamp(s.0.max(c.reached)),
+        (Some(c), None) => Timestamp(c.reached),
+        (None, Some(s)) => s,
+        (None, None) => now(),
+    };
+    let from_day = start.date().add_days(-cfg.history_days);
+    let feeder = clock::Feeder::new(scenario, store.clone(), from_day, cfg.retention_secs)?;
+    let feeder = Arc::new(Mutex::new(feeder));
+    let f = feeder.clone();
+    let s = store.clone();
+    let mut on_day = on_day;
+    tokio::task::spawn_blocking(move || {
+        // a new store is backfilled into empty tables: index them after the data
+        if prev.is_none() {
+            s.defer_indexes()?;
+        }
+        let st = f
+            .lock()
+            .expect("feeder")
+            .advance_to(start.0, &mut *on_day)?;
+        if prev.is_none() {
+            s.build_indexes()?;
+        }
+        Ok::<_, StoreError>(st)
+    })
+    .await
+    .map_err(|e| GenieError::Join(e.to_string()))??;
+    let listener = tokio::net::TcpListener::bind(&cfg.listen)
+        .await
+        .map_err(|source| GenieError::Listen {
+            addr: cfg.listen.clone(),
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| GenieError::Listen {
+        addr: cfg.listen.clone(),
+        source,
+    })?;
+    let state = api::AppState {
+        store: store.clone(),
+        limiter: Arc::new(api::Limiter::new(cfg.rate)),
+    };
+    let app = api::router(state);
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let control = Arc::new(ClockControl::default());
+    let ticker = tokio::spawn(clock::run(feeder, start.0, cfg.speed, control.clone()));
+    Ok(Running {
+        addr,
+        store,
+        clock: control,
+        started_at: start,
+        server,
+        ticker,
+    })
+}

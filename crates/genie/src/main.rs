@@ -1,0 +1,215 @@
+//! `genie`: serve the API, or manage API keys.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use faux_sinks::postgres::PgTarget;
+use genie::{Config, RateLimit, Store};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "genie",
+    version,
+    about = "A live REST API over Faux Genie's e-commerce data"
+)]
+struct Cli {
+    /// Where the store (SQLite), keys and clock live.
+    #[arg(long, global = true, default_value = "genie-data")]
+    data_dir: PathBuf,
+    /// Keep the store in PostgreSQL instead (postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE;
+    /// tables in schema "genie" of that database), for serving and for `genie keys`.
+    #[arg(long, global = true, value_parser = parse_database_url, conflicts_with = "data_dir")]
+    database_url: Option<PgTarget>,
+    #[command(flatten)]
+    serve: ServeArgs,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// Scenario name or path to a .toml scenario file.
+    #[arg(long, default_value = "ecommerce")]
+    scenario: String,
+    #[arg(long, default_value_t = faux::DEFAULT_SEED)]
+    seed: u64,
+    /// History backfilled before the start on a new store, e.g. 90d.
+    #[arg(long, default_value = "90d", value_parser = parse_days)]
+    history: i32,
+    /// Virtual seconds per real second (60 = a virtual minute per second).
+    #[arg(long, default_value_t = 1.0)]
+    speed: f64,
+    /// Where the clock starts (RFC 3339, a date or epoch seconds); default: now, or where a
+    /// restarted store stopped.
+    #[arg(long, value_parser = parse_time)]
+    start: Option<faux::Timestamp>,
+    #[arg(long, default_value = "127.0.0.1:8000")]
+    listen: String,
+    /// How long the change feed keeps records (virtual time), e.g. 7d.
+    #[arg(long, default_value = "7d", value_parser = parse_days)]
+    changes_retention: i32,
+    /// Requests per second per key (token refill rate).
+    #[arg(long, default_value_t = 50.0)]
+    rate_limit: f64,
+    /// Burst per key (token bucket size).
+    #[arg(long, default_value_t = 200)]
+    burst: u32,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Manage API keys.
+    #[command(subcommand)]
+    Keys(Keys),
+}
+
+#[derive(Debug, Subcommand)]
+enum Keys {
+    /// Create a key and print it (the only time it is shown).
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Space- or comma-separated scopes: read:all, read:<resource>, read:changes.
+        #[arg(long, default_value = "read:all")]
+        scopes: String,
+    },
+    /// List keys (prefix, scopes, revocation), never their secrets.
+    List,
+    /// Revoke a key by id.
+    Revoke { id: i64 },
+}
+
+fn parse_days(s: &str) -> Result<i32, String> {
+    let n = s.strip_suffix('d').unwrap_or(s);
+    n.parse::<i32>()
+        .ok()
+        .filter(|d| *d >= 0)
+        .ok_or_else(|| format!("invalid duration {s:?}: expected days, e.g. 90d"))
+}
+
+fn parse_database_url(s: &str) -> Result<PgTarget, String> {
+    PgTarget::parse(s, Some(genie::store::PG_SCHEMA)).map_err(|e| e.to_string())
+}
+
+fn parse_time(s: &str) -> Result<faux::Timestamp, String> {
+    faux::Timestamp::parse_flexible(s).map_err(|e| e.to_string())
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .init();
+    match cli.command {
+        Some(Command::Keys(k)) => keys(open_store(&cli.data_dir, cli.database_url.as_ref())?, k),
+        None => serve(cli.data_dir, cli.database_url, cli.serve),
+    }
+}
+
+/// The embedded store in `dir`, or the PostgreSQL one.
+fn open_store(dir: &std::path::Path, url: Option<&PgTarget>) -> Result<Store> {
+    match url {
+        Some(t) => Store::open_postgres(t.clone())
+            .with_context(|| format!("opening the store in PostgreSQL ({})", t.describe())),
+        None => Store::open(dir).with_context(|| format!("opening the store in {}", dir.display())),
+    }
+}
+
+fn keys(store: Store, k: Keys) -> Result<()> {
+    match k {
+        Keys::Create { name, scopes } => {
+            let scopes: Vec<String> = scopes
+                .split([' ', ','])
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect();
+            let (key, secret) = store.create_key(&name, &scopes)?;
+            println!("{secret}");
+            eprintln!(
+                "created key {} ({}, scopes {}): store it now, it is not shown again",
+                key.id,
+                key.prefix,
+                key.scopes.join(" ")
+            );
+        }
+        Keys::List => {
+            println!(
+                "{:>4}  {:<14} {:<20} {:<22} {:<22} SCOPES",
+                "ID", "PREFIX", "NAME", "CREATED", "REVOKED"
+            );
+            for k in store.list_keys()? {
+                println!(
+                    "{:>4}  {:<14} {:<20} {:<22} {:<22} {}",
+                    k.id,
+                    format!("{}…", k.prefix),
+                    k.name,
+                    k.created_at,
+                    k.revoked_at.as_deref().unwrap_or("-"),
+                    k.scopes.join(" ")
+                );
+            }
+        }
+        Keys::Revoke { id } => {
+            store.revoke_key(id)?;
+            eprintln!("revoked key {id}");
+        }
+    }
+    Ok(())
+}
+
+fn serve(data_dir: PathBuf, database_url: Option<PgTarget>, a: ServeArgs) -> Result<()> {
+    if !(a.speed.is_finite() && a.speed >= 0.0) {
+        bail!("--speed must be a number >= 0, got {}", a.speed);
+    }
+    let cfg = Config {
+        data_dir,
+        scenario: a.scenario,
+        seed: a.seed,
+        history_days: a.history,
+        speed: a.speed,
+        start: a.start,
+        listen: a.listen,
+        retention_secs: a.changes_retention as i64 * 86_400,
+        rate: RateLimit {
+            burst: a.burst,
+            per_second: a.rate_limit,
+        },
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")?;
+    rt.block_on(async move {
+        let store = open_store(&cfg.data_dir, database_url.as_ref())?;
+        eprintln!("genie: opening {} (backfilling {} days on a new store)…", store.location, cfg.history_days);
+        let running = genie::start_on(
+            cfg,
+            store,
+            Box::new(|day| eprintln!("  backfilled {day}")),
+        )
+        .await?;
+        let url = format!("http://{}", running.addr);
+        let keys = running.store.list_keys()?;
+        let active = keys.iter().filter(|k| k.revoked_at.is_none()).count();
+        println!("genie is serving live e-commerce data at {url}");
+        println!("  clock:   {} (virtual)", running.started_at);
+        println!("  OpenAPI: {url}/openapi.json");
+        if active == 0 {
+            let (k, secret) = running.store.create_key("first key", &["read:all".into()])?;
+            println!("  API key (shown once, store it now): {secret}   [id {}]", k.id);
+            println!("\n  curl -H 'Authorization: Bearer {secret}' '{url}/v1/orders?limit=5'\n");
+        } else {
+            println!("  {active} API key(s) exist (genie keys list); create one with: genie keys create --name me");
+            println!("\n  curl -H 'Authorization: Bearer <your key>' '{url}/v1/orders?limit=5'\n");
+        }
+        tokio::select! {
+            r = running.server => { r??; }
+            r = running.ticker => { r??; }
+            _ = tokio::signal::ctrl_c() => { eprintln!("genie: stopping; the clock resumes here on restart"); }
+        }
+        Ok(())
+    })
+}

@@ -1,0 +1,340 @@
+//! The OpenAPI 3.1 document, built from the same table definitions the store uses, so a new
+//! column or table shows up in the contract without anyone editing it.
+
+use faux::LogicalType;
+use serde_json::{Value, json};
+
+use crate::api::{CURSOR_CHARS, DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, MAX_PAGE, cursor_pattern};
+use crate::problem::CODES;
+use crate::store::Resource;
+
+fn column_schema(ty: LogicalType, nullable: bool, description: &str) -> Value {
+    let mut s = match ty {
+        LogicalType::Text => json!({"type": "string"}),
+        LogicalType::HexUuid => json!({"type": "string", "pattern": "^[0-9a-f]{32}$"}),
+        LogicalType::Uuid => json!({"type": "string", "format": "uuid"}),
+        LogicalType::Int => json!({"type": "integer", "format": "int64"}),
+        // exact decimals are JSON numbers written from integers, never through a float
+        LogicalType::Decimal { precision, scale } => {
+            json!({"type": "number", "description": format!("decimal({precision},{scale})")})
+        }
+        LogicalType::Bool => json!({"type": "boolean"}),
+        LogicalType::Date => json!({"type": "string", "format": "date"}),
+        LogicalType::Timestamp => json!({"type": "string", "format": "date-time"}),
+        LogicalType::Json => json!({}),
+    };
+    if nullable && let Some(t) = s.get("type").cloned() {
+        s["type"] = json!([t, "null"]);
+    }
+    let d = match s.get("description").and_then(Value::as_str) {
+        Some(extra) => format!("{description} ({extra})"),
+        None => description.to_string(),
+    };
+    s["description"] = Value::String(d);
+    s
+}
+
+fn row_schema(r: &Resource) -> Value {
+    let props: serde_json::Map<String, Value> = r
+        .def
+        .columns
+        .iter()
+        .map(|c| {
+            (
+                c.name.to_string(),
+                column_schema(c.ty, c.nullable, c.description),
+            )
+        })
+        .collect();
+    let required: Vec<&str> = r.def.columns.iter().map(|c| c.name).collect();
+    json!({
+        "type": "object",
+        "description": r.def.description,
+        "properties": props,
+        "required": required,
+    })
+}
+
+fn time_param(name: &str, what: &str) -> Value {
+    json!({
+        "name": name, "in": "query", "required": false,
+        "description": format!("{what} Inclusive. RFC 3339 (2024-01-31T12:00:00Z), a date (2024-01-31, meaning its last second, 23:59:59Z) or epoch seconds. Instants before 1900 mean 1900-01-01T00:00:00Z (no data is older)."),
+        "schema": {"oneOf": [
+            {"type": "string", "format": "date-time"},
+            {"type": "string", "format": "date"},
+            {"type": "string", "pattern": "^[0-9]{1,12}$"}
+        ]}
+    })
+}
+
+fn limit_param() -> Value {
+    json!({
+        "name": "limit", "in": "query", "required": false,
+        "description": format!("Rows per page, {} to {MAX_LIMIT}; out of range is a 400, never clamped.", 1),
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}
+    })
+}
+
+fn problem_responses(codes: &[u16]) -> serde_json::Map<String, Value> {
+    codes
+        .iter()
+        .map(|s| {
+            let names: Vec<&str> = CODES
+                .iter()
+                .filter(|(_, st, _)| st == s)
+                .map(|(c, _, _)| *c)
+                .collect();
+            (
+                s.to_string(),
+                json!({
+                    "description": format!("Problem ({})", names.join(", ")),
+                    "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+                }),
+            )
+        })
+        .collect()
+}
+
+fn rate_headers() -> Value {
+    let h = |d: &str| json!({"description": d, "schema": {"type": "integer", "minimum": 0}});
+    json!({
+        "RateLimit-Limit": h("Bucket size (burst)."),
+        "RateLimit-Remaining": h("Requests left in the bucket."),
+        "RateLimit-Reset": h("Seconds until the bucket is full again."),
+        "X-RateLimit-Limit": h("Same as RateLimit-Limit."),
+        "X-RateLimit-Remaining": h("Same as RateLimit-Remaining."),
+        "X-RateLimit-Reset": h("Same as RateLimit-Reset."),
+        "X-Request-Id": {"description": "Request id, also in the access log.", "schema": {"type": "string"}},
+    })
+}
+
+fn ok(description: &str, schema: Value, link: bool) -> Value {
+    let mut headers = rate_headers();
+    if link {
+        headers["Link"] = json!({"description": "<next page URL>; rel=\"next\" when has_more.", "schema": {"type": "string"}});
+    }
+    json!({
+        "description": description,
+        "headers": headers,
+        "content": {"application/json": {"schema": schema}}
+    })
+}
+
+fn responses(okv: Value, problems: &[u16]) -> Value {
+    let mut m = problem_responses(problems);
+    m.insert("200".into(), okv);
+    Value::Object(m)
+}
+
+/// The whole document.
+pub fn document(resources: &[Resource]) -> Value {
+    let mut paths = serde_json::Map::new();
+    let mut schemas = serde_json::Map::new();
+    schemas.insert(
+        "Problem".into(),
+        json!({
+            "type": "object",
+            "description": "RFC 9457 problem details.",
+            "properties": {
+                "type": {"type": "string", "format": "uri"},
+                "title": {"type": "string"},
+                "status": {"type": "integer"},
+                "detail": {"type": "string"},
+                "code": {"type": "string", "enum": CODES.iter().map(|c| c.0).collect::<Vec<_>>()},
+                "param": {"type": "string", "description": "The query parameter at fault (invalid_parameter)."}
+            },
+            "required": ["type", "title", "status", "detail", "code"]
+        }),
+    );
+    let sec_problems = [400u16, 401, 403, 429];
+    for r in resources {
+        let name = r.name();
+        let row = format!("#/components/schemas/{name}");
+        let cursor = json!({
+            "type": "string",
+            "pattern": cursor_pattern(name),
+            "minLength": name.len() + 1 + CURSOR_CHARS,
+            "maxLength": name.len() + 1 + CURSOR_CHARS,
+            "description": format!("Opaque: \"{name}.\" and {CURSOR_CHARS} base64url characters carrying the keyset position (updated_at, id) and the filters of the pass. Pass next_cursor back unchanged. Every string of this shape is a valid position.")
+        });
+        schemas.insert(name.to_string(), row_schema(r));
+        let mut params = vec![
+            limit_param(),
+            json!({"name": "cursor", "in": "query", "required": false,
+                "description": "next_cursor of the previous page (cursor mode, the default): the next page of the same pass, with the pass's filters. A filter also given in the query replaces the cursor's. With page or offset, rows are skipped from the cursor's position on.",
+                "schema": cursor}),
+            json!({"name": "page", "in": "query", "required": false,
+                "description": "Page number (page mode, 1-based): skips (page - 1) × limit rows; the response has total.",
+                "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}}),
+            json!({"name": "offset", "in": "query", "required": false,
+                "description": "Rows to skip (offset mode): the response has total. With page, skipped in addition to the page's rows.",
+                "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET}}),
+            time_param(
+                "updated_at_min",
+                &format!("Only rows with {} at or after this instant.", r.sort_col),
+            ),
+            time_param(
+                "updated_at_max",
+                &format!("Only rows with {} at or before this instant.", r.sort_col),
+            ),
+            time_param(
+                "created_at_min",
+                &format!("Only rows with {} at or after this instant.", r.created_col),
+            ),
+            time_param(
+                "created_at_max",
+                &format!(
+                    "Only rows with {} at or before this instant.",
+                    r.created_col
+                ),
+            ),
+        ];
+        params.push(json!({"name": "include_deleted", "in": "query", "required": false,
+            "description": if r.has_deleted { "Also return soft-deleted rows (deleted_at set)." } else { "Accepted for uniformity; this resource has no deletions." },
+            "schema": {"type": "boolean", "default": false}}));
+        let list_schema = json!({
+            "type": "object",
+            "properties": {
+                "object": {"type": "string", "const": "list"},
+                "data": {"type": "array", "items": {"$ref": row}},
+                "has_more": {"type": "boolean"},
+                "next_cursor": {"oneOf": [cursor, {"type": "null"}]},
+                "links": {"type": "object", "properties": {"next": {"type": ["string", "null"], "format": "uri"}}, "required": ["next"]},
+                "as_of": {"type": "string", "format": "date-time", "description": "High-water mark: every change up to this instant is in the store this page was read from. Use it as updated_at_min of the next incremental pass."},
+                "total": {"type": "integer", "minimum": 0, "description": "Rows matching the filters (page and offset modes only)."},
+                "page": {"type": "integer", "minimum": 1},
+                "offset": {"type": "integer", "minimum": 0}
+            },
+            "required": ["object", "data", "has_more", "next_cursor", "links", "as_of"]
+        });
+        paths.insert(
+            format!("/v1/{name}"),
+            json!({"get": {
+                "operationId": format!("list_{name}"),
+                "summary": format!("List {name}"),
+                "description": format!("{} Sorted by ({}, {}).", r.def.description, r.sort_col, r.id_shape()),
+                "tags": [name],
+                "parameters": params,
+                "responses": responses(ok(&format!("A page of {name}."), list_schema, true), &sec_problems),
+            }}),
+        );
+        paths.insert(
+            format!("/v1/{name}/{{id}}"),
+            json!({"get": {
+                "operationId": format!("get_{name}"),
+                "summary": format!("One row of {name}"),
+                "tags": [name],
+                "parameters": [{"name": "id", "in": "path", "required": true,
+                    "description": format!("The primary key ({}); composite keys joined with ':'.", r.id_shape()),
+                    "schema": {"type": "string"}}],
+                "responses": responses(ok("The row.", json!({"$ref": row}), false), &[401, 403, 404, 429]),
+            }}),
+        );
+    }
+    paths.insert(
+        "/v1/orders/{id}/items".into(),
+        json!({"get": {
+            "operationId": "list_order_items_of_order",
+            "summary": "The items of one order",
+            "tags": ["orders"],
+            "parameters": [{"name": "id", "in": "path", "required": true, "description": "Order id.", "schema": {"type": "string"}}],
+            "responses": responses(ok("The order's items.", json!({
+                "type": "object",
+                "properties": {
+                    "object": {"type": "string", "const": "list"},
+                    "data": {"type": "array", "items": {"$ref": "#/components/schemas/order_items"}},
+                    "has_more": {"type": "boolean"},
+                    "next_cursor": {"type": "null"},
+                    "links": {"type": "object"},
+                    "as_of": {"type": "string", "format": "date-time"}
+                },
+                "required": ["object", "data", "has_more", "as_of"]
+            }), false), &[401, 403, 404, 429]),
+        }}),
+    );
+    paths.insert(
+        "/v1/changes".into(),
+        json!({"get": {
+            "operationId": "list_changes",
+            "summary": "The change feed",
+            "description": "Every insert, update and delete of every resource, ordered by seq. Follow next_after_seq. 410 when after_seq is older than the retained changes: reload with the list endpoints.",
+            "tags": ["changes"],
+            "parameters": [
+                limit_param(),
+                {"name": "after_seq", "in": "query", "required": false, "description": "Return changes with seq greater than this (0 = from the oldest retained).",
+                 "schema": {"type": "integer", "minimum": 0, "format": "int64", "default": 0}}
+            ],
+            "responses": responses(ok("Changes in seq order.", json!({
+                "type": "object",
+                "properties": {
+                    "object": {"type": "string", "const": "list"},
+                    "data": {"type": "array", "items": {
+                        "type": "object",
+                        "properties": {
+                            "seq": {"type": "integer"},
+                            "table": {"type": "string", "enum": resources.iter().map(|r| r.name()).collect::<Vec<_>>()},
+                            "op": {"type": "string", "enum": ["insert", "update", "delete"]},
+                            "ts": {"type": "string", "format": "date-time"},
+                            "data": {"type": "object"}
+                        },
+                        "required": ["seq", "table", "op", "ts", "data"]
+                    }},
+                    "has_more": {"type": "boolean"},
+                    "next_after_seq": {"type": "integer"},
+                    "links": {"type": "object"},
+                    "as_of": {"type": "string", "format": "date-time"}
+                },
+                "required": ["object", "data", "has_more", "next_after_seq", "as_of"]
+            }), true), &[400, 401, 403, 410, 429]),
+        }}),
+    );
+    paths.insert(
+        "/v1/me".into(),
+        json!({"get": {
+            "operationId": "get_me",
+            "summary": "The calling API key",
+            "tags": ["auth"],
+            "responses": responses(ok("The key (never its secret).", json!({
+                "type": "object",
+                "properties": {
+                    "object": {"type": "string", "const": "api_key"},
+                    "id": {"type": "integer"}, "name": {"type": "string"}, "prefix": {"type": "string"},
+                    "scopes": {"type": "array", "items": {"type": "string"}},
+                    "created_at": {"type": "string", "format": "date-time"}
+                },
+                "required": ["object", "id", "name", "prefix", "scopes", "created_at"]
+            }), false), &[401, 429]),
+        }}),
+    );
+    paths.insert(
+        "/healthz".into(),
+        json!({"get": {
+            "operationId": "healthz",
+            "summary": "Liveness and the clock",
+            "security": [],
+            "responses": {"200": {"description": "Up.", "content": {"application/json": {"schema": {
+                "type": "object",
+                "properties": {"status": {"type": "string", "const": "ok"}, "as_of": {"type": ["string", "null"], "format": "date-time"}},
+                "required": ["status", "as_of"]
+            }}}}}
+        }}),
+    );
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Faux Genie API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Live, changing e-commerce data for practising extraction: API keys, cursor/page/offset pagination, incremental filters on updated_at, a change feed, rate limits and RFC 9457 errors."
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}, {"apiKey": []}],
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "Authorization: Bearer fg_live_…"},
+                "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}
+            }
+        }
+    })
+}

@@ -1,0 +1,310 @@
+//! The API spawned in-process on a random port with a temp SQLite store, checked over real
+//! HTTP (the checks shared with the PostgreSQL store are in `common`).
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use genie::RateLimit;
+use serde_json::Value;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_rules() {
+    let app = spawn(Opts::default()).await;
+    let h = app.get_with("/healthz", None).await;
+    assert_eq!(h.status, 200);
+    assert!(h.headers.contains_key("x-request-id"));
+
+    assert_problem(
+        &app.get_with("/v1/orders", None).await,
+        401,
+        "missing_api_key",
+    );
+    assert_problem(
+        &app.get_with("/v1/orders", Some("fg_live_not_a_key")).await,
+        401,
+        "invalid_api_key",
+    );
+    let r = app
+        .get_with(&format!("/v1/orders?api_key={}", app.key), None)
+        .await;
+    assert_problem(&r, 400, "key_in_query");
+    // even with a valid header, a key in the URL is refused (it is already in logs)
+    let r = app.get(&format!("/v1/orders?api_key={}", app.key)).await;
+    assert_problem(&r, 400, "key_in_query");
+
+    // X-API-Key works as well as Bearer
+    let r = app
+        .client
+        .get(format!("{}/v1/me", app.base))
+        .header("X-API-Key", &app.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let me: Value = r.json().await.unwrap();
+    assert_eq!(me["name"], "test");
+    assert_eq!(me["scopes"], serde_json::json!(["read:all"]));
+    assert!(app.key.starts_with(me["prefix"].as_str().unwrap()));
+
+    let (k, narrow) = app
+        .run
+        .store
+        .create_key("orders only", &["read:orders".into()])
+        .unwrap();
+    assert_eq!(app.get_with("/v1/orders", Some(&narrow)).await.status, 200);
+    assert_problem(
+        &app.get_with("/v1/customers", Some(&narrow)).await,
+        403,
+        "insufficient_scope",
+    );
+    assert_problem(
+        &app.get_with("/v1/changes", Some(&narrow)).await,
+        403,
+        "insufficient_scope",
+    );
+    app.run.store.revoke_key(k.id).unwrap();
+    assert_problem(
+        &app.get_with("/v1/orders", Some(&narrow)).await,
+        401,
+        "revoked_api_key",
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cursor_walk_returns_every_row_once() {
+    check_cursor_walk(&spawn(Opts::default()).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn page_and_offset_modes_return_every_row_once() {
+    check_page_and_offset(&spawn(Opts::default()).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filters_hold_and_cursors_keep_them() {
+    let app = spawn(Opts::default()).await;
+    check_filters(&app).await;
+    let (lo, lo_s) = ("2024-01-02T00:00:00Z", 1_704_153_600i64);
+    // repeating the pass's filters with its cursor changes nothing; a filter given in the
+    // query replaces the cursor's (every value of the documented shapes is accepted)
+    let r = app
+        .get(&format!("/v1/orders?limit=5&updated_at_min={lo}"))
+        .await;
+    let c = r.body["next_cursor"].as_str().unwrap();
+    let alone = app.get(&format!("/v1/orders?limit=5&cursor={c}")).await;
+    let same = app
+        .get(&format!(
+            "/v1/orders?limit=5&updated_at_min={lo}&cursor={c}"
+        ))
+        .await;
+    assert_eq!(same.status, 200);
+    assert_eq!(same.body["data"], alone.body["data"]);
+    let other = app
+        .get(&format!(
+            "/v1/orders?limit=5&updated_at_max={lo}&cursor={c}"
+        ))
+        .await;
+    assert_eq!(other.status, 200, "{}", other.body);
+    for row in other.body["data"].as_array().unwrap() {
+        let t = faux::Timestamp::parse_flexible(row["updated_at"].as_str().unwrap())
+            .unwrap()
+            .0;
+        assert!((lo_s..=lo_s).contains(&t), "{row}");
+    }
+    // page and offset add up: (page - 1) × limit + offset rows are skipped
+    let both = app.get("/v1/orders?limit=5&page=2&offset=3").await;
+    let plain = app.get("/v1/orders?limit=5&offset=8").await;
+    assert_eq!(both.status, 200, "{}", both.body);
+    assert_eq!(both.body["data"], plain.body["data"]);
+    assert!(!both.body["data"].as_array().unwrap().is_empty());
+    // nor in another resource
+    let r = app.get(&format!("/v1/customers?cursor={c}")).await;
+    assert_eq!(r.body["param"], "cursor");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_parameters_are_named() {
+    let app = spawn(Opts::default()).await;
+    for (q, param) in [
+        ("limit=0", "limit"),
+        ("limit=1001", "limit"),
+        ("limit=ten", "limit"),
+        ("limit=1&limit=2", "limit"),
+        ("updated_at_min=yesterday", "updated_at_min"),
+        ("updated_at_max=2024-13-01", "updated_at_max"),
+        ("created_at_min=2024-01-01T25:00:00Z", "created_at_min"),
+        ("created_at_max=x", "created_at_max"),
+        ("include_deleted=maybe", "include_deleted"),
+        ("cursor=%21%21", "cursor"),
+        ("cursor=eyJ4IjoxfQ", "cursor"),
+        ("page=0", "page"),
+        ("offset=-1", "offset"),
+    ] {
+        let r = app.get(&format!("/v1/orders?{q}")).await;
+        assert_problem(&r, 400, "invalid_parameter");
+        assert_eq!(r.body["param"], param, "{q}: {}", r.body);
+    }
+    let r = app.get("/v1/changes?after_seq=-3").await;
+    assert_eq!(r.body["param"], "after_seq");
+    assert_eq!(app.get("/v1/orders?limit=1000").await.status, 200);
+    assert_eq!(app.get("/v1/orders?limit=1").await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn single_rows_items_and_404s() {
+    check_single_rows(&spawn(Opts::default()).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incremental_passes_follow_the_live_clock() {
+    // two virtual hours per real second; small pages so rows with equal updated_at straddle
+    // page boundaries while the clock writes between requests
+    let app = spawn(Opts {
+        speed: 7200.0,
+        ..Opts::default()
+    })
+    .await;
+    check_incremental(&app).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_feed_is_ordered_and_expires() {
+    let app = spawn(Opts {
+        retention_days: 1,
+        ..Opts::default()
+    })
+    .await;
+    check_changes_feed(&app).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limit_bursts_then_recovers() {
+    let app = spawn(Opts {
+        rate: RateLimit {
+            burst: 3,
+            per_second: 1.0,
+        },
+        ..Opts::default()
+    })
+    .await;
+    let mut limited = None;
+    for _ in 0..5 {
+        let r = app.get("/v1/me").await;
+        if r.status == 200 {
+            assert_eq!(r.headers["ratelimit-limit"], "3");
+            assert_eq!(r.headers["x-ratelimit-limit"], "3");
+            assert!(r.headers.contains_key("ratelimit-remaining"));
+            assert!(r.headers.contains_key("ratelimit-reset"));
+        } else {
+            limited = Some(r);
+            break;
+        }
+    }
+    let r = limited.expect("a burst of 5 over a bucket of 3 is limited");
+    assert_problem(&r, 429, "rate_limited");
+    let retry: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=2).contains(&retry));
+    tokio::time::sleep(Duration::from_secs(retry)).await;
+    assert_eq!(app.get("/v1/me").await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_keeps_keys_data_and_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = Opts {
+        speed: 3600.0,
+        ..Opts::default()
+    };
+    let run = genie::start(config(dir.path(), &o), Box::new(|_| {}))
+        .await
+        .unwrap();
+    let (_, key) = run.store.create_key("keep", &["read:all".into()]).unwrap();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let before = run.store.clock().unwrap().unwrap();
+    let orders = run.store.ids("orders", true, None).unwrap().len();
+    run.ticker.abort();
+    run.server.abort();
+    let _ = run.ticker.await;
+    let _ = run.server.await;
+    let before = run
+        .store
+        .clock()
+        .unwrap()
+        .unwrap()
+        .reached
+        .max(before.reached);
+    drop(run.store);
+
+    let mut cfg = config(dir.path(), &o);
+    cfg.start = None;
+    let run = genie::start(cfg, Box::new(|_| {})).await.unwrap();
+    let after = run.store.clock().unwrap().unwrap();
+    assert!(
+        after.reached >= before,
+        "the clock resumed where it stopped"
+    );
+    let r = reqwest::Client::new()
+        .get(format!("http://{}/v1/orders?limit=1000", run.addr))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let n = run.store.ids("orders", true, None).unwrap().len();
+    assert!(n >= orders);
+    // nothing was applied twice: every seq is in the feed once and the clock is after it
+    let (rows, distinct) = run.store.retained_changes().unwrap();
+    assert_eq!(rows, distinct);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_documents_every_endpoint_and_parameter() {
+    let app = spawn(Opts::default()).await;
+    let r = app.get_with("/openapi.json", None).await;
+    assert_eq!(r.status, 200);
+    let doc = r.body;
+    assert_eq!(doc["openapi"], "3.1.0");
+    for t in RESOURCES {
+        let list = &doc["paths"][format!("/v1/{t}")]["get"];
+        let names: Vec<&str> = list["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+        for p in [
+            "limit",
+            "cursor",
+            "page",
+            "offset",
+            "updated_at_min",
+            "updated_at_max",
+            "created_at_min",
+            "created_at_max",
+            "include_deleted",
+        ] {
+            assert!(names.contains(&p), "{t} {p}");
+        }
+        assert!(doc["paths"][format!("/v1/{t}/{{id}}")]["get"].is_object());
+        assert!(doc["components"]["schemas"][t]["properties"].is_object());
+    }
+    for p in ["/v1/changes", "/v1/me", "/v1/orders/{id}/items", "/healthz"] {
+        assert!(doc["paths"][p]["get"].is_object(), "{p}");
+    }
+    let limit = &doc["paths"]["/v1/orders"]["get"]["parameters"][0]["schema"];
+    assert_eq!(limit["minimum"], 1);
+    assert_eq!(limit["maximum"], 1000);
+    // every $ref resolves
+    let text = doc.to_string();
+    for part in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
+        let name = &part[..part.find('"').unwrap()];
+        assert!(doc["components"]["schemas"][name].is_object(), "{name}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_binary_restarts_with_its_keys_rows_and_clock() {
+    check_binary_restart(&[]).await;
+}

@@ -1,0 +1,644 @@
+//! Shared by the API tests: a server spawned in-process on a random port (SQLite in a temp
+//! dir, or PostgreSQL in a fresh database), HTTP helpers, and checks that hold on either store.
+#![allow(dead_code)]
+
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use genie::{Config, RateLimit, Running, Store};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+pub const SCENARIO: &str =
+    "[shop]\nopened_on = \"2024-01-01\"\n[traffic]\norganic_sessions_per_day = 200.0\n";
+
+pub const RESOURCES: [&str; 10] = [
+    "customers",
+    "products",
+    "sessions",
+    "events",
+    "orders",
+    "order_items",
+    "payments",
+    "shipments",
+    "refunds",
+    "marketing_spend",
+];
+
+pub struct App {
+    pub run: Running,
+    pub base: String,
+    pub key: String,
+    pub client: reqwest::Client,
+    pub dir: tempfile::TempDir,
+}
+
+pub struct Opts {
+    pub speed: f64,
+    pub retention_days: i64,
+    pub rate: RateLimit,
+}
+
+impl Default for Opts {
+    fn default() -> Opts {
+        Opts {
+            speed: 0.0,
+            retention_days: 3650,
+            rate: RateLimit {
+                burst: 100_000,
+                per_second: 100_000.0,
+            },
+        }
+    }
+}
+
+pub fn config(dir: &std::path::Path, o: &Opts) -> Config {
+    let scenario = dir.join("shop.toml");
+    std::fs::write(&scenario, SCENARIO).unwrap();
+    Config {
+        data_dir: dir.join("data"),
+        scenario: scenario.display().to_string(),
+        seed: 7,
+        history_days: 3,
+        speed: o.speed,
+        start: Some(faux::Timestamp::parse_flexible("2024-01-04T06:00:00Z").unwrap()),
+        listen: "127.0.0.1:0".into(),
+        retention_secs: o.retention_days * 86_400,
+        rate: o.rate,
+    }
+}
+
+/// A server on the embedded SQLite store in a temp dir.
+pub async fn spawn(o: Opts) -> App {
+    spawn_with(o, None).await
+}
+
+/// A server on PostgreSQL (`url`) or, without one, on SQLite.
+pub async fn spawn_with(o: Opts, url: Option<&str>) -> App {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &o);
+    let store = open(&cfg, url);
+    let run = genie::start_on(cfg, store, Box::new(|_| {})).await.unwrap();
+    let (_, key) = run.store.create_key("test", &["read:all".into()]).unwrap();
+    App {
+        base: format!("http://{}", run.addr),
+        run,
+        key,
+        client: reqwest::Client::new(),
+        dir,
+    }
+}
+
+pub fn open(cfg: &Config, url: Option<&str>) -> Store {
+    match url {
+        None => Store::open(&cfg.data_dir).unwrap(),
+        Some(u) => Store::open_postgres(
+            faux_sinks::postgres::PgTarget::parse(u, Some(genie::store::PG_SCHEMA)).unwrap(),
+        )
+        .unwrap(),
+    }
+}
+
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl App {
+    pub async fn get_with(&self, path: &str, key: Option<&str>) -> Resp {
+        let url = if path.starts_with("http") {
+            path.to_string()
+        } else {
+            format!("{}{path}", self.base)
+        };
+        let mut req = self.client.get(url);
+        if let Some(k) = key {
+            req = req.bearer_auth(k);
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status();
+        let headers = r.headers().clone();
+        let text = r.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Resp {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Resp {
+        self.get_with(path, Some(&self.key)).await
+    }
+
+    /// Walks a list by following next_cursor; returns every row and the first page's as_of.
+    pub async fn walk(&self, first: &str) -> (Vec<Value>, String) {
+        let mut rows = Vec::new();
+        let mut url = first.to_string();
+        let mut as_of = None;
+        loop {
+            let r = self.get(&url).await;
+            assert_eq!(r.status, 200, "{url}: {}", r.body);
+            as_of.get_or_insert_with(|| r.body["as_of"].as_str().unwrap().to_string());
+            rows.extend(r.body["data"].as_array().unwrap().iter().cloned());
+            if !r.body["has_more"].as_bool().unwrap() {
+                assert!(r.body["next_cursor"].is_null());
+                break;
+            }
+            let next = r.body["links"]["next"].as_str().unwrap().to_string();
+            let link = r.headers["link"].to_str().unwrap();
+            assert_eq!(link, format!("<{next}>; rel=\"next\""));
+            url = next;
+        }
+        (rows, as_of.unwrap())
+    }
+
+    /// The ids in the store (live rows only unless `include_deleted`).
+    pub fn store_ids(
+        &self,
+        table: &str,
+        include_deleted: bool,
+        sort: Option<(i64, i64)>,
+    ) -> Vec<String> {
+        self.run.store.ids(table, include_deleted, sort).unwrap()
+    }
+}
+
+pub fn id_of(table: &str, row: &Value) -> String {
+    let s = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    match table {
+        "order_items" => format!("{}:{}", s(&row["order_id"]), s(&row["line_number"])),
+        "marketing_spend" => format!("{}:{}", s(&row["date"]), s(&row["channel"])),
+        _ => s(&row["id"]),
+    }
+}
+
+pub fn assert_problem(r: &Resp, status: u16, code: &str) {
+    assert_eq!(r.status.as_u16(), status, "{}", r.body);
+    assert_eq!(
+        r.headers["content-type"].to_str().unwrap(),
+        "application/problem+json"
+    );
+    assert_eq!(r.body["code"], code, "{}", r.body);
+    assert_eq!(r.body["status"], status);
+    assert!(r.body["type"].as_str().unwrap().ends_with(code));
+    assert!(r.headers.contains_key("x-request-id"));
+}
+
+/// Every version a key had, from the change feed (retention covers all history here).
+pub fn versions(app: &App, table: &str) -> HashMap<String, Vec<(i64, String)>> {
+    let mut out: HashMap<String, Vec<(i64, String)>> = HashMap::new();
+    for c in app.run.store.change_log(table).unwrap() {
+        out.entry(c.key).or_default().push((c.ts, c.row));
+    }
+    out
+}
+
+pub async fn check_cursor_walk(app: &App) {
+    for table in RESOURCES {
+        let (rows, _) = app.walk(&format!("/v1/{table}?limit=37")).await;
+        let ids: Vec<String> = rows.iter().map(|r| id_of(table, r)).collect();
+        let unique: HashSet<&String> = ids.iter().collect();
+        assert_eq!(unique.len(), ids.len(), "{table}: duplicates");
+        let want = app.store_ids(table, false, None);
+        // a three-day-old shop has refunded nothing yet
+        assert!(table == "refunds" || !want.is_empty(), "{table} is empty");
+        let want: HashSet<&String> = want.iter().collect();
+        assert_eq!(unique, want, "{table}");
+        // soft-deleted rows only with include_deleted
+        let (all, _) = app
+            .walk(&format!("/v1/{table}?limit=1000&include_deleted=true"))
+            .await;
+        assert_eq!(all.len(), app.store_ids(table, true, None).len(), "{table}");
+    }
+}
+
+pub async fn check_page_and_offset(app: &App) {
+    let want: HashSet<String> = app.store_ids("orders", false, None).into_iter().collect();
+    for mode in ["page", "offset"] {
+        let mut seen = Vec::new();
+        let mut url = format!(
+            "/v1/orders?limit=10&{}",
+            if mode == "page" { "page=1" } else { "offset=0" }
+        );
+        loop {
+            let r = app.get(&url).await;
+            assert_eq!(r.status, 200, "{}", r.body);
+            assert_eq!(r.body["total"].as_u64().unwrap() as usize, want.len());
+            for row in r.body["data"].as_array().unwrap() {
+                seen.push(id_of("orders", row));
+            }
+            match r.body["links"]["next"].as_str() {
+                Some(n) => url = n.to_string(),
+                None => break,
+            }
+        }
+        assert_eq!(seen.len(), want.len(), "{mode}");
+        assert_eq!(seen.into_iter().collect::<HashSet<_>>(), want, "{mode}");
+    }
+}
+
+pub async fn check_filters(app: &App) {
+    let (lo, hi) = ("2024-01-02T00:00:00Z", "2024-01-03T12:00:00Z");
+    let (lo_s, hi_s) = (1_704_153_600i64, 1_704_283_200i64);
+    // the cursor carries the filters: follow only next_cursor, never re-send them
+    let mut rows = Vec::new();
+    let mut url = format!("/v1/orders?limit=5&updated_at_min={lo}&updated_at_max={hi}");
+    loop {
+        let r = app.get(&url).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        rows.extend(r.body["data"].as_array().unwrap().iter().cloned());
+        match r.body["next_cursor"].as_str() {
+            Some(c) => url = format!("/v1/orders?limit=5&cursor={c}"),
+            None => break,
+        }
+    }
+    let want = app.store_ids("orders", false, Some((lo_s, hi_s)));
+    assert!(!want.is_empty());
+    assert_eq!(rows.len(), want.len());
+    for row in &rows {
+        let t = faux::Timestamp::parse_flexible(row["updated_at"].as_str().unwrap())
+            .unwrap()
+            .0;
+        assert!((lo_s..=hi_s).contains(&t), "{row}");
+    }
+    // dates and epoch seconds mean the same instants as RFC 3339
+    let a = app
+        .get("/v1/orders?limit=1000&created_at_min=1704153600&created_at_max=2024-01-02")
+        .await;
+    let b = app
+        .get("/v1/orders?limit=1000&created_at_min=2024-01-02T00:00:00Z&created_at_max=2024-01-02T23:59:59Z")
+        .await;
+    assert_eq!(a.status, 200);
+    assert_eq!(a.body["data"], b.body["data"]);
+    assert!(!a.body["data"].as_array().unwrap().is_empty());
+    // created_at filters on an insert-only table (its keyset column is its creation time)
+    let e = app
+        .get("/v1/events?limit=1000&created_at_min=2024-01-03T10:00:00Z&created_at_max=2024-01-03T10:09:59Z")
+        .await;
+    assert_eq!(e.status, 200, "{}", e.body);
+    let events = e.body["data"].as_array().unwrap();
+    assert!(!events.is_empty());
+    for ev in events {
+        let at = ev["occurred_at"].as_str().unwrap();
+        assert!(at.starts_with("2024-01-03T10:0"), "{at}");
+    }
+}
+
+pub async fn check_single_rows(app: &App) {
+    let r = app.get("/v1/orders?limit=3").await;
+    let order = &r.body["data"][0];
+    let id = order["id"].as_str().unwrap();
+    let one = app.get(&format!("/v1/orders/{id}")).await;
+    assert_eq!(one.status, 200);
+    assert_eq!(&one.body, order);
+    let items = app.get(&format!("/v1/orders/{id}/items")).await;
+    assert_eq!(items.status, 200);
+    let items = items.body["data"].as_array().unwrap().clone();
+    assert!(!items.is_empty());
+    assert!(items.iter().all(|i| i["order_id"] == order["id"]));
+    // composite keys are joined with ':'
+    let item_id = id_of("order_items", &items[0]);
+    let one = app.get(&format!("/v1/order_items/{item_id}")).await;
+    assert_eq!(one.body, items[0]);
+    assert_problem(&app.get("/v1/orders/nope").await, 404, "not_found");
+    assert_problem(&app.get("/v1/orders/nope/items").await, 404, "not_found");
+    assert_problem(&app.get("/v1/widgets").await, 404, "not_found");
+    assert_problem(&app.get("/nowhere").await, 404, "not_found");
+}
+
+/// Two incremental passes while the clock runs (`speed` 7200): the merged result holds, for
+/// every key, the version of a consistent snapshot at the second pass's as_of or a later one.
+pub async fn check_incremental(app: &App) {
+    for (table, limit) in [
+        ("orders", 3),
+        ("customers", 3),
+        ("payments", 3),
+        ("events", 250),
+    ] {
+        let q = format!("limit={limit}&include_deleted=true");
+        let (first, as_of1) = app.walk(&format!("/v1/{table}?{q}")).await;
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let (second, as_of2) = app
+            .walk(&format!("/v1/{table}?{q}&updated_at_min={as_of1}"))
+            .await;
+        assert!(as_of2 > as_of1, "the clock moved: {as_of1} {as_of2}");
+        assert!(
+            !second.is_empty(),
+            "{table}: nothing new in two virtual hours"
+        );
+        // merge as a loader would: upsert by id
+        let mut merged: HashMap<String, String> = HashMap::new();
+        for r in first.iter().chain(&second) {
+            merged.insert(id_of(table, r), r.to_string());
+        }
+        let a2 = faux::Timestamp::parse_flexible(&as_of2).unwrap().0;
+        let all = versions(app, table);
+        assert!(!all.is_empty(), "{table}: no versions in the feed");
+        for (key, vs) in &all {
+            // the version a consistent snapshot at as_of2 has
+            let Some(at) = vs.iter().rposition(|(ts, _)| *ts <= a2) else {
+                continue;
+            };
+            let got = merged
+                .get(key)
+                .unwrap_or_else(|| panic!("{table} {key} missing after two passes"));
+            let got: Value = serde_json::from_str(got).unwrap();
+            // the loaded version is that one or a later one, never an older one
+            let pos = vs
+                .iter()
+                .position(|(_, row)| serde_json::from_str::<Value>(row).unwrap() == got)
+                .unwrap_or_else(|| panic!("{table} {key}: loaded row is no version: {got}"));
+            assert!(pos >= at, "{table} {key}: stale version loaded");
+        }
+    }
+}
+
+/// With a one-day retention: 410 for an expired position, then every retained change once.
+pub async fn check_changes_feed(app: &App) {
+    let r = app.get("/v1/changes?after_seq=0").await;
+    assert_problem(&r, 410, "changes_expired");
+    let pruned = app.run.store.clock().unwrap().unwrap().pruned_seq;
+    assert!(pruned > 0);
+    let mut after = pruned;
+    let mut seqs = Vec::new();
+    let mut tables = HashSet::new();
+    loop {
+        let r = app
+            .get(&format!("/v1/changes?after_seq={after}&limit=500"))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        for c in r.body["data"].as_array().unwrap() {
+            seqs.push(c["seq"].as_i64().unwrap());
+            assert!(["insert", "update", "delete"].contains(&c["op"].as_str().unwrap()));
+            let table = c["table"].as_str().unwrap();
+            assert!(RESOURCES.contains(&table));
+            tables.insert(table.to_string());
+            assert!(c["data"].is_object(), "{c}");
+            // the row is the change's own version: its id is the changed key
+            let ts = faux::Timestamp::parse_flexible(c["ts"].as_str().unwrap()).unwrap();
+            if table == "events" {
+                let at =
+                    faux::Timestamp::parse_flexible(c["data"]["occurred_at"].as_str().unwrap());
+                assert_eq!(at.unwrap(), ts, "{c}");
+            }
+            if table == "orders" {
+                let at = faux::Timestamp::parse_flexible(c["data"]["updated_at"].as_str().unwrap());
+                assert_eq!(at.unwrap(), ts, "{c}");
+            }
+        }
+        after = r.body["next_after_seq"].as_i64().unwrap();
+        if !r.body["has_more"].as_bool().unwrap() {
+            break;
+        }
+    }
+    assert!(!seqs.is_empty());
+    assert!(
+        tables.contains("events") && tables.contains("orders"),
+        "{tables:?}"
+    );
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "ordered by seq");
+    let (retained, distinct) = app.run.store.retained_changes().unwrap();
+    assert_eq!(seqs.len() as i64, retained);
+    assert_eq!(retained, distinct);
+}
+
+/// The `genie` binary, started with `args`; returns it with its URL and the key it printed.
+pub struct Genie {
+    pub child: Child,
+    pub url: String,
+    pub first_key: Option<String>,
+    pub stderr: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+pub fn start_binary(args: &[&str]) -> Genie {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_genie"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let err = child.stderr.take().unwrap();
+    let sink = stderr.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(err).lines().map_while(Result::ok) {
+            let mut s = sink.lock().unwrap();
+            s.push_str(&line);
+            s.push('\n');
+        }
+    });
+    let out = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let t0 = Instant::now();
+    let mut url = None;
+    let mut key = None;
+    while t0.elapsed() < Duration::from_secs(120) {
+        match rx.recv_timeout(Duration::from_millis(200)) {
+            Ok(line) => {
+                if let Some(u) = line.strip_prefix("genie is serving live e-commerce data at ") {
+                    url = Some(u.trim().to_string());
+                }
+                if let Some((_, k)) = line.split_once("API key (shown once, store it now): ") {
+                    key = Some(k.split_whitespace().next().unwrap().to_string());
+                }
+                if line.contains("curl ") {
+                    break;
+                }
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                if let Ok(Some(st)) = child.try_wait() {
+                    panic!("genie exited with {st}: {}", stderr.lock().unwrap());
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    let url = url.unwrap_or_else(|| panic!("genie did not start: {}", stderr.lock().unwrap()));
+    Genie {
+        child,
+        url,
+        first_key: key,
+        stderr,
+    }
+}
+
+/// The virtual time a server's store stands at, from /healthz.
+pub async fn as_of(url: &str) -> i64 {
+    let h: Value = reqwest::get(format!("{url}/healthz"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    faux::Timestamp::parse_flexible(h["as_of"].as_str().unwrap())
+        .unwrap()
+        .0
+}
+
+/// Start the binary on a store (`store_args`), let the clock run, kill it (SIGKILL: no
+/// clean shutdown), restart: the printed key still works, the rows are still there, and the
+/// clock continues where it stopped — not from now, and without backfilling again.
+pub async fn check_binary_restart(store_args: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("shop.toml");
+    std::fs::write(&scenario, SCENARIO).unwrap();
+    let scenario = scenario.display().to_string();
+    let mut args: Vec<&str> = store_args.to_vec();
+    let data_dir = dir.path().join("data").display().to_string();
+    if !args.iter().any(|a| a.starts_with("--database-url")) {
+        args.extend(["--data-dir", &data_dir]);
+    }
+    args.extend([
+        "--scenario",
+        &scenario,
+        "--seed",
+        "7",
+        "--history",
+        "2d",
+        "--speed",
+        "3600",
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    let mut first = args.clone();
+    first.extend(["--start", "2024-01-03T06:00:00Z"]);
+    let mut g = start_binary(&first);
+    let key = g.first_key.clone().expect("a new store prints a key");
+    let client = reqwest::Client::new();
+    let count = |url: String, key: String| {
+        let client = client.clone();
+        async move {
+            let r = client
+                .get(format!("{url}/v1/events?limit=1000&offset=0"))
+                .bearer_auth(&key)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            let v: Value = r.json().await.unwrap();
+            v["total"].as_i64().unwrap()
+        }
+    };
+    let start = faux::Timestamp::parse_flexible("2024-01-03T06:00:00Z")
+        .unwrap()
+        .0;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let before_rows = count(g.url.clone(), key.clone()).await;
+    let seen = as_of(&g.url).await;
+    assert!(seen > start, "the clock ran: {seen}");
+    g.child.kill().unwrap();
+    g.child.wait().unwrap();
+    let killed_at = Instant::now();
+    assert!(g.stderr.lock().unwrap().contains("backfilled"));
+
+    // no --start: the store's clock decides
+    let mut g2 = start_binary(&args);
+    assert!(g2.first_key.is_none(), "keys were kept: no new first key");
+    let resumed = as_of(&g2.url).await;
+    let real = killed_at.elapsed().as_secs_f64() + 1.0;
+    assert!(resumed >= seen, "the clock went back: {seen} -> {resumed}");
+    // it continues from where it stopped (the 200 ms tick of the last run is lost at most),
+    // not from now (2024 is long gone)
+    assert!(
+        (resumed as f64) <= seen as f64 + (real + 0.5) * 3600.0,
+        "the clock jumped: {seen} -> {resumed} in {real:.1} s"
+    );
+    let after_rows = count(g2.url.clone(), key.clone()).await;
+    assert!(after_rows >= before_rows, "{before_rows} -> {after_rows}");
+    let me = client
+        .get(format!("{}/v1/me", g2.url))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
+    g2.child.kill().unwrap();
+    g2.child.wait().unwrap();
+    let err2 = g2.stderr.lock().unwrap().clone();
+    assert!(!err2.contains("backfilled"), "backfilled again: {err2}");
+}
+
+/// A fresh PostgreSQL database for one test, dropped at the end; `None` (a loud SKIP) when
+/// PostgreSQL is not reachable, except under `CI=true`, where that fails the test.
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+}
+
+pub const PG_SERVER: &str = "postgres://postgres@127.0.0.1:5432";
+
+/// Runs SQL on the server's `postgres` database, on a thread of its own (callers are async).
+pub fn admin(sql: String) -> Result<(), String> {
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        rt.block_on(async {
+            let (c, conn) =
+                tokio_postgres::connect(&format!("{PG_SERVER}/postgres"), tokio_postgres::NoTls)
+                    .await
+                    .map_err(|e| format!("{e}: {:?}", std::error::Error::source(&e)))?;
+            tokio::spawn(async move {
+                let _ = conn.await;
+            });
+            c.batch_execute(&sql)
+                .await
+                .map_err(|e| format!("{sql}: {e:?}"))
+        })
+    })
+    .join()
+    .unwrap()
+}
+
+impl TestDb {
+    pub fn create(test: &str) -> Option<TestDb> {
+        let mut r = [0u8; 4];
+        getrandom::fill(&mut r).unwrap();
+        let name = format!(
+            "genie_{test}_{}_{}",
+            std::process::id(),
+            r.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        );
+        match admin(format!("CREATE DATABASE {name}")) {
+            Ok(()) => Some(TestDb {
+                url: format!("{PG_SERVER}/{name}"),
+                name,
+            }),
+            Err(e) => {
+                if std::env::var("CI").is_ok_and(|v| v == "true") {
+                    panic!(
+                        "PostgreSQL is not reachable at {PG_SERVER} ({e}), and CI=true requires it"
+                    );
+                }
+                eprintln!(
+                    "SKIP {test}: PostgreSQL is not reachable at {PG_SERVER} ({e}); under CI=true this fails"
+                );
+                None
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let _ = admin(format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ));
+    }
+}
