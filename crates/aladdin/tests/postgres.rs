@@ -127,7 +127,18 @@ fn a_killed_backend_leaves_no_partial_day_and_a_rerun_completes() {
     assert!(killed, "no loading transaction was seen to kill");
     let err = dbtest::stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("terminating connection"), "{err}");
+    // The server's FATAL message reaches the client only if it reads before the socket
+    // closes; mid-COPY it is often writing, and then sees the closed socket instead.
+    assert!(
+        [
+            "terminating connection",
+            "connection closed",
+            "error communicating with the server",
+        ]
+        .iter()
+        .any(|m| err.contains(m)),
+        "{err}"
+    );
 
     // every day is all there or not there: per table and day, 0 rows or the truth's count
     let truth = ok(&["truth", "--scenario", sc, "--from", from, "--to", to]);
