@@ -5,8 +5,8 @@
 //! - **Customers** exist by closed form ([`traffic::Population`]): day d signs up a fixed number
 //!   of new customers; customer i's attributes, moves and deletion come from its own stream.
 //! - **Sessions** are planned cheaply ([`sessions::Plan`]); an abandoned cart's return is
-//!   drawn with its plan, so a day finds its resumed carts by scanning the plans of the
-//!   previous [`config::Funnel::max_cart_return_days`] days (cached).
+//!   drawn with its plan, so a day finds its resumed carts among the returning carts of the
+//!   previous [`config::Funnel::max_cart_return_days`] days (only those are cached).
 //! - **Orders** draw their whole lifecycle when placed ([`lifecycle`]); a day finds the order
 //!   changes landing on it by looking back [`lifecycle::MAX_LIFECYCLE_DAYS`] days of origins.
 //! - **Products** change price at most once per period and are listed at fixed intervals.
@@ -53,6 +53,10 @@ struct Keys {
     moves: Key,
     marketing: Key,
 }
+
+/// A day's fresh sessions whose abandoned cart comes back, with their index among the day's
+/// sessions.
+type Returners = Vec<(u32, Plan)>;
 
 /// The sessions that start on one day.
 #[derive(Debug)]
@@ -126,17 +130,21 @@ pub struct Ecommerce {
     devices: Vec<(&'static str, f64)>,
     countries: Vec<(&'static str, f64)>,
     plans: Mutex<BTreeMap<Date, Arc<DayPlans>>>,
-    fresh: Mutex<BTreeMap<Date, Arc<Vec<Plan>>>>,
+    returners: Mutex<BTreeMap<Date, Arc<Returners>>>,
     orders: Mutex<BTreeMap<Date, Arc<Vec<OrderCtx>>>>,
     order_family: Mutex<BTreeMap<Date, Arc<views::OrderFamily>>>,
     changes: Mutex<BTreeMap<Date, Arc<Vec<views::Version>>>>,
 }
 
-/// Caches hold derived data only: results never depend on what is cached. Bounded: full
-/// session plans are kept for the cart-return window (≤ 28 days) and neighbouring days, the
-/// (much smaller) orders of a day for the order lifecycle window (42 days) too.
-const PLAN_CACHE_DAYS: usize = 36;
-const ORDER_CACHE_DAYS: usize = 64;
+/// Caches hold derived data only: results never depend on what is cached. Bounded: all
+/// session plans only for the few days being generated (a day and the one before it, per
+/// thread); for the cart-return window only the sessions whose cart comes back (a few per
+/// cent of them); the orders of a day for the order lifecycle window (42 days).
+const PLAN_CACHE_DAYS: usize = 6;
+/// Days of returning carts kept beyond the cart-return window (neighbouring threads' days).
+const RETURNER_CACHE_SLACK: usize = 8;
+/// The lifecycle window and a few days for neighbouring threads.
+const ORDER_CACHE_DAYS: usize = lifecycle::MAX_LIFECYCLE_DAYS as usize + 6;
 
 fn cache_get<T>(cache: &Mutex<BTreeMap<Date, Arc<T>>>, day: Date) -> Option<Arc<T>> {
     cache.lock().expect("cache").get(&day).cloned()
@@ -220,7 +228,7 @@ impl Ecommerce {
             traffic,
             population,
             plans: Mutex::new(BTreeMap::new()),
-            fresh: Mutex::new(BTreeMap::new()),
+            returners: Mutex::new(BTreeMap::new()),
             orders: Mutex::new(BTreeMap::new()),
             order_family: Mutex::new(BTreeMap::new()),
             changes: Mutex::new(BTreeMap::new()),
@@ -308,22 +316,49 @@ impl Ecommerce {
         day >= self.opened() && day <= self.last_day()
     }
 
-    /// The sessions of `day` that are not resumed carts (cached).
-    fn fresh_plans(&self, day: Date) -> Arc<Vec<Plan>> {
-        if let Some(p) = cache_get(&self.fresh, day) {
-            return p;
+    /// The sessions of `day` that are not resumed carts.
+    fn fresh_plans(&self, day: Date) -> Vec<Plan> {
+        if !self.in_range(day) {
+            return Vec::new();
         }
-        let plans = if self.in_range(day) {
-            let ctx = self.context(day);
-            (0..ctx.sessions as u32)
-                .map(|j| self.fresh_plan(&ctx, j))
-                .collect()
-        } else {
-            Vec::new()
-        };
-        let plans = Arc::new(plans);
-        cache_put(&self.fresh, day, plans.clone(), PLAN_CACHE_DAYS);
-        plans
+        let ctx = self.context(day);
+        (0..ctx.sessions as u32)
+            .map(|j| self.fresh_plan(&ctx, j))
+            .collect()
+    }
+
+    /// A day looks back over the cart-return window for resumed carts; a first day also
+    /// plans the lifecycle window before it, each of those days looking back again.
+    fn returner_cache_days(&self) -> usize {
+        self.config.funnel.max_cart_return_days as usize
+            + lifecycle::MAX_LIFECYCLE_DAYS as usize
+            + RETURNER_CACHE_SLACK
+    }
+
+    fn put_returners(&self, day: Date, fresh: &[Plan]) -> Arc<Returners> {
+        let returners: Returners = fresh
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.returns_at.is_some())
+            .map(|(j, p)| (j as u32, p.clone()))
+            .collect();
+        let returners = Arc::new(returners);
+        cache_put(
+            &self.returners,
+            day,
+            returners.clone(),
+            self.returner_cache_days(),
+        );
+        returners
+    }
+
+    /// The fresh sessions of `day` whose abandoned cart comes back later, with their index
+    /// among the day's sessions (cached: each later day of the return window looks for them).
+    fn returners(&self, day: Date) -> Arc<Returners> {
+        if let Some(r) = cache_get(&self.returners, day) {
+            return r;
+        }
+        self.put_returners(day, &self.fresh_plans(day))
     }
 
     /// Every session starting on `day`: its fresh sessions, then the carts resumed that day.
@@ -332,16 +367,22 @@ impl Ecommerce {
             return p;
         }
         let fresh = self.fresh_plans(day);
+        if cache_get(&self.returners, day).is_none() {
+            self.put_returners(day, &fresh);
+        }
         let mut resumed = Vec::new();
         for back in 1..=self.config.funnel.max_cart_return_days as i32 {
-            for (j, p) in self.fresh_plans(day.add_days(-back)).iter().enumerate() {
+            for (j, p) in self.returners(day.add_days(-back)).iter() {
                 if p.returns_at.is_some_and(|t| t.date() == day) {
-                    resumed.push(self.resumed_plan(p, j as u32));
+                    resumed.push(self.resumed_plan(p, *j));
                 }
             }
         }
         resumed.sort_by_key(|p| p.resumes);
-        let plans = Arc::new(DayPlans { fresh, resumed });
+        let plans = Arc::new(DayPlans {
+            fresh: Arc::new(fresh),
+            resumed,
+        });
         cache_put(&self.plans, day, plans.clone(), PLAN_CACHE_DAYS);
         plans
     }
@@ -357,7 +398,9 @@ impl Ecommerce {
     /// The plan of the session `plan` resumes.
     fn origin_plan(&self, plan: &Plan) -> Option<Plan> {
         let (day, j) = plan.resumes?;
-        self.fresh_plans(day).get(j as usize).cloned()
+        let returners = self.returners(day);
+        let k = returners.binary_search_by_key(&j, |(i, _)| *i).ok()?;
+        Some(returners[k].1.clone())
     }
 
     /// The session's events and final cart (orders included: lifecycle-dependent events).

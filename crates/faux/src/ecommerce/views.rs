@@ -78,7 +78,6 @@ const ORDER_FAMILY: [&str; 5] = ["orders", "order_items", "payments", "shipments
 #[derive(Debug, Default)]
 pub struct OrderFamily {
     extract: [Vec<Rec>; 5],
-    changes: [Vec<Version>; 5],
 }
 
 /// A version of a row written at `ts`.
@@ -135,6 +134,15 @@ impl Ecommerce {
             return Ok(());
         }
         match view {
+            View::Extract if ORDER_FAMILY.contains(&TABLES[t].name) => {
+                // shared with the cache, not copied
+                let family = self.order_family(day);
+                let rows = &family.extract[Self::family_index(t)];
+                let r = shard.range(rows.len() as u64);
+                for rec in &rows[r.start as usize..r.end as usize] {
+                    rec.emit(sink)?;
+                }
+            }
             View::Extract => {
                 let rows = self.rows_at_end_of(t, day);
                 for r in &rows[shard.range(rows.len() as u64).start as usize
@@ -298,15 +306,15 @@ impl Ecommerce {
                 .into_iter()
                 .map(Rec::Marketing)
                 .collect(),
-            _ => {
-                let family = self.order_family(day);
-                let f = ORDER_FAMILY
-                    .iter()
-                    .position(|n| *n == TABLES[t].name)
-                    .expect("an order table");
-                family.extract[f].clone()
-            }
+            _ => self.order_family(day).extract[Self::family_index(t)].clone(),
         }
+    }
+
+    fn family_index(t: usize) -> usize {
+        ORDER_FAMILY
+            .iter()
+            .position(|n| *n == TABLES[t].name)
+            .expect("an order table")
     }
 
     /// The extract and the change versions of the five order tables for `day`, computed once
@@ -343,22 +351,11 @@ impl Ecommerce {
                     continue;
                 }
                 family.extract[f].extend(self.order_rows_with(t, o, &lines, &money, end));
-                for (n, ts) in versions.iter().enumerate() {
-                    if within(*ts, day) {
-                        for rec in self.order_rows_with(t, o, &lines, &money, *ts) {
-                            family.changes[f].push(Version {
-                                table: t,
-                                ts: *ts,
-                                op: if n == 0 { "insert" } else { "update" },
-                                rec,
-                            });
-                        }
-                    }
-                }
             }
         }
         let family = Arc::new(family);
-        super::cache_put(self.order_family_cache(), day, family.clone(), 8);
+        // the five tables of a day, on at most a day per thread
+        super::cache_put(self.order_family_cache(), day, family.clone(), 4);
         family
     }
 
