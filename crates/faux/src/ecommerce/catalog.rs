@@ -117,7 +117,14 @@ pub struct Catalog {
     change_p: f64,
     discontinue_p: f64,
     pub currency: &'static str,
+    /// Products drawn once: sessions pick products by rejection sampling, several draws each.
+    bases: Vec<ProductBase>,
 }
+
+/// Products drawn ahead (a shop listing one product a day has this many after 130 years).
+const PREDRAWN_PRODUCTS: u64 = 50_000;
+/// How far ahead products are drawn.
+const PREDRAWN_DAYS: i32 = 366 * 60;
 
 /// A product's fixed attributes.
 #[derive(Debug, Clone)]
@@ -139,7 +146,7 @@ fn charm_price(units: f64) -> i64 {
 
 impl Catalog {
     pub fn new(cfg: &Config, key: Key) -> Catalog {
-        Catalog {
+        let mut c = Catalog {
             key,
             opened: cfg.opened_on(),
             initial: cfg.shop.catalogue_size as u64,
@@ -147,7 +154,13 @@ impl Catalog {
             change_p: cfg.shop.price_change_probability,
             discontinue_p: cfg.shop.discontinue_probability,
             currency: Box::leak(cfg.shop.currency.clone().into_boxed_str()),
-        }
+            bases: Vec::new(),
+        };
+        let n = c
+            .count_by(c.opened.add_days(PREDRAWN_DAYS))
+            .min(PREDRAWN_PRODUCTS);
+        c.bases = (0..n).map(|i| c.draw_base(i)).collect();
+        c
     }
 
     /// Products listed by the end of day `d`.
@@ -170,6 +183,13 @@ impl Catalog {
     }
 
     pub fn base(&self, index: u64) -> ProductBase {
+        match self.bases.get(index as usize) {
+            Some(p) => p.clone(),
+            None => self.draw_base(index),
+        }
+    }
+
+    fn draw_base(&self, index: u64) -> ProductBase {
         let mut s = self.key.derive(index).stream();
         let id = s.uuid_v4();
         let category = s.range_inclusive(0, CATEGORIES.len() as i64 - 1) as usize;
@@ -304,6 +324,20 @@ impl Catalog {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn predrawn_products_are_the_drawn_ones() {
+        let cfg = Config::default_config();
+        let c = Catalog::new(&cfg, Key::root(1).named("products"));
+        assert!(c.bases.len() > 1000, "{}", c.bases.len());
+        for i in [0, 1, 119, 120, 500, c.bases.len() as u64 - 1] {
+            assert_eq!(
+                format!("{:?}", c.base(i)),
+                format!("{:?}", c.draw_base(i)),
+                "{i}"
+            );
+        }
+    }
 
     #[test]
     fn prices_end_in_99_and_change_only_forward() {

@@ -39,6 +39,8 @@ use tables::*;
 use traffic::{DayTraffic, Population, Traffic};
 
 const DAY: i64 = 86_400;
+/// A deleting customer deletes its account this many seconds after its sign-up day starts.
+const DELETION_AFTER: (i64, i64) = (30 * DAY, 730 * DAY);
 /// How far the customer population is precomputed past the opening day.
 const HORIZON_DAYS: i32 = 366 * 60;
 
@@ -99,7 +101,6 @@ impl DayContext {
 pub struct CustomerCore {
     pub id: Uuid,
     pub persona: Persona,
-    deletion_after: Option<i64>,
 }
 
 /// An order and its drawn future.
@@ -484,18 +485,14 @@ impl Ecommerce {
         let mut s = self.keys.customer.derive(i).stream();
         let id = s.uuid_v4();
         let persona = self.pick_persona(s.next_f64());
-        CustomerCore {
-            id,
-            persona,
-            deletion_after: self.deletion_after(i),
-        }
+        CustomerCore { id, persona }
     }
 
     /// Seconds after its sign-up day's start at which customer `i` deletes its account.
     fn deletion_after(&self, i: u64) -> Option<i64> {
         let mut s = self.keys.customer.named("deletion").derive(i).stream();
         s.chance(self.config.customers.deletion_probability)
-            .then(|| s.range_inclusive(30 * DAY, 730 * DAY))
+            .then(|| s.range_inclusive(DELETION_AFTER.0, DELETION_AFTER.1))
     }
 
     /// Whether customer `i`, who signed up on `origin`, changes on `day` (cheap: no identity).
@@ -504,8 +501,10 @@ impl Ecommerce {
             return true;
         }
         let since = day.start().0 - origin.start().0;
-        let deleted = self.deletion_after(i).map(|after| origin.start().0 + after);
-        if deleted.is_some_and(|d| Timestamp(d).date() == day) {
+        // this runs for every customer every day: draw the deletion only where it can matter
+        let deleted = || self.deletion_after(i).map(|after| origin.start().0 + after);
+        let can_be_deleted_today = (DELETION_AFTER.0 - DAY..=DELETION_AFTER.1).contains(&since);
+        if can_be_deleted_today && deleted().is_some_and(|d| Timestamp(d).date() == day) {
             return true;
         }
         // a move lands on `day` only from the period containing the day's start or end
@@ -515,7 +514,7 @@ impl Ecommerce {
         ];
         periods.iter().filter(|p| **p >= 1).any(|&p| {
             self.customer_move(i, origin, p)
-                .is_some_and(|at| at.date() == day && deleted.is_none_or(|d| at.0 < d))
+                .is_some_and(|at| at.date() == day && deleted().is_none_or(|d| at.0 < d))
         })
     }
 
@@ -537,8 +536,8 @@ impl Ecommerce {
         self.population.origin(&self.traffic, i)
     }
 
-    pub(crate) fn deleted_at(&self, i: u64, core: &CustomerCore) -> Option<Timestamp> {
-        let after = core.deletion_after?;
+    pub(crate) fn deleted_at(&self, i: u64) -> Option<Timestamp> {
+        let after = self.deletion_after(i)?;
         Some(Timestamp(self.customer_origin(i).0.start().0 + after))
     }
 
@@ -569,9 +568,8 @@ impl Ecommerce {
 
     /// Change times of customer `i` within [from, to] (sign-up, moves, deletion).
     pub fn customer_versions(&self, i: u64, from: Timestamp, to: Timestamp) -> Vec<Timestamp> {
-        let core = self.customer_core(i);
         let (origin, _) = self.customer_origin(i);
-        let deleted = self.deleted_at(i, &core);
+        let deleted = self.deleted_at(i);
         let mut out = Vec::new();
         if from.date() <= origin && origin <= to.date() {
             let created = self.customer_created_at(i);
@@ -611,14 +609,14 @@ impl Ecommerce {
             country.cities[s.range_inclusive(0, country.cities.len() as i64 - 1) as usize]
         };
         let mut city = pick_city(&mut s);
-        let deleted_at = self.deleted_at(i, &core).filter(|d| *d <= t);
+        let deleted_at = self.deleted_at(i).filter(|d| *d <= t);
         let mut updated_at = created_at;
         // the latest move at or before t (and before any deletion)
         let mut p = (t.0 - origin.start().0).div_euclid(90 * DAY);
         while p >= 1 {
             if let Some(at) = self.customer_move(i, origin, p)
                 && at <= t
-                && self.deleted_at(i, &core).is_none_or(|d| at < d)
+                && self.deleted_at(i).is_none_or(|d| at < d)
             {
                 let mut ms = self
                     .keys

@@ -254,7 +254,7 @@ impl Ecommerce {
             let i = s.range_inclusive(0, population as i64 - 1) as u64;
             let core = self.customer_core(i);
             if s.chance(self.persona(core.persona).visit_weight / max_weight)
-                && self.deleted_at(i, &core).is_none_or(|d| d > at)
+                && self.deleted_at(i).is_none_or(|d| d > at)
             {
                 return Visitor::Returning(i);
             }
