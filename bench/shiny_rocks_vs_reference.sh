@@ -124,6 +124,11 @@ run_aladdin_t1() {
     taskset -c 0 "$ALADDIN" generate --scenario shiny-rocks --from "$FROM" --to "$TO" \
         --format csv --tables "$CMP_TABLES" --threads 1 --out "$1"
 }
+# the reference's own layout (DIR/<date>/<table>.csv): the same files and folders to create
+run_daily_t1() {
+    taskset -c 0 "$ALADDIN" generate --scenario shiny-rocks --from "$FROM" --to "$TO" \
+        --format csv --tables "$CMP_TABLES" --threads 1 --layout daily --out "$1"
+}
 run_aladdin_t2() {
     taskset -c "$BOTH" "$ALADDIN" generate --scenario shiny-rocks --from "$FROM" --to "$TO" \
         --format csv --tables "$CMP_TABLES" --threads 2 --out "$1"
@@ -136,7 +141,7 @@ run_year_t2() {
     taskset -c "$BOTH" "$ALADDIN" generate --scenario shiny-rocks --from "$YEAR_FROM" --to "$YEAR_TO" \
         --format csv --threads 2 --out "$1"
 }
-NAMES=(reference aladdin_t1 aladdin_t2 year_t1 year_t2)
+NAMES=(reference aladdin_t1 daily_t1 aladdin_t2 year_t1 year_t2)
 declare -A BEST_S BEST_CPU BEST_ROWS BEST_BYTES BEST_SUMMARY WORST_S
 
 # timed_once NAME ROUND: one run of run_NAME into a fresh folder; keeps the fastest per NAME.
@@ -205,6 +210,7 @@ echo "s = wall clock of the best run (slowest run in brackets), cpu = user+sys s
 echo
 awk -v rw="${WORST_S[reference]}" -v rs="${BEST_S[reference]}" -v rc="${BEST_CPU[reference]}" -v rr="${BEST_ROWS[reference]}" -v rb="${BEST_BYTES[reference]}" \
     -v a1w="${WORST_S[aladdin_t1]}" -v a1s="${BEST_S[aladdin_t1]}" -v a1c="${BEST_CPU[aladdin_t1]}" -v a1r="${BEST_ROWS[aladdin_t1]}" -v a1b="${BEST_BYTES[aladdin_t1]}" \
+    -v d1w="${WORST_S[daily_t1]}" -v d1s="${BEST_S[daily_t1]}" -v d1c="${BEST_CPU[daily_t1]}" -v d1r="${BEST_ROWS[daily_t1]}" -v d1b="${BEST_BYTES[daily_t1]}" \
     -v a2w="${WORST_S[aladdin_t2]}" -v a2s="${BEST_S[aladdin_t2]}" -v a2c="${BEST_CPU[aladdin_t2]}" -v a2r="${BEST_ROWS[aladdin_t2]}" -v a2b="${BEST_BYTES[aladdin_t2]}" \
     -v y1w="${WORST_S[year_t1]}" -v y1s="${BEST_S[year_t1]}" -v y1c="${BEST_CPU[year_t1]}" -v y1r="${BEST_ROWS[year_t1]}" -v y1b="${BEST_BYTES[year_t1]}" \
     -v y2w="${WORST_S[year_t2]}" -v y2s="${BEST_S[year_t2]}" -v y2c="${BEST_CPU[year_t2]}" -v y2r="${BEST_ROWS[year_t2]}" -v y2b="${BEST_BYTES[year_t2]}" \
@@ -216,6 +222,7 @@ awk -v rw="${WORST_S[reference]}" -v rs="${BEST_S[reference]}" -v rc="${BEST_CPU
     printf rule, "----------------------------------------------------", "----------:", "--------:", "------------------:", "--------------:", "-------------:", "--------:", "----------:"
     printf row, "reference (Python Faker), taskset -c 0", rr, rb / 1e6, sprintf("%.4f (%.4f)", rs, rw), rc, rr / rs, rb / 1e6 / rs, "1.0x"
     printf row, "aladdin --threads 1, taskset -c 0", a1r, a1b / 1e6, sprintf("%.4f (%.4f)", a1s, a1w), a1c, a1r / a1s, a1b / 1e6 / a1s, sprintf("%.1fx", (a1r / a1s) / (rr / rs))
+    printf row, "aladdin --threads 1 --layout daily, taskset -c 0", d1r, d1b / 1e6, sprintf("%.4f (%.4f)", d1s, d1w), d1c, d1r / d1s, d1b / 1e6 / d1s, sprintf("%.1fx", (d1r / d1s) / (rr / rs))
     printf row, "aladdin --threads 2, 2 cores", a2r, a2b / 1e6, sprintf("%.4f (%.4f)", a2s, a2w), a2c, a2r / a2s, a2b / 1e6 / a2s, sprintf("%.1fx", (a2r / a2s) / (rr / rs))
     printf "\n"
     printf head, "aladdin: " yfrom ".." yto " (" ydays " days), 4 tables", "rows", "CSV MB", "s (slowest)", "cpu user+sys", "rows/s", "MB/s", "scaling"

@@ -67,7 +67,7 @@ fn usage_errors_exit_2_and_name_the_bad_value() {
     rejects(
         &["--layout", "nested", "--date", "2024-01-01"],
         2,
-        &["nested", "hive, flat"],
+        &["nested", "hive, flat, daily"],
     );
     rejects(
         &["--shard", "3/3", "--date", "2024-01-01"],

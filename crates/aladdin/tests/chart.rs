@@ -180,10 +180,25 @@ fn orders_curve_png_and_svg_follow_the_generator() {
 }
 
 #[test]
-fn files_in_both_layouts_give_the_numbers_recomputed_from_their_rows() {
+fn files_in_every_layout_give_the_numbers_recomputed_from_their_rows() {
     let dir = tempfile::tempdir().unwrap();
     let hive = dir.path().join("hive");
     let flat = dir.path().join("flat");
+    let daily = dir.path().join("daily");
+    ok(&[
+        "generate",
+        "--scenario",
+        "shiny-rocks",
+        "--from",
+        "2024-07-09",
+        "--to",
+        "2024-07-11",
+        "--layout",
+        "daily",
+        "--out",
+        path(&daily),
+        "-q",
+    ]);
     ok(&[
         "generate",
         "--scenario",
@@ -233,6 +248,11 @@ fn files_in_both_layouts_give_the_numbers_recomputed_from_their_rows() {
         from_hive,
         roi_of(&["--from-dir", path(&flat)]),
         "flat and hive layouts"
+    );
+    assert_eq!(
+        from_hive,
+        roi_of(&["--from-dir", path(&daily)]),
+        "daily and hive layouts"
     );
     assert_eq!(from_hive, roi_of(&[]), "files and in-memory generation");
 

@@ -295,6 +295,69 @@ fn the_flat_layout_writes_the_originals_file_names() {
 }
 
 #[test]
+fn the_daily_layout_holds_the_hive_partitions_in_a_folder_per_day() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (hive, daily, shards) = (
+        tmp.path().join("hive"),
+        tmp.path().join("daily"),
+        tmp.path().join("shards"),
+    );
+    let range = ["--from", "2024-02-28", "--to", "2024-03-01"];
+    generate(&hive, &range);
+    generate(&daily, &[&range[..], &["--layout", "daily"]].concat());
+    generate(
+        &shards,
+        &[&range[..], &["--layout", "daily", "--shard", "1/3"]].concat(),
+    );
+    let hive = tree(&hive);
+    let daily = tree(&daily);
+    let names: Vec<&str> = daily.keys().map(String::as_str).collect();
+    assert_eq!(names.len(), 1 + 3 * 4, "{names:?}");
+    assert!(names.contains(&"2024-02-29/orders.csv"), "{names:?}");
+    for (path, bytes) in daily.iter().filter(|(p, _)| !p.starts_with('_')) {
+        let (day, file) = path.split_once('/').unwrap();
+        let table = file.strip_suffix(".csv").unwrap();
+        let partition = format!("{table}/date={day}/part-0.csv");
+        assert_eq!(Some(bytes), hive.get(&partition), "{path} vs {partition}");
+    }
+    let shard_names: Vec<String> = tree(&shards).into_keys().collect();
+    assert!(
+        shard_names.contains(&"2024-03-01/payments.part-1.csv".to_string()),
+        "{shard_names:?}"
+    );
+
+    // the readers find a folder per day too
+    let dir = tmp.path().join("daily");
+    let dir = dir.to_str().unwrap();
+    ok(&[
+        "verify",
+        "--quiet",
+        "--scenario",
+        "shiny-rocks",
+        "--against",
+        dir,
+        "--from",
+        "2024-02-28",
+        "--to",
+        "2024-03-01",
+    ]);
+    std::fs::remove_file(tmp.path().join("daily/2024-02-29/orders.csv")).unwrap();
+    let out = aladdin(&[
+        "verify",
+        "--quiet",
+        "--scenario",
+        "shiny-rocks",
+        "--against",
+        dir,
+        "--from",
+        "2024-02-28",
+        "--to",
+        "2024-03-01",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "a missing day must be reported");
+}
+
+#[test]
 fn the_manifest_counts_rows_and_checksums_every_partition() {
     let tmp = tempfile::tempdir().unwrap();
     generate(

@@ -60,6 +60,9 @@ pub enum Layout {
     Hive,
     /// `OUT/<table>.<ext>`, for a single day (the Shiny Rocks original's layout).
     Flat,
+    /// `OUT/YYYY-MM-DD/<table>.<ext>`: one flat folder per day, as a scheduler running the
+    /// original once per date (or the reference harness) leaves them.
+    Daily,
 }
 
 impl Layout {
@@ -67,6 +70,7 @@ impl Layout {
         match self {
             Layout::Hive => "hive",
             Layout::Flat => "flat",
+            Layout::Daily => "daily",
         }
     }
 }
@@ -77,8 +81,9 @@ impl std::str::FromStr for Layout {
         match s {
             "hive" => Ok(Layout::Hive),
             "flat" => Ok(Layout::Flat),
+            "daily" => Ok(Layout::Daily),
             _ => Err(format!(
-                "unknown layout {s:?}: valid layouts are hive, flat"
+                "unknown layout {s:?}: valid layouts are hive, flat, daily"
             )),
         }
     }
@@ -97,6 +102,15 @@ pub fn partition_path(
             .join(format!("date={day}"))
             .join(format!("part-{}.{}", shard.index, format.extension())),
         Layout::Flat => PathBuf::from(format!("{}.{}", table.name, format.extension())),
+        Layout::Daily if shard == Shard::ALL => {
+            PathBuf::from(day.to_string()).join(format!("{}.{}", table.name, format.extension()))
+        }
+        Layout::Daily => PathBuf::from(day.to_string()).join(format!(
+            "{}.part-{}.{}",
+            table.name,
+            shard.index,
+            format.extension()
+        )),
     }
 }
 

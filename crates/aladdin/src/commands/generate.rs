@@ -54,7 +54,8 @@ pub struct GenerateArgs {
     #[command(flatten)]
     db: super::load::DbArgs,
 
-    /// hive: OUT/<table>/date=D/part-<shard>.<ext>; flat: OUT/<table>.<ext> (a single day).
+    /// hive: OUT/<table>/date=D/part-<shard>.<ext>; flat: OUT/<table>.<ext> (a single day);
+    /// daily: OUT/D/<table>.<ext>.
     #[arg(long, default_value = "hive", value_parser = parse_layout)]
     layout: Layout,
 

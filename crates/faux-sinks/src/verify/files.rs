@@ -1,5 +1,6 @@
 //! Reading loaded rows back from a folder of files: `DIR/<table>/…/*.{csv,jsonl,parquet}`
-//! (Hive-style partitions, any depth) or `DIR/<table>.{csv,jsonl,parquet}` (flat). Columns are
+//! (Hive-style partitions, any depth), `DIR/<table>.{csv,jsonl,parquet}` (flat) or
+//! `DIR/YYYY-MM-DD/<table>[.part-N].{csv,jsonl,parquet}` (a folder per day). Columns are
 //! found by name, so files with extra or reordered columns read as well; rows are attributed
 //! to days by their partition column, not by the folder they sit in.
 
@@ -67,8 +68,43 @@ impl FileSource {
                 out.push(flat);
             }
         }
+        for day in self.day_folders() {
+            let Ok(entries) = std::fs::read_dir(&day) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                let stem = name.rsplit_once('.').map_or(name, |(stem, _)| stem);
+                let part_of_table = stem == table.name
+                    || stem
+                        .strip_prefix(table.name)
+                        .and_then(|r| r.strip_prefix(".part-"))
+                        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+                if part_of_table && has_data_extension(&path) && path.is_file() {
+                    out.push(path);
+                }
+            }
+        }
         out.sort();
         out
+    }
+
+    /// `DIR/YYYY-MM-DD/` folders (the daily layout).
+    fn day_folders(&self) -> Vec<PathBuf> {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.len() == 10 && n.parse::<Date>().is_ok())
+                    && p.is_dir()
+            })
+            .collect()
     }
 }
 

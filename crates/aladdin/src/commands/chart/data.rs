@@ -371,7 +371,7 @@ pub fn parse_cents(s: &str) -> anyhow::Result<i64> {
 }
 
 /// The requested columns of a table's rows whose date column falls in the range, and the
-/// days that had a partition (Hive layout) or at least one row (flat layout).
+/// days that had a partition (Hive or daily layout) or at least one row (flat layout).
 struct TableRows {
     rows: Vec<Vec<String>>,
     days: BTreeSet<Date>,
@@ -419,9 +419,37 @@ fn read_table(
         }
     } else if flat.is_file() {
         read_csv(&flat, date_column, columns, from, to, &mut out)?;
+    } else if days(from, to).any(|d| dir.join(d.to_string()).is_dir()) {
+        // the daily layout: DIR/YYYY-MM-DD/<table>.csv (or <table>.part-N.csv per shard)
+        for day in days(from, to) {
+            let folder = dir.join(day.to_string());
+            let whole = folder.join(format!("{table}.csv"));
+            let mut parts: Vec<PathBuf> = if whole.is_file() {
+                vec![whole]
+            } else if folder.is_dir() {
+                std::fs::read_dir(&folder)
+                    .with_context(|| format!("cannot list {}", folder.display()))?
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| {
+                        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                        name.starts_with(&format!("{table}.part-")) && name.ends_with(".csv")
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            if parts.is_empty() {
+                continue;
+            }
+            parts.sort();
+            for part in parts {
+                read_csv(&part, date_column, columns, from, to, &mut out)?;
+            }
+            out.days.insert(day);
+        }
     } else {
         bail!(
-            "no {table} data in {}: expected {}/date=YYYY-MM-DD/part-*.csv or {} (written by `aladdin generate --scenario shiny-rocks --format csv`)",
+            "no {table} data in {}: expected {}/date=YYYY-MM-DD/part-*.csv, {} or YYYY-MM-DD/{table}.csv (written by `aladdin generate --scenario shiny-rocks --format csv`)",
             dir.display(),
             hive.display(),
             flat.display()
