@@ -16,6 +16,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use faux::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::chaos::Chaos;
 use crate::problem::Problem;
 use crate::store::{ApiKey, Change, ListQuery, Store};
 
@@ -99,6 +100,7 @@ impl Limiter {
 pub struct AppState {
     pub store: Arc<Store>,
     pub limiter: Arc<Limiter>,
+    pub chaos: Arc<Chaos>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -108,6 +110,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/{resource}", get(list))
         .route("/v1/{resource}/{id}", get(one))
         .route("/v1/{resource}/{id}/items", get(items))
+        // outermost runs first: a bad key is a 401 even under chaos
+        .layer(middleware::from_fn_with_state(state.clone(), chaos))
         .layer(middleware::from_fn_with_state(state.clone(), auth));
     Router::new()
         .route("/healthz", get(healthz))
@@ -116,6 +120,18 @@ pub fn router(state: AppState) -> Router {
         .fallback(fallback)
         .layer(middleware::from_fn(request_id))
         .with_state(state)
+}
+
+/// `--chaos`: delays and fails authenticated requests before their handler runs.
+async fn chaos(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let fault = st.chaos.next_fault();
+    if let Some(d) = fault.delay {
+        tokio::time::sleep(d).await;
+    }
+    match fault.problem() {
+        Some(p) => p.into_response(),
+        None => next.run(req).await,
+    }
 }
 
 static REQUESTS: AtomicU64 = AtomicU64::new(0);

@@ -6,6 +6,7 @@
 //! [`openapi`] documents it from the same table definitions.
 
 pub mod api;
+pub mod chaos;
 pub mod clock;
 pub mod openapi;
 pub mod problem;
@@ -59,6 +60,8 @@ pub struct Config {
     /// How long (virtual seconds) the change feed keeps records.
     pub retention_secs: i64,
     pub rate: RateLimit,
+    /// Seeded faults on the data endpoints (off by default).
+    pub chaos: chaos::ChaosLevel,
 }
 
 impl Default for Config {
@@ -76,6 +79,7 @@ impl Default for Config {
                 burst: 200,
                 per_second: 50.0,
             },
+            chaos: chaos::ChaosLevel::Off,
         }
     }
 }
@@ -183,6 +187,7 @@ pub async fn start_on(
     let state = api::AppState {
         store: store.clone(),
         limiter: Arc::new(api::Limiter::new(cfg.rate)),
+        chaos: Arc::new(chaos::Chaos::new(cfg.chaos, cfg.seed)),
     };
     let app = api::router(state);
     let server = tokio::spawn(async move { axum::serve(listener, app).await });

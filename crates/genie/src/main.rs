@@ -55,6 +55,10 @@ struct ServeArgs {
     /// Burst per key (token bucket size).
     #[arg(long, default_value_t = 200)]
     burst: u32,
+    /// Seeded faults on the data endpoints: off, mild, realistic, hostile (500s, 503s and
+    /// 429s with Retry-After, slow answers); a client that retries still gets every row.
+    #[arg(long, default_value = "off", value_parser = parse_chaos)]
+    chaos: genie::chaos::ChaosLevel,
 }
 
 #[derive(Debug, Subcommand)]
@@ -92,6 +96,10 @@ fn parse_database_url(s: &str) -> Result<PgTarget, String> {
     PgTarget::parse(s, Some(genie::store::PG_SCHEMA)).map_err(|e| e.to_string())
 }
 
+fn parse_chaos(s: &str) -> Result<genie::chaos::ChaosLevel, String> {
+    s.parse()
+}
+
 fn parse_time(s: &str) -> Result<faux::Timestamp, String> {
     faux::Timestamp::parse_flexible(s).map_err(|e| e.to_string())
 }
@@ -99,6 +107,10 @@ fn parse_time(s: &str) -> Result<faux::Timestamp, String> {
 fn main() -> Result<()> {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
+        // logs on stderr: stdout carries the URL, the key and the curl line
+        .with_writer(std::io::stderr)
+        // plain text when the log goes to a file or a pipe
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
         )
@@ -177,6 +189,7 @@ fn serve(data_dir: PathBuf, database_url: Option<PgTarget>, a: ServeArgs) -> Res
             burst: a.burst,
             per_second: a.rate_limit,
         },
+        chaos: a.chaos,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -184,6 +197,7 @@ fn serve(data_dir: PathBuf, database_url: Option<PgTarget>, a: ServeArgs) -> Res
         .context("starting the tokio runtime")?;
     rt.block_on(async move {
         let store = open_store(&cfg.data_dir, database_url.as_ref())?;
+        let chaos = cfg.chaos;
         eprintln!("genie: opening {} (backfilling {} days on a new store)…", store.location, cfg.history_days);
         let running = genie::start_on(
             cfg,
@@ -197,6 +211,9 @@ fn serve(data_dir: PathBuf, database_url: Option<PgTarget>, a: ServeArgs) -> Res
         println!("genie is serving live e-commerce data at {url}");
         println!("  clock:   {} (virtual)", running.started_at);
         println!("  OpenAPI: {url}/openapi.json");
+        if chaos != genie::chaos::ChaosLevel::Off {
+            println!("  chaos:   {} (seeded faults on /v1: retry on 429/5xx, honour Retry-After)", chaos.name());
+        }
         if active == 0 {
             let (k, secret) = running.store.create_key("first key", &["read:all".into()])?;
             println!("  API key (shown once, store it now): {secret}   [id {}]", k.id);

@@ -121,7 +121,9 @@ fn ok(description: &str, schema: Value, link: bool) -> Value {
 }
 
 fn responses(okv: Value, problems: &[u16]) -> Value {
-    let mut m = problem_responses(problems);
+    // any data request may fail on the server's side (and does, with --chaos)
+    let problems: Vec<u16> = problems.iter().copied().chain([500, 503]).collect();
+    let mut m = problem_responses(&problems);
     m.insert("200".into(), okv);
     Value::Object(m)
 }

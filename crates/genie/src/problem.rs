@@ -18,6 +18,7 @@ pub const CODES: &[(&str, u16, &str)] = &[
     ("changes_expired", 410, "Changes no longer retained"),
     ("rate_limited", 429, "Too many requests"),
     ("internal", 500, "Internal error"),
+    ("unavailable", 503, "Service unavailable"),
 ];
 
 #[derive(Debug, Clone)]

@@ -112,8 +112,10 @@ impl Genie {
             .args(["--history", history, "--start", start, "--speed", speed])
             .args(["--listen", "127.0.0.1:0"])
             .args(extra)
+            // the access log (status of every request) goes to DIR/genie.log
+            .env("RUST_LOG", "genie=info")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("genie.log")).unwrap())
             .spawn()
             .expect("start genie");
         let t0 = Instant::now();
@@ -153,6 +155,15 @@ impl Genie {
             assert!(r.status().is_success(), "{path}: {}", r.status());
             r.json().await.unwrap()
         })
+    }
+
+    /// The status of every request served so far, from the access log.
+    fn statuses(&self) -> Vec<u16> {
+        let log = std::fs::read_to_string(self.dir.path().join("genie.log")).unwrap();
+        log.lines()
+            .filter_map(|l| l.split(" status=").nth(1))
+            .filter_map(|rest| rest.split(' ').next()?.parse().ok())
+            .collect()
     }
 
     /// The virtual clock.
@@ -286,8 +297,9 @@ fn dlt_loads_every_resource_incrementally_and_verify_agrees() {
         return;
     };
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    // 12 days backfilled (2024-01-01 …), then 10 virtual minutes per second
-    let g = Genie::start("12d", "2024-01-13T18:00:00Z", "600", &[]);
+    // 12 days backfilled (2024-01-01 …), then 10 virtual minutes per second; with seeded
+    // faults (500s, 503s and 429s with Retry-After, slow answers) that dlt's client retries
+    let g = Genie::start("12d", "2024-01-13T18:00:00Z", "600", &["--chaos", "mild"]);
     let pipelines = g.dir.path().join("dlt-pipelines");
     let first = dlt_run(&python, &g, &db, &pipelines);
     eprintln!("first run: {first:?}");
@@ -324,6 +336,14 @@ fn dlt_loads_every_resource_incrementally_and_verify_agrees() {
         );
     }
     assert_eq!(second["products"], 0, "products do not change: {second:?}");
+    // dlt met the faults and retried past them
+    let statuses = g.statuses();
+    let faults = statuses
+        .iter()
+        .filter(|s| [429, 500, 503].contains(*s))
+        .count();
+    eprintln!("{} requests, {faults} faults", statuses.len());
+    assert!(faults > 0, "no fault in {} requests", statuses.len());
     // the loaded tables hold every row of the complete days once, in its newest version (a
     // newer version from after the last day is fine): aladdin compares row by row
     let to = second_start.date().add_days(-1).to_string();

@@ -39,6 +39,7 @@ pub struct Opts {
     pub speed: f64,
     pub retention_days: i64,
     pub rate: RateLimit,
+    pub chaos: genie::chaos::ChaosLevel,
 }
 
 impl Default for Opts {
@@ -50,6 +51,7 @@ impl Default for Opts {
                 burst: 100_000,
                 per_second: 100_000.0,
             },
+            chaos: genie::chaos::ChaosLevel::Off,
         }
     }
 }
@@ -67,6 +69,7 @@ pub fn config(dir: &std::path::Path, o: &Opts) -> Config {
         listen: "127.0.0.1:0".into(),
         retention_secs: o.retention_days * 86_400,
         rate: o.rate,
+        chaos: o.chaos,
     }
 }
 
