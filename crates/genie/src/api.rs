@@ -16,7 +16,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use faux::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::chaos::Chaos;
+use crate::chaos::{Chaos, Overlap};
 use crate::problem::Problem;
 use crate::store::{ApiKey, Change, ListQuery, Store};
 
@@ -123,10 +123,13 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// `--chaos`: delays and fails authenticated requests before their handler runs.
-async fn chaos(State(st): State<AppState>, req: Request, next: Next) -> Response {
+async fn chaos(State(st): State<AppState>, mut req: Request, next: Next) -> Response {
     let fault = st.chaos.next_fault();
     if let Some(d) = fault.delay {
         tokio::time::sleep(d).await;
+    }
+    if let Some(k) = fault.overlap {
+        req.extensions_mut().insert(Overlap(k));
     }
     match fault.problem() {
         Some(p) => p.into_response(),
@@ -611,12 +614,20 @@ fn base_url(h: &HeaderMap) -> String {
     format!("http://{host}")
 }
 
+/// The row the next page's cursor starts after: the last, or `overlap` rows before it (at
+/// most all but the first row are repeated, so a pass always moves on).
+fn overlap_row<T>(rows: &[T], overlap: Option<usize>) -> Option<&T> {
+    let back = overlap.unwrap_or(0).min(rows.len().saturating_sub(1));
+    rows.len().checked_sub(1 + back).map(|i| &rows[i])
+}
+
 async fn list(
     State(st): State<AppState>,
     Path(resource): Path<String>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
     axum::Extension(p): axum::Extension<Principal>,
+    overlap: Option<axum::Extension<Overlap>>,
 ) -> Result<Response, Problem> {
     let store = st.store.clone();
     let Some((t, _)) = store.resource(&resource) else {
@@ -641,7 +652,8 @@ async fn list(
     rows.truncate(lp.limit as usize);
     let base = format!("{}/v1/{resource}", base_url(&headers));
     let (next_cursor, next_link) = match (lp.page, lp.offset) {
-        (None, None) => match (has_more, rows.last()) {
+        // --chaos: the next page may start a few rows back, repeating them
+        (None, None) => match (has_more, overlap_row(&rows, overlap.map(|o| o.0.0))) {
             (true, Some((_, s, k))) => {
                 let c = Cursor {
                     r: resource.clone(),

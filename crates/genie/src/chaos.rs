@@ -1,9 +1,12 @@
 //! Chaos (`--chaos mild|realistic|hostile`, off by default): seeded faults on the `/v1` data
 //! endpoints, so a pipeline meets what production APIs do — server errors, outages with
-//! `Retry-After`, throttling, slow answers — and can be checked on getting every row anyway.
+//! `Retry-After`, throttling, slow answers, pages that overlap — and can be checked on getting
+//! every row anyway.
 //!
 //! Faults are decided after authentication and before the handler runs: a failed request
 //! reads and changes nothing, so a client that retries gets exactly the rows it would have got.
+//! An overlapping page is a whole, correct page whose `next_cursor` points a few rows back, so
+//! the next page repeats them: a client that upserts on the primary key loses nothing.
 //! The n-th request the server sees draws from stream n of the seed (`--seed`), so a run's
 //! fault sequence is reproducible for a given request order.
 
@@ -34,6 +37,8 @@ pub struct Rates {
     /// A delay before answering, uniform up to `max_delay`.
     pub slow: f64,
     pub max_delay: Duration,
+    /// A cursor page whose next page repeats its last 1–3 rows.
+    pub overlap: f64,
 }
 
 impl ChaosLevel {
@@ -49,11 +54,11 @@ impl ChaosLevel {
     }
 
     pub fn rates(self) -> Rates {
-        let (server_error, unavailable, throttled, slow, ms) = match self {
-            ChaosLevel::Off => (0.0, 0.0, 0.0, 0.0, 0),
-            ChaosLevel::Mild => (0.01, 0.01, 0.01, 0.05, 500),
-            ChaosLevel::Realistic => (0.02, 0.03, 0.03, 0.10, 2_000),
-            ChaosLevel::Hostile => (0.08, 0.07, 0.10, 0.20, 5_000),
+        let (server_error, unavailable, throttled, slow, ms, overlap) = match self {
+            ChaosLevel::Off => (0.0, 0.0, 0.0, 0.0, 0, 0.0),
+            ChaosLevel::Mild => (0.01, 0.01, 0.01, 0.05, 500, 0.01),
+            ChaosLevel::Realistic => (0.02, 0.03, 0.03, 0.10, 2_000, 0.03),
+            ChaosLevel::Hostile => (0.08, 0.07, 0.10, 0.20, 5_000, 0.10),
         };
         Rates {
             server_error,
@@ -61,6 +66,7 @@ impl ChaosLevel {
             throttled,
             slow,
             max_delay: Duration::from_millis(ms),
+            overlap,
         }
     }
 }
@@ -87,7 +93,13 @@ pub struct Fault {
     pub delay: Option<Duration>,
     /// Answer with this problem instead of running the handler.
     pub fail: Option<(&'static str, String, Option<u64>)>,
+    /// A cursor page's next page repeats this many of its last rows.
+    pub overlap: Option<usize>,
 }
+
+/// The overlap of a page, handed from the chaos layer to the list handler.
+#[derive(Debug, Clone, Copy)]
+pub struct Overlap(pub usize);
 
 #[derive(Debug)]
 pub struct Chaos {
@@ -115,6 +127,7 @@ impl Chaos {
             return Fault {
                 delay: None,
                 fail: None,
+                overlap: None,
             };
         }
         let n = self.requests.fetch_add(1, Ordering::Relaxed);
@@ -125,9 +138,10 @@ impl Chaos {
     pub fn fault(&self, n: u64) -> Fault {
         let r = self.level.rates();
         let mut s = self.key.derive(n).stream();
-        let (u, slow, delay) = (s.next_f64(), s.next_f64(), s.next_f64());
+        let (u, slow, delay, overlap) = (s.next_f64(), s.next_f64(), s.next_f64(), s.next_f64());
         let delay = (slow < r.slow)
             .then(|| Duration::from_millis((delay * r.max_delay.as_millis() as f64) as u64));
+        let overlap = (overlap < r.overlap).then(|| 1 + s.range_inclusive(0, 2) as usize);
         let detail = |what: &str| {
             format!(
                 "{what} (injected by --chaos {}: retry, honouring Retry-After)",
@@ -148,7 +162,11 @@ impl Chaos {
         } else {
             None
         };
-        Fault { delay, fail }
+        Fault {
+            delay,
+            fail,
+            overlap,
+        }
     }
 }
 
@@ -207,6 +225,12 @@ mod tests {
             let slow = fa.iter().filter(|f| f.delay.is_some()).count() as f64 / n as f64;
             assert!(near(slow, r.slow), "{level:?}");
             assert!(fa.iter().filter_map(|f| f.delay).all(|d| d <= r.max_delay));
+            let overlaps: Vec<usize> = fa.iter().filter_map(|f| f.overlap).collect();
+            assert!(
+                near(overlaps.len() as f64 / n as f64, r.overlap),
+                "{level:?}"
+            );
+            assert!(overlaps.iter().all(|k| (1..=3).contains(k)));
         }
         let off = Chaos::new(ChaosLevel::Off, 1);
         assert!((0..1000).all(|_| off.next_fault().fail.is_none()));

@@ -56,7 +56,8 @@ struct ServeArgs {
     #[arg(long, default_value_t = 200)]
     burst: u32,
     /// Seeded faults on the data endpoints: off, mild, realistic, hostile (500s, 503s and
-    /// 429s with Retry-After, slow answers); a client that retries still gets every row.
+    /// 429s with Retry-After, slow answers, overlapping pages); a client that retries and
+    /// upserts on the primary key still gets every row.
     #[arg(long, default_value = "off", value_parser = parse_chaos)]
     chaos: genie::chaos::ChaosLevel,
 }
