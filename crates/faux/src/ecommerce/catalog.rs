@@ -123,8 +123,6 @@ pub struct Catalog {
 
 /// Products drawn ahead (a shop listing one product a day has this many after 130 years).
 const PREDRAWN_PRODUCTS: u64 = 50_000;
-/// How far ahead products are drawn.
-const PREDRAWN_DAYS: i32 = 366 * 60;
 
 /// A product's fixed attributes.
 #[derive(Debug, Clone)]
@@ -157,7 +155,7 @@ impl Catalog {
             bases: Vec::new(),
         };
         let n = c
-            .count_by(c.opened.add_days(PREDRAWN_DAYS))
+            .count_by(c.opened.add_days(super::HORIZON_DAYS))
             .min(PREDRAWN_PRODUCTS);
         c.bases = (0..n).map(|i| c.draw_base(i)).collect();
         c

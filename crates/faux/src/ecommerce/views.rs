@@ -317,8 +317,8 @@ impl Ecommerce {
             .expect("an order table")
     }
 
-    /// The extract and the change versions of the five order tables for `day`, computed once
-    /// (each order's lines need its session's detailed simulation).
+    /// The extract of the five order tables for `day`, computed once (each order's lines need
+    /// its session's detailed simulation).
     fn order_family(&self, day: Date) -> Arc<OrderFamily> {
         if let Some(f) = super::cache_get(self.order_family_cache(), day) {
             return f;

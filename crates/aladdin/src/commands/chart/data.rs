@@ -397,21 +397,13 @@ fn read_table(
             if !partition.is_dir() {
                 continue;
             }
-            let mut parts: Vec<PathBuf> = std::fs::read_dir(&partition)
-                .with_context(|| format!("cannot list {}", partition.display()))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| {
-                    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-                    name.starts_with("part-") && name.ends_with(".csv")
-                })
-                .collect();
+            let parts = csv_parts(&partition, "part-")?;
             if parts.is_empty() {
                 bail!(
                     "{} holds no part-*.csv file: `aladdin chart` reads CSV (generate with --format csv)",
                     partition.display()
                 );
             }
-            parts.sort();
             for part in parts {
                 read_csv(&part, date_column, columns, from, to, &mut out)?;
             }
@@ -424,24 +416,16 @@ fn read_table(
         for day in days(from, to) {
             let folder = dir.join(day.to_string());
             let whole = folder.join(format!("{table}.csv"));
-            let mut parts: Vec<PathBuf> = if whole.is_file() {
+            let parts = if whole.is_file() {
                 vec![whole]
             } else if folder.is_dir() {
-                std::fs::read_dir(&folder)
-                    .with_context(|| format!("cannot list {}", folder.display()))?
-                    .filter_map(|e| e.ok().map(|e| e.path()))
-                    .filter(|p| {
-                        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-                        name.starts_with(&format!("{table}.part-")) && name.ends_with(".csv")
-                    })
-                    .collect()
+                csv_parts(&folder, &format!("{table}.part-"))?
             } else {
                 Vec::new()
             };
             if parts.is_empty() {
                 continue;
             }
-            parts.sort();
             for part in parts {
                 read_csv(&part, date_column, columns, from, to, &mut out)?;
             }
@@ -456,6 +440,20 @@ fn read_table(
         );
     }
     Ok(out)
+}
+
+/// The `<prefix>*.csv` files of `folder`, in name order (the shards of a day).
+fn csv_parts(folder: &Path, prefix: &str) -> anyhow::Result<Vec<PathBuf>> {
+    let mut parts: Vec<PathBuf> = std::fs::read_dir(folder)
+        .with_context(|| format!("cannot list {}", folder.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            name.starts_with(prefix) && name.ends_with(".csv")
+        })
+        .collect();
+    parts.sort();
+    Ok(parts)
 }
 
 /// Appends the rows of one CSV file (RFC 4180, header first) in the date range.
