@@ -178,6 +178,26 @@ async fn layout_problems(
     Ok(problems)
 }
 
+/// How long a load waits for the lock of the schema before saying another load is running.
+const LOCK_GRACE_MS: u32 = 5_000;
+
+fn lock_name(target: &PgTarget) -> String {
+    format!("faux-genie load {}", target.schema)
+}
+
+/// Releases the load lock [`prepare`] took, so that a load started right after this one
+/// finds it free (closing the connection releases it too, but only once the server notices).
+pub async fn release(target: &PgTarget, client: &Client) -> Result<(), PgError> {
+    client
+        .execute(
+            "SELECT pg_advisory_unlock(hashtextextended($1, 0))",
+            &[&lock_name(target)],
+        )
+        .await
+        .map_err(|e| target.sql_error("releasing the load lock", &e))?;
+    Ok(())
+}
+
 /// Checks the schema, takes the load lock (held by `client`'s session until it closes),
 /// creates missing tables, foreign keys and indexes, and finds which tables start empty.
 /// Nothing is created unless every existing table can be loaded into.
@@ -188,20 +208,32 @@ pub async fn prepare(
     with_foreign_keys: bool,
 ) -> Result<Prepared, PgError> {
     target.check_schema(client).await?;
-    let locked: bool = client
-        .query_one(
-            "SELECT pg_try_advisory_lock(hashtextextended($1, 0))",
-            &[&format!("faux-genie load {}", target.schema)],
-        )
+    // A load that just ended may still hold the lock for a moment: its backend exits after
+    // the client has gone. Wait that long, not for a load that is really running.
+    client
+        .batch_execute(&format!("SET lock_timeout = '{LOCK_GRACE_MS}ms'"))
         .await
-        .map_err(|e| target.sql_error("taking the load lock", &e))?
-        .get(0);
-    if !locked {
-        return Err(PgError::Busy {
-            schema: target.schema.clone(),
-            target: target.display().to_string(),
-        });
+        .map_err(|e| target.sql_error("taking the load lock", &e))?;
+    let locked = client
+        .execute(
+            "SELECT pg_advisory_lock(hashtextextended($1, 0))",
+            &[&lock_name(target)],
+        )
+        .await;
+    match locked {
+        Ok(_) => {}
+        Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::LOCK_NOT_AVAILABLE) => {
+            return Err(PgError::Busy {
+                schema: target.schema.clone(),
+                target: target.display().to_string(),
+            });
+        }
+        Err(e) => return Err(target.sql_error("taking the load lock", &e)),
     }
+    client
+        .batch_execute("RESET lock_timeout")
+        .await
+        .map_err(|e| target.sql_error("taking the load lock", &e))?;
 
     let mut missing = Vec::new();
     for &table in tables {

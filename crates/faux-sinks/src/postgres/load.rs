@@ -169,7 +169,10 @@ impl PgLoad<'_> {
             .filter(|(_, b)| **b)
             .map(|(t, _)| *t)
             .collect();
-        runtime.block_on(ddl::create_indexes(self.target, &coordinator, &bulk))?;
+        runtime.block_on(async {
+            ddl::create_indexes(self.target, &coordinator, &bulk).await?;
+            ddl::release(self.target, &coordinator).await
+        })?;
         drop(coordinator);
         let (days, rows, bytes) = *totals.lock().expect("totals");
         Ok(LoadSummary {
