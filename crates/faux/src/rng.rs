@@ -130,17 +130,15 @@ impl Stream {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Uuid(pub [u8; 16]);
 
-const HEX: &[u8; 16] = b"0123456789abcdef";
-
 impl Uuid {
     /// The 32 lowercase hex digits, no hyphens (Python's `uuid.hex`).
     #[inline(always)]
     pub fn hex(&self) -> [u8; 32] {
+        // eight bytes at a time in a u128 (SWAR): ids are most of a Shiny Rocks file's bytes
         let mut out = [0u8; 32];
-        for (i, byte) in self.0.iter().enumerate() {
-            out[2 * i] = HEX[(byte >> 4) as usize];
-            out[2 * i + 1] = HEX[(byte & 0x0F) as usize];
-        }
+        let (a, b) = self.0.split_at(8);
+        out[..16].copy_from_slice(&hex8(a.try_into().expect("8 bytes")));
+        out[16..].copy_from_slice(&hex8(b.try_into().expect("8 bytes")));
         out
     }
 
@@ -155,6 +153,26 @@ impl Uuid {
         out[24..36].copy_from_slice(&hex[20..32]);
         out
     }
+}
+
+/// Lowercase hex of 8 bytes, computed in one u128: each byte is spread into its own 16-bit
+/// lane, split into two nibbles (high nibble first in memory), and every nibble n becomes
+/// `'0' + n`, plus 39 when n ≥ 10 (`'a' - '0' - 10`). No lane ever carries into the next.
+#[inline(always)]
+fn hex8(bytes: [u8; 8]) -> [u8; 16] {
+    const LANES_32: u128 = 0x0000_0000_FFFF_FFFF_0000_0000_FFFF_FFFF;
+    const LANES_16: u128 = 0x0000_FFFF_0000_FFFF_0000_FFFF_0000_FFFF;
+    const LANES_8: u128 = 0x00FF_00FF_00FF_00FF_00FF_00FF_00FF_00FF;
+    const NIBBLES: u128 = 0x000F_000F_000F_000F_000F_000F_000F_000F;
+    const ONES: u128 = 0x0101_0101_0101_0101_0101_0101_0101_0101;
+    let mut x = u64::from_le_bytes(bytes) as u128;
+    x = (x | (x << 32)) & LANES_32;
+    x = (x | (x << 16)) & LANES_16;
+    x = (x | (x << 8)) & LANES_8;
+    // lane i = byte i; low byte of the lane (first in memory) gets the high nibble
+    x = ((x >> 4) & NIBBLES) | ((x & NIBBLES) << 8);
+    let at_least_ten = ((x + 6 * ONES) >> 4) & ONES;
+    (x + 0x30 * ONES + at_least_ten * 39).to_le_bytes()
 }
 
 impl std::fmt::Display for Uuid {
@@ -190,13 +208,17 @@ impl<T: Copy> Categorical<T> {
 
     #[inline(always)]
     pub fn sample(&self, stream: &mut Stream) -> T {
-        let u = stream.next_f64();
-        for (i, c) in self.cumulative.iter().enumerate() {
-            if u <= *c {
-                return self.items[i].0;
-            }
-        }
-        self.items[self.items.len() - 1].0
+        self.pick(stream.next_f64())
+    }
+
+    /// The item a uniform draw `u` selects.
+    #[inline(always)]
+    fn pick(&self, u: f64) -> T {
+        // The first i with u <= cumulative[i] is the number of cumulative weights below u (they
+        // are non-decreasing). Counting has no data-dependent branch: the early-exit loop
+        // mispredicted about once per draw, which was most of the cost of a Shiny Rocks row.
+        let below = self.cumulative.iter().filter(|&&c| c < u).count();
+        self.items[below.min(self.items.len() - 1)].0
     }
 
     pub fn items(&self) -> &'static [(T, f64)] {
@@ -262,6 +284,64 @@ mod tests {
             std::str::from_utf8(&u.hyphenated()).unwrap(),
             "abababab-abab-abab-abab-abababababab"
         );
+    }
+
+    #[test]
+    fn hex_matches_the_byte_by_byte_encoding() {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let naive = |u: &Uuid| -> Vec<u8> {
+            u.0.iter()
+                .flat_map(|b| [HEX[(b >> 4) as usize], HEX[(b & 0x0F) as usize]])
+                .collect()
+        };
+        let mut s = Key::root(7).stream();
+        let mut samples: Vec<Uuid> = (0..10_000).map(|_| Uuid(s.uuid_v4().0)).collect();
+        // every byte value at every position
+        samples.extend((0..=255u8).map(|b| Uuid(std::array::from_fn(|i| b.wrapping_add(i as u8)))));
+        for u in &samples {
+            assert_eq!(u.hex().to_vec(), naive(u), "{:?}", u.0);
+        }
+        assert_eq!(
+            &Uuid([
+                0x01, 0x23, 0x45, 0x67, 0x89, 0xAB, 0xCD, 0xEF, 0, 0x10, 0x9A, 0xFF, 0xA0, 0x0A,
+                0x5F, 0xF5
+            ])
+            .hex(),
+            b"0123456789abcdef00109affa00a5ff5"
+        );
+    }
+
+    #[test]
+    fn categorical_agrees_with_the_originals_first_match_rule() {
+        // select_string: the first key whose cumulative weight is >= the draw, else the last
+        fn first_match<T: Copy>(c: &Categorical<T>, u: f64) -> T {
+            for (i, w) in c.cumulative.iter().enumerate() {
+                if u <= *w {
+                    return c.items[i].0;
+                }
+            }
+            c.items[c.items.len() - 1].0
+        }
+        static MIX: [(u8, f64); 5] = [(0, 0.3), (1, 0.0), (2, 0.4), (3, 0.1), (4, 0.2)];
+        static ZERO_FIRST: [(u8, f64); 2] = [(0, 0.0), (1, 1.0)];
+        for items in [&MIX[..], &ZERO_FIRST[..]] {
+            let c = Categorical::new(items);
+            let mut draws: Vec<f64> = vec![0.0, 1.0, 1.0 + 1e-12, f64::MIN_POSITIVE];
+            draws.extend(
+                c.cumulative
+                    .iter()
+                    .flat_map(|&w| [w, w.next_down(), w.next_up()]),
+            );
+            for u in draws {
+                assert_eq!(c.pick(u), first_match(&c, u), "u = {u}");
+            }
+            let mut s = Key::root(8).stream();
+            for _ in 0..10_000 {
+                let mut copy = s.clone();
+                let u = copy.next_f64();
+                assert_eq!(c.sample(&mut s), first_match(&c, u));
+            }
+        }
     }
 
     #[test]
