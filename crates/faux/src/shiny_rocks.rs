@@ -268,7 +268,59 @@ impl ShinyRocks {
     /// Order `index` of `day`, from its own stream.
     #[inline]
     pub fn order(&self, day: Date, index: u64) -> Order {
-        let mut s = self.orders.derive(day_key(day)).derive(index).stream();
+        self.order_in(&self.day_keys(day), day, index)
+    }
+
+    #[inline]
+    pub fn payment(&self, order: &Order, index: u64) -> Payment {
+        let keys = self.day_keys(order.order_date);
+        self.payment_in(
+            &keys,
+            order.order_id,
+            order.product_id,
+            order.order_date,
+            index,
+        )
+    }
+
+    /// The services run by the buyer of `order`, in order.
+    #[inline]
+    pub fn services<E>(
+        &self,
+        order: &Order,
+        index: u64,
+        f: impl FnMut(Service) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let keys = self.day_keys(order.order_date);
+        self.services_in(
+            &keys,
+            order.user_id,
+            order.product_id,
+            order.order_date,
+            index,
+            f,
+        )
+    }
+
+    /// The keys of `day`'s streams, derived once per day rather than once per row.
+    #[inline]
+    fn day_keys(&self, day: Date) -> DayKeys {
+        let d = day_key(day);
+        DayKeys {
+            orders: self.orders.derive(d),
+            payments: self.payments.derive(d),
+            services: self.services.derive(d),
+        }
+    }
+
+    // An order's stream holds, in this order: user_id (2 values), order_id (2), product_id (1),
+    // utm_source (1). The stream is seekable, so payments and services read only their part.
+    const ORDER_ID_AT: u64 = 2;
+    const PRODUCT_AT: u64 = 4;
+
+    #[inline(always)]
+    fn order_in(&self, keys: &DayKeys, day: Date, index: u64) -> Order {
+        let mut s = keys.orders.derive(index).stream();
         Order {
             user_id: s.uuid_v4(),
             order_id: s.uuid_v4(),
@@ -278,43 +330,62 @@ impl ShinyRocks {
         }
     }
 
-    #[inline]
-    pub fn payment(&self, order: &Order, index: u64) -> Payment {
-        let mut s = self
-            .payments
-            .derive(day_key(order.order_date))
-            .derive(index)
-            .stream();
+    /// (order_id, product_id) of order `index`, without drawing its other fields.
+    #[inline(always)]
+    fn order_for_payment(&self, keys: &DayKeys, index: u64) -> (Uuid, i64) {
+        let mut s = keys.orders.derive(index).stream();
+        s.seek(Self::ORDER_ID_AT);
+        let order_id = s.uuid_v4();
+        (order_id, self.products.sample(&mut s))
+    }
+
+    /// (user_id, product_id) of order `index`, without drawing its other fields.
+    #[inline(always)]
+    fn order_for_services(&self, keys: &DayKeys, index: u64) -> (Uuid, i64) {
+        let mut s = keys.orders.derive(index).stream();
+        let user_id = s.uuid_v4();
+        s.seek(Self::PRODUCT_AT);
+        (user_id, self.products.sample(&mut s))
+    }
+
+    #[inline(always)]
+    fn payment_in(
+        &self,
+        keys: &DayKeys,
+        order_id: Uuid,
+        product_id: i64,
+        day: Date,
+        index: u64,
+    ) -> Payment {
+        let mut s = keys.payments.derive(index).stream();
         Payment {
             payment_id: s.uuid_v4(),
-            order_id: order.order_id,
-            order_date: order.order_date,
+            order_id,
+            order_date: day,
             payment_method: self.payment_methods.sample(&mut s),
-            amount: order.product_id * PRICE_PER_PRODUCT_ID,
+            amount: product_id * PRICE_PER_PRODUCT_ID,
         }
     }
 
-    /// The services run by the buyer of `order`, in order.
-    #[inline]
-    pub fn services<E>(
+    #[inline(always)]
+    fn services_in<E>(
         &self,
-        order: &Order,
+        keys: &DayKeys,
+        user_id: Uuid,
+        product_id: i64,
+        day: Date,
         index: u64,
         mut f: impl FnMut(Service) -> Result<(), E>,
     ) -> Result<(), E> {
-        let mut s = self
-            .services
-            .derive(day_key(order.order_date))
-            .derive(index)
-            .stream();
+        let mut s = keys.services.derive(index).stream();
         let n = s.range_inclusive(SERVICES_PER_ORDER.0, SERVICES_PER_ORDER.1);
         for _ in 0..n {
             f(Service {
                 service_id: self.service_kinds.sample(&mut s),
-                user_id: order.user_id,
-                product_id: order.product_id,
+                user_id,
+                product_id,
                 duration: s.range_inclusive(SERVICE_DURATION_S.0, SERVICE_DURATION_S.1),
-                run_date: order.order_date,
+                run_date: day,
             })?;
         }
         Ok(())
@@ -361,14 +432,21 @@ impl ShinyRocks {
             }
             return Ok(());
         }
-        for i in shard.range(self.order_count(day)) {
-            let order = self.order(day, i);
-            if std::ptr::eq(table, &ORDERS) {
-                sink.row(&order)?;
-            } else if std::ptr::eq(table, &PAYMENTS) {
-                sink.row(&self.payment(&order, i))?;
-            } else {
-                self.services(&order, i, |s| sink.row(&s))?;
+        let keys = self.day_keys(day);
+        let orders = shard.range(self.order_count(day));
+        if std::ptr::eq(table, &ORDERS) {
+            for i in orders {
+                sink.row(&self.order_in(&keys, day, i))?;
+            }
+        } else if std::ptr::eq(table, &PAYMENTS) {
+            for i in orders {
+                let (order_id, product_id) = self.order_for_payment(&keys, i);
+                sink.row(&self.payment_in(&keys, order_id, product_id, day, i))?;
+            }
+        } else {
+            for i in orders {
+                let (user_id, product_id) = self.order_for_services(&keys, i);
+                self.services_in(&keys, user_id, product_id, day, i, |s| sink.row(&s))?;
             }
         }
         Ok(())
@@ -396,7 +474,10 @@ impl ShinyRocks {
                     .unwrap_or(0) as i64;
                 let first = shard.range(self.order_count(day)).start;
                 let offset = if std::ptr::eq(table, &SERVICES_TABLE) {
-                    (0..first).map(|i| self.service_count(day, i)).sum::<u64>()
+                    let keys = self.day_keys(day);
+                    (0..first)
+                        .map(|i| self.service_count(&keys, i))
+                        .sum::<u64>()
                 } else if std::ptr::eq(table, &MARKETING_INVESTMENTS) {
                     shard.range(PLATFORMS.len() as u64).start
                 } else {
@@ -414,8 +495,8 @@ impl ShinyRocks {
         }
     }
 
-    fn service_count(&self, day: Date, index: u64) -> u64 {
-        let mut s = self.services.derive(day_key(day)).derive(index).stream();
+    fn service_count(&self, keys: &DayKeys, index: u64) -> u64 {
+        let mut s = keys.services.derive(index).stream();
         s.range_inclusive(SERVICES_PER_ORDER.0, SERVICES_PER_ORDER.1) as u64
     }
 
@@ -483,6 +564,14 @@ impl ShinyRocks {
     }
 }
 
+/// The keys of one day's order, payment and service streams.
+#[derive(Debug, Clone, Copy)]
+struct DayKeys {
+    orders: Key,
+    payments: Key,
+    services: Key,
+}
+
 /// Wraps rows as `insert` change records with consecutive sequence numbers.
 struct InsertChanges<'a, S> {
     inner: &'a mut S,
@@ -517,6 +606,77 @@ mod tests {
     fn the_curve_keeps_the_originals_truncation_on_day_150() {
         assert_eq!(daily_orders(150), 799);
         assert_eq!(daily_orders(1), 658);
+    }
+
+    /// Collects every row of a table as its CSV-like field list.
+    #[derive(Default)]
+    struct Rows(Vec<String>);
+    impl FieldVisitor for Rows {
+        fn text(&mut self, v: &str) {
+            self.0.push(v.to_string());
+        }
+        fn hex_uuid(&mut self, v: &Uuid) {
+            self.0.push(v.to_string());
+        }
+        fn uuid(&mut self, v: &Uuid) {
+            self.0.push(v.to_string());
+        }
+        fn int(&mut self, v: i64) {
+            self.0.push(v.to_string());
+        }
+        fn decimal(&mut self, v: i64) {
+            self.0.push(v.to_string());
+        }
+        fn bool(&mut self, v: bool) {
+            self.0.push(v.to_string());
+        }
+        fn date(&mut self, v: Date) {
+            self.0.push(v.to_string());
+        }
+        fn timestamp(&mut self, v: crate::time::Timestamp) {
+            self.0.push(format!("{v:?}"));
+        }
+        fn json(&mut self, v: &str) {
+            self.0.push(v.to_string());
+        }
+        fn null(&mut self) {
+            self.0.push("NULL".into());
+        }
+    }
+    impl RowSink for Rows {
+        type Error = std::convert::Infallible;
+        fn row<R: Row>(&mut self, row: &R) -> Result<(), Self::Error> {
+            row.visit(self);
+            self.0.push("\n".into());
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn payments_and_services_read_the_same_orders_as_the_orders_table() {
+        // generate() reads only the fields of an order that payments and services need;
+        // they must be the fields of the full order, drawn by order()
+        let g = ShinyRocks::new(9);
+        let day = Date::from_ymd(2024, 3, 9).unwrap();
+        let (mut payments, mut services) = (Rows::default(), Rows::default());
+        g.generate(&PAYMENTS, day, Shard::ALL, &mut payments)
+            .unwrap();
+        g.generate(&SERVICES_TABLE, day, Shard::ALL, &mut services)
+            .unwrap();
+        let (mut want_payments, mut want_services) = (Rows::default(), Rows::default());
+        for i in 0..g.order_count(day) {
+            let order = g.order(day, i);
+            want_payments.row(&g.payment(&order, i)).unwrap();
+            g.services(&order, i, |s| want_services.row(&s)).unwrap();
+        }
+        assert_eq!(payments.0, want_payments.0);
+        assert_eq!(services.0, want_services.0);
+        let mut orders = Rows::default();
+        g.generate(&ORDERS, day, Shard::ALL, &mut orders).unwrap();
+        let ids: Vec<&String> = orders.0.chunks(6).map(|r| &r[1]).collect();
+        let paid: Vec<&String> = payments.0.chunks(6).map(|r| &r[1]).collect();
+        assert_eq!(ids, paid, "payment i pays order i");
+        assert!(!services.0.is_empty());
     }
 
     #[test]
