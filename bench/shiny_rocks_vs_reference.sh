@@ -9,6 +9,9 @@
 #   BENCH_TMP=target/bench-tmp                where outputs go (deleted at the end)
 #   WAIT_IDLE=120                             before each round, wait up to this many seconds
 #                                             for the machine to be >= 90% idle (shared hosts)
+#   WAIT_DELETED=65                           before the first round, wait until this many
+#                                             seconds have passed since this script last
+#                                             deleted its outputs (see below; 0: don't wait)
 #
 # Timed (wall clock with sub-ms precision, `date +%s.%N` around the command; best of RUNS;
 # user+sys CPU from bash's `time` of the same run is shown alongside):
@@ -24,7 +27,12 @@
 # compare on orders, payments and services only. MB/s = CSV bytes written / wall time.
 # The commands are interleaved round by round (reference, aladdin ×4, reference, …) so that
 # they see the same machine state, and every run writes a fresh folder: outputs are deleted
-# only at the end (deleting thousands of files makes the next file creations slower on ext4).
+# only at the end. Deleting thousands of files makes the next file creations slower on ext4
+# without a journal (as here): the inode allocator steps over every inode deleted in the last
+# minute (five while the inode table is not written back), one by one; perf showed it taking
+# half of aladdin's 30-day run right after an earlier run's clean-up. So a run syncs, then
+# starts only WAIT_DELETED seconds after the last deletion (kept in
+# target/.shiny-rocks-bench-deleted).
 set -euo pipefail
 
 FROM=${1:-2024-01-01}
@@ -34,6 +42,8 @@ YEAR_FROM=${YEAR_FROM:-2024-01-01}
 YEAR_TO=${YEAR_TO:-2024-12-31}
 TMP=${BENCH_TMP:-target/bench-tmp}
 WAIT_IDLE=${WAIT_IDLE:-120}
+WAIT_DELETED=${WAIT_DELETED:-65}
+DELETED_STAMP=target/.shiny-rocks-bench-deleted
 
 if [ ! -f Cargo.toml ] || [ ! -d crates/aladdin ]; then
     echo "run this from the repository root: bench/shiny_rocks_vs_reference.sh" >&2
@@ -71,10 +81,16 @@ if [ -e "$TMP" ] && [ ! -e "$TMP/$MARK" ] && [ -n "$(ls -A "$TMP" 2>/dev/null)" 
     echo "error: $TMP exists and was not made by this script: choose another BENCH_TMP" >&2
     exit 2
 fi
-rm -rf "$TMP"
+delete_outputs() {
+    if [ -e "$TMP" ]; then
+        rm -rf "$TMP"
+        date +%s >"$DELETED_STAMP"
+    fi
+}
+delete_outputs
 mkdir -p "$TMP"
 touch "$TMP/$MARK"
-cleanup() { [ -e "$TMP/$MARK" ] && rm -rf "$TMP"; }
+cleanup() { if [ -e "$TMP/$MARK" ]; then delete_outputs; fi; }
 trap cleanup EXIT
 # a private copy: a concurrent `cargo build` in the same tree must not swap the binary mid-run
 cp target/release/aladdin "$TMP/aladdin"
@@ -181,6 +197,14 @@ max_rss_kb() {
 
 # ---- timed runs ------------------------------------------------------------------------------
 echo "== $RUNS rounds of: reference and aladdin on $FROM..$TO, aladdin on $YEAR_FROM..$YEAR_TO" >&2
+sync
+if [ -f "$DELETED_STAMP" ]; then
+    since=$(($(date +%s) - $(cat "$DELETED_STAMP")))
+    if [ "$since" -lt "$WAIT_DELETED" ]; then
+        echo "== waiting $((WAIT_DELETED - since)) s: files were deleted here ${since} s ago, and creating files is slow until their inodes are a minute old (WAIT_DELETED=0 to skip)" >&2
+        sleep $((WAIT_DELETED - since))
+    fi
+fi
 IDLE_BEFORE=$(idle_pct 2)
 for ((round = 1; round <= RUNS; round++)); do
     wait_idle
