@@ -250,12 +250,19 @@ pub fn write_partition(
 ) -> Result<PartitionStats, SinkError> {
     let path = out.join(rel);
     let dir = path.parent().unwrap_or(out);
-    fs::create_dir_all(dir).map_err(|e| SinkError::io(dir, e))?;
     let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or("part");
     // a fixed temporary name: a rerun after a crash truncates and reuses it
     let tmp = dir.join(format!(".{file_name}.tmp"));
+    // the folder is made on first need: most partitions share one with an earlier partition
+    let file = match File::create(&tmp) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            fs::create_dir_all(dir).map_err(|e| SinkError::io(dir, e))?;
+            File::create(&tmp)
+        }
+        other => other,
+    }
+    .map_err(|e| SinkError::io(&tmp, e))?;
     let result = (|| {
-        let file = File::create(&tmp).map_err(|e| SinkError::io(&tmp, e))?;
         let mut sink = PartitionSink::new(Scenario::output_table(table, view), format, file)?;
         scenario.generate(table, day, shard, view, &mut sink)?;
         let rows = sink.rows;
@@ -336,40 +343,45 @@ impl FileRun<'_> {
             Mutex::new(Vec::with_capacity(items.len()));
         let first_error: Mutex<Option<SinkError>> = Mutex::new(None);
         let workers = self.threads.clamp(1, items.len().max(1));
-        std::thread::scope(|scope| {
-            for _ in 0..workers {
-                scope.spawn(|| {
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        if i >= items.len() || failed.load(Ordering::Relaxed) {
-                            break;
-                        }
-                        let (day, table) = items[i];
-                        let rel = partition_path(self.layout, table, day, self.shard, self.format);
-                        match write_partition(
-                            self.scenario,
-                            table,
-                            day,
-                            self.shard,
-                            self.view,
-                            self.format,
-                            &self.out,
-                            &rel,
-                        ) {
-                            Ok(stats) => {
-                                on_partition(&stats);
-                                results.lock().expect("results lock").push((i, stats));
-                            }
-                            Err(e) => {
-                                failed.store(true, Ordering::Relaxed);
-                                first_error.lock().expect("error lock").get_or_insert(e);
-                                break;
-                            }
-                        }
+        let work = || {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= items.len() || failed.load(Ordering::Relaxed) {
+                    break;
+                }
+                let (day, table) = items[i];
+                let rel = partition_path(self.layout, table, day, self.shard, self.format);
+                match write_partition(
+                    self.scenario,
+                    table,
+                    day,
+                    self.shard,
+                    self.view,
+                    self.format,
+                    &self.out,
+                    &rel,
+                ) {
+                    Ok(stats) => {
+                        on_partition(&stats);
+                        results.lock().expect("results lock").push((i, stats));
                     }
-                });
+                    Err(e) => {
+                        failed.store(true, Ordering::Relaxed);
+                        first_error.lock().expect("error lock").get_or_insert(e);
+                        break;
+                    }
+                }
             }
-        });
+        };
+        if workers == 1 {
+            work(); // no thread to start and join for a single worker
+        } else {
+            std::thread::scope(|scope| {
+                for _ in 0..workers {
+                    scope.spawn(work);
+                }
+            });
+        }
         let mut results = results.into_inner().expect("results lock");
         if let Some(e) = first_error.into_inner().expect("error lock") {
             // finished partitions stay: each is complete and correct; the manifest names them
