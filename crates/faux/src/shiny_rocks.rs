@@ -196,7 +196,7 @@ impl Row for Order {
         v.hex_uuid(&self.order_id);
         v.date(self.order_date);
         v.int(self.product_id);
-        v.text(self.utm_source);
+        v.label(self.utm_source);
     }
 }
 
@@ -206,7 +206,7 @@ impl Row for Payment {
         v.hex_uuid(&self.payment_id);
         v.hex_uuid(&self.order_id);
         v.date(self.order_date);
-        v.text(self.payment_method);
+        v.label(self.payment_method);
         v.int(self.amount);
     }
 }
@@ -214,7 +214,7 @@ impl Row for Payment {
 impl Row for Service {
     #[inline]
     fn visit<V: FieldVisitor>(&self, v: &mut V) {
-        v.text(self.service_id);
+        v.label(self.service_id);
         v.hex_uuid(&self.user_id);
         v.int(self.product_id);
         v.int(self.duration);
@@ -225,7 +225,7 @@ impl Row for Service {
 impl Row for MarketingInvestment {
     fn visit<V: FieldVisitor>(&self, v: &mut V) {
         v.date(self.date);
-        v.text(self.platform);
+        v.label(self.platform);
         v.decimal(self.amount);
     }
 }

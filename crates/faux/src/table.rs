@@ -98,6 +98,12 @@ impl TableDef {
 /// Receives a row's values, one call per column, in column order.
 pub trait FieldVisitor {
     fn text(&mut self, v: &str);
+    /// Text from the program's own constants (a category, a status): encoders may remember
+    /// what they worked out about each one, since its bytes never change.
+    #[inline(always)]
+    fn label(&mut self, v: &'static str) {
+        self.text(v);
+    }
     fn hex_uuid(&mut self, v: &Uuid);
     fn uuid(&mut self, v: &Uuid);
     fn int(&mut self, v: i64);
