@@ -9,11 +9,13 @@
 #   BENCH_TMP=target/bench-tmp                where outputs go (deleted at the end)
 #   WAIT_IDLE=120                             before each round, wait up to this many seconds
 #                                             for the machine to be >= 90% idle (shared hosts)
-#   WAIT_DELETED=65                           before the first round, wait until this many
+#   WAIT_DELETED=365                          before the first round, wait until this many
 #                                             seconds have passed since this script last
 #                                             deleted its outputs (see below; 0: don't wait)
 #
-# Timed (wall clock with sub-ms precision, `date +%s.%N` around the command; best of RUNS;
+# Timed (wall clock to the microsecond, bash's $EPOCHREALTIME read around the command: reading
+# it starts no process, where `$(date +%s.%N)` added ~1.7 ms of fork and exec to every timing,
+# a tenth of aladdin's month and nothing of the reference's; best of RUNS;
 # user+sys CPU from bash's `time` of the same run is shown alongside):
 #   (i)   reference: shiny_rocks_faker.py --from FROM --to TO, pinned to core 0
 #   (ii)  aladdin generate --format csv --tables orders,payments,services --threads 1, core 0
@@ -29,11 +31,13 @@
 # they see the same machine state, and every run writes a fresh folder: outputs are deleted
 # only at the end. Deleting thousands of files makes the next file creations slower on ext4
 # without a journal (as here): the inode allocator steps over every inode deleted in the last
-# minute (five while the inode table is not written back), one by one; perf showed it taking
-# half of aladdin's 30-day run right after an earlier run's clean-up. So a run syncs, then
-# starts only WAIT_DELETED seconds after the last deletion (kept in
+# minute, one by one, and over those deleted in the last six minutes when their block of the
+# inode table has unwritten changes, which the run's own new files make (fs/ext4/ialloc.c,
+# recently_deleted). perf showed it taking half of aladdin's 30-day run after an earlier run's
+# clean-up. So a run starts only WAIT_DELETED seconds after the last deletion (kept in
 # target/.shiny-rocks-bench-deleted).
 set -euo pipefail
+export LC_ALL=C # $EPOCHREALTIME and awk with a '.' decimal point
 
 FROM=${1:-2024-01-01}
 TO=${2:-2024-01-30}
@@ -42,7 +46,7 @@ YEAR_FROM=${YEAR_FROM:-2024-01-01}
 YEAR_TO=${YEAR_TO:-2024-12-31}
 TMP=${BENCH_TMP:-target/bench-tmp}
 WAIT_IDLE=${WAIT_IDLE:-120}
-WAIT_DELETED=${WAIT_DELETED:-65}
+WAIT_DELETED=${WAIT_DELETED:-365}
 DELETED_STAMP=target/.shiny-rocks-bench-deleted
 
 if [ ! -f Cargo.toml ] || [ ! -d crates/aladdin ]; then
@@ -98,7 +102,6 @@ ALADDIN=$TMP/aladdin
 COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 if [ -n "$(git status --porcelain -- crates Cargo.toml Cargo.lock 2>/dev/null)" ]; then COMMIT="$COMMIT+changes"; fi
 
-now() { date +%s.%N; }
 # idle_pct SECONDS: share of CPU time (all cores) left idle over the next SECONDS.
 idle_pct() {
     local u n s i w x y z t1 i1
@@ -165,13 +168,13 @@ timed_once() {
     local name=$1 round=$2 out="$TMP/$1-$2" t0 t1 s cpu stats
     sync # earlier runs' dirty pages are written back outside the timing
     local TIMEFORMAT='%3U %3S'
-    t0=$(now)
+    t0=$EPOCHREALTIME
     if ! { time "run_$name" "$out" >"$TMP/$name.stdout" 2>"$TMP/$name.stderr"; } 2>"$TMP/$name.cpu"; then
         echo "error: $name failed:" >&2
         cat "$TMP/$name.stderr" >&2
         exit 1
     fi
-    t1=$(now)
+    t1=$EPOCHREALTIME
     s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", b - a }')
     cpu=$(awk '{ printf "%.3f+%.3f", $1, $2 }' "$TMP/$name.cpu")
     stats=$(csv_stats "$out")
@@ -201,7 +204,7 @@ sync
 if [ -f "$DELETED_STAMP" ]; then
     since=$(($(date +%s) - $(cat "$DELETED_STAMP")))
     if [ "$since" -lt "$WAIT_DELETED" ]; then
-        echo "== waiting $((WAIT_DELETED - since)) s: files were deleted here ${since} s ago, and creating files is slow until their inodes are a minute old (WAIT_DELETED=0 to skip)" >&2
+        echo "== waiting $((WAIT_DELETED - since)) s: files were deleted here ${since} s ago, and creating files is slow until their inodes are six minutes old (WAIT_DELETED=0 to skip)" >&2
         sleep $((WAIT_DELETED - since))
     fi
 fi
