@@ -4,7 +4,7 @@
 
 use faux::{FieldVisitor, Row, TableDef, Timestamp, Uuid};
 
-use crate::text::{push_decimal, push_int};
+use crate::text::{Recent, push_decimal, push_int};
 
 /// Bytes that make a field quoted: the separator, the quote and line breaks.
 static NEEDS_QUOTES: [bool; 256] = {
@@ -16,19 +16,17 @@ static NEEDS_QUOTES: [bool; 256] = {
     t
 };
 
+#[inline(always)]
+fn needs_quotes(v: &str) -> bool {
+    v.bytes().any(|b| NEEDS_QUOTES[b as usize])
+}
+
 #[derive(Debug)]
 pub struct CsvEncoder {
     pub buf: Vec<u8>,
     scale: Vec<u8>,
     col: usize,
-    /// The last date written and its text: a day's rows mostly share one date.
-    last_date: (faux::Date, [u8; 10]),
-    /// The last hex id written: a Shiny Rocks order's services all repeat its user_id.
-    last_hex: (Uuid, [u8; 32]),
-    /// Labels known to need no quotes, by address (direct-mapped on the low 6 bits, so the
-    /// labels of one column, stored side by side, get slots of their own): skips the byte
-    /// scan, whose length-dependent exit mispredicts when labels of different lengths alternate.
-    plain_labels: Box<[(usize, usize); 64]>,
+    recent: Recent,
 }
 
 impl CsvEncoder {
@@ -37,9 +35,7 @@ impl CsvEncoder {
             buf: Vec::with_capacity(crate::FLUSH_BYTES + 4096),
             scale: crate::text::scales(table),
             col: 0,
-            last_date: (faux::Date::from_days_since_epoch(0), *b"1970-01-01"),
-            last_hex: (Uuid([0; 16]), [b'0'; 32]),
-            plain_labels: Box::new([(0, 0); 64]),
+            recent: Recent::new(),
         }
     }
 
@@ -66,8 +62,7 @@ impl CsvEncoder {
 
     #[inline(always)]
     fn push_text(&mut self, v: &str) {
-        let needs_quotes = v.bytes().any(|b| NEEDS_QUOTES[b as usize]);
-        if needs_quotes {
+        if needs_quotes(v) {
             self.buf.push(b'"');
             for b in v.bytes() {
                 if b == b'"' {
@@ -91,25 +86,18 @@ impl FieldVisitor for CsvEncoder {
     }
     #[inline(always)]
     fn label(&mut self, v: &'static str) {
-        let key = (v.as_ptr() as usize, v.len());
-        let slot = key.0 % self.plain_labels.len();
-        if self.plain_labels[slot] == key {
+        if self.recent.plain_label(v, |v| !needs_quotes(v)) {
             self.buf.extend_from_slice(v.as_bytes());
             self.buf.push(b',');
         } else {
-            if !v.bytes().any(|b| NEEDS_QUOTES[b as usize]) {
-                self.plain_labels[slot] = key;
-            }
             self.push_text(v);
         }
         self.col += 1;
     }
     #[inline(always)]
     fn hex_uuid(&mut self, v: &Uuid) {
-        if self.last_hex.0 != *v {
-            self.last_hex = (*v, v.hex());
-        }
-        self.buf.extend_from_slice(&self.last_hex.1);
+        let hex = self.recent.hex(v);
+        self.buf.extend_from_slice(&hex);
         self.buf.push(b',');
         self.col += 1;
     }
@@ -136,10 +124,8 @@ impl FieldVisitor for CsvEncoder {
     }
     #[inline(always)]
     fn date(&mut self, v: faux::Date) {
-        if self.last_date.0 != v {
-            self.last_date = (v, v.iso());
-        }
-        self.buf.extend_from_slice(&self.last_date.1);
+        let iso = self.recent.iso(v);
+        self.buf.extend_from_slice(&iso);
         self.buf.push(b',');
         self.col += 1;
     }
@@ -161,54 +147,12 @@ impl FieldVisitor for CsvEncoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use faux::{Column, Date, LogicalType as T};
-
-    static TABLE: TableDef = TableDef {
-        name: "t",
-        description: "",
-        columns: &[
-            Column::new("a", T::Text, ""),
-            Column::new("b", T::Date, ""),
-            Column::new("c", T::HexUuid, ""),
-        ],
-        primary_key: &[],
-        cursor: None,
-        partition: "b",
-    };
-
-    struct R(&'static str, bool, Date, Uuid);
-    impl Row for R {
-        fn visit<V: FieldVisitor>(&self, v: &mut V) {
-            if self.1 {
-                v.label(self.0)
-            } else {
-                v.text(self.0)
-            }
-            v.date(self.2);
-            v.hex_uuid(&self.3);
-        }
-    }
+    use crate::text::fixture::{TABLE, rows};
 
     #[test]
     fn quotes_labels_and_text_alike_whatever_was_written_before() {
-        // labels of every kind, each written several times, in both orders
-        static LABELS: [&str; 6] = ["MAPS", "a,b", "say \"hi\"", "MESSAGE", "two\r\nlines", ""];
-        let d1 = Date::from_ymd(2024, 1, 31).unwrap();
-        let d2 = d1.succ();
-        let u1 = Uuid([0xAB; 16]);
-        let u2 = Uuid([0x01; 16]);
-        let mut rows = Vec::new();
-        for round in 0..3 {
-            for (i, l) in LABELS.iter().enumerate() {
-                let (d, u) = if (i + round) % 2 == 0 {
-                    (d1, u1)
-                } else {
-                    (d2, u2)
-                };
-                rows.push(R(l, true, d, u));
-                rows.push(R(l, false, d, u));
-            }
-        }
+        static STRINGS: [&str; 6] = ["MAPS", "a,b", "say \"hi\"", "MESSAGE", "two\r\nlines", ""];
+        let rows = rows(&STRINGS);
         let mut enc = CsvEncoder::new(&TABLE);
         for r in &rows {
             enc.row(r);
@@ -222,10 +166,7 @@ mod tests {
         };
         let want: String = rows
             .iter()
-            .map(|r| {
-                let hex: String = r.3.0.iter().map(|b| format!("{b:02x}")).collect();
-                format!("{},{},{hex}\r\n", quoted(r.0), r.2)
-            })
+            .map(|r| format!("{},{},{}\r\n", quoted(r.0), r.2, r.hex()))
             .collect();
         assert_eq!(String::from_utf8(enc.buf).unwrap(), want);
         assert!(want.contains("\"a,b\",2024-01-31,"));

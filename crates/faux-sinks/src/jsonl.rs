@@ -6,7 +6,7 @@
 
 use faux::{FieldVisitor, Row, TableDef, Timestamp, Uuid};
 
-use crate::text::{push_decimal, push_int};
+use crate::text::{Recent, push_decimal, push_int};
 
 #[derive(Debug)]
 pub struct JsonlEncoder {
@@ -15,11 +15,7 @@ pub struct JsonlEncoder {
     keys: Vec<Vec<u8>>,
     scale: Vec<u8>,
     col: usize,
-    /// The last date and hex id written, and labels known to need no escapes: as in
-    /// [`crate::csv::CsvEncoder`].
-    last_date: (faux::Date, [u8; 10]),
-    last_hex: (Uuid, [u8; 32]),
-    plain_labels: Box<[(usize, usize); 64]>,
+    recent: Recent,
 }
 
 impl JsonlEncoder {
@@ -41,9 +37,7 @@ impl JsonlEncoder {
             keys,
             scale: crate::text::scales(table),
             col: 0,
-            last_date: (faux::Date::from_days_since_epoch(0), *b"1970-01-01"),
-            last_hex: (Uuid([0; 16]), [b'0'; 32]),
-            plain_labels: Box::new([(0, 0); 64]),
+            recent: Recent::new(),
         }
     }
 
@@ -109,24 +103,16 @@ impl FieldVisitor for JsonlEncoder {
     #[inline(always)]
     fn label(&mut self, v: &'static str) {
         self.key();
-        let key = (v.as_ptr() as usize, v.len());
-        let slot = key.0 % self.plain_labels.len();
-        if self.plain_labels[slot] == key {
+        if self.recent.plain_label(v, needs_no_escapes) {
             self.quoted_ascii(v.as_bytes());
         } else {
-            if needs_no_escapes(v) {
-                self.plain_labels[slot] = key;
-            }
             push_json_string(&mut self.buf, v);
         }
     }
     #[inline(always)]
     fn hex_uuid(&mut self, v: &Uuid) {
         self.key();
-        if self.last_hex.0 != *v {
-            self.last_hex = (*v, v.hex());
-        }
-        let hex = self.last_hex.1;
+        let hex = self.recent.hex(v);
         self.quoted_ascii(&hex);
     }
     fn uuid(&mut self, v: &Uuid) {
@@ -151,10 +137,7 @@ impl FieldVisitor for JsonlEncoder {
     #[inline(always)]
     fn date(&mut self, v: faux::Date) {
         self.key();
-        if self.last_date.0 != v {
-            self.last_date = (v, v.iso());
-        }
-        let iso = self.last_date.1;
+        let iso = self.recent.iso(v);
         self.quoted_ascii(&iso);
     }
     fn timestamp(&mut self, v: Timestamp) {
@@ -177,46 +160,9 @@ mod tests {
 
     #[test]
     fn labels_text_dates_and_ids_whatever_was_written_before() {
-        use faux::{Column, Date, LogicalType as T};
-        static TABLE: TableDef = TableDef {
-            name: "t",
-            description: "",
-            columns: &[
-                Column::new("a", T::Text, ""),
-                Column::new("b", T::Date, ""),
-                Column::new("c", T::HexUuid, ""),
-            ],
-            primary_key: &[],
-            cursor: None,
-            partition: "b",
-        };
-        struct R(&'static str, bool, Date, Uuid);
-        impl Row for R {
-            fn visit<V: FieldVisitor>(&self, v: &mut V) {
-                if self.1 {
-                    v.label(self.0)
-                } else {
-                    v.text(self.0)
-                }
-                v.date(self.2);
-                v.hex_uuid(&self.3);
-            }
-        }
-        static LABELS: [&str; 5] = ["MAPS", "say \"hi\"", "MESSAGE", "back\\slash\n", ""];
-        let d1 = Date::from_ymd(2024, 1, 31).unwrap();
-        let (u1, u2) = (Uuid([0xAB; 16]), Uuid([0x01; 16]));
-        let mut rows = Vec::new();
-        for round in 0..3 {
-            for (i, l) in LABELS.iter().enumerate() {
-                let (d, u) = if (i + round) % 2 == 0 {
-                    (d1, u1)
-                } else {
-                    (d1.succ(), u2)
-                };
-                rows.push(R(l, true, d, u));
-                rows.push(R(l, false, d, u));
-            }
-        }
+        use crate::text::fixture::{TABLE, rows};
+        static STRINGS: [&str; 5] = ["MAPS", "say \"hi\"", "MESSAGE", "back\\slash\n", ""];
+        let rows = rows(&STRINGS);
         let mut enc = JsonlEncoder::new(&TABLE);
         for r in &rows {
             enc.row(r);
@@ -224,10 +170,9 @@ mod tests {
         let got = String::from_utf8(enc.buf).unwrap();
         for (line, r) in got.lines().zip(&rows) {
             let v: serde_json::Value = serde_json::from_str(line).unwrap();
-            let hex: String = r.3.0.iter().map(|b| format!("{b:02x}")).collect();
             assert_eq!(v["a"], r.0, "{line}");
             assert_eq!(v["b"], r.2.to_string(), "{line}");
-            assert_eq!(v["c"], hex, "{line}");
+            assert_eq!(v["c"], r.hex(), "{line}");
         }
         assert_eq!(got.lines().count(), rows.len());
     }
