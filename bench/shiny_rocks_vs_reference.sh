@@ -87,10 +87,11 @@ if [ -e "$TMP" ] && [ ! -e "$TMP/$MARK" ] && [ -n "$(ls -A "$TMP" 2>/dev/null)" 
     exit 2
 fi
 delete_outputs() {
-    if [ -e "$TMP" ]; then
-        rm -rf "$TMP"
+    # only a deletion of files counts (an empty folder left by another script does not)
+    if [ -n "$(find "$TMP" -mindepth 1 -not -name "$MARK" -print -quit 2>/dev/null)" ]; then
         date +%s >"$DELETED_STAMP"
     fi
+    rm -rf "$TMP"
 }
 delete_outputs
 mkdir -p "$TMP"
