@@ -41,7 +41,7 @@ impl CsvEncoder {
 
     pub fn header(&mut self, table: &TableDef) {
         for c in table.columns {
-            self.push_text(c.name);
+            self.push_text(c.name, needs_quotes(c.name));
         }
         self.end_row();
     }
@@ -60,9 +60,10 @@ impl CsvEncoder {
         self.buf.extend_from_slice(b"\r\n");
     }
 
+    /// `v` and its comma, quoted if `quote` (whether it needs quotes, worked out by the caller).
     #[inline(always)]
-    fn push_text(&mut self, v: &str) {
-        if needs_quotes(v) {
+    fn push_text(&mut self, v: &str, quote: bool) {
+        if quote {
             self.buf.push(b'"');
             for b in v.bytes() {
                 if b == b'"' {
@@ -81,17 +82,13 @@ impl CsvEncoder {
 impl FieldVisitor for CsvEncoder {
     #[inline(always)]
     fn text(&mut self, v: &str) {
-        self.push_text(v);
+        self.push_text(v, needs_quotes(v));
         self.col += 1;
     }
     #[inline(always)]
     fn label(&mut self, v: &'static str) {
-        if self.recent.plain_label(v, |v| !needs_quotes(v)) {
-            self.buf.extend_from_slice(v.as_bytes());
-            self.buf.push(b',');
-        } else {
-            self.push_text(v);
-        }
+        let plain = self.recent.plain_label(v, |v| !needs_quotes(v));
+        self.push_text(v, !plain);
         self.col += 1;
     }
     #[inline(always)]
@@ -135,7 +132,7 @@ impl FieldVisitor for CsvEncoder {
         self.col += 1;
     }
     fn json(&mut self, v: &str) {
-        self.push_text(v);
+        self.push_text(v, needs_quotes(v));
         self.col += 1;
     }
     fn null(&mut self) {

@@ -296,7 +296,7 @@ mod tests {
                 .collect()
         };
         let mut s = Key::root(7).stream();
-        let mut samples: Vec<Uuid> = (0..10_000).map(|_| Uuid(s.uuid_v4().0)).collect();
+        let mut samples: Vec<Uuid> = (0..10_000).map(|_| s.uuid_v4()).collect();
         // every byte value at every position
         samples.extend((0..=255u8).map(|b| Uuid(std::array::from_fn(|i| b.wrapping_add(i as u8)))));
         for u in &samples {
