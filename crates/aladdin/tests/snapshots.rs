@@ -35,7 +35,7 @@ fn first_rows_of_every_shiny_rocks_table() {
     }
     assert_eq!(
         faux::MODEL_VERSION,
-        1,
+        2,
         "model version changed: review the snapshots below"
     );
     for table in ["orders", "payments", "services", "marketing_investments"] {
@@ -62,7 +62,7 @@ fn first_rows_of_every_ecommerce_table() {
     ]);
     assert_eq!(
         faux::MODEL_VERSION,
-        1,
+        2,
         "model version changed: review the snapshots below"
     );
     for table in faux::ecommerce::tables::TABLES.iter().map(|t| t.name) {
