@@ -55,7 +55,15 @@ enum Command {
     Verify(commands::verify::VerifyArgs),
     Chart(commands::chart::ChartArgs),
     Stream(commands::stream::StreamArgs),
-    #[command(subcommand)]
+    /// List the scenarios, or show one's tables, columns and tunables with their defaults.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  \
+            aladdin scenario list\n  \
+            aladdin scenario show ecommerce\n\n\
+            The e-commerce tunables are the keys of scenarios/ecommerce.toml; a file of your own\n\
+            overrides any subset: aladdin generate --scenario my-shop.toml …"
+    )]
     Scenario(commands::scenario::ScenarioCommand),
 }
 
@@ -86,14 +94,39 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // the command said how far it got
+        Err(e)
+            if e.downcast_ref::<commands::generate::Interrupted>()
+                .is_some() =>
+        {
+            ExitCode::from(130)
+        }
         Err(e) if e.downcast_ref::<UsageError>().is_some() => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", message(&e));
             eprintln!("\nFor more information, try '--help'.");
             ExitCode::from(2)
         }
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", message(&e));
             ExitCode::from(1)
         }
     }
+}
+
+/// The error and its causes, `: `-separated, each said once: errors that show their source in
+/// their own message (`path: No such file or directory (os error 2)`) are not followed by it
+/// again. Never a backtrace, whatever RUST_BACKTRACE says: it is for us, not for users.
+fn message(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.ends_with(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }

@@ -154,13 +154,23 @@ enum Encoder {
 }
 
 /// Encodes one partition's rows into its (temporary) file.
-struct PartitionSink {
+struct PartitionSink<'a> {
     encoder: Encoder,
     rows: u64,
+    /// Set by an interrupt (Ctrl-C): the partition is abandoned at its next check.
+    stop: &'a AtomicBool,
 }
 
-impl PartitionSink {
-    fn new(table: &TableDef, format: Format, file: File) -> Result<PartitionSink, SinkError> {
+/// A stop flag nobody sets.
+static NEVER: AtomicBool = AtomicBool::new(false);
+
+impl<'a> PartitionSink<'a> {
+    fn new(
+        table: &TableDef,
+        format: Format,
+        file: File,
+        stop: &'a AtomicBool,
+    ) -> Result<PartitionSink<'a>, SinkError> {
         fn hashing<W>(inner: W) -> HashingWriter<W> {
             HashingWriter {
                 inner,
@@ -180,7 +190,11 @@ impl PartitionSink {
                 hashing(BufWriter::with_capacity(FLUSH_BYTES, file)),
             )?)),
         };
-        Ok(PartitionSink { encoder, rows: 0 })
+        Ok(PartitionSink {
+            encoder,
+            rows: 0,
+            stop,
+        })
     }
 
     /// Flushes everything; returns (bytes, checksum).
@@ -209,11 +223,14 @@ impl PartitionSink {
     }
 }
 
-impl RowSink for PartitionSink {
+impl RowSink for PartitionSink<'_> {
     type Error = SinkError;
 
     #[inline]
     fn row<R: Row>(&mut self, row: &R) -> Result<(), SinkError> {
+        if self.rows.is_multiple_of(4096) && self.stop.load(Ordering::Relaxed) {
+            return Err(SinkError::Interrupted);
+        }
         self.rows += 1;
         match &mut self.encoder {
             Encoder::Csv(e, w) => {
@@ -248,6 +265,22 @@ pub fn write_partition(
     out: &Path,
     rel: &Path,
 ) -> Result<PartitionStats, SinkError> {
+    write_partition_until(scenario, table, day, shard, view, format, out, rel, &NEVER)
+}
+
+/// [`write_partition`], abandoned (its temporary file removed) once `stop` is set.
+#[allow(clippy::too_many_arguments)]
+fn write_partition_until(
+    scenario: &Scenario,
+    table: &'static TableDef,
+    day: Date,
+    shard: Shard,
+    view: View,
+    format: Format,
+    out: &Path,
+    rel: &Path,
+    stop: &AtomicBool,
+) -> Result<PartitionStats, SinkError> {
     let path = out.join(rel);
     let dir = path.parent().unwrap_or(out);
     let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or("part");
@@ -263,7 +296,7 @@ pub fn write_partition(
     }
     .map_err(|e| SinkError::io(&tmp, e))?;
     let result = (|| {
-        let mut sink = PartitionSink::new(Scenario::output_table(table, view), format, file)?;
+        let mut sink = PartitionSink::new(Scenario::output_table(table, view), format, file, stop)?;
         scenario.generate(table, day, shard, view, &mut sink)?;
         let rows = sink.rows;
         let (bytes, checksum) = sink.finish().map_err(|e| e.at(&tmp))?;
@@ -300,6 +333,8 @@ pub struct FileRun<'a> {
     pub layout: Layout,
     pub out: PathBuf,
     pub threads: usize,
+    /// The scenario file, when the scenario came from one (recorded in the manifest).
+    pub scenario_source: Option<crate::manifest::ScenarioSource>,
 }
 
 impl FileRun<'_> {
@@ -316,6 +351,17 @@ impl FileRun<'_> {
     pub fn run(
         &self,
         on_partition: &(dyn Fn(&PartitionStats) + Sync),
+    ) -> Result<Vec<PartitionStats>, SinkError> {
+        self.run_until(on_partition, &NEVER)
+    }
+
+    /// [`FileRun::run`] until `stop` is set (e.g. by Ctrl-C): then the partitions being
+    /// written are abandoned and their temporary files removed, the manifest lists the
+    /// partitions that were complete, and the result is [`SinkError::Interrupted`].
+    pub fn run_until(
+        &self,
+        on_partition: &(dyn Fn(&PartitionStats) + Sync),
+        stop: &AtomicBool,
     ) -> Result<Vec<PartitionStats>, SinkError> {
         if self.to < self.from {
             return Err(SinkError::Invalid(format!(
@@ -349,9 +395,17 @@ impl FileRun<'_> {
                 if i >= items.len() || failed.load(Ordering::Relaxed) {
                     break;
                 }
+                if stop.load(Ordering::Relaxed) {
+                    failed.store(true, Ordering::Relaxed);
+                    first_error
+                        .lock()
+                        .expect("error lock")
+                        .get_or_insert(SinkError::Interrupted);
+                    break;
+                }
                 let (day, table) = items[i];
                 let rel = partition_path(self.layout, table, day, self.shard, self.format);
-                match write_partition(
+                match write_partition_until(
                     self.scenario,
                     table,
                     day,
@@ -360,6 +414,7 @@ impl FileRun<'_> {
                     self.format,
                     &self.out,
                     &rel,
+                    stop,
                 ) {
                     Ok(stats) => {
                         on_partition(&stats);

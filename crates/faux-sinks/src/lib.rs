@@ -57,6 +57,9 @@ pub enum SinkError {
     Arrow(#[from] arrow_schema::ArrowError),
     #[error("{0}")]
     Invalid(String),
+    /// The run was stopped (Ctrl-C) before this partition was complete.
+    #[error("interrupted")]
+    Interrupted,
 }
 
 impl SinkError {

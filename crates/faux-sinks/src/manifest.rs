@@ -21,6 +21,13 @@ pub const MANIFEST_FILE: &str = "_manifest.json";
 pub struct Manifest {
     pub generator: String,
     pub scenario: String,
+    /// The scenario file a run used instead of the built-in scenario's defaults, as given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scenario_file: Option<String>,
+    /// `xxh3-64:<16 hex digits>` of that file's bytes: days of another file (or of the
+    /// defaults) are another dataset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scenario_digest: Option<String>,
     pub seed: u64,
     pub model_version: u32,
     pub format: String,
@@ -57,11 +64,29 @@ pub struct PartitionEntry {
     pub checksum: String,
 }
 
+/// A scenario file a run used: its name as given and the digest of its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScenarioSource {
+    pub file: String,
+    pub digest: String,
+}
+
+impl ScenarioSource {
+    pub fn new(file: &str, bytes: &[u8]) -> ScenarioSource {
+        ScenarioSource {
+            file: file.to_string(),
+            digest: format!("xxh3-64:{:016x}", xxhash_rust::xxh3::xxh3_64(bytes)),
+        }
+    }
+}
+
 impl Manifest {
     pub fn for_run(run: &FileRun<'_>, stats: &[PartitionStats]) -> Manifest {
         let mut m = Manifest {
             generator: format!("faux-genie {}", env!("CARGO_PKG_VERSION")),
             scenario: run.scenario.name().to_string(),
+            scenario_file: run.scenario_source.as_ref().map(|s| s.file.clone()),
+            scenario_digest: run.scenario_source.as_ref().map(|s| s.digest.clone()),
             seed: run.seed,
             model_version: faux::MODEL_VERSION,
             format: run.format.to_string(),
@@ -103,12 +128,14 @@ impl Manifest {
     fn same_dataset(&self, other: &Manifest) -> bool {
         (
             &self.scenario,
+            &self.scenario_digest,
             self.seed,
             self.model_version,
             &self.format,
             &self.layout,
         ) == (
             &other.scenario,
+            &other.scenario_digest,
             other.seed,
             other.model_version,
             &other.format,

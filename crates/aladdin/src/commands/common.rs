@@ -4,21 +4,33 @@ use std::path::Path;
 
 use clap::Args;
 use faux::{Date, Scenario, Timestamp};
+use faux_sinks::manifest::ScenarioSource;
 
 use crate::usage::{UsageError, usage};
 
 /// A scenario by name (`ecommerce`, `shiny-rocks`) or a path to an e-commerce scenario file.
 pub fn load_scenario(name: &str, seed: u64) -> anyhow::Result<Scenario> {
+    load_scenario_with_source(name, seed).map(|(s, _)| s)
+}
+
+/// [`load_scenario`], with the file it came from and its digest (`None` for a built-in one).
+pub fn load_scenario_with_source(
+    name: &str,
+    seed: u64,
+) -> anyhow::Result<(Scenario, Option<ScenarioSource>)> {
     let looks_like_file =
         name.ends_with(".toml") || name.contains('/') || Path::new(name).is_file();
     if !looks_like_file {
-        return Scenario::by_name(name, seed).map_err(|e| UsageError(e.to_string()).into());
+        return Scenario::by_name(name, seed)
+            .map(|s| (s, None))
+            .map_err(|e| UsageError(e.to_string()).into());
     }
     let text = match std::fs::read_to_string(name) {
         Ok(t) => t,
         Err(e) => usage!("cannot read scenario file {name}: {e}"),
     };
-    Scenario::from_toml(name, &text, seed).map_err(|e| UsageError(e.to_string()).into())
+    let scenario = Scenario::from_toml(name, &text, seed).map_err(|e| UsageError(e.to_string()))?;
+    Ok((scenario, Some(ScenarioSource::new(name, text.as_bytes()))))
 }
 
 /// `--date D` | `--from A --to B` | `--days N`.
@@ -42,6 +54,11 @@ pub struct Days {
 }
 
 impl Days {
+    /// No day was selected (a command may default).
+    pub fn is_empty(&self) -> bool {
+        self.date.is_none() && self.from.is_none() && self.to.is_none() && self.days.is_none()
+    }
+
     /// The inclusive range selected, or `default` when nothing was given (None: an error).
     pub fn range(&self, default: Option<(Date, Date)>) -> anyhow::Result<(Date, Date)> {
         let yesterday = || {

@@ -1,15 +1,19 @@
 //! `aladdin generate`: a scenario's tables for a range of days, as date-partitioned files.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
-use faux::{DEFAULT_SEED, Scenario, Shard, TableDef, Timestamp, View};
-use faux_sinks::{FileRun, Format, Layout, PartitionStats};
+use faux::{DEFAULT_SEED, Date, Scenario, Shard, TableDef, Timestamp, View};
+use faux_sinks::manifest::ScenarioSource;
+use faux_sinks::{FileRun, Format, Layout, Manifest, PartitionStats, SinkError};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::commands::common::{Days, load_scenario, parse_instant};
+use crate::commands::common::{Days, load_scenario_with_source, parse_instant};
 use crate::usage::{UsageError, usage};
 
 /// Generate a scenario's tables for one day or a range of days.
@@ -19,7 +23,7 @@ use crate::usage::{UsageError, usage};
     aladdin generate --scenario shiny-rocks --date 2024-07-10 --layout flat --out .\n  \
     aladdin generate --scenario shiny-rocks --days 30 --format parquet --shard 0/4 --out data/\n  \
     aladdin generate --scenario ecommerce --from 2025-01-01 --to 2025-01-31 --view changes --out cdc/\n  \
-    aladdin generate --scenario my-shop.toml --view snapshot --as-of 2025-03-31 --out snapshot/\n\n\
+    aladdin generate --scenario my-shop.toml --view snapshot --as-of 2025-03-31 --from 2025-01-01 --to 2025-03-31 --out snapshot/\n\n\
     Files are written as OUT/<table>/date=YYYY-MM-DD/part-<shard>.<ext> plus OUT/_manifest.json.")]
 pub struct GenerateArgs {
     /// Scenario to generate (see `aladdin scenario list`), or a scenario file (.toml).
@@ -38,7 +42,8 @@ pub struct GenerateArgs {
     #[arg(long, default_value = "extract", value_parser = ["extract", "snapshot", "changes"])]
     view: String,
 
-    /// The instant of a snapshot: RFC 3339, a date (its last second) or epoch seconds.
+    /// The instant of a snapshot: RFC 3339, a date (its last second) or epoch seconds. The days
+    /// (--date, --from/--to) are the creation days of the rows to include.
     #[arg(long, value_parser = parse_instant)]
     as_of: Option<Timestamp>,
 
@@ -103,7 +108,7 @@ pub fn select_tables(
 }
 
 pub fn run(args: GenerateArgs, quiet: bool) -> anyhow::Result<()> {
-    let scenario = load_scenario(&args.scenario, args.seed)?;
+    let (scenario, scenario_source) = load_scenario_with_source(&args.scenario, args.seed)?;
     let view = match (args.view.as_str(), args.as_of) {
         ("snapshot", Some(t)) => View::Snapshot(t),
         ("snapshot", None) => {
@@ -113,12 +118,35 @@ pub fn run(args: GenerateArgs, quiet: bool) -> anyhow::Result<()> {
         ("changes", None) => View::Changes,
         _ => View::Extract,
     };
-    // a snapshot defaults to every day from the scenario's first to the instant's
-    let default = match view {
-        View::Snapshot(t) => Some((scenario.first_day(t.date()), t.date())),
-        _ => None,
-    };
-    let (from, to) = args.days.range(default)?;
+    if let (View::Snapshot(t), true) = (view, args.days.is_empty()) {
+        // every row from the first day is often far more than wanted: say what it would be
+        let (first, last) = (scenario.first_day(t.date()), t.date());
+        usage!(
+            "--view snapshot --as-of {t} needs the creation days of the rows to include: \
+             --from {first} --to {last} for every row ({} days of {}), or --date D / \
+             --from A --to B for fewer",
+            group_thousands(first.days_until(last).max(0) as u64 + 1),
+            scenario.name()
+        );
+    }
+    let (from, to) = args.days.range(None)?;
+    // days before the scenario's first day (the shop's opening) hold no rows
+    let first = scenario.first_day(from);
+    if to < first {
+        usage!(
+            "{} has no data before its first day {first} (a scenario file can move it: \
+             [shop] opened_on): {from} to {to} would be empty; choose days from {first} on",
+            scenario.name()
+        );
+    }
+    if from < first && !quiet {
+        eprintln!(
+            "warning: the {} days from {from} to {} are before {}'s first day {first} and hold no rows",
+            from.days_until(first),
+            first.add_days(-1),
+            scenario.name()
+        );
+    }
     if args.layout == Layout::Flat && from != to {
         usage!(
             "--layout flat holds a single day, but {from} to {to} is {} days: use --date, or --layout hive",
@@ -147,6 +175,13 @@ pub fn run(args: GenerateArgs, quiet: bool) -> anyhow::Result<()> {
         return super::load::run(database, &args.db, run, quiet);
     }
     // ---- end of the database hand-over ----
+    if args.out.exists() && !args.out.is_dir() {
+        usage!(
+            "--out {} is a file, not a folder: give a folder (created if missing) or a database URL",
+            args.out.display()
+        );
+    }
+    refuse_mixed_scenarios(&args.out, &scenario, scenario_source.as_ref())?;
     let threads = args
         .threads
         .map(|t| t as usize)
@@ -163,6 +198,7 @@ pub fn run(args: GenerateArgs, quiet: bool) -> anyhow::Result<()> {
         layout: args.layout,
         out: args.out.clone(),
         threads,
+        scenario_source,
     };
 
     let bar = if quiet {
@@ -179,11 +215,42 @@ pub fn run(args: GenerateArgs, quiet: bool) -> anyhow::Result<()> {
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let started = Instant::now();
-    let on_partition = |_: &PartitionStats| bar.inc(1);
-    let stats = run
-        .run(&on_partition)
-        .with_context(|| format!("generating into {}", args.out.display()))?;
+    // partitions finished per day, to tell how far an interrupted run got
+    let finished: Mutex<BTreeMap<Date, usize>> = Mutex::new(BTreeMap::new());
+    let on_partition = |p: &PartitionStats| {
+        bar.inc(1);
+        *finished
+            .lock()
+            .expect("progress lock")
+            .entry(p.date)
+            .or_default() += 1;
+    };
+    let stop = interrupt_flag();
+    let result = run.run_until(&on_partition, stop);
     bar.finish_and_clear();
+    let stats = match result {
+        Err(SinkError::Interrupted) => {
+            let finished = finished.into_inner().expect("progress lock");
+            let complete = finished
+                .values()
+                .filter(|&&n| n == run.tables.len())
+                .count();
+            let partial = finished.len() - complete;
+            eprintln!(
+                "interrupted after {complete} of {} days{}; the complete partitions are kept and \
+                 listed in {}; rerun the same command to finish",
+                from.days_until(to) + 1,
+                if partial > 0 {
+                    format!(" (and {partial} partly)")
+                } else {
+                    String::new()
+                },
+                args.out.join(faux_sinks::MANIFEST_FILE).display()
+            );
+            return Err(anyhow::Error::new(Interrupted));
+        }
+        other => other.with_context(|| format!("generating into {}", args.out.display()))?,
+    };
     let elapsed = started.elapsed().as_secs_f64();
 
     if !quiet {
@@ -208,6 +275,87 @@ pub fn run(args: GenerateArgs, quiet: bool) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Ctrl-C (or SIGTERM) stopped a run; it has said so itself (exit code 130).
+#[derive(Debug)]
+pub struct Interrupted;
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("interrupted")
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
+/// A flag set by the first Ctrl-C or SIGTERM; a second one ends the process at once.
+fn interrupt_flag() -> &'static AtomicBool {
+    static STOP: AtomicBool = AtomicBool::new(false);
+    let waiter = || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return; // no handler: Ctrl-C ends the process as it always would
+        };
+        rt.block_on(async {
+            #[cfg(unix)]
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            for _ in 0..2 {
+                #[cfg(unix)]
+                match term.as_mut() {
+                    Some(term) => tokio::select! {
+                        _ = tokio::signal::ctrl_c() => {}
+                        _ = term.recv() => {}
+                    },
+                    None => {
+                        let _ = tokio::signal::ctrl_c().await;
+                    }
+                }
+                #[cfg(not(unix))]
+                let _ = tokio::signal::ctrl_c().await;
+                if STOP.swap(true, Ordering::SeqCst) {
+                    eprintln!("interrupted twice: stopping now, temporary files may remain");
+                    std::process::exit(130);
+                }
+                eprintln!("stopping: finishing nothing new, removing unfinished files…");
+            }
+        });
+    };
+    // the thread lives as long as the process; its runtime only waits for signals
+    let _ = std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(waiter);
+    &STOP
+}
+
+/// A folder holds one dataset: days of a scenario file and days of the built-in defaults (or
+/// of another file) would look alike and merge into one manifest.
+fn refuse_mixed_scenarios(
+    out: &std::path::Path,
+    scenario: &Scenario,
+    source: Option<&ScenarioSource>,
+) -> anyhow::Result<()> {
+    let Ok(Some(old)) = Manifest::read(out) else {
+        return Ok(());
+    };
+    let digest = source.map(|s| s.digest.clone());
+    if old.scenario != scenario.name() || old.scenario_digest == digest {
+        return Ok(());
+    }
+    let describe = |file: Option<&str>, digest: Option<&str>| match (file, digest) {
+        (Some(f), Some(d)) => format!("the scenario file {f} ({d})"),
+        _ => format!("the built-in {} defaults", old.scenario),
+    };
+    usage!(
+        "{} holds days of {}; this run uses {}: write into another --out (or remove {})",
+        out.display(),
+        describe(old.scenario_file.as_deref(), old.scenario_digest.as_deref()),
+        describe(source.map(|s| s.file.as_str()), digest.as_deref()),
+        out.display()
+    )
 }
 
 fn group_thousands(n: u64) -> String {

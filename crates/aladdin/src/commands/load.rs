@@ -67,6 +67,12 @@ impl Database {
                 scheme
             );
         }
+        if let Some(scheme) = url_like_scheme(s) {
+            usage!(
+                "--out {s} looks like a {scheme}: URL but is not one (it needs `{scheme}://`): \
+                 use postgres://USER@HOST[:PORT]/DB, sqlite://PATH, or a folder name without `:`"
+            );
+        }
         if db.schema.is_some() || db.jobs.is_some() || db.foreign_keys {
             usage!(
                 "--schema, --jobs and --foreign-keys apply to a database --out (postgres://… or sqlite://…), not to the folder {}",
@@ -75,6 +81,31 @@ impl Database {
         }
         Ok(None)
     }
+}
+
+/// The scheme of a string that starts like a URL without being one (`postgres:/x`,
+/// `sqlite:shop.db`, `postgres:me@host/db`): a scheme name of two or more characters (one is a
+/// Windows drive) followed by `:`, then a `/`, or a known scheme followed by anything.
+fn url_like_scheme(s: &str) -> Option<&str> {
+    let (scheme, rest) = s.split_once(':')?;
+    let is_scheme = scheme.len() >= 2
+        && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    let known = [
+        "postgres",
+        "postgresql",
+        "sqlite",
+        "amqp",
+        "nats",
+        "http",
+        "https",
+        "file",
+        "mysql",
+    ]
+    .contains(&scheme.to_ascii_lowercase().as_str());
+    (is_scheme && (rest.starts_with('/') || known)).then_some(scheme)
 }
 
 /// What `generate` decided before handing over.

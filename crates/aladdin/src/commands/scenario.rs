@@ -7,11 +7,12 @@ use crate::usage::UsageError;
 
 #[derive(Debug, Subcommand)]
 pub enum ScenarioCommand {
-    /// List the scenarios.
+    /// List the scenarios, with a line each.
     List,
-    /// Show a scenario's tables, columns, types and tunables.
+    /// Show a scenario's tables (primary key, partition column), columns with their types and
+    /// descriptions, and its tunables with their defaults.
     Show {
-        /// Scenario name, e.g. shiny-rocks.
+        /// Scenario name: ecommerce or shiny-rocks (see `aladdin scenario list`).
         name: String,
     },
 }
