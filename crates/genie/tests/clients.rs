@@ -48,7 +48,7 @@ fn unavailable<T>(test: &str, what: &str) -> Option<T> {
     if in_ci() {
         panic!("{test}: {what} (required when CI=true; .ci/run sets it up)");
     }
-    eprintln!("\n*** SKIP {test}: {what}; run .ci/run (or its venv block) to set it up\n");
+    eprintln!("\n*** SKIP {test}: {what}; run scripts/setup-clients.sh to set it up\n");
     None
 }
 

@@ -132,7 +132,7 @@ pub fn dbt_or_skip() -> Option<PathBuf> {
     let dbt = repo_root().join(".venv/bin/dbt");
     let problem = (!dbt.is_file()).then(|| {
         format!(
-            "{} not found; install it with: python3 -m venv .venv && .venv/bin/pip install \"dbt-core==1.10.*\" \"dbt-postgres==1.10.*\"",
+            "{} not found; install it with scripts/setup-clients.sh",
             dbt.display()
         )
     });

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The Python tools the real-client tests run, installed from PyPI into virtualenvs inside the
+# repository; a venv whose tool is already there is reused. `.ci/run` calls this very script,
+# and a test that skips for want of one of these names it.
+#
+#   .venv/                    dbt-core + dbt-postgres   crates/aladdin/tests/dbt.rs
+#   .venv-clients/dlt/        dlt[postgres]             crates/genie/tests/clients.rs
+#   .venv-clients/singer/     tap-rest-api-msdk         crates/genie/tests/clients.rs
+#   .venv-clients/schemathesis/ schemathesis            crates/genie/tests/clients.rs
+#   .venv-clients/airbyte/    airbyte-cdk               crates/genie/tests/clients.rs
+#
+# Services are not installed here: the tests also want PostgreSQL on 127.0.0.1:5432 (user
+# postgres, trust), RabbitMQ on 5672 and NATS JetStream on 4222 (`.ci/run` starts local ones).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== dbt for the Shiny Rocks dbt test (into .venv)"
+# dbt-core 1.10: newer releases pull a parser whose install downloads a binary (fails offline)
+if [ ! -x .venv/bin/dbt ]; then
+  python3 -m venv .venv
+  .venv/bin/pip install --quiet --disable-pip-version-check "dbt-core==1.10.*" "dbt-postgres==1.10.*"
+fi
+.venv/bin/dbt --version | sed -n 1,3p  # sed reads it all: no SIGPIPE under pipefail
+
+echo "== real API clients for crates/genie/tests/clients.rs (into .venv-clients/*)"
+# one venv per tool: their pins clash with each other and with dbt in .venv
+clients_venv() {  # NAME EXECUTABLE PACKAGE…
+  local dir=".venv-clients/$1" exe="$2"; shift 2
+  if [ ! -x "$dir/bin/$exe" ]; then
+    python3 -m venv "$dir"
+    "$dir/bin/pip" install --quiet --disable-pip-version-check "$@"
+  fi
+}
+clients_venv dlt dlt "dlt[postgres]==1.31.*"
+clients_venv singer tap-rest-api-msdk "tap-rest-api-msdk==1.4.*"
+clients_venv schemathesis schemathesis "schemathesis==4.32.*"
+clients_venv airbyte source-declarative-manifest "airbyte-cdk==7.39.*"
+.venv-clients/dlt/bin/dlt --version
+.venv-clients/schemathesis/bin/schemathesis --version
