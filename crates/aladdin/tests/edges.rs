@@ -309,3 +309,86 @@ fn ctrl_c_keeps_complete_days_removes_temporaries_and_says_how_far_it_got() {
         serde_json::from_slice(&std::fs::read(out.join("_manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["partitions"].as_array().unwrap().len(), 180);
 }
+
+/// `verify` names the rows behind its counts: a few keys of each kind, and for a changed row
+/// the columns that differ, in text and in `--json`.
+#[test]
+fn verify_names_example_rows_and_the_columns_that_differ() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("landed");
+    let ran = generate(&out, &["--date", "2025-01-05", "--tables", "orders"]);
+    assert!(ran.status.success(), "{}", stderr(&ran));
+    let file = out.join("orders/date=2025-01-05/part-0.csv");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let mut lines: Vec<String> = text.split_terminator("\r\n").map(String::from).collect();
+    let id = |line: &str| line.split(',').next().unwrap().to_string();
+    // a missing row, a duplicated one, one with another status and total, one unknown
+    let missing = id(&lines.remove(1));
+    let duplicated = id(&lines[5]);
+    lines.push(lines[5].clone());
+    let mut fields: Vec<String> = lines[10].split(',').map(String::from).collect();
+    let changed = fields[0].clone();
+    let (status, total) = (fields[3].clone(), fields[9].clone());
+    fields[3] = "lost".into();
+    fields[9] = "1.00".into();
+    lines[10] = fields.join(",");
+    let mut extra: Vec<String> = lines[20].split(',').map(String::from).collect();
+    extra[0] = "00000000-0000-4000-8000-000000000001".into();
+    lines.push(extra.join(","));
+    std::fs::write(&file, lines.join("\r\n") + "\r\n").unwrap();
+
+    let args = [
+        "verify",
+        "--against",
+        out.to_str().unwrap(),
+        "--date",
+        "2025-01-05",
+        "--tables",
+        "orders",
+    ];
+    let result = aladdin(&args);
+    assert_eq!(result.status.code(), Some(1));
+    let report = stdout(&result);
+    for (kind, key) in [
+        ("missing", &missing),
+        ("duplicated", &duplicated),
+        ("changed", &changed),
+        (
+            "unexpected",
+            &"00000000-0000-4000-8000-000000000001".to_string(),
+        ),
+    ] {
+        assert!(
+            report
+                .lines()
+                .any(|l| l.contains(kind) && l.contains(&format!("id={key}"))),
+            "no {kind} example {key}:\n{report}"
+        );
+    }
+    assert!(
+        report.contains(&format!("status lost (truth {status})"))
+            && report.contains(&format!("total 1.00 (truth {total})")),
+        "{report}"
+    );
+
+    let json: serde_json::Value =
+        serde_json::from_slice(&aladdin(&[&args[..], &["--json"]].concat()).stdout).unwrap();
+    let examples = json["tables"]["orders"]["examples"].as_array().unwrap();
+    let change = examples
+        .iter()
+        .find(|e| e["kind"] == "changed")
+        .expect("a changed example");
+    assert_eq!(change["key"], format!("id={changed}"));
+    assert_eq!(
+        change["columns"],
+        serde_json::json!([
+            {"column": "status", "expected": status, "found": "lost"},
+            {"column": "total", "expected": total, "found": "1.00"},
+        ])
+    );
+    let kinds: Vec<&str> = examples
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["missing", "duplicated", "changed", "unexpected"]);
+}

@@ -8,7 +8,9 @@ use std::path::Path;
 use anyhow::bail;
 use clap::Args;
 use faux::{DEFAULT_SEED, Date};
-use faux_sinks::verify::{DayDiff, Source, TableReport, files::FileSource, verify_table};
+use faux_sinks::verify::{
+    DayDiff, EXAMPLES_PER_KIND, Example, Source, TableReport, files::FileSource, verify_table,
+};
 use serde_json::{Value, json};
 
 use crate::commands::common::{Days, load_scenario};
@@ -109,7 +111,24 @@ fn report_json(r: &TableReport) -> Value {
         "differences": r.differences(),
         "problems": r.problems,
         "days": days,
+        "examples": r.examples.iter().map(example_json).collect::<Vec<_>>(),
     })
+}
+
+fn example_json(e: &Example) -> Value {
+    let mut v = json!({
+        "kind": e.kind,
+        "day": e.day.to_string(),
+        "key": e.key,
+    });
+    if !e.columns.is_empty() {
+        v["columns"] = e
+            .columns
+            .iter()
+            .map(|c| json!({"column": c.column, "expected": c.expected, "found": c.found}))
+            .collect();
+    }
+    v
 }
 
 fn print_text(reports: &[TableReport]) {
@@ -148,6 +167,31 @@ fn print_text(reports: &[TableReport]) {
                 d.stale,
                 d.changed,
                 d.unexpected
+            );
+        }
+    }
+    let examples: Vec<(&str, &Example)> = reports
+        .iter()
+        .flat_map(|r| r.examples.iter().map(move |e| (r.table, e)))
+        .collect();
+    if !examples.is_empty() {
+        println!("\nexamples (at most {EXAMPLES_PER_KIND} of each kind per table):");
+        for (table, e) in examples {
+            let columns: Vec<String> = e
+                .columns
+                .iter()
+                .map(|c| format!("{} {} (truth {})", c.column, c.found, c.expected))
+                .collect();
+            println!(
+                "{table:width$}  {:10}  {:10}  {}{}",
+                e.day.to_string(),
+                e.kind,
+                e.key,
+                if columns.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", columns.join(", "))
+                }
             );
         }
     }

@@ -100,6 +100,31 @@ impl DayDiff {
     }
 }
 
+/// How many example rows a report names per kind of difference.
+pub const EXAMPLES_PER_KIND: usize = 3;
+
+/// A row that differs, named so it can be looked up: an example for the report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Example {
+    /// `missing`, `duplicated`, `stale`, `changed` or `unexpected`.
+    pub kind: &'static str,
+    /// The day the difference is counted on.
+    pub day: Date,
+    /// The row's primary key (every column for a table without one): `id=…`,
+    /// `order_id=…, line_number=2`.
+    pub key: String,
+    /// For `changed`: the columns whose values differ (JSON documents are not compared).
+    pub columns: Vec<ColumnDiff>,
+}
+
+/// A column of a `changed` row: the truth's value and the loaded one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnDiff {
+    pub column: &'static str,
+    pub expected: String,
+    pub found: String,
+}
+
 /// The comparison of one table.
 #[derive(Debug, Clone)]
 pub struct TableReport {
@@ -107,6 +132,8 @@ pub struct TableReport {
     pub mode: Mode,
     /// Every day of the range, differences or not.
     pub days: BTreeMap<Date, DayDiff>,
+    /// A few differing rows of each kind ([`EXAMPLES_PER_KIND`]), by kind, day and key.
+    pub examples: Vec<Example>,
     /// Rows that could not be read (a bad value), with the first few reasons.
     pub unreadable: u64,
     /// Problems with the table as a whole (missing table or columns, unreadable rows).
@@ -470,10 +497,19 @@ pub fn verify_table(
         days: (0..=from.days_until(to))
             .map(|i| (from.add_days(i), DayDiff::default()))
             .collect(),
+        examples: Vec::new(),
         unreadable: 0,
         problems: Vec::new(),
     };
     let shape = Shape::new(table);
+    // loaded rows that may become examples, per kind: (bucket, key) → values
+    let mut samples: Samples = BTreeMap::new();
+    let mut sample = |kind: &'static str, k: (i32, u128), day: Date, values: &[Val]| {
+        let list = samples.entry(kind).or_default();
+        if list.len() < 8 * EXAMPLES_PER_KIND && !list.iter().any(|(x, ..)| *x == k) {
+            list.push((k, day, values.to_vec()));
+        }
+    };
     let mut found: HashMap<(i32, u128), Found> = HashMap::with_capacity(expected.len());
     let mut buf = Vec::new();
     let mut reasons: Vec<String> = Vec::new();
@@ -510,9 +546,14 @@ pub fn verify_table(
             return;
         }
         let k = (bucket(mode, day), f.key);
-        let matched = expected
-            .get(&k)
-            .is_some_and(|e| e.version == f.version && e.content == f.content);
+        let truth = expected.get(&k);
+        let matched = truth.is_some_and(|e| e.version == f.version && e.content == f.content);
+        match truth {
+            None if day >= from && day <= to => sample("unexpected", k, day, &values),
+            Some(e) if !matched && f.version < e.version => sample("stale", k, e.day, &values),
+            Some(e) if !matched => sample("changed", k, e.day, &values),
+            _ => {}
+        }
         let e = found.entry(k).or_insert(Found {
             n: 0,
             matched: false,
@@ -520,6 +561,9 @@ pub fn verify_table(
             day,
         });
         e.n += 1;
+        if e.n == 2 {
+            sample("duplicated", k, e.day, &values);
+        }
         e.matched |= matched;
         if f.version > e.newest {
             e.newest = f.version;
@@ -565,7 +609,204 @@ pub fn verify_table(
         d.found += a.n as u64;
         d.unexpected += a.n as u64;
     }
+    report.examples = examples(
+        scenario, table, &shape, mode, &expected, &found, samples, to,
+    );
     report
+}
+
+/// Loaded rows that may become examples, per kind: (bucket and key, day, values).
+type Samples = BTreeMap<&'static str, Vec<((i32, u128), Date, Values)>>;
+
+/// A row's canonical values.
+type Values = Vec<Val>;
+
+/// A row's bucket (its day, or one for all) and key hash.
+type BucketKey = (i32, u128);
+
+/// What a difference of `k` finally is, as counted above (`None`: no difference).
+fn kind_of(
+    k: &(i32, u128),
+    expected: &HashMap<(i32, u128), Expected>,
+    found: &HashMap<(i32, u128), Found>,
+    mode: Mode,
+    to: Date,
+) -> Vec<&'static str> {
+    let mut kinds = Vec::new();
+    match (expected.get(k), found.get(k)) {
+        (Some(_), None) => kinds.push("missing"),
+        (Some(e), Some(a)) => {
+            if a.n > e.n {
+                kinds.push("duplicated");
+            }
+            if a.n < e.n {
+                kinds.push("missing");
+            }
+            if !a.matched {
+                if a.newest < e.version {
+                    kinds.push("stale");
+                } else if !(mode == Mode::Latest && a.newest > e.version && a.day > to) {
+                    kinds.push("changed");
+                }
+            }
+        }
+        (None, Some(_)) => kinds.push("unexpected"),
+        (None, None) => {}
+    }
+    kinds
+}
+
+/// A few examples of each kind of difference: loaded rows sampled while reading, and the
+/// truth's rows (for `missing` keys and the other side of `changed` rows) generated again for
+/// their days only.
+#[allow(clippy::too_many_arguments)]
+fn examples(
+    scenario: &Scenario,
+    table: &'static TableDef,
+    shape: &Shape,
+    mode: Mode,
+    expected: &HashMap<(i32, u128), Expected>,
+    found: &HashMap<(i32, u128), Found>,
+    samples: Samples,
+    to: Date,
+) -> Vec<Example> {
+    // the loaded examples, confirmed by the final counts; the smallest (day, key) first
+    // (kind, key, day, the loaded row)
+    let mut chosen: Vec<(&'static str, BucketKey, Date, Option<Values>)> = Vec::new();
+    for (kind, mut list) in samples {
+        list.retain(|(k, ..)| kind_of(k, expected, found, mode, to).contains(&kind));
+        list.sort_by_key(|(k, day, _)| (*day, k.1));
+        for (k, day, values) in list.into_iter().take(EXAMPLES_PER_KIND) {
+            chosen.push((kind, k, day, Some(values)));
+        }
+    }
+    // missing keys have no loaded row: the first few by (day, key)
+    let mut missing: Vec<(Date, (i32, u128))> = Vec::new();
+    for (k, e) in expected {
+        if kind_of(k, expected, found, mode, to).contains(&"missing") {
+            missing.push((e.day, *k));
+            if missing.len() > 64 * EXAMPLES_PER_KIND {
+                missing.sort_by_key(|(day, k)| (*day, k.1));
+                missing.truncate(EXAMPLES_PER_KIND);
+            }
+        }
+    }
+    missing.sort_by_key(|(day, k)| (*day, k.1));
+    for (day, k) in missing.into_iter().take(EXAMPLES_PER_KIND) {
+        chosen.push(("missing", k, day, None));
+    }
+    // the truth's rows of the chosen keys, from their days
+    let wanted: BTreeMap<u128, ()> = chosen
+        .iter()
+        .filter(|(kind, ..)| matches!(*kind, "missing" | "changed"))
+        .map(|(_, k, ..)| (k.1, ()))
+        .collect();
+    let mut truth: HashMap<u128, Vec<Val>> = HashMap::new();
+    let days: std::collections::BTreeSet<Date> = chosen
+        .iter()
+        .filter(|(_, k, ..)| wanted.contains_key(&k.1))
+        .map(|(_, _, day, _)| *day)
+        .collect();
+    for day in days {
+        struct Find<'a> {
+            table: &'static TableDef,
+            shape: &'a Shape,
+            wanted: &'a BTreeMap<u128, ()>,
+            truth: &'a mut HashMap<u128, Vec<Val>>,
+            buf: Vec<u8>,
+        }
+        impl RowSink for Find<'_> {
+            type Error = std::convert::Infallible;
+            fn row<R: Row>(&mut self, row: &R) -> Result<(), Self::Error> {
+                let mut c = Collector::new(self.table);
+                let values = c.collect(row);
+                let f = self.shape.fingerprint(values, &mut self.buf);
+                if self.wanted.contains_key(&f.key) {
+                    self.truth.insert(f.key, values.to_vec());
+                }
+                Ok(())
+            }
+        }
+        let mut sink = Find {
+            table,
+            shape,
+            wanted: &wanted,
+            truth: &mut truth,
+            buf: Vec::new(),
+        };
+        let Ok(()) = scenario.generate(table, day, Shard::ALL, View::Extract, &mut sink);
+    }
+    let mut out: Vec<Example> = chosen
+        .into_iter()
+        .filter_map(|(kind, k, day, loaded)| {
+            let values = loaded.as_ref().or_else(|| truth.get(&k.1))?;
+            let columns = match (kind, &loaded, truth.get(&k.1)) {
+                ("changed", Some(l), Some(t)) => table
+                    .columns
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, c)| c.ty != LogicalType::Json && l[*i] != t[*i])
+                    .map(|(i, c)| ColumnDiff {
+                        column: c.name,
+                        expected: render(c.ty, &t[i]),
+                        found: render(c.ty, &l[i]),
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            Some(Example {
+                kind,
+                day,
+                key: shape
+                    .key
+                    .iter()
+                    .map(|&i| {
+                        let c = &table.columns[i];
+                        format!("{}={}", c.name, render(c.ty, &values[i]))
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                columns,
+            })
+        })
+        .collect();
+    let order = |k: &str| {
+        ["missing", "duplicated", "stale", "changed", "unexpected"]
+            .iter()
+            .position(|x| *x == k)
+    };
+    out.sort_by(|a, b| (order(a.kind), a.day, &a.key).cmp(&(order(b.kind), b.day, &b.key)));
+    out
+}
+
+/// A canonical value as the files write it.
+fn render(ty: LogicalType, v: &Val) -> String {
+    match (ty, v) {
+        (_, Val::Null) => "null".into(),
+        (LogicalType::HexUuid, Val::Uuid(b)) => {
+            String::from_utf8_lossy(&faux::Uuid(*b).hex()).into_owned()
+        }
+        (_, Val::Uuid(b)) => String::from_utf8_lossy(&faux::Uuid(*b).hyphenated()).into_owned(),
+        (LogicalType::Date, Val::Int(d)) => Date::from_days_since_epoch(*d as i32).to_string(),
+        (LogicalType::Timestamp, Val::Int(s)) => faux::Timestamp(*s).to_string(),
+        (LogicalType::Decimal { scale, .. }, Val::Int(u)) => {
+            let p = 10i64.pow(scale as u32);
+            let sign = if *u < 0 { "-" } else { "" };
+            if scale == 0 {
+                u.to_string()
+            } else {
+                format!(
+                    "{sign}{}.{:0width$}",
+                    (u / p).abs(),
+                    (u % p).abs(),
+                    width = scale as usize
+                )
+            }
+        }
+        (_, Val::Int(i)) => i.to_string(),
+        (_, Val::Bool(b)) => b.to_string(),
+        (_, Val::Text(s)) => s.clone(),
+    }
 }
 
 /// Maps each of `table`'s columns to its position among `available` column names (the
