@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use faux::{DEFAULT_SEED, Date, Scenario};
+use faux::{DEFAULT_SEED, Date};
 use serde_json::json;
 
 use crate::commands::common::{Days, load_scenario};
@@ -229,14 +229,15 @@ pub fn run(args: ChartArgs) -> anyhow::Result<()> {
             mart_schema: args.mart_schema.clone(),
         }
     } else {
-        match load_scenario(&args.scenario, args.seed)? {
-            Scenario::ShinyRocks(generator) => Source::Memory {
-                generator,
+        let scenario = load_scenario(&args.scenario, args.seed)?;
+        match scenario.as_shiny_rocks() {
+            Some(generator) => Source::Memory {
+                generator: generator.clone(),
                 seed: args.seed,
             },
-            other => usage!(
+            None => usage!(
                 "aladdin chart draws the shiny-rocks scenario, not {}",
-                other.name()
+                scenario.name()
             ),
         }
     };
