@@ -38,7 +38,7 @@ struct ServeArgs {
     #[arg(long, default_value = "90d", value_parser = parse_days)]
     history: i32,
     /// Virtual seconds per real second (60 = a virtual minute per second).
-    #[arg(long, default_value_t = 1.0, value_parser = parse_speed)]
+    #[arg(long, default_value_t = 1.0, value_parser = parse_speed, allow_negative_numbers = true)]
     speed: f64,
     /// Where the clock starts (RFC 3339, a date or epoch seconds); default: now, or where a
     /// restarted store stopped.

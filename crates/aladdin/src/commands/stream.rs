@@ -47,7 +47,7 @@ pub struct StreamArgs {
 
     /// Virtual seconds per real second: 1 is real time, 3600 an hour a second, 0 as fast as
     /// possible (a replay of history, up to now unless --until or --count).
-    #[arg(long, default_value = "1", value_parser = parse_speed)]
+    #[arg(long, default_value = "1", value_parser = parse_speed, allow_negative_numbers = true)]
     speed: f64,
 
     /// The last instant streamed, inclusive: RFC 3339, a date (its last second) or epoch
