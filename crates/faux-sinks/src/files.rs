@@ -8,8 +8,6 @@
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use faux::{Date, Row, RowSink, Scenario, Shard, TableDef, View};
 use xxhash_rust::xxh3::Xxh3;
@@ -337,60 +335,30 @@ impl FileRun<'_> {
             .days()
             .flat_map(|d| self.tables.iter().map(move |t| (d, *t)))
             .collect();
-        let next = AtomicUsize::new(0);
-        let failed = AtomicBool::new(false);
-        let results: Mutex<Vec<(usize, PartitionStats)>> =
-            Mutex::new(Vec::with_capacity(items.len()));
-        let first_error: Mutex<Option<SinkError>> = Mutex::new(None);
-        let workers = self.threads.clamp(1, items.len().max(1));
-        let work = || {
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= items.len() || failed.load(Ordering::Relaxed) {
-                    break;
-                }
-                let (day, table) = items[i];
-                let rel = partition_path(self.layout, table, day, self.shard, self.format);
-                match write_partition(
-                    self.scenario,
-                    table,
-                    day,
-                    self.shard,
-                    self.view,
-                    self.format,
-                    &self.out,
-                    &rel,
-                ) {
-                    Ok(stats) => {
-                        on_partition(&stats);
-                        results.lock().expect("results lock").push((i, stats));
-                    }
-                    Err(e) => {
-                        failed.store(true, Ordering::Relaxed);
-                        first_error.lock().expect("error lock").get_or_insert(e);
-                        break;
-                    }
-                }
+        let written = crate::pool::run(items.len(), self.threads, |i| {
+            let (day, table) = items[i];
+            let rel = partition_path(self.layout, table, day, self.shard, self.format);
+            let stats = write_partition(
+                self.scenario,
+                table,
+                day,
+                self.shard,
+                self.view,
+                self.format,
+                &self.out,
+                &rel,
+            )?;
+            on_partition(&stats);
+            Ok(stats)
+        });
+        let stats = match written {
+            Ok(stats) => stats,
+            Err((e, done)) => {
+                // finished partitions stay: each is complete and correct; the manifest names them
+                let _ = crate::manifest::Manifest::for_run(self, &done).merge_into(&self.out);
+                return Err(e);
             }
         };
-        if workers == 1 {
-            work(); // no thread to start and join for a single worker
-        } else {
-            std::thread::scope(|scope| {
-                for _ in 0..workers {
-                    scope.spawn(work);
-                }
-            });
-        }
-        let mut results = results.into_inner().expect("results lock");
-        if let Some(e) = first_error.into_inner().expect("error lock") {
-            // finished partitions stay: each is complete and correct; the manifest names them
-            let done: Vec<_> = results.drain(..).map(|(_, s)| s).collect();
-            let _ = crate::manifest::Manifest::for_run(self, &done).merge_into(&self.out);
-            return Err(e);
-        }
-        results.sort_by_key(|(i, _)| *i);
-        let stats: Vec<PartitionStats> = results.into_iter().map(|(_, s)| s).collect();
         crate::manifest::Manifest::for_run(self, &stats).merge_into(&self.out)?;
         Ok(stats)
     }

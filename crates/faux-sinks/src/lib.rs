@@ -10,6 +10,7 @@
 //! - [`files`]: formats, layouts (Hive-style partitions or flat), atomic partition writes and
 //!   the parallel run.
 //! - [`manifest`]: the `_manifest.json` describing an output folder.
+//! - [`pool`]: the one worker pool (days or partitions handed out in order to scoped threads).
 //! - `postgres` (feature `postgres`): idempotent daily loads into PostgreSQL with binary COPY,
 //!   and reading tables back for `verify`.
 //! - `sqlite` (feature `sqlite`): the same semantics for a SQLite file.
@@ -22,6 +23,7 @@ pub mod files;
 pub mod jsonl;
 pub mod manifest;
 pub mod parquet;
+pub mod pool;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 #[cfg(any(feature = "postgres", feature = "sqlite"))]

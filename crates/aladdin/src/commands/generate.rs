@@ -150,7 +150,7 @@ pub fn run(args: GenerateArgs, quiet: bool) -> anyhow::Result<()> {
     let threads = args
         .threads
         .map(|t| t as usize)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        .unwrap_or_else(faux_sinks::pool::all_cores);
     let run = FileRun {
         scenario: &scenario,
         seed: args.seed,

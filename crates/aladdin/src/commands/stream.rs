@@ -174,7 +174,7 @@ pub fn run(args: StreamArgs, quiet: bool) -> anyhow::Result<()> {
         until = Some(now);
     }
 
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = faux_sinks::pool::all_cores();
     let names: Vec<&str> = tables.iter().map(|t| t.name).collect();
     let shown = target.shown().to_string();
     if !quiet {

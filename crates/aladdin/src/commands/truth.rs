@@ -1,8 +1,6 @@
 //! `aladdin truth`: the answer key of a range of days, as JSON on stdout.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use clap::Args;
 use faux::truth::{TableTruth, TruthSink};
@@ -91,40 +89,33 @@ pub fn run(args: TruthArgs) -> anyhow::Result<()> {
         .iter()
         .flat_map(|d| tables.iter().map(move |t| (*d, *t)))
         .collect();
-    let results: Mutex<BTreeMap<(Date, usize), TableTruth>> = Mutex::new(BTreeMap::new());
-    let next = AtomicUsize::new(0);
     let threads = args
         .threads
         .map(|t| t as usize)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    std::thread::scope(|scope| {
-        for _ in 0..threads.min(items.len()).max(1) {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&(day, table)) = items.get(i) else {
-                        break;
-                    };
-                    let mut sink = TruthSink::new(table, day);
-                    let Ok(()) = scenario.generate(table, day, Shard::ALL, view, &mut sink);
-                    let t = tables
-                        .iter()
-                        .position(|x| std::ptr::eq(*x, table))
-                        .unwrap_or(0);
-                    results
-                        .lock()
-                        .expect("results")
-                        .insert((day, t), sink.truth);
-                }
-            });
-        }
+        .unwrap_or_else(faux_sinks::pool::all_cores);
+    let truths: Vec<TableTruth> = faux_sinks::pool::map(items.len(), threads, |i| {
+        let (day, table) = items[i];
+        let mut sink = TruthSink::new(table, day);
+        let Ok(()) = scenario.generate(table, day, Shard::ALL, view, &mut sink);
+        sink.truth
     });
-    let results = results.into_inner().expect("results");
+    // items are (day, table) in day order, then table order
+    let results: BTreeMap<(Date, usize), &TableTruth> = items
+        .iter()
+        .zip(&truths)
+        .map(|(&(day, table), truth)| {
+            let t = tables
+                .iter()
+                .position(|x| std::ptr::eq(*x, table))
+                .unwrap_or(0);
+            ((day, t), truth)
+        })
+        .collect();
     let mut per_day = serde_json::Map::new();
     for day in &days {
         let mut per_table = serde_json::Map::new();
         for (t, def) in tables.iter().enumerate() {
-            per_table.insert(def.name.to_string(), table_json(&results[&(*day, t)], def));
+            per_table.insert(def.name.to_string(), table_json(results[&(*day, t)], def));
         }
         per_day.insert(day.to_string(), Value::Object(per_table));
     }

@@ -165,7 +165,7 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<()> {
     let threads = args
         .threads
         .map(|t| t as usize)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        .unwrap_or_else(faux_sinks::pool::all_cores);
     let mut source = open_source(&args)?;
     let reports: Vec<TableReport> = tables
         .iter()

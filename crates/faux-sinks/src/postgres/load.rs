@@ -9,7 +9,6 @@
 
 use std::pin::Pin;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -21,6 +20,7 @@ use tokio_postgres::CopyInSink;
 use super::copy::CopyEncoder;
 use super::ddl::{self, Prepared};
 use super::{PgError, PgTarget};
+use crate::pool::Claims;
 use crate::sql::{ident, upserts};
 
 /// Bytes of COPY data per message: large enough for few round trips through the channel and
@@ -137,8 +137,7 @@ impl PgLoad<'_> {
             Ok::<_, PgError>((client, prepared))
         })?;
 
-        let next = AtomicUsize::new(0);
-        let failed = AtomicBool::new(false);
+        let claims = Claims::new(days.len());
         let totals = Mutex::new((0u64, 0u64, 0u64));
         let on_committed = |d: &DayLoaded| {
             let mut t = totals.lock().expect("totals");
@@ -152,9 +151,9 @@ impl PgLoad<'_> {
             let mut workers = Vec::new();
             for _ in 0..jobs {
                 let (tx, rx) = mpsc::channel::<Msg>(IN_FLIGHT);
-                let (days, next, failed) = (&days, &next, &failed);
-                scope.spawn(move || self.generate(days, next, failed, tx));
-                workers.push(self.connection(rx, &prepared, failed, &on_committed));
+                let (days, claims) = (&days, &claims);
+                scope.spawn(move || self.generate(days, claims, tx));
+                workers.push(self.connection(rx, &prepared, claims, &on_committed));
             }
             runtime.block_on(join_all(workers))
         });
@@ -184,18 +183,9 @@ impl PgLoad<'_> {
     }
 
     /// A generator thread: claims days until none are left or a job failed.
-    fn generate(
-        &self,
-        days: &[Date],
-        next: &AtomicUsize,
-        failed: &AtomicBool,
-        tx: mpsc::Sender<Msg>,
-    ) {
+    fn generate(&self, days: &[Date], claims: &Claims, tx: mpsc::Sender<Msg>) {
         loop {
-            if failed.load(Ordering::Relaxed) {
-                return;
-            }
-            let Some(&day) = days.get(next.fetch_add(1, Ordering::Relaxed)) else {
+            let Some(day) = claims.next().map(|i| days[i]) else {
                 return;
             };
             if tx.blocking_send(Msg::Day(day)).is_err() {
@@ -243,12 +233,12 @@ impl PgLoad<'_> {
         &self,
         mut rx: mpsc::Receiver<Msg>,
         prepared: &Prepared,
-        failed: &AtomicBool,
+        claims: &Claims,
         on_committed: &(dyn Fn(&DayLoaded) + Sync),
     ) -> Result<(), PgError> {
         let result = self.apply(&mut rx, prepared, on_committed).await;
         if result.is_err() {
-            failed.store(true, Ordering::Relaxed);
+            claims.fail();
         }
         // dropping the receiver stops the generator
         drop(rx);

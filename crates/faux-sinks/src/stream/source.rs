@@ -49,7 +49,7 @@ impl Bounds {
 /// The records of `tables` written on `day`, in sequence order, before any [`Bounds`] cut:
 /// the day's change feed ([`Scenario::changes`], computed once for all tables), encoded.
 ///
-/// The feed is encoded on up to `threads` threads, in contiguous slices; the result does not
+/// The feed is encoded on up to `threads` threads, in slices of the feed; the result does not
 /// depend on it.
 pub fn day_messages(
     scenario: &Scenario,
@@ -75,21 +75,15 @@ pub fn day_messages(
             })
             .collect::<Vec<Message>>()
     };
-    let threads = threads.clamp(1, 8);
-    if threads == 1 || feed.len() < 4096 {
-        return encode(&feed);
-    }
-    let per = feed.len().div_ceil(threads);
-    std::thread::scope(|s| {
-        let workers: Vec<_> = feed
-            .chunks(per)
-            .map(|part| s.spawn(move || encode(part)))
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| w.join().expect("an encoder thread panicked"))
-            .collect()
+    // a few large slices: encoding is cheap per record, threads are not
+    const SLICE: usize = 8192;
+    let slices = feed.len().div_ceil(SLICE);
+    crate::pool::map(slices, threads, |i| {
+        encode(&feed[i * SLICE..((i + 1) * SLICE).min(feed.len())])
     })
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 /// Messages handed from the producer thread to the publisher at a time.

@@ -21,8 +21,6 @@ pub mod files;
 pub mod values;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use faux::{Date, LogicalType, Row, RowSink, Scenario, Shard, TableDef, View};
 use xxhash_rust::xxh3::{xxh3_64, xxh3_128};
@@ -399,30 +397,15 @@ fn expected_rows(
     let days: Vec<Date> = (0..=from.days_until(to))
         .map(|i| from.add_days(i))
         .collect();
-    let next = AtomicUsize::new(0);
-    let per_day: Mutex<Vec<(Date, Vec<Fingerprint>)>> = Mutex::new(Vec::new());
-    std::thread::scope(|scope| {
-        for _ in 0..threads.clamp(1, days.len().max(1)) {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&day) = days.get(i) else { break };
-                    let mut sink = Sink {
-                        fingerprinter: Fingerprinter::new(&shape, table.columns.len()),
-                        rows: Vec::new(),
-                    };
-                    let Ok(()) =
-                        scenario.generate(table, day, Shard::ALL, View::Extract, &mut sink);
-                    per_day
-                        .lock()
-                        .expect("expected rows")
-                        .push((day, sink.rows));
-                }
-            });
-        }
+    let per_day = crate::pool::map(days.len(), threads, |i| {
+        let day = days[i];
+        let mut sink = Sink {
+            fingerprinter: Fingerprinter::new(&shape, table.columns.len()),
+            rows: Vec::new(),
+        };
+        let Ok(()) = scenario.generate(table, day, Shard::ALL, View::Extract, &mut sink);
+        (day, sink.rows)
     });
-    let mut per_day = per_day.into_inner().expect("expected rows");
-    per_day.sort_by_key(|(d, _)| *d);
     let mut out: HashMap<(i32, u128), Expected> = HashMap::new();
     for (day, rows) in per_day {
         for f in rows {
