@@ -55,7 +55,7 @@ impl Mode {
 }
 
 /// Where loaded rows come from.
-pub trait Source {
+pub trait Source: std::fmt::Debug {
     /// Where the data is, for messages (`postgres 127.0.0.1:5432/shop schema public`).
     fn describe(&self) -> String;
 
@@ -581,6 +581,7 @@ mod tests {
     use super::*;
 
     /// A source holding rows in memory.
+    #[derive(Debug)]
     struct Memory {
         rows: Vec<Vec<Val>>,
         mode: Mode,
