@@ -77,3 +77,45 @@ impl SinkError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// Library errors describe the problem; the command line that called them adds its flags
+    /// (a library used from Python or a server has no `--schema`).
+    #[test]
+    #[cfg(all(feature = "postgres", feature = "stream"))]
+    fn errors_name_no_command_line_flags() {
+        use crate::postgres::{PgError, PgTarget};
+        use crate::stream::StreamError;
+        let messages = [
+            PgError::MissingSchema {
+                schema: "s".into(),
+                target: "t".into(),
+            }
+            .to_string(),
+            PgError::Incompatible {
+                table: "orders".into(),
+                target: "t".into(),
+                problems: vec!["no primary key".into()],
+            }
+            .to_string(),
+            PgTarget::parse("postgres://u@h/db", Some(""))
+                .unwrap_err()
+                .to_string(),
+            StreamError::BadTarget {
+                target: "x://".into(),
+                reason: "unknown scheme".into(),
+            }
+            .to_string(),
+            StreamError::Broker {
+                target: "amqp://h".into(),
+                reason: "nope".into(),
+                confirmed: Some(7),
+            }
+            .to_string(),
+        ];
+        for m in messages {
+            assert!(!m.contains("--"), "{m}");
+        }
+    }
+}

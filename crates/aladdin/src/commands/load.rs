@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use clap::Args;
 use faux::{Date, Scenario, TableDef};
-use faux_sinks::postgres::{PgLoad, PgTarget};
+use faux_sinks::postgres::{PgError, PgLoad, PgTarget};
 use faux_sinks::sqlite::SqliteLoad;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -117,7 +117,18 @@ pub fn run(database: Database, db: &DbArgs, run: LoadRun<'_>, quiet: bool) -> an
                 jobs,
                 foreign_keys: db.foreign_keys,
             };
-            let summary = load.run(&|_| bar.inc(1))?;
+            let summary = load.run(&|_| bar.inc(1)).map_err(|e| {
+                let schema_problem = matches!(
+                    e,
+                    PgError::MissingSchema { .. } | PgError::Incompatible { .. }
+                );
+                let e = anyhow::Error::new(e);
+                if schema_problem {
+                    e.context(format!("--schema {}", target.schema))
+                } else {
+                    e
+                }
+            })?;
             (summary.rows, format!("PostgreSQL {}", target.describe()))
         }
         Database::Sqlite(path) => {

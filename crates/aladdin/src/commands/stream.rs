@@ -133,7 +133,7 @@ fn default_tables(scenario: &Scenario) -> Vec<&'static TableDef> {
 
 pub fn run(args: StreamArgs, quiet: bool) -> anyhow::Result<()> {
     let scenario = load_scenario(&args.scenario, args.seed)?;
-    let target = Target::parse(&args.out).map_err(|e| UsageError(e.to_string()))?;
+    let target = Target::parse(&args.out).map_err(|e| UsageError(format!("--out: {e}")))?;
     let tables = if args.tables.is_empty() {
         default_tables(&scenario)
     } else {
@@ -218,9 +218,18 @@ pub fn run(args: StreamArgs, quiet: bool) -> anyhow::Result<()> {
     };
     let summary = match run.run() {
         Ok(s) => s,
-        Err(e) if e.is_usage() => return Err(UsageError(e.to_string()).into()),
-        // every failure names its target (and the seq to resume from) already
-        Err(e) => return Err(e.into()),
+        Err(e) if e.is_usage() => {
+            return Err(UsageError(format!("--out {:?}: {e}", args.out)).into());
+        }
+        // every failure names its target and the seq to resume after; the flag is ours
+        Err(e) => {
+            return Err(match e.confirmed() {
+                Some(seq) => anyhow::Error::new(e).context(format!(
+                    "the stream stopped; rerun with --resume-from-seq {seq} to continue after the last confirmed message"
+                )),
+                None => e.into(),
+            });
+        }
     };
     if !quiet {
         report(&summary, &shown);
