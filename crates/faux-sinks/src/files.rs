@@ -9,7 +9,7 @@ use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use faux::{Date, Row, RowSink, Scenario, Shard, TableDef, View};
+use faux::{Date, DateRange, Row, RowSink, Scenario, Shard, TableDef, View};
 use xxhash_rust::xxh3::Xxh3;
 
 use crate::csv::CsvEncoder;
@@ -286,12 +286,8 @@ pub fn write_partition(
 #[derive(Debug, Clone)]
 pub struct FileRun<'a> {
     pub scenario: &'a Scenario,
-    pub seed: u64,
     pub tables: Vec<&'static TableDef>,
-    /// Inclusive.
-    pub from: Date,
-    /// Inclusive.
-    pub to: Date,
+    pub days: DateRange,
     pub shard: Shard,
     pub view: View,
     pub format: Format,
@@ -301,12 +297,8 @@ pub struct FileRun<'a> {
 }
 
 impl FileRun<'_> {
-    pub fn days(&self) -> impl Iterator<Item = Date> + '_ {
-        (0..=self.from.days_until(self.to)).map(|i| self.from.add_days(i))
-    }
-
     pub fn partition_count(&self) -> usize {
-        self.days().count() * self.tables.len()
+        self.days.day_count() * self.tables.len()
     }
 
     /// Writes every partition (in parallel), then the manifest. `on_partition` is called once
@@ -315,23 +307,17 @@ impl FileRun<'_> {
         &self,
         on_partition: &(dyn Fn(&PartitionStats) + Sync),
     ) -> Result<Vec<PartitionStats>, SinkError> {
-        if self.to < self.from {
+        if self.layout == Layout::Flat && self.days.day_count() > 1 {
             return Err(SinkError::Invalid(format!(
-                "--to {} is before --from {}",
-                self.to, self.from
-            )));
-        }
-        if self.layout == Layout::Flat && self.from != self.to {
-            return Err(SinkError::Invalid(format!(
-                "the flat layout holds a single day, but {} to {} is {} days: use --date, or --layout hive",
-                self.from,
-                self.to,
-                self.from.days_until(self.to) + 1
+                "the flat layout holds a single day, but {} is {} days: write one day, or use the hive or daily layout",
+                self.days,
+                self.days.day_count()
             )));
         }
         fs::create_dir_all(&self.out).map_err(|e| SinkError::io(&self.out, e))?;
 
         let items: Vec<(Date, &'static TableDef)> = self
+            .days
             .days()
             .flat_map(|d| self.tables.iter().map(move |t| (d, *t)))
             .collect();

@@ -62,7 +62,7 @@ impl Manifest {
         let mut m = Manifest {
             generator: format!("faux-genie {}", env!("CARGO_PKG_VERSION")),
             scenario: run.scenario.name().to_string(),
-            seed: run.seed,
+            seed: run.scenario.seed(),
             model_version: faux::MODEL_VERSION,
             format: run.format.to_string(),
             layout: run.layout.name().to_string(),

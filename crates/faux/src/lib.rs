@@ -40,7 +40,7 @@ pub use rng::{Key, Stream, Uuid};
 pub use scenario::{SCENARIOS, Scenario, ScenarioError, Tunable};
 pub use simulation::Simulation;
 pub use table::{Column, FieldVisitor, LogicalType, Parent, Row, RowSink, Shard, TableDef};
-pub use time::{Date, DateError, Timestamp, TimestampError};
+pub use time::{Date, DateError, DateRange, DateRangeError, Timestamp, TimestampError};
 pub use view::View;
 
 /// Version of the generation model. Any deliberate change of generated values bumps it; it is

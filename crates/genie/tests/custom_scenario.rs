@@ -224,8 +224,8 @@ const FROM: &str = "2024-01-01";
 const TO: &str = "2024-01-05";
 
 fn days() -> Vec<Date> {
-    let (a, b): (Date, Date) = (FROM.parse().unwrap(), TO.parse().unwrap());
-    (0..=a.days_until(b)).map(|i| a.add_days(i)).collect()
+    let range = faux::DateRange::new(FROM.parse().unwrap(), TO.parse().unwrap()).unwrap();
+    range.days().collect()
 }
 
 /// Rows of a table in a view, as text lines (a CSV-ish rendering through the visitor).
@@ -306,13 +306,11 @@ fn views_are_derived_from_the_feed() {
 fn files_and_sqlite_hold_the_custom_tables() {
     let s = library();
     let tmp = tempfile::tempdir().unwrap();
-    let (from, to) = (FROM.parse().unwrap(), TO.parse().unwrap());
+    let range = faux::DateRange::new(FROM.parse().unwrap(), TO.parse().unwrap()).unwrap();
     let run = faux_sinks::FileRun {
         scenario: &s,
-        seed: s.seed(),
         tables: s.tables().to_vec(),
-        from,
-        to,
+        days: range,
         shard: Shard::ALL,
         view: View::Extract,
         format: faux_sinks::Format::Csv,
@@ -344,8 +342,7 @@ fn files_and_sqlite_hold_the_custom_tables() {
         path: db.clone(),
         scenario: &s,
         tables: s.tables().to_vec(),
-        from,
-        to,
+        days: range,
         foreign_keys: false,
     };
     load.run(&|_, _| {}).unwrap();

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
-use faux::{DEFAULT_SEED, Scenario, Shard, TableDef, Timestamp, View};
+use faux::{DEFAULT_SEED, DateRange, Scenario, Shard, TableDef, Timestamp, View};
 use faux_sinks::{FileRun, Format, Layout, PartitionStats};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -115,10 +115,11 @@ pub fn run(args: GenerateArgs, quiet: bool) -> anyhow::Result<()> {
     };
     // a snapshot defaults to every day from the scenario's first to the instant's
     let default = match view {
-        View::Snapshot(t) => Some((scenario.first_day(t.date()), t.date())),
+        View::Snapshot(t) => DateRange::new(scenario.first_day(t.date()), t.date()).ok(),
         _ => None,
     };
-    let (from, to) = args.days.range(default)?;
+    let range = args.days.range(default)?;
+    let (from, to) = (range.first(), range.last());
     if args.layout == Layout::Flat && from != to {
         usage!(
             "--layout flat holds a single day, but {from} to {to} is {} days: use --date, or --layout hive",
@@ -139,10 +140,8 @@ pub fn run(args: GenerateArgs, quiet: bool) -> anyhow::Result<()> {
         }
         let run = super::load::LoadRun {
             scenario: &scenario,
-            seed: args.seed,
             tables,
-            from,
-            to,
+            days: range,
         };
         return super::load::run(database, &args.db, run, quiet);
     }
@@ -153,10 +152,8 @@ pub fn run(args: GenerateArgs, quiet: bool) -> anyhow::Result<()> {
         .unwrap_or_else(faux_sinks::pool::all_cores);
     let run = FileRun {
         scenario: &scenario,
-        seed: args.seed,
         tables,
-        from,
-        to,
+        days: range,
         shard: args.shard,
         view,
         format: args.format,

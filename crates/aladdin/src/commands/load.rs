@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use clap::Args;
-use faux::{Date, Scenario, TableDef};
+use faux::{DateRange, Scenario, TableDef};
 use faux_sinks::postgres::{PgError, PgLoad, PgTarget};
 use faux_sinks::sqlite::SqliteLoad;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -81,14 +81,12 @@ impl Database {
 #[derive(Debug)]
 pub struct LoadRun<'a> {
     pub scenario: &'a Scenario,
-    pub seed: u64,
     pub tables: Vec<&'static TableDef>,
-    pub from: Date,
-    pub to: Date,
+    pub days: DateRange,
 }
 
 pub fn run(database: Database, db: &DbArgs, run: LoadRun<'_>, quiet: bool) -> anyhow::Result<()> {
-    let days = run.from.days_until(run.to) as u64 + 1;
+    let days = run.days.day_count() as u64;
     let jobs = db.jobs.unwrap_or(1) as usize;
     if db.foreign_keys && jobs > 1 {
         usage!(
@@ -112,8 +110,7 @@ pub fn run(database: Database, db: &DbArgs, run: LoadRun<'_>, quiet: bool) -> an
                 target: &target,
                 scenario: run.scenario,
                 tables: run.tables,
-                from: run.from,
-                to: run.to,
+                days: run.days,
                 jobs,
                 foreign_keys: db.foreign_keys,
             };
@@ -136,8 +133,7 @@ pub fn run(database: Database, db: &DbArgs, run: LoadRun<'_>, quiet: bool) -> an
                 path: path.clone(),
                 scenario: run.scenario,
                 tables: run.tables,
-                from: run.from,
-                to: run.to,
+                days: run.days,
                 foreign_keys: db.foreign_keys,
             };
             let summary = load.run(&|_, _| bar.inc(1))?;
@@ -152,7 +148,7 @@ pub fn run(database: Database, db: &DbArgs, run: LoadRun<'_>, quiet: bool) -> an
             rows as f64 / elapsed.max(1e-9),
             if days == 1 { "" } else { "s" },
             run.scenario.name(),
-            run.seed,
+            run.scenario.seed(),
         );
     }
     Ok(())

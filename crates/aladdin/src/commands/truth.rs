@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use clap::Args;
 use faux::truth::{TableTruth, TruthSink};
-use faux::{DEFAULT_SEED, Date, MODEL_VERSION, Shard, Timestamp, View};
+use faux::{DEFAULT_SEED, Date, DateRange, MODEL_VERSION, Shard, Timestamp, View};
 use serde_json::{Value, json};
 
 use crate::commands::common::{Days, load_scenario, parse_instant};
@@ -78,13 +78,13 @@ fn table_json(t: &TableTruth, def: &faux::TableDef) -> Value {
 pub fn run(args: TruthArgs) -> anyhow::Result<()> {
     let scenario = load_scenario(&args.scenario, args.seed)?;
     let view = args.as_of.map_or(View::Extract, View::Snapshot);
-    let (from, to) = args
-        .days
-        .range(args.as_of.map(|t| (scenario.first_day(t.date()), t.date())))?;
+    let range = args.days.range(
+        args.as_of
+            .and_then(|t| DateRange::new(scenario.first_day(t.date()), t.date()).ok()),
+    )?;
+    let (from, to) = (range.first(), range.last());
     let tables = super::generate::select_tables(&scenario, &args.tables)?;
-    let days: Vec<Date> = (0..=from.days_until(to))
-        .map(|i| from.add_days(i))
-        .collect();
+    let days: Vec<Date> = range.days().collect();
     let items: Vec<(Date, &'static faux::TableDef)> = days
         .iter()
         .flat_map(|d| tables.iter().map(move |t| (*d, *t)))

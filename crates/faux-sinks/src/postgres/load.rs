@@ -12,7 +12,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use bytes::Bytes;
-use faux::{Date, Row, RowSink, Scenario, Shard, TableDef, View};
+use faux::{Date, DateRange, Row, RowSink, Scenario, Shard, TableDef, View};
 use futures_util::SinkExt;
 use tokio::sync::mpsc;
 use tokio_postgres::CopyInSink;
@@ -35,10 +35,7 @@ pub struct PgLoad<'a> {
     pub target: &'a PgTarget,
     pub scenario: &'a Scenario,
     pub tables: Vec<&'static TableDef>,
-    /// Inclusive.
-    pub from: Date,
-    /// Inclusive.
-    pub to: Date,
+    pub days: DateRange,
     /// Connections loading days in parallel.
     pub jobs: usize,
     /// Add foreign keys between the tables (days must then load in order from the first).
@@ -114,12 +111,6 @@ impl RowSink for ChunkSink<'_> {
 }
 
 impl PgLoad<'_> {
-    pub fn days(&self) -> Vec<Date> {
-        (0..=self.from.days_until(self.to))
-            .map(|i| self.from.add_days(i))
-            .collect()
-    }
-
     /// Loads every day; `on_day` is called as each day commits. On failure, the days already
     /// committed stay (each is complete), and the error names the day and table.
     pub fn run(&self, on_day: &(dyn Fn(&DayLoaded) + Sync)) -> Result<LoadSummary, PgError> {
@@ -127,7 +118,7 @@ impl PgLoad<'_> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
-        let days = self.days();
+        let days: Vec<Date> = self.days.days().collect();
         let jobs = self.jobs.clamp(1, days.len().max(1));
         // the coordinator holds the load lock for the whole run
         let (coordinator, prepared) = runtime.block_on(async {

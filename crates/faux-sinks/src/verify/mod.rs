@@ -22,7 +22,7 @@ pub mod values;
 
 use std::collections::{BTreeMap, HashMap};
 
-use faux::{Date, LogicalType, Row, RowSink, Scenario, Shard, TableDef, View};
+use faux::{Date, DateRange, LogicalType, Row, RowSink, Scenario, Shard, TableDef, View};
 use xxhash_rust::xxh3::{xxh3_64, xxh3_128};
 
 pub use values::{Collector, Raw, Val, ValuesRow, canonical, canonical_text};
@@ -372,12 +372,11 @@ fn bucket(mode: Mode, day: Date) -> i32 {
     }
 }
 
-/// Generates the truth's rows of `table` for `from..=to` (daily extracts, on `threads`).
+/// Generates the truth's rows of `table` for the days (daily extracts, on `threads`).
 fn expected_rows(
     scenario: &Scenario,
     table: &'static TableDef,
-    from: Date,
-    to: Date,
+    range: DateRange,
     mode: Mode,
     threads: usize,
 ) -> HashMap<(i32, u128), Expected> {
@@ -394,9 +393,7 @@ fn expected_rows(
         }
     }
     let shape = Shape::new(table);
-    let days: Vec<Date> = (0..=from.days_until(to))
-        .map(|i| from.add_days(i))
-        .collect();
+    let days: Vec<Date> = range.days().collect();
     let per_day = crate::pool::map(days.len(), threads, |i| {
         let day = days[i];
         let mut sink = Sink {
@@ -432,13 +429,12 @@ fn expected_rows(
     out
 }
 
-/// Compares `table` as loaded in `source` with the truth of `from..=to`.
+/// Compares `table` as loaded in `source` with the truth of the days.
 pub fn verify_table(
     source: &mut dyn Source,
     scenario: &Scenario,
     table: &'static TableDef,
-    from: Date,
-    to: Date,
+    range: DateRange,
     threads: usize,
 ) -> TableReport {
     // only a table with a cursor has versions to keep the latest of
@@ -446,13 +442,12 @@ pub fn verify_table(
         Some(_) => source.mode(table),
         None => Mode::PerDay,
     };
-    let expected = expected_rows(scenario, table, from, to, mode, threads);
+    let expected = expected_rows(scenario, table, range, mode, threads);
+    let (from, to) = (range.first(), range.last());
     let mut report = TableReport {
         table: table.name,
         mode,
-        days: (0..=from.days_until(to))
-            .map(|i| (from.add_days(i), DayDiff::default()))
-            .collect(),
+        days: range.days().map(|d| (d, DayDiff::default())).collect(),
         unreadable: 0,
         problems: Vec::new(),
     };
@@ -663,7 +658,7 @@ mod tests {
             rows: rows.clone(),
             mode: Mode::PerDay,
         };
-        let r = verify_table(&mut src, &s, table, day, day, 1);
+        let r = verify_table(&mut src, &s, table, DateRange::day(day), 1);
         assert_eq!(r.differences(), 0, "{r:?}");
         assert_eq!(r.days[&day].expected, n);
 
@@ -677,7 +672,7 @@ mod tests {
             rows,
             mode: Mode::PerDay,
         };
-        let r = verify_table(&mut src, &s, table, day, day, 1);
+        let r = verify_table(&mut src, &s, table, DateRange::day(day), 1);
         let d = &r.days[&day];
         // services has no key: a changed row is one missing and one unexpected
         assert_eq!((d.missing, d.duplicated, d.unexpected), (2, 1, 1), "{d:?}");

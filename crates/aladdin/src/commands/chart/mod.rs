@@ -167,7 +167,8 @@ pub fn run(args: ChartArgs) -> anyhow::Result<()> {
                     "no days selected: give --date D, --month YYYY-MM, --from A --to B, or --days N"
                 );
             }
-            d.range(None)?
+            let r = d.range(None)?;
+            (r.first(), r.last())
         }
     };
     if args.kind == Kind::OrdersCurve && from == to {
