@@ -74,6 +74,8 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_target(false)
         .without_time()
+        // plain text when the log goes to a file or a pipe: no colour codes in logs
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("ALADDIN_LOG")
                 // the broker clients log connection trouble that `aladdin stream` reports

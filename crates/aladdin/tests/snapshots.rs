@@ -72,3 +72,49 @@ fn first_rows_of_every_ecommerce_table() {
         insta::assert_snapshot!(format!("ecommerce_{table}_csv"), head(&path, 3));
     }
 }
+
+/// The snapshot and changes views of the order tables around a midnight: version 2 files an
+/// order checked out after midnight under the day it was placed (version 1 filed it under its
+/// session's day).
+#[test]
+fn snapshot_and_changes_views_of_orders() {
+    let tmp = tempfile::tempdir().unwrap();
+    for view in ["snapshot", "changes"] {
+        let mut args = vec![
+            "generate",
+            "--scenario",
+            "ecommerce",
+            "--quiet",
+            "--seed",
+            "42",
+            "--from",
+            "2024-03-10",
+            "--to",
+            "2024-03-11",
+            "--tables",
+            "orders,refunds",
+            "--view",
+            view,
+            "--out",
+        ];
+        let out = tmp.path().join(view);
+        args.push(out.to_str().unwrap());
+        if view == "snapshot" {
+            args.extend(["--as-of", "2024-03-20T00:00:00Z"]);
+        }
+        ok(&args);
+    }
+    assert_eq!(
+        faux::MODEL_VERSION,
+        2,
+        "model version changed: review the snapshots below"
+    );
+    for view in ["snapshot", "changes"] {
+        for table in ["orders", "refunds"] {
+            let path = tmp
+                .path()
+                .join(format!("{view}/{table}/date=2024-03-11/part-0.csv"));
+            insta::assert_snapshot!(format!("{view}_{table}_csv"), head(&path, 4));
+        }
+    }
+}

@@ -8,10 +8,9 @@
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use faux::{Date, Row, RowSink, Scenario, Shard, TableDef, View};
+use faux::{Date, DateRange, Row, RowSink, Scenario, Shard, TableDef, View};
 use xxhash_rust::xxh3::Xxh3;
 
 use crate::csv::CsvEncoder;
@@ -321,12 +320,8 @@ fn write_partition_until(
 #[derive(Debug, Clone)]
 pub struct FileRun<'a> {
     pub scenario: &'a Scenario,
-    pub seed: u64,
     pub tables: Vec<&'static TableDef>,
-    /// Inclusive.
-    pub from: Date,
-    /// Inclusive.
-    pub to: Date,
+    pub days: DateRange,
     pub shard: Shard,
     pub view: View,
     pub format: Format,
@@ -338,12 +333,8 @@ pub struct FileRun<'a> {
 }
 
 impl FileRun<'_> {
-    pub fn days(&self) -> impl Iterator<Item = Date> + '_ {
-        (0..=self.from.days_until(self.to)).map(|i| self.from.add_days(i))
-    }
-
     pub fn partition_count(&self) -> usize {
-        self.days().count() * self.tables.len()
+        self.days.day_count() * self.tables.len()
     }
 
     /// Writes every partition (in parallel), then the manifest. `on_partition` is called once
@@ -363,89 +354,48 @@ impl FileRun<'_> {
         on_partition: &(dyn Fn(&PartitionStats) + Sync),
         stop: &AtomicBool,
     ) -> Result<Vec<PartitionStats>, SinkError> {
-        if self.to < self.from {
+        if self.layout == Layout::Flat && self.days.day_count() > 1 {
             return Err(SinkError::Invalid(format!(
-                "--to {} is before --from {}",
-                self.to, self.from
-            )));
-        }
-        if self.layout == Layout::Flat && self.from != self.to {
-            return Err(SinkError::Invalid(format!(
-                "the flat layout holds a single day, but {} to {} is {} days: use --date, or --layout hive",
-                self.from,
-                self.to,
-                self.from.days_until(self.to) + 1
+                "the flat layout holds a single day, but {} is {} days: write one day, or use the hive or daily layout",
+                self.days,
+                self.days.day_count()
             )));
         }
         fs::create_dir_all(&self.out).map_err(|e| SinkError::io(&self.out, e))?;
 
         let items: Vec<(Date, &'static TableDef)> = self
+            .days
             .days()
             .flat_map(|d| self.tables.iter().map(move |t| (d, *t)))
             .collect();
-        let next = AtomicUsize::new(0);
-        let failed = AtomicBool::new(false);
-        let results: Mutex<Vec<(usize, PartitionStats)>> =
-            Mutex::new(Vec::with_capacity(items.len()));
-        let first_error: Mutex<Option<SinkError>> = Mutex::new(None);
-        let workers = self.threads.clamp(1, items.len().max(1));
-        let work = || {
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= items.len() || failed.load(Ordering::Relaxed) {
-                    break;
-                }
-                if stop.load(Ordering::Relaxed) {
-                    failed.store(true, Ordering::Relaxed);
-                    first_error
-                        .lock()
-                        .expect("error lock")
-                        .get_or_insert(SinkError::Interrupted);
-                    break;
-                }
-                let (day, table) = items[i];
-                let rel = partition_path(self.layout, table, day, self.shard, self.format);
-                match write_partition_until(
-                    self.scenario,
-                    table,
-                    day,
-                    self.shard,
-                    self.view,
-                    self.format,
-                    &self.out,
-                    &rel,
-                    stop,
-                ) {
-                    Ok(stats) => {
-                        on_partition(&stats);
-                        results.lock().expect("results lock").push((i, stats));
-                    }
-                    Err(e) => {
-                        failed.store(true, Ordering::Relaxed);
-                        first_error.lock().expect("error lock").get_or_insert(e);
-                        break;
-                    }
-                }
+        let written = crate::pool::run(items.len(), self.threads, |i| {
+            if stop.load(Ordering::Relaxed) {
+                return Err(SinkError::Interrupted);
+            }
+            let (day, table) = items[i];
+            let rel = partition_path(self.layout, table, day, self.shard, self.format);
+            let stats = write_partition_until(
+                self.scenario,
+                table,
+                day,
+                self.shard,
+                self.view,
+                self.format,
+                &self.out,
+                &rel,
+                stop,
+            )?;
+            on_partition(&stats);
+            Ok(stats)
+        });
+        let stats = match written {
+            Ok(stats) => stats,
+            Err((e, done)) => {
+                // finished partitions stay: each is complete and correct; the manifest names them
+                let _ = crate::manifest::Manifest::for_run(self, &done).merge_into(&self.out);
+                return Err(e);
             }
         };
-        if workers == 1 {
-            work(); // no thread to start and join for a single worker
-        } else {
-            std::thread::scope(|scope| {
-                for _ in 0..workers {
-                    scope.spawn(work);
-                }
-            });
-        }
-        let mut results = results.into_inner().expect("results lock");
-        if let Some(e) = first_error.into_inner().expect("error lock") {
-            // finished partitions stay: each is complete and correct; the manifest names them
-            let done: Vec<_> = results.drain(..).map(|(_, s)| s).collect();
-            let _ = crate::manifest::Manifest::for_run(self, &done).merge_into(&self.out);
-            return Err(e);
-        }
-        results.sort_by_key(|(i, _)| *i);
-        let stats: Vec<PartitionStats> = results.into_iter().map(|(_, s)| s).collect();
         crate::manifest::Manifest::for_run(self, &stats).merge_into(&self.out)?;
         Ok(stats)
     }

@@ -10,6 +10,7 @@
 //! - [`files`]: formats, layouts (Hive-style partitions or flat), atomic partition writes and
 //!   the parallel run.
 //! - [`manifest`]: the `_manifest.json` describing an output folder.
+//! - [`pool`]: the one worker pool (days or partitions handed out in order to scoped threads).
 //! - `postgres` (feature `postgres`): idempotent daily loads into PostgreSQL with binary COPY,
 //!   and reading tables back for `verify`.
 //! - `sqlite` (feature `sqlite`): the same semantics for a SQLite file.
@@ -22,6 +23,7 @@ pub mod files;
 pub mod jsonl;
 pub mod manifest;
 pub mod parquet;
+pub mod pool;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
@@ -75,6 +77,48 @@ impl SinkError {
         match self {
             SinkError::UnnamedIo(e) => SinkError::io(path, e),
             other => other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Library errors describe the problem; the command line that called them adds its flags
+    /// (a library used from Python or a server has no `--schema`).
+    #[test]
+    #[cfg(all(feature = "postgres", feature = "stream"))]
+    fn errors_name_no_command_line_flags() {
+        use crate::postgres::{PgError, PgTarget};
+        use crate::stream::StreamError;
+        let messages = [
+            PgError::MissingSchema {
+                schema: "s".into(),
+                target: "t".into(),
+            }
+            .to_string(),
+            PgError::Incompatible {
+                table: "orders".into(),
+                target: "t".into(),
+                problems: vec!["no primary key".into()],
+            }
+            .to_string(),
+            PgTarget::parse("postgres://u@h/db", Some(""))
+                .unwrap_err()
+                .to_string(),
+            StreamError::BadTarget {
+                target: "x://".into(),
+                reason: "unknown scheme".into(),
+            }
+            .to_string(),
+            StreamError::Broker {
+                target: "amqp://h".into(),
+                reason: "nope".into(),
+                confirmed: Some(7),
+            }
+            .to_string(),
+        ];
+        for m in messages {
+            assert!(!m.contains("--"), "{m}");
         }
     }
 }

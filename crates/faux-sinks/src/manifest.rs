@@ -87,7 +87,7 @@ impl Manifest {
             scenario: run.scenario.name().to_string(),
             scenario_file: run.scenario_source.as_ref().map(|s| s.file.clone()),
             scenario_digest: run.scenario_source.as_ref().map(|s| s.digest.clone()),
-            seed: run.seed,
+            seed: run.scenario.seed(),
             model_version: faux::MODEL_VERSION,
             format: run.format.to_string(),
             layout: run.layout.name().to_string(),

@@ -127,6 +127,7 @@ pub(crate) mod fixture {
         primary_key: &[],
         cursor: None,
         partition: "b",
+        parent: None,
     };
 
     /// (string, written as a label?, date, id)

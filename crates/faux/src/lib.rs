@@ -11,9 +11,13 @@
 //!   sink is written against, and day [`Shard`]s.
 //! - [`scenario`]: the scenario registry and the generation entry point.
 //! - [`view`]: the daily extract, snapshot and changes views.
+//! - [`feed`]: the change feed ([`Scenario::changes`]): every version of every row of a day,
+//!   all tables, typed, in sequence order — what the changes view, the stream and Genie read.
 //! - [`shiny_rocks`]: the Shiny Rocks scenario, faithful to the Kestra blog's generator.
 //! - [`ecommerce`]: the e-commerce simulation (customers, sessions, events, orders that
 //!   change over days, payments, shipments, refunds, marketing spend).
+//! - [`simulation`]: scenarios defined outside faux ([`Simulation`]): a change feed, from
+//!   which every view is derived.
 //! - [`truth`]: the answer key (counts, sums, digests per table and day).
 //!
 //! Determinism: every value is drawn from a stream keyed by `(seed, scenario, table, day,
@@ -21,18 +25,22 @@
 //! thread, with the same result.
 
 pub mod ecommerce;
+pub mod feed;
 pub mod rng;
 pub mod scenario;
 pub mod shiny_rocks;
+pub mod simulation;
 pub mod table;
 pub mod time;
 pub mod truth;
 pub mod view;
 
+pub use feed::{ChangeRecord, Op, Record};
 pub use rng::{Key, Stream, Uuid};
 pub use scenario::{SCENARIOS, Scenario, ScenarioError, Tunable};
-pub use table::{Column, FieldVisitor, LogicalType, Row, RowSink, Shard, TableDef};
-pub use time::{Date, DateError, Timestamp, TimestampError};
+pub use simulation::Simulation;
+pub use table::{Column, FieldVisitor, LogicalType, Parent, Row, RowSink, Shard, TableDef};
+pub use time::{Date, DateError, DateRange, DateRangeError, Timestamp, TimestampError};
 pub use view::View;
 
 /// Version of the generation model. Any deliberate change of generated values bumps it; it is

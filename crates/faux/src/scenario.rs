@@ -1,8 +1,13 @@
 //! The registry of scenarios and the one entry point sinks and shells call.
 
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
 use crate::ecommerce::Ecommerce;
 use crate::ecommerce::config::{Config, ConfigError};
+use crate::feed::ChangeRecord;
 use crate::shiny_rocks::{self, ShinyRocks};
+use crate::simulation::Simulation;
 use crate::table::{RowSink, Shard, TableDef};
 use crate::time::Date;
 pub use crate::view::View;
@@ -41,12 +46,27 @@ pub enum ScenarioError {
     Config(#[from] ConfigError),
 }
 
-/// A scenario bound to a seed: a pure function from (table, day, shard, view) to rows.
+/// A scenario bound to a seed: a pure function from (table, day, shard, view) to rows, and
+/// from a day to its change feed.
 #[derive(Debug)]
-pub enum Scenario {
+pub struct Scenario {
+    kind: Kind,
+    seed: u64,
+    /// Recent days' change feeds: every table's changes file of a day reads the same list.
+    /// Derived data only: results never depend on what is cached.
+    changes: Mutex<BTreeMap<Date, Arc<Vec<ChangeRecord>>>>,
+}
+
+/// The built-in simulations.
+#[derive(Debug)]
+enum Kind {
     ShinyRocks(ShinyRocks),
     Ecommerce(Box<Ecommerce>),
+    Custom(Box<dyn Simulation>),
 }
+
+/// Days of change feeds kept: the day being written and its neighbour.
+const CHANGES_CACHE_DAYS: usize = 2;
 
 /// Names and one-line descriptions of the scenarios, for `scenario list` and error messages.
 pub const SCENARIOS: &[(&str, &str)] = &[
@@ -61,13 +81,21 @@ pub const SCENARIOS: &[(&str, &str)] = &[
 ];
 
 impl Scenario {
+    fn new(kind: Kind, seed: u64) -> Scenario {
+        Scenario {
+            kind,
+            seed,
+            changes: Mutex::new(BTreeMap::new()),
+        }
+    }
+
     pub fn by_name(name: &str, seed: u64) -> Result<Scenario, ScenarioError> {
         match name {
-            ShinyRocks::NAME => Ok(Scenario::ShinyRocks(ShinyRocks::new(seed))),
-            Ecommerce::NAME => Ok(Scenario::Ecommerce(Box::new(Ecommerce::new(
-                Config::default_config(),
+            ShinyRocks::NAME => Ok(Scenario::new(Kind::ShinyRocks(ShinyRocks::new(seed)), seed)),
+            Ecommerce::NAME => Ok(Scenario::new(
+                Kind::Ecommerce(Box::new(Ecommerce::new(Config::default_config(), seed))),
                 seed,
-            )))),
+            )),
             _ => Err(ScenarioError::Unknown {
                 name: name.to_string(),
                 valid: SCENARIOS
@@ -82,17 +110,42 @@ impl Scenario {
     /// The e-commerce scenario with the settings of a scenario file (`text`), over defaults.
     pub fn from_toml(source_name: &str, text: &str, seed: u64) -> Result<Scenario, ScenarioError> {
         let config = Config::from_toml(source_name, text)?;
-        Ok(Scenario::Ecommerce(Box::new(Ecommerce::new(config, seed))))
+        Ok(Scenario::new(
+            Kind::Ecommerce(Box::new(Ecommerce::new(config, seed))),
+            seed,
+        ))
+    }
+
+    /// A scenario defined outside faux, bound to `seed`.
+    pub fn custom(simulation: Box<dyn Simulation>, seed: u64) -> Scenario {
+        Scenario::new(Kind::Custom(simulation), seed)
+    }
+
+    /// The seed every value is drawn from.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// The Shiny Rocks generator, when this is that scenario (for its charts).
+    pub fn as_shiny_rocks(&self) -> Option<&ShinyRocks> {
+        match &self.kind {
+            Kind::ShinyRocks(s) => Some(s),
+            Kind::Ecommerce(_) | Kind::Custom(_) => None,
+        }
     }
 
     pub fn name(&self) -> &'static str {
-        match self {
-            Scenario::ShinyRocks(_) => ShinyRocks::NAME,
-            Scenario::Ecommerce(_) => Ecommerce::NAME,
+        match &self.kind {
+            Kind::ShinyRocks(_) => ShinyRocks::NAME,
+            Kind::Ecommerce(_) => Ecommerce::NAME,
+            Kind::Custom(c) => c.name(),
         }
     }
 
     pub fn description(&self) -> &'static str {
+        if let Kind::Custom(c) = &self.kind {
+            return c.description();
+        }
         SCENARIOS
             .iter()
             .find(|(n, _)| *n == self.name())
@@ -100,9 +153,10 @@ impl Scenario {
     }
 
     pub fn tables(&self) -> &'static [&'static TableDef] {
-        match self {
-            Scenario::ShinyRocks(_) => &shiny_rocks::TABLES,
-            Scenario::Ecommerce(_) => &crate::ecommerce::tables::TABLES,
+        match &self.kind {
+            Kind::ShinyRocks(_) => shiny_rocks::TABLES,
+            Kind::Ecommerce(_) => crate::ecommerce::tables::TABLES,
+            Kind::Custom(c) => c.tables(),
         }
     }
 
@@ -124,17 +178,19 @@ impl Scenario {
     }
 
     pub fn tunables(&self) -> Vec<crate::Tunable> {
-        match self {
-            Scenario::ShinyRocks(_) => ShinyRocks::tunables(),
-            Scenario::Ecommerce(e) => e.tunables(),
+        match &self.kind {
+            Kind::ShinyRocks(_) => ShinyRocks::tunables(),
+            Kind::Ecommerce(e) => e.tunables(),
+            Kind::Custom(c) => c.tunables(),
         }
     }
 
     /// The first day with data, for views that start "from the beginning" (a snapshot).
     pub fn first_day(&self, as_of: Date) -> Date {
-        match self {
-            Scenario::ShinyRocks(_) => Date::from_ymd(as_of.year(), 1, 1).expect("valid"),
-            Scenario::Ecommerce(e) => e.first_day(),
+        match &self.kind {
+            Kind::ShinyRocks(_) => Date::from_ymd(as_of.year(), 1, 1).expect("valid"),
+            Kind::Ecommerce(e) => e.first_day(),
+            Kind::Custom(c) => c.first_day(),
         }
     }
 
@@ -143,8 +199,8 @@ impl Scenario {
     ///
     /// The rows of shards `0..n` of a day, concatenated in shard order, are the rows of the
     /// whole day; the result never depends on what else is generated, or where. In the
-    /// changes view, rows are [`crate::view::Change`] records of
-    /// [`crate::view::changes_table`].
+    /// changes view, rows are [`ChangeRecord`]s of `table` from [`Scenario::changes`]
+    /// (columns: [`crate::view::changes_table`]), cut into shards by position.
     pub fn generate<S: RowSink>(
         &self,
         table: &'static TableDef,
@@ -153,10 +209,56 @@ impl Scenario {
         view: View,
         sink: &mut S,
     ) -> Result<(), S::Error> {
-        match self {
-            Scenario::ShinyRocks(s) => s.generate_view(table, day, shard, view, sink),
-            Scenario::Ecommerce(e) => e.generate(table, day, shard, view, sink),
+        match (view, &self.kind) {
+            (View::Changes, _) => {
+                let t = self.table_index(table);
+                let all = self.changes(day);
+                let mine: Vec<&ChangeRecord> = all.iter().filter(|c| c.table == t).collect();
+                let r = shard.range(mine.len() as u64);
+                for c in &mine[r.start as usize..r.end as usize] {
+                    sink.row(*c)?;
+                }
+                Ok(())
+            }
+            (_, Kind::ShinyRocks(s)) => s.generate_view(table, day, shard, view, sink),
+            (_, Kind::Ecommerce(e)) => e.generate(table, day, shard, view, sink),
+            (_, Kind::Custom(_)) => crate::simulation::derived_view(
+                &|d| self.changes(d),
+                table,
+                self.table_index(table),
+                day,
+                shard,
+                view,
+                sink,
+            ),
         }
+    }
+
+    /// The position of `table` in [`Scenario::tables`] (by identity).
+    ///
+    /// # Panics
+    /// When `table` is not one of this scenario's tables: a caller mixing scenarios.
+    pub fn table_index(&self, table: &TableDef) -> usize {
+        self.tables()
+            .iter()
+            .position(|t| std::ptr::eq(*t, table))
+            .unwrap_or_else(|| panic!("{} is not a table of {}", table.name, self.name()))
+    }
+
+    /// Every version of every row written on `day`, all tables, in sequence order: the one
+    /// source of the changes view, the live stream and Genie's store. Computed once per day
+    /// (two recent days are kept) and shared.
+    pub fn changes(&self, day: Date) -> Arc<Vec<ChangeRecord>> {
+        if let Some(c) = self.changes.lock().expect("changes cache").get(&day) {
+            return c.clone();
+        }
+        let feed = Arc::new(match &self.kind {
+            Kind::ShinyRocks(s) => s.changes(day),
+            Kind::Ecommerce(e) => e.changes(day),
+            Kind::Custom(c) => c.changes(self.seed, day),
+        });
+        crate::ecommerce::cache_put(&self.changes, day, feed.clone(), CHANGES_CACHE_DAYS);
+        feed
     }
 
     /// The table definition of what [`Scenario::generate`] writes for `table` in `view`.

@@ -6,10 +6,11 @@
 //! order draws from its own keyed stream, so any day, or any shard of a day, generates alone.
 
 use crate::Tunable;
+use crate::feed::{ChangeRecord, Op, Record, SEQ_PER_DAY, first_seq};
 use crate::rng::{Categorical, Key, Uuid};
-use crate::table::{Column, FieldVisitor, LogicalType as T, Row, RowSink, Shard, TableDef};
+use crate::table::{Column, FieldVisitor, LogicalType as T, Parent, Row, RowSink, Shard, TableDef};
 use crate::time::Date;
-use crate::view::{Change, SEQ_PER_DAY, View};
+use crate::view::View;
 
 /// The original's `pattern_function(x, 800)`: the number of orders on day-of-year `x`.
 ///
@@ -123,6 +124,7 @@ pub static ORDERS: TableDef = TableDef {
     primary_key: &["order_id"],
     cursor: None,
     partition: "order_date",
+    parent: None,
 };
 
 pub static PAYMENTS: TableDef = TableDef {
@@ -142,6 +144,11 @@ pub static PAYMENTS: TableDef = TableDef {
     primary_key: &["payment_id"],
     cursor: None,
     partition: "order_date",
+    parent: Some(Parent {
+        table: "orders",
+        column: "order_id",
+        path: "payments",
+    }),
 };
 
 pub static SERVICES_TABLE: TableDef = TableDef {
@@ -161,6 +168,7 @@ pub static SERVICES_TABLE: TableDef = TableDef {
     primary_key: &[],
     cursor: None,
     partition: "run_date",
+    parent: None,
 };
 
 pub static MARKETING_INVESTMENTS: TableDef = TableDef {
@@ -185,9 +193,15 @@ pub static MARKETING_INVESTMENTS: TableDef = TableDef {
     primary_key: &["date", "platform"],
     cursor: None,
     partition: "date",
+    parent: None,
 };
 
-pub static TABLES: [&TableDef; 4] = [&ORDERS, &PAYMENTS, &SERVICES_TABLE, &MARKETING_INVESTMENTS];
+crate::scenario_tables! {
+    Orders(Order) = ORDERS,
+    Payments(Payment) = PAYMENTS,
+    Services(Service) = SERVICES_TABLE,
+    MarketingInvestments(MarketingInvestment) = MARKETING_INVESTMENTS,
+}
 
 impl Row for Order {
     #[inline]
@@ -452,9 +466,9 @@ impl ShinyRocks {
         Ok(())
     }
 
-    /// [`ShinyRocks::generate`] in a view. Rows never change after their day: a snapshot
-    /// holds every day up to its instant's day, and the changes view is all inserts, stamped
-    /// with the start of their day.
+    /// [`ShinyRocks::generate`] in the extract or snapshot view. Rows never change after
+    /// their day: a snapshot holds every day up to its instant's day. (The changes view is
+    /// [`ShinyRocks::changes`], through [`crate::Scenario::generate`].)
     pub fn generate_view<S: RowSink>(
         &self,
         table: &'static TableDef,
@@ -464,40 +478,61 @@ impl ShinyRocks {
         sink: &mut S,
     ) -> Result<(), S::Error> {
         match view {
-            View::Extract => self.generate(table, day, shard, sink),
-            View::Snapshot(t) if day <= t.date() => self.generate(table, day, shard, sink),
-            View::Snapshot(_) => Ok(()),
-            View::Changes => {
-                let index = TABLES
-                    .iter()
-                    .position(|t| std::ptr::eq(*t, table))
-                    .unwrap_or(0) as i64;
-                let first = shard.range(self.order_count(day)).start;
-                let offset = if std::ptr::eq(table, &SERVICES_TABLE) {
-                    let keys = self.day_keys(day);
-                    (0..first)
-                        .map(|i| self.service_count(&keys, i))
-                        .sum::<u64>()
-                } else if std::ptr::eq(table, &MARKETING_INVESTMENTS) {
-                    shard.range(PLATFORMS.len() as u64).start
-                } else {
-                    first
-                };
-                let mut changes = InsertChanges {
-                    inner: sink,
-                    seq: day.days_since_epoch() as i64 * SEQ_PER_DAY
-                        + index * (SEQ_PER_DAY / 10)
-                        + offset as i64,
-                    ts: day.start(),
-                };
-                self.generate(table, day, shard, &mut changes)
-            }
+            View::Snapshot(t) if day > t.date() => Ok(()),
+            _ => self.generate(table, day, shard, sink),
         }
     }
 
-    fn service_count(&self, keys: &DayKeys, index: u64) -> u64 {
-        let mut s = keys.services.derive(index).stream();
-        s.range_inclusive(SERVICES_PER_ORDER.0, SERVICES_PER_ORDER.1) as u64
+    /// Every row of `day`, all tables, as insert change records stamped with the start of
+    /// the day: a table's rows take consecutive sequence numbers from `day × 10^8 + table
+    /// index × 10^7`, so the list is in sequence order.
+    pub fn changes(&self, day: Date) -> Vec<ChangeRecord> {
+        let ts = day.start();
+        let mut out = Vec::new();
+        let mut push = |table: Table, n: u64, rec: Rec| {
+            out.push(ChangeRecord {
+                table: table.index(),
+                op: Op::Insert,
+                seq: first_seq(day) + table.index() as i64 * (SEQ_PER_DAY / 10) + n as i64,
+                ts,
+                row: Record::ShinyRocks(rec),
+            })
+        };
+        let keys = self.day_keys(day);
+        let orders = self.order_count(day);
+        for table in Table::ALL {
+            match table {
+                Table::Orders => {
+                    for i in 0..orders {
+                        push(*table, i, self.order_in(&keys, day, i).into());
+                    }
+                }
+                Table::Payments => {
+                    for i in 0..orders {
+                        let (order_id, product_id) = self.order_for_payment(&keys, i);
+                        let p = self.payment_in(&keys, order_id, product_id, day, i);
+                        push(*table, i, p.into());
+                    }
+                }
+                Table::Services => {
+                    let mut n = 0;
+                    for i in 0..orders {
+                        let (user_id, product_id) = self.order_for_services(&keys, i);
+                        let Ok(()) = self.services_in(&keys, user_id, product_id, day, i, |s| {
+                            push(*table, n, s.into());
+                            n += 1;
+                            Ok::<(), std::convert::Infallible>(())
+                        });
+                    }
+                }
+                Table::MarketingInvestments => {
+                    for p in 0..PLATFORMS.len() {
+                        push(*table, p as u64, self.marketing_investment(day, p).into());
+                    }
+                }
+            }
+        }
+        out
     }
 
     pub fn tunables() -> Vec<Tunable> {
@@ -570,27 +605,6 @@ struct DayKeys {
     orders: Key,
     payments: Key,
     services: Key,
-}
-
-/// Wraps rows as `insert` change records with consecutive sequence numbers.
-struct InsertChanges<'a, S> {
-    inner: &'a mut S,
-    seq: i64,
-    ts: crate::time::Timestamp,
-}
-
-impl<S: RowSink> RowSink for InsertChanges<'_, S> {
-    type Error = S::Error;
-    fn row<R: Row>(&mut self, row: &R) -> Result<(), S::Error> {
-        let change = Change {
-            op: "insert",
-            seq: self.seq,
-            ts: self.ts,
-            row,
-        };
-        self.seq += 1;
-        self.inner.row(&change)
-    }
 }
 
 #[inline(always)]

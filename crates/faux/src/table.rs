@@ -87,6 +87,18 @@ pub struct TableDef {
     pub cursor: Option<&'static str>,
     /// The column whose day a row is partitioned by.
     pub partition: &'static str,
+    /// The table whose rows own this table's rows (an order owns its lines), if any.
+    pub parent: Option<Parent>,
+}
+
+/// A table's owning table: each row belongs to the `table` row whose primary key equals its
+/// `column`. An API lists a parent's rows at `/<table>/{id}/<path>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Parent {
+    pub table: &'static str,
+    pub column: &'static str,
+    /// The path segment of the nested listing (`items` for an order's lines).
+    pub path: &'static str,
 }
 
 impl TableDef {
@@ -116,6 +128,44 @@ pub trait FieldVisitor {
     fn null(&mut self);
 }
 
+/// A visitor behind a reference visits as the visitor itself (rows of scenarios defined
+/// outside faux are visited through `&mut dyn FieldVisitor`).
+impl<T: FieldVisitor + ?Sized> FieldVisitor for &mut T {
+    fn text(&mut self, v: &str) {
+        (**self).text(v)
+    }
+    fn label(&mut self, v: &'static str) {
+        (**self).label(v)
+    }
+    fn hex_uuid(&mut self, v: &Uuid) {
+        (**self).hex_uuid(v)
+    }
+    fn uuid(&mut self, v: &Uuid) {
+        (**self).uuid(v)
+    }
+    fn int(&mut self, v: i64) {
+        (**self).int(v)
+    }
+    fn decimal(&mut self, units: i64) {
+        (**self).decimal(units)
+    }
+    fn bool(&mut self, v: bool) {
+        (**self).bool(v)
+    }
+    fn date(&mut self, v: Date) {
+        (**self).date(v)
+    }
+    fn timestamp(&mut self, v: Timestamp) {
+        (**self).timestamp(v)
+    }
+    fn json(&mut self, v: &str) {
+        (**self).json(v)
+    }
+    fn null(&mut self) {
+        (**self).null()
+    }
+}
+
 /// A typed row of a table.
 pub trait Row {
     /// Hands every column's value to the visitor, in [`TableDef::columns`] order, with the
@@ -127,6 +177,87 @@ pub trait Row {
 pub trait RowSink {
     type Error;
     fn row<R: Row>(&mut self, row: &R) -> Result<(), Self::Error>;
+}
+
+/// Declares a scenario's tables once: an exhaustive `Table` enum (a forgotten table in a
+/// `match` is a compile error), a `Rec` enum holding a row of any of them, and `TABLES`, the
+/// definitions in table order (the order of [`crate::Scenario::tables`]).
+///
+/// ```text
+/// scenario_tables! {
+///     Customers(Customer) = CUSTOMERS,
+///     Orders(Order) = ORDERS,
+/// }
+/// ```
+#[macro_export]
+macro_rules! scenario_tables {
+    ($($variant:ident($row:ty) = $def:ident),+ $(,)?) => {
+        /// A table of this scenario; its position is its index in `TABLES`.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Table {
+            $($variant),+
+        }
+
+        impl Table {
+            /// Every table, in table order.
+            pub const ALL: &'static [Table] = &[$(Table::$variant),+];
+
+            /// The table's definition.
+            pub fn def(self) -> &'static $crate::table::TableDef {
+                match self {
+                    $(Table::$variant => &$def),+
+                }
+            }
+
+            /// The table's position in `TABLES` (and in the scenario's tables).
+            pub fn index(self) -> usize {
+                self as usize
+            }
+
+            /// The table at position `i` of `TABLES`.
+            pub fn from_index(i: usize) -> Option<Table> {
+                Table::ALL.get(i).copied()
+            }
+
+            /// The table whose definition is `def` (by identity).
+            pub fn of(def: &$crate::table::TableDef) -> Option<Table> {
+                Table::ALL.iter().copied().find(|t| std::ptr::eq(t.def(), def))
+            }
+        }
+
+        /// A row of any table of this scenario.
+        #[derive(Debug, Clone, PartialEq)]
+        pub enum Rec {
+            $($variant($row)),+
+        }
+
+        impl Rec {
+            /// The table the row belongs to.
+            pub fn table(&self) -> Table {
+                match self {
+                    $(Rec::$variant(_) => Table::$variant),+
+                }
+            }
+        }
+
+        impl $crate::table::Row for Rec {
+            #[inline]
+            fn visit<V: $crate::table::FieldVisitor>(&self, v: &mut V) {
+                match self {
+                    $(Rec::$variant(r) => r.visit(v)),+
+                }
+            }
+        }
+
+        $(impl From<$row> for Rec {
+            fn from(r: $row) -> Rec {
+                Rec::$variant(r)
+            }
+        })+
+
+        /// The scenario's table definitions, in table order.
+        pub static TABLES: &[&$crate::table::TableDef] = &[$(&$def),+];
+    };
 }
 
 /// A contiguous share of a day's work: entities `[start, end)` of `total`, by parent index.

@@ -258,6 +258,71 @@ impl fmt::Display for Timestamp {
     }
 }
 
+/// An inclusive range of days, never empty: its last day is on or after its first. Every
+/// range a user gives (`--from/--to`, a load, a verify) is validated once, here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DateRange {
+    first: Date,
+    last: Date,
+}
+
+/// A range that would end before it starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{last} is before {first}: a range of days ends on or after its first day")]
+pub struct DateRangeError {
+    pub first: Date,
+    pub last: Date,
+}
+
+impl DateRange {
+    pub fn new(first: Date, last: Date) -> Result<DateRange, DateRangeError> {
+        if last < first {
+            return Err(DateRangeError { first, last });
+        }
+        Ok(DateRange { first, last })
+    }
+
+    /// The range of one day.
+    pub const fn day(day: Date) -> DateRange {
+        DateRange {
+            first: day,
+            last: day,
+        }
+    }
+
+    pub const fn first(self) -> Date {
+        self.first
+    }
+
+    pub const fn last(self) -> Date {
+        self.last
+    }
+
+    /// How many days it holds (at least one).
+    pub fn day_count(self) -> usize {
+        self.first.days_until(self.last) as usize + 1
+    }
+
+    /// Its days, in order.
+    pub fn days(self) -> impl Iterator<Item = Date> {
+        (0..self.day_count() as i32).map(move |i| self.first.add_days(i))
+    }
+
+    pub fn contains(self, day: Date) -> bool {
+        self.first <= day && day <= self.last
+    }
+}
+
+impl std::fmt::Display for DateRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.first == self.last {
+            write!(f, "{}", self.first)
+        } else {
+            write!(f, "{} to {}", self.first, self.last)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -342,5 +407,23 @@ mod tests {
         let t = Timestamp(d.start().0 + 3600 * 13 + 60 * 5 + 7);
         assert_eq!(t.to_string(), "2025-01-09T13:05:07Z");
         assert_eq!(t.date(), d);
+    }
+
+    #[test]
+    fn ranges_are_never_empty_and_list_their_days() {
+        let d = |s: &str| s.parse::<Date>().unwrap();
+        let r = DateRange::new(d("2024-02-28"), d("2024-03-01")).unwrap();
+        assert_eq!(r.day_count(), 3);
+        assert_eq!(
+            r.days().collect::<Vec<_>>(),
+            [d("2024-02-28"), d("2024-02-29"), d("2024-03-01")]
+        );
+        assert!(r.contains(d("2024-02-29")) && !r.contains(d("2024-03-02")));
+        assert_eq!(DateRange::day(d("2024-01-01")).day_count(), 1);
+        let e = DateRange::new(d("2024-05-01"), d("2024-04-01")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "2024-04-01 is before 2024-05-01: a range of days ends on or after its first day"
+        );
     }
 }

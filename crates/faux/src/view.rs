@@ -2,7 +2,7 @@
 
 use std::sync::Mutex;
 
-use crate::table::{Column, FieldVisitor, LogicalType, Row, TableDef};
+use crate::table::{Column, LogicalType, TableDef};
 use crate::time::Timestamp;
 
 /// Which rows of a day a partition holds.
@@ -27,27 +27,7 @@ impl View {
     }
 }
 
-/// A change record: one version of a row, with its operation, global sequence number and
-/// time. Sequence numbers grow with time across all tables: `days since 1970 × 10^8 +
-/// position in the day`.
-#[derive(Debug)]
-pub struct Change<'a, R> {
-    pub op: &'static str,
-    pub seq: i64,
-    pub ts: Timestamp,
-    pub row: &'a R,
-}
-
-impl<R: Row> Row for Change<'_, R> {
-    fn visit<V: FieldVisitor>(&self, v: &mut V) {
-        v.text(self.op);
-        v.int(self.seq);
-        v.timestamp(self.ts);
-        self.row.visit(v);
-    }
-}
-
-pub const SEQ_PER_DAY: i64 = 100_000_000;
+pub use crate::feed::SEQ_PER_DAY;
 
 const CHANGE_COLUMNS: [Column; 3] = [
     Column::new("op", LogicalType::Text, "insert, update or delete."),
@@ -85,6 +65,7 @@ pub fn changes_table(table: &'static TableDef) -> &'static TableDef {
         primary_key: &["seq"],
         cursor: Some("ts"),
         partition: "ts",
+        parent: None,
     }));
     known.push((key, def));
     def

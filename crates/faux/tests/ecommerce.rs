@@ -429,3 +429,76 @@ fn black_friday_and_the_year_shape_traffic() {
     // winter (yearly peak, plus January sales) busier than summer
     assert!(sessions("2025-01-08") > 1.3 * sessions("2025-07-09"));
 }
+
+/// The primary key of a row (by the table definition), or the whole row for a table without
+/// one.
+fn pk(def: &TableDef, r: &Rec) -> String {
+    if def.primary_key.is_empty() {
+        return format!("{r:?}");
+    }
+    def.primary_key
+        .iter()
+        .map(|k| r[k].clone())
+        .collect::<Vec<_>>()
+        .join("#")
+}
+
+/// A partition holds exactly the rows of its day, in every view: the extract by the table's
+/// partition column, the changes by their `ts`, the snapshot by the day a row was inserted —
+/// also for orders checked out after midnight by a session that started the day before.
+#[test]
+fn partitions_hold_exactly_the_rows_of_their_day() {
+    let s = shop();
+    let range = days("2024-02-01", "2024-02-10");
+    let at = Timestamp(range.last().unwrap().succ().start().0 - 1);
+    let mut crossed_midnight = 0;
+    for def in s.tables() {
+        let t = def.name;
+        let mut snapshot_keys = BTreeSet::new();
+        let mut inserted_keys = BTreeSet::new();
+        for &d in &range {
+            for r in rows(&s, t, d, View::Extract) {
+                let v = &r[def.partition];
+                assert_eq!(&v[..10], d.to_string(), "{t} extract of {d}: {r:?}");
+            }
+            for r in rows(&s, t, d, View::Changes) {
+                assert_eq!(&r["ts"][..10], d.to_string(), "{t} changes of {d}");
+                if r["op"] == "insert" {
+                    let mut row = r.clone();
+                    for c in ["op", "seq", "ts"] {
+                        row.remove(c);
+                    }
+                    assert!(inserted_keys.insert((d, pk(def, &row))), "{t}: one insert");
+                }
+            }
+            for r in rows(&s, t, d, View::Snapshot(at)) {
+                assert!(snapshot_keys.insert((d, pk(def, &r))), "{t}: once");
+            }
+        }
+        let misfiled: Vec<_> = snapshot_keys.symmetric_difference(&inserted_keys).collect();
+        assert!(
+            misfiled.is_empty(),
+            "{t}: snapshot partitions by insert day; (day, key) in one only: {misfiled:?}"
+        );
+        if t == "orders" {
+            let sessions: HashMap<String, String> = range
+                .iter()
+                .flat_map(|d| rows(&s, "sessions", d.add_days(-1), View::Extract))
+                .map(|r| (r["id"].clone(), r["started_at"][..10].to_string()))
+                .collect();
+            crossed_midnight = range
+                .iter()
+                .flat_map(|d| rows(&s, "orders", *d, View::Snapshot(at)))
+                .filter(|o| {
+                    sessions
+                        .get(&o["session_id"])
+                        .is_some_and(|started| started.as_str() < &o["created_at"][..10])
+                })
+                .count();
+        }
+    }
+    assert!(
+        crossed_midnight > 0,
+        "the range has orders placed after their session's midnight"
+    );
+}

@@ -99,6 +99,8 @@ impl Limiter {
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub store: Arc<Store>,
+    /// The served scenario's name and description, for the OpenAPI document.
+    pub scenario: (&'static str, &'static str),
     pub limiter: Arc<Limiter>,
     pub chaos: Arc<Chaos>,
 }
@@ -109,7 +111,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/changes", get(changes))
         .route("/v1/{resource}", get(list))
         .route("/v1/{resource}/{id}", get(one))
-        .route("/v1/{resource}/{id}/items", get(items))
+        .route("/v1/{resource}/{id}/{nested}", get(nested))
         // outermost runs first: a bad key is a 401 even under chaos
         .layer(middleware::from_fn_with_state(state.clone(), chaos))
         .layer(middleware::from_fn_with_state(state.clone(), auth));
@@ -348,7 +350,7 @@ async fn healthz(State(st): State<AppState>) -> Result<Response, Problem> {
 }
 
 async fn openapi(State(st): State<AppState>) -> Response {
-    json_response(crate::openapi::document(&st.store.resources).to_string())
+    json_response(crate::openapi::document(st.store.resources(), st.scenario).to_string())
 }
 
 async fn me(axum::Extension(p): axum::Extension<Principal>) -> Response {
@@ -745,6 +747,14 @@ async fn one(
         ));
     };
     require_scope(&p, &format!("read:{resource}"))?;
+    if store.resources()[t].keyless() {
+        return Err(Problem::new(
+            "not_found",
+            format!(
+                "{resource} rows have no primary key: read them through /v1/{resource} or /v1/changes"
+            ),
+        ));
+    }
     let key = id.clone();
     let row = blocking(move || store.get(t, &key).map_err(Problem::internal)).await?;
     match row {
@@ -756,26 +766,33 @@ async fn one(
     }
 }
 
-async fn items(
+/// `/v1/<parent>/{id}/<path>`: the rows of the resource whose table definition names
+/// `<parent>` as its parent with that path (an order's `items`).
+async fn nested(
     State(st): State<AppState>,
-    Path((resource, id)): Path<(String, String)>,
+    Path((resource, id, path)): Path<(String, String, String)>,
     axum::Extension(p): axum::Extension<Principal>,
 ) -> Result<Response, Problem> {
-    if resource != "orders" {
+    let store = st.store.clone();
+    let child = store.resources().iter().position(|r| {
+        r.parent
+            .is_some_and(|q| q.table == resource && q.path == path)
+    });
+    let Some(child) = child else {
         return Err(Problem::new(
             "not_found",
-            "no such endpoint; items exist for orders only",
+            format!("no endpoint /v1/{resource}/{{id}}/{path}; see /openapi.json"),
         ));
-    }
-    require_scope(&p, "read:orders")?;
-    require_scope(&p, "read:order_items")?;
-    let store = st.store.clone();
+    };
+    let child_name = store.resources()[child].name();
+    require_scope(&p, &format!("read:{resource}"))?;
+    require_scope(&p, &format!("read:{child_name}"))?;
     let key = id.clone();
-    let found = blocking(move || store.order_items(&key).map_err(Problem::internal)).await?;
+    let found = blocking(move || store.children(child, &key).map_err(Problem::internal)).await?;
     let Some((rows, as_of)) = found else {
         return Err(Problem::new(
             "not_found",
-            format!("no orders with id {id:?}"),
+            format!("no {resource} with id {id:?}"),
         ));
     };
     Ok(json_response(format!(

@@ -61,7 +61,7 @@ impl Feeder {
                 let last = self.last_seq;
                 self.pending = match next.take() {
                     Some(p) => p,
-                    None => day_changes(&self.scenario, &self.store.resources, self.day),
+                    None => day_changes(&self.scenario, self.store.resources(), self.day),
                 };
                 // on restart the clock's day is partly applied already
                 self.pending.retain(|p| p.seq > last);
@@ -79,7 +79,8 @@ impl Feeder {
             let st = if target >= end {
                 let following = self.day.succ();
                 std::thread::scope(|s| {
-                    let generating = s.spawn(|| day_changes(scenario, &store.resources, following));
+                    let generating =
+                        s.spawn(|| day_changes(scenario, store.resources(), following));
                     let st = store.apply(batch, reached, retain_after);
                     match generating.join() {
                         Ok(p) => next = Some(p),

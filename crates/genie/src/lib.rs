@@ -142,8 +142,20 @@ pub async fn start_on(
     on_day: Box<dyn FnMut(faux::Date) + Send>,
 ) -> Result<Running, GenieError> {
     let (scenario, identity) = load_scenario(&cfg.scenario, cfg.seed)?;
+    start_scenario(cfg, store, scenario, identity, on_day).await
+}
+
+/// [`start_on`] with a scenario the caller built (e.g. a [`faux::Simulation`] of its own),
+/// bound to the store under `identity`; `cfg.scenario` and `cfg.seed` are not used.
+pub async fn start_scenario(
+    cfg: Config,
+    store: Store,
+    scenario: Scenario,
+    identity: String,
+    on_day: Box<dyn FnMut(faux::Date) + Send>,
+) -> Result<Running, GenieError> {
     let store = Arc::new(store);
-    store.bind_scenario(&identity, cfg.seed)?;
+    store.bind_scenario(&scenario, &identity)?;
     let prev = store.clock()?;
     let start = match (prev, cfg.start) {
         // the clock never runs backwards: applied changes cannot be unapplied
@@ -153,6 +165,7 @@ pub async fn start_on(
         (None, None) => now(),
     };
     let from_day = start.date().add_days(-cfg.history_days);
+    let (scenario_name, scenario_description) = (scenario.name(), scenario.description());
     let feeder = clock::Feeder::new(scenario, store.clone(), from_day, cfg.retention_secs)?;
     let feeder = Arc::new(Mutex::new(feeder));
     let f = feeder.clone();
@@ -186,6 +199,7 @@ pub async fn start_on(
     })?;
     let state = api::AppState {
         store: store.clone(),
+        scenario: (scenario_name, scenario_description),
         limiter: Arc::new(api::Limiter::new(cfg.rate)),
         chaos: Arc::new(chaos::Chaos::new(cfg.chaos, cfg.seed)),
     };

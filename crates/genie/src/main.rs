@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use faux_sinks::postgres::PgTarget;
 use genie::{Config, RateLimit, Store};
@@ -11,7 +11,7 @@ use genie::{Config, RateLimit, Store};
 #[command(
     name = "genie",
     version,
-    about = "A live REST API over Faux Genie's e-commerce data"
+    about = "A live REST API over a Faux Genie simulation (e-commerce by default)"
 )]
 struct Cli {
     /// Where the store (SQLite), keys and clock live.
@@ -38,7 +38,7 @@ struct ServeArgs {
     #[arg(long, default_value = "90d", value_parser = parse_days)]
     history: i32,
     /// Virtual seconds per real second (60 = a virtual minute per second).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = parse_speed, allow_negative_numbers = true)]
     speed: f64,
     /// Where the clock starts (RFC 3339, a date or epoch seconds); default: now, or where a
     /// restarted store stopped.
@@ -91,6 +91,19 @@ fn parse_days(s: &str) -> Result<i32, String> {
         .ok()
         .filter(|d| *d >= 0)
         .ok_or_else(|| format!("invalid duration {s:?}: expected days, e.g. 90d"))
+}
+
+/// Virtual seconds per real second: a finite number >= 0 (0: as fast as possible).
+fn parse_speed(s: &str) -> Result<f64, String> {
+    s.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && *v >= 0.0)
+        .ok_or_else(|| {
+            format!(
+                "invalid speed {s:?}: expected a number >= 0 (virtual seconds per second), e.g. 60"
+            )
+        })
 }
 
 fn parse_database_url(s: &str) -> Result<PgTarget, String> {
@@ -174,9 +187,6 @@ fn keys(store: Store, k: Keys) -> Result<()> {
 }
 
 fn serve(data_dir: PathBuf, database_url: Option<PgTarget>, a: ServeArgs) -> Result<()> {
-    if !(a.speed.is_finite() && a.speed >= 0.0) {
-        bail!("--speed must be a number >= 0, got {}", a.speed);
-    }
     let cfg = Config {
         data_dir,
         scenario: a.scenario,
@@ -199,6 +209,7 @@ fn serve(data_dir: PathBuf, database_url: Option<PgTarget>, a: ServeArgs) -> Res
     rt.block_on(async move {
         let store = open_store(&cfg.data_dir, database_url.as_ref())?;
         let chaos = cfg.chaos;
+        let scenario_line = format!("{} (seed {})", cfg.scenario, cfg.seed);
         eprintln!("genie: opening {} (backfilling {} days on a new store)…", store.location, cfg.history_days);
         let running = genie::start_on(
             cfg,
@@ -209,7 +220,8 @@ fn serve(data_dir: PathBuf, database_url: Option<PgTarget>, a: ServeArgs) -> Res
         let url = format!("http://{}", running.addr);
         let keys = running.store.list_keys()?;
         let active = keys.iter().filter(|k| k.revoked_at.is_none()).count();
-        println!("genie is serving live e-commerce data at {url}");
+        println!("genie is serving live data at {url}");
+        println!("  scenario: {scenario_line}");
         println!("  clock:   {} (virtual)", running.started_at);
         println!("  OpenAPI: {url}/openapi.json");
         if chaos != genie::chaos::ChaosLevel::Off {

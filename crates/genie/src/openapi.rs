@@ -129,7 +129,7 @@ fn responses(okv: Value, problems: &[u16]) -> Value {
 }
 
 /// The whole document.
-pub fn document(resources: &[Resource]) -> Value {
+pub fn document(resources: &[Resource], scenario: (&str, &str)) -> Value {
     let mut paths = serde_json::Map::new();
     let mut schemas = serde_json::Map::new();
     schemas.insert(
@@ -220,6 +220,10 @@ pub fn document(resources: &[Resource]) -> Value {
                 "responses": responses(ok(&format!("A page of {name}."), list_schema, true), &sec_problems),
             }}),
         );
+        if r.keyless() {
+            // no key of its own: rows are read through the list and the change feed only
+            continue;
+        }
         paths.insert(
             format!("/v1/{name}/{{id}}"),
             json!({"get": {
@@ -233,27 +237,32 @@ pub fn document(resources: &[Resource]) -> Value {
             }}),
         );
     }
-    paths.insert(
-        "/v1/orders/{id}/items".into(),
-        json!({"get": {
-            "operationId": "list_order_items_of_order",
-            "summary": "The items of one order",
-            "tags": ["orders"],
-            "parameters": [{"name": "id", "in": "path", "required": true, "description": "Order id.", "schema": {"type": "string"}}],
-            "responses": responses(ok("The order's items.", json!({
-                "type": "object",
-                "properties": {
-                    "object": {"type": "string", "const": "list"},
-                    "data": {"type": "array", "items": {"$ref": "#/components/schemas/order_items"}},
-                    "has_more": {"type": "boolean"},
-                    "next_cursor": {"type": "null"},
-                    "links": {"type": "object"},
-                    "as_of": {"type": "string", "format": "date-time"}
-                },
-                "required": ["object", "data", "has_more", "as_of"]
-            }), false), &[401, 403, 404, 429]),
-        }}),
-    );
+    for child in resources {
+        let Some(parent) = child.parent else { continue };
+        let name = child.name();
+        paths.insert(
+            format!("/v1/{}/{{id}}/{}", parent.table, parent.path),
+            json!({"get": {
+                "operationId": format!("list_{name}_of_{}", parent.table),
+                "summary": format!("The {name} of one row of {}", parent.table),
+                "description": format!("Every {name} row whose {} is the id, in key order ({}).", parent.column, child.id_shape()),
+                "tags": [parent.table],
+                "parameters": [{"name": "id", "in": "path", "required": true, "description": format!("The {} id.", parent.table), "schema": {"type": "string"}}],
+                "responses": responses(ok(&format!("The {name} rows."), json!({
+                    "type": "object",
+                    "properties": {
+                        "object": {"type": "string", "const": "list"},
+                        "data": {"type": "array", "items": {"$ref": format!("#/components/schemas/{name}")}},
+                        "has_more": {"type": "boolean"},
+                        "next_cursor": {"type": "null"},
+                        "links": {"type": "object"},
+                        "as_of": {"type": "string", "format": "date-time"}
+                    },
+                    "required": ["object", "data", "has_more", "as_of"]
+                }), false), &[401, 403, 404, 429]),
+            }}),
+        );
+    }
     paths.insert(
         "/v1/changes".into(),
         json!({"get": {
@@ -326,7 +335,7 @@ pub fn document(resources: &[Resource]) -> Value {
         "info": {
             "title": "Faux Genie API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Live, changing e-commerce data for practising extraction: API keys, cursor/page/offset pagination, incremental filters on updated_at, a change feed, rate limits and RFC 9457 errors."
+            "description": format!("Live, changing data of the {} scenario ({}) for practising extraction: API keys, cursor/page/offset pagination, incremental filters on updated_at, a change feed, rate limits and RFC 9457 errors.", scenario.0, scenario.1)
         },
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}, {"apiKey": []}],

@@ -125,7 +125,7 @@ impl Genie {
                 .next()
                 .unwrap_or_else(|| panic!("genie exited before serving"))
                 .unwrap();
-            if let Some(u) = line.strip_prefix("genie is serving live e-commerce data at ") {
+            if let Some(u) = line.strip_prefix("genie is serving live data at ") {
                 break u.trim().to_string();
             }
         };

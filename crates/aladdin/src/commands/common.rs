@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use clap::Args;
-use faux::{Date, Scenario, Timestamp};
+use faux::{Date, DateRange, Scenario, Timestamp};
 use faux_sinks::manifest::ScenarioSource;
 
 use crate::usage::{UsageError, usage};
@@ -59,8 +59,8 @@ impl Days {
         self.date.is_none() && self.from.is_none() && self.to.is_none() && self.days.is_none()
     }
 
-    /// The inclusive range selected, or `default` when nothing was given (None: an error).
-    pub fn range(&self, default: Option<(Date, Date)>) -> anyhow::Result<(Date, Date)> {
+    /// The days selected, or `default` when nothing was given (None: an error).
+    pub fn range(&self, default: Option<DateRange>) -> anyhow::Result<DateRange> {
         let yesterday = || {
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -69,16 +69,14 @@ impl Days {
             Timestamp(now).date().add_days(-1)
         };
         match (self.date, self.from, self.to, self.days) {
-            (Some(d), ..) => Ok((d, d)),
-            (None, Some(from), Some(to), _) => {
-                if to < from {
-                    usage!("--to {to} is before --from {from}");
-                }
-                Ok((from, to))
-            }
+            (Some(d), ..) => Ok(DateRange::day(d)),
+            (None, Some(from), Some(to), _) => match DateRange::new(from, to) {
+                Ok(r) => Ok(r),
+                Err(_) => usage!("--to {to} is before --from {from}"),
+            },
             (None, _, _, Some(n)) => {
                 let end = yesterday();
-                Ok((end.add_days(1 - n as i32), end))
+                Ok(DateRange::new(end.add_days(1 - n as i32), end)?)
             }
             _ => match default {
                 Some(r) => Ok(r),

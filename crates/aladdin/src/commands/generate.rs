@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
-use faux::{DEFAULT_SEED, Date, Scenario, Shard, TableDef, Timestamp, View};
+use faux::{DEFAULT_SEED, Date, DateRange, Scenario, Shard, TableDef, Timestamp, View};
 use faux_sinks::manifest::ScenarioSource;
 use faux_sinks::{FileRun, Format, Layout, Manifest, PartitionStats, SinkError};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -129,7 +129,8 @@ pub fn run(args: GenerateArgs, quiet: bool) -> anyhow::Result<()> {
             scenario.name()
         );
     }
-    let (from, to) = args.days.range(None)?;
+    let range: DateRange = args.days.range(None)?;
+    let (from, to) = (range.first(), range.last());
     // days before the scenario's first day (the shop's opening) hold no rows
     let first = scenario.first_day(from);
     if to < first {
@@ -167,10 +168,8 @@ pub fn run(args: GenerateArgs, quiet: bool) -> anyhow::Result<()> {
         }
         let run = super::load::LoadRun {
             scenario: &scenario,
-            seed: args.seed,
             tables,
-            from,
-            to,
+            days: range,
         };
         return super::load::run(database, &args.db, run, quiet);
     }
@@ -185,13 +184,11 @@ pub fn run(args: GenerateArgs, quiet: bool) -> anyhow::Result<()> {
     let threads = args
         .threads
         .map(|t| t as usize)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        .unwrap_or_else(faux_sinks::pool::all_cores);
     let run = FileRun {
         scenario: &scenario,
-        seed: args.seed,
         tables,
-        from,
-        to,
+        days: range,
         shard: args.shard,
         view,
         format: args.format,

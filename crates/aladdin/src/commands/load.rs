@@ -6,8 +6,8 @@ use std::path::Path;
 use std::time::Instant;
 
 use clap::Args;
-use faux::{Date, Scenario, TableDef};
-use faux_sinks::postgres::{PgLoad, PgTarget};
+use faux::{DateRange, Scenario, TableDef};
+use faux_sinks::postgres::{PgError, PgLoad, PgTarget};
 use faux_sinks::sqlite::SqliteLoad;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -112,14 +112,12 @@ fn url_like_scheme(s: &str) -> Option<&str> {
 #[derive(Debug)]
 pub struct LoadRun<'a> {
     pub scenario: &'a Scenario,
-    pub seed: u64,
     pub tables: Vec<&'static TableDef>,
-    pub from: Date,
-    pub to: Date,
+    pub days: DateRange,
 }
 
 pub fn run(database: Database, db: &DbArgs, run: LoadRun<'_>, quiet: bool) -> anyhow::Result<()> {
-    let days = run.from.days_until(run.to) as u64 + 1;
+    let days = run.days.day_count() as u64;
     let jobs = db.jobs.unwrap_or(1) as usize;
     if db.foreign_keys && jobs > 1 {
         usage!(
@@ -143,12 +141,22 @@ pub fn run(database: Database, db: &DbArgs, run: LoadRun<'_>, quiet: bool) -> an
                 target: &target,
                 scenario: run.scenario,
                 tables: run.tables,
-                from: run.from,
-                to: run.to,
+                days: run.days,
                 jobs,
                 foreign_keys: db.foreign_keys,
             };
-            let summary = load.run(&|_| bar.inc(1))?;
+            let summary = load.run(&|_| bar.inc(1)).map_err(|e| {
+                let schema_problem = matches!(
+                    e,
+                    PgError::MissingSchema { .. } | PgError::Incompatible { .. }
+                );
+                let e = anyhow::Error::new(e);
+                if schema_problem {
+                    e.context(format!("--schema {}", target.schema))
+                } else {
+                    e
+                }
+            })?;
             (summary.rows, format!("PostgreSQL {}", target.describe()))
         }
         Database::Sqlite(path) => {
@@ -156,8 +164,7 @@ pub fn run(database: Database, db: &DbArgs, run: LoadRun<'_>, quiet: bool) -> an
                 path: path.clone(),
                 scenario: run.scenario,
                 tables: run.tables,
-                from: run.from,
-                to: run.to,
+                days: run.days,
                 foreign_keys: db.foreign_keys,
             };
             let summary = load.run(&|_, _| bar.inc(1))?;
@@ -172,7 +179,7 @@ pub fn run(database: Database, db: &DbArgs, run: LoadRun<'_>, quiet: bool) -> an
             rows as f64 / elapsed.max(1e-9),
             if days == 1 { "" } else { "s" },
             run.scenario.name(),
-            run.seed,
+            run.scenario.seed(),
         );
     }
     Ok(())

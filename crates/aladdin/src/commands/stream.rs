@@ -47,7 +47,7 @@ pub struct StreamArgs {
 
     /// Virtual seconds per real second: 1 is real time, 3600 an hour a second, 0 as fast as
     /// possible (a replay of history, up to now unless --until or --count).
-    #[arg(long, default_value = "1", value_parser = parse_speed)]
+    #[arg(long, default_value = "1", value_parser = parse_speed, allow_negative_numbers = true)]
     speed: f64,
 
     /// The last instant streamed, inclusive: RFC 3339, a date (its last second) or epoch
@@ -133,7 +133,7 @@ fn default_tables(scenario: &Scenario) -> Vec<&'static TableDef> {
 
 pub fn run(args: StreamArgs, quiet: bool) -> anyhow::Result<()> {
     let scenario = load_scenario(&args.scenario, args.seed)?;
-    let target = Target::parse(&args.out).map_err(|e| UsageError(e.to_string()))?;
+    let target = Target::parse(&args.out).map_err(|e| UsageError(format!("--out: {e}")))?;
     let tables = if args.tables.is_empty() {
         default_tables(&scenario)
     } else {
@@ -174,7 +174,7 @@ pub fn run(args: StreamArgs, quiet: bool) -> anyhow::Result<()> {
         until = Some(now);
     }
 
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = faux_sinks::pool::all_cores();
     let names: Vec<&str> = tables.iter().map(|t| t.name).collect();
     let shown = target.shown().to_string();
     if !quiet {
@@ -218,9 +218,18 @@ pub fn run(args: StreamArgs, quiet: bool) -> anyhow::Result<()> {
     };
     let summary = match run.run() {
         Ok(s) => s,
-        Err(e) if e.is_usage() => return Err(UsageError(e.to_string()).into()),
-        // every failure names its target (and the seq to resume from) already
-        Err(e) => return Err(e.into()),
+        Err(e) if e.is_usage() => {
+            return Err(UsageError(format!("--out {:?}: {e}", args.out)).into());
+        }
+        // every failure names its target and the seq to resume after; the flag is ours
+        Err(e) => {
+            return Err(match e.confirmed() {
+                Some(seq) => anyhow::Error::new(e).context(format!(
+                    "the stream stopped; rerun with --resume-from-seq {seq} to continue after the last confirmed message"
+                )),
+                None => e.into(),
+            });
+        }
     };
     if !quiet {
         report(&summary, &shown);

@@ -1,12 +1,10 @@
 //! `aladdin truth`: the answer key of a range of days, as JSON on stdout.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use clap::Args;
 use faux::truth::{TableTruth, TruthSink};
-use faux::{DEFAULT_SEED, Date, MODEL_VERSION, Shard, Timestamp, View};
+use faux::{DEFAULT_SEED, Date, DateRange, MODEL_VERSION, Shard, Timestamp, View};
 use serde_json::{Value, json};
 
 use crate::commands::common::{Days, load_scenario, parse_instant};
@@ -80,51 +78,44 @@ fn table_json(t: &TableTruth, def: &faux::TableDef) -> Value {
 pub fn run(args: TruthArgs) -> anyhow::Result<()> {
     let scenario = load_scenario(&args.scenario, args.seed)?;
     let view = args.as_of.map_or(View::Extract, View::Snapshot);
-    let (from, to) = args
-        .days
-        .range(args.as_of.map(|t| (scenario.first_day(t.date()), t.date())))?;
+    let range = args.days.range(
+        args.as_of
+            .and_then(|t| DateRange::new(scenario.first_day(t.date()), t.date()).ok()),
+    )?;
+    let (from, to) = (range.first(), range.last());
     let tables = super::generate::select_tables(&scenario, &args.tables)?;
-    let days: Vec<Date> = (0..=from.days_until(to))
-        .map(|i| from.add_days(i))
-        .collect();
+    let days: Vec<Date> = range.days().collect();
     let items: Vec<(Date, &'static faux::TableDef)> = days
         .iter()
         .flat_map(|d| tables.iter().map(move |t| (*d, *t)))
         .collect();
-    let results: Mutex<BTreeMap<(Date, usize), TableTruth>> = Mutex::new(BTreeMap::new());
-    let next = AtomicUsize::new(0);
     let threads = args
         .threads
         .map(|t| t as usize)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    std::thread::scope(|scope| {
-        for _ in 0..threads.min(items.len()).max(1) {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&(day, table)) = items.get(i) else {
-                        break;
-                    };
-                    let mut sink = TruthSink::new(table, day);
-                    let Ok(()) = scenario.generate(table, day, Shard::ALL, view, &mut sink);
-                    let t = tables
-                        .iter()
-                        .position(|x| std::ptr::eq(*x, table))
-                        .unwrap_or(0);
-                    results
-                        .lock()
-                        .expect("results")
-                        .insert((day, t), sink.truth);
-                }
-            });
-        }
+        .unwrap_or_else(faux_sinks::pool::all_cores);
+    let truths: Vec<TableTruth> = faux_sinks::pool::map(items.len(), threads, |i| {
+        let (day, table) = items[i];
+        let mut sink = TruthSink::new(table, day);
+        let Ok(()) = scenario.generate(table, day, Shard::ALL, view, &mut sink);
+        sink.truth
     });
-    let results = results.into_inner().expect("results");
+    // items are (day, table) in day order, then table order
+    let results: BTreeMap<(Date, usize), &TableTruth> = items
+        .iter()
+        .zip(&truths)
+        .map(|(&(day, table), truth)| {
+            let t = tables
+                .iter()
+                .position(|x| std::ptr::eq(*x, table))
+                .unwrap_or(0);
+            ((day, t), truth)
+        })
+        .collect();
     let mut per_day = serde_json::Map::new();
     for day in &days {
         let mut per_table = serde_json::Map::new();
         for (t, def) in tables.iter().enumerate() {
-            per_table.insert(def.name.to_string(), table_json(&results[&(*day, t)], def));
+            per_table.insert(def.name.to_string(), table_json(results[&(*day, t)], def));
         }
         per_day.insert(day.to_string(), Value::Object(per_table));
     }

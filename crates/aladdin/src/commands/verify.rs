@@ -7,7 +7,7 @@ use std::path::Path;
 
 use anyhow::bail;
 use clap::Args;
-use faux::{DEFAULT_SEED, Date};
+use faux::DEFAULT_SEED;
 use faux_sinks::verify::{
     DayDiff, EXAMPLES_PER_KIND, Example, Source, TableReport, files::FileSource, verify_table,
 };
@@ -204,16 +204,17 @@ fn print_text(reports: &[TableReport]) {
 
 pub fn run(args: VerifyArgs) -> anyhow::Result<()> {
     let scenario = load_scenario(&args.scenario, args.seed)?;
-    let (from, to): (Date, Date) = args.days.range(None)?;
+    let range = args.days.range(None)?;
+    let (from, to) = (range.first(), range.last());
     let tables = super::generate::select_tables(&scenario, &args.tables)?;
     let threads = args
         .threads
         .map(|t| t as usize)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        .unwrap_or_else(faux_sinks::pool::all_cores);
     let mut source = open_source(&args)?;
     let reports: Vec<TableReport> = tables
         .iter()
-        .map(|t| verify_table(source.as_mut(), &scenario, t, from, to, threads))
+        .map(|t| verify_table(source.as_mut(), &scenario, t, range, threads))
         .collect();
     let differences: u64 = reports.iter().map(TableReport::differences).sum();
     let expected: u64 = reports

@@ -9,11 +9,10 @@
 
 use std::pin::Pin;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use bytes::Bytes;
-use faux::{Date, Row, RowSink, Scenario, Shard, TableDef, View};
+use faux::{Date, DateRange, Row, RowSink, Scenario, Shard, TableDef, View};
 use futures_util::SinkExt;
 use tokio::sync::mpsc;
 use tokio_postgres::CopyInSink;
@@ -21,6 +20,7 @@ use tokio_postgres::CopyInSink;
 use super::copy::CopyEncoder;
 use super::ddl::{self, Prepared};
 use super::{PgError, PgTarget};
+use crate::pool::Claims;
 use crate::sql::{ident, upserts};
 
 /// Bytes of COPY data per message: large enough for few round trips through the channel and
@@ -35,10 +35,7 @@ pub struct PgLoad<'a> {
     pub target: &'a PgTarget,
     pub scenario: &'a Scenario,
     pub tables: Vec<&'static TableDef>,
-    /// Inclusive.
-    pub from: Date,
-    /// Inclusive.
-    pub to: Date,
+    pub days: DateRange,
     /// Connections loading days in parallel.
     pub jobs: usize,
     /// Add foreign keys between the tables (days must then load in order from the first).
@@ -114,12 +111,6 @@ impl RowSink for ChunkSink<'_> {
 }
 
 impl PgLoad<'_> {
-    pub fn days(&self) -> Vec<Date> {
-        (0..=self.from.days_until(self.to))
-            .map(|i| self.from.add_days(i))
-            .collect()
-    }
-
     /// Loads every day; `on_day` is called as each day commits. On failure, the days already
     /// committed stay (each is complete), and the error names the day and table.
     pub fn run(&self, on_day: &(dyn Fn(&DayLoaded) + Sync)) -> Result<LoadSummary, PgError> {
@@ -127,7 +118,7 @@ impl PgLoad<'_> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
-        let days = self.days();
+        let days: Vec<Date> = self.days.days().collect();
         let jobs = self.jobs.clamp(1, days.len().max(1));
         // the coordinator holds the load lock for the whole run
         let (coordinator, prepared) = runtime.block_on(async {
@@ -137,8 +128,7 @@ impl PgLoad<'_> {
             Ok::<_, PgError>((client, prepared))
         })?;
 
-        let next = AtomicUsize::new(0);
-        let failed = AtomicBool::new(false);
+        let claims = Claims::new(days.len());
         let totals = Mutex::new((0u64, 0u64, 0u64));
         let on_committed = |d: &DayLoaded| {
             let mut t = totals.lock().expect("totals");
@@ -152,9 +142,9 @@ impl PgLoad<'_> {
             let mut workers = Vec::new();
             for _ in 0..jobs {
                 let (tx, rx) = mpsc::channel::<Msg>(IN_FLIGHT);
-                let (days, next, failed) = (&days, &next, &failed);
-                scope.spawn(move || self.generate(days, next, failed, tx));
-                workers.push(self.connection(rx, &prepared, failed, &on_committed));
+                let (days, claims) = (&days, &claims);
+                scope.spawn(move || self.generate(days, claims, tx));
+                workers.push(self.connection(rx, &prepared, claims, &on_committed));
             }
             runtime.block_on(join_all(workers))
         });
@@ -184,18 +174,9 @@ impl PgLoad<'_> {
     }
 
     /// A generator thread: claims days until none are left or a job failed.
-    fn generate(
-        &self,
-        days: &[Date],
-        next: &AtomicUsize,
-        failed: &AtomicBool,
-        tx: mpsc::Sender<Msg>,
-    ) {
+    fn generate(&self, days: &[Date], claims: &Claims, tx: mpsc::Sender<Msg>) {
         loop {
-            if failed.load(Ordering::Relaxed) {
-                return;
-            }
-            let Some(&day) = days.get(next.fetch_add(1, Ordering::Relaxed)) else {
+            let Some(day) = claims.next().map(|i| days[i]) else {
                 return;
             };
             if tx.blocking_send(Msg::Day(day)).is_err() {
@@ -243,12 +224,12 @@ impl PgLoad<'_> {
         &self,
         mut rx: mpsc::Receiver<Msg>,
         prepared: &Prepared,
-        failed: &AtomicBool,
+        claims: &Claims,
         on_committed: &(dyn Fn(&DayLoaded) + Sync),
     ) -> Result<(), PgError> {
         let result = self.apply(&mut rx, prepared, on_committed).await;
         if result.is_err() {
-            failed.store(true, Ordering::Relaxed);
+            claims.fail();
         }
         // dropping the receiver stops the generator
         drop(rx);

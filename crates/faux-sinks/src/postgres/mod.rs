@@ -33,11 +33,11 @@ pub enum PgError {
     #[error("cannot connect to PostgreSQL at {target}: {reason}")]
     Connect { target: String, reason: String },
     #[error(
-        "schema {schema:?} does not exist in {target}: create it (CREATE SCHEMA {schema};) or choose another --schema"
+        "schema {schema:?} does not exist in {target}: create it (CREATE SCHEMA {schema};) or use another schema"
     )]
     MissingSchema { schema: String, target: String },
     #[error(
-        "table {table} in {target} exists with a layout aladdin cannot load into: {}; drop the table, or load into another --schema",
+        "table {table} in {target} exists with a layout aladdin cannot load into: {}; drop the table, or load into another schema",
         problems.join("; ")
     )]
     Incompatible {
@@ -127,7 +127,7 @@ impl PgTarget {
         let display = format!("{host}:{port}/{db} as user {user}");
         let schema = schema.unwrap_or("public");
         if schema.is_empty() {
-            return Err(bad("--schema is empty".into()));
+            return Err(bad("the schema name is empty".into()));
         }
         Ok(PgTarget {
             config,

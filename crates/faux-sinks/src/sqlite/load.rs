@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::{Duration, Instant};
 
-use faux::{Date, FieldVisitor, Row, RowSink, Scenario, Shard, TableDef, Timestamp, Uuid, View};
+use faux::{
+    Date, DateRange, FieldVisitor, Row, RowSink, Scenario, Shard, TableDef, Timestamp, Uuid, View,
+};
 use rusqlite::Connection;
 use rusqlite::types::Value;
 
@@ -22,10 +24,7 @@ pub struct SqliteLoad<'a> {
     pub path: PathBuf,
     pub scenario: &'a Scenario,
     pub tables: Vec<&'static TableDef>,
-    /// Inclusive.
-    pub from: Date,
-    /// Inclusive.
-    pub to: Date,
+    pub days: DateRange,
     /// Declare foreign keys on tables this run creates, and enforce them.
     pub foreign_keys: bool,
 }
@@ -304,8 +303,7 @@ impl SqliteLoad<'_> {
     }
 
     fn generate(&self, tx: SyncSender<Msg>) {
-        let mut day = self.from;
-        while day <= self.to {
+        for day in self.days.days() {
             if tx.send(Msg::Day(day)).is_err() {
                 return;
             }
@@ -335,7 +333,6 @@ impl SqliteLoad<'_> {
             if tx.send(Msg::EndDay).is_err() {
                 return;
             }
-            day = day.succ();
         }
     }
 

@@ -39,8 +39,8 @@ pub use source::Bounds;
 /// Why a stream stopped early.
 #[derive(Debug, thiserror::Error)]
 pub enum StreamError {
-    /// A bad `--out` (exit code 2).
-    #[error("invalid --out {target:?}: {reason}")]
+    /// A destination that is not one (a usage error).
+    #[error("invalid stream destination {target:?}: {reason}")]
     BadTarget { target: String, reason: String },
     #[error("cannot connect to {target}: {reason}")]
     Connect { target: String, reason: String },
@@ -71,9 +71,9 @@ pub enum StreamError {
 
 fn resume(confirmed: Option<i64>) -> String {
     match confirmed {
-        Some(seq) => format!(
-            "; every message up to seq {seq} is confirmed: continue with --resume-from-seq {seq}"
-        ),
+        Some(seq) => {
+            format!("; every message up to seq {seq} is confirmed: resume after seq {seq}")
+        }
         None => "; no message was confirmed".to_string(),
     }
 }
@@ -82,6 +82,17 @@ impl StreamError {
     /// Whether the user asked for something invalid, as opposed to a failure while streaming.
     pub fn is_usage(&self) -> bool {
         matches!(self, StreamError::BadTarget { .. })
+    }
+
+    /// The last sequence number the destination confirmed before the stream stopped, if any:
+    /// where a new run resumes.
+    pub fn confirmed(&self) -> Option<i64> {
+        match self {
+            StreamError::Lost { confirmed, .. } | StreamError::Broker { confirmed, .. } => {
+                *confirmed
+            }
+            _ => None,
+        }
     }
 }
 

@@ -139,7 +139,7 @@ impl Connector for NatsConnector {
         let have = &stream.cached_info().config.subjects;
         if !have.iter().any(|s| *s == subjects || s == ">") {
             return Err(LinkError::Fatal(format!(
-                "stream {:?} exists with subjects {have:?}, which do not take {subjects}: choose another --stream or --prefix",
+                "stream {:?} exists with subjects {have:?}, which do not take {subjects}: choose another stream name or subject prefix",
                 self.stream
             )));
         }

@@ -1,15 +1,14 @@
 //! Which records a stream carries, day by day, in sequence order.
 //!
-//! A day's records are the changes view of each selected table for that day
-//! ([`faux::View::Changes`]), merged by `seq` — the engine's global order across tables — and
-//! cut to the run's [`Bounds`]. Days are generated one at a time on a producer thread and
+//! A day's records are the engine's change feed for that day ([`Scenario::changes`]: all
+//! tables, in `seq` order), limited to the selected tables and cut to the run's [`Bounds`]. Days are generated one at a time on a producer thread and
 //! handed to the publisher in chunks through a bounded channel, so memory holds about a day
 //! plus a few chunks whatever the length of the run.
 
-use faux::view::SEQ_PER_DAY;
-use faux::{Date, Scenario, Shard, TableDef, Timestamp, View};
+use faux::feed::day_of_seq;
+use faux::{Date, Scenario, TableDef, Timestamp};
 
-use super::message::{Collector, Message};
+use super::message::{Message, MessageEncoder};
 
 /// The part of the simulation a run streams.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,7 +26,7 @@ impl Bounds {
     /// The first day that can hold a record of the run.
     pub fn first_day(&self) -> Date {
         match self.after_seq {
-            Some(seq) => Date::from_days_since_epoch(seq.div_euclid(SEQ_PER_DAY) as i32),
+            Some(seq) => day_of_seq(seq),
             None => self.start.date(),
         }
     }
@@ -47,46 +46,44 @@ impl Bounds {
     }
 }
 
-/// The records of `tables` written on `day`, in sequence order, before any [`Bounds`] cut.
+/// The records of `tables` written on `day`, in sequence order, before any [`Bounds`] cut:
+/// the day's change feed ([`Scenario::changes`], computed once for all tables), encoded.
 ///
-/// Tables are generated on up to `threads` threads; the result does not depend on it.
+/// The feed is encoded on up to `threads` threads, in slices of the feed; the result does not
+/// depend on it.
 pub fn day_messages(
     scenario: &Scenario,
     tables: &[&'static TableDef],
     day: Date,
     threads: usize,
 ) -> Vec<Message> {
-    let generate = |table: &'static TableDef| {
-        let mut collector = Collector::new(table);
-        let Ok(()) = scenario.generate(table, day, Shard::ALL, View::Changes, &mut collector);
-        collector.messages
+    let feed = scenario.changes(day);
+    let selected: Vec<bool> = scenario
+        .tables()
+        .iter()
+        .map(|t| tables.iter().any(|s| std::ptr::eq(*s, *t)))
+        .collect();
+    let encode = |part: &[faux::ChangeRecord]| {
+        let mut encoders: Vec<Option<MessageEncoder>> =
+            scenario.tables().iter().map(|_| None).collect();
+        part.iter()
+            .filter(|c| selected[c.table])
+            .map(|c| {
+                encoders[c.table]
+                    .get_or_insert_with(|| MessageEncoder::new(scenario.tables()[c.table]))
+                    .encode(c)
+            })
+            .collect::<Vec<Message>>()
     };
-    let threads = threads.clamp(1, tables.len().max(1));
-    let mut all: Vec<Message> = if threads == 1 {
-        tables.iter().flat_map(|t| generate(t)).collect()
-    } else {
-        std::thread::scope(|s| {
-            let workers: Vec<_> = (0..threads)
-                .map(|w| {
-                    s.spawn(move || {
-                        tables
-                            .iter()
-                            .skip(w)
-                            .step_by(threads)
-                            .flat_map(|t| generate(t))
-                            .collect::<Vec<_>>()
-                    })
-                })
-                .collect();
-            workers
-                .into_iter()
-                .flat_map(|w| w.join().expect("a generator thread panicked"))
-                .collect()
-        })
-    };
-    // sequence numbers are unique across a day's tables, so the order is total
-    all.sort_unstable_by_key(|m| m.seq);
-    all
+    // a few large slices: encoding is cheap per record, threads are not
+    const SLICE: usize = 8192;
+    let slices = feed.len().div_ceil(SLICE);
+    crate::pool::map(slices, threads, |i| {
+        encode(&feed[i * SLICE..((i + 1) * SLICE).min(feed.len())])
+    })
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 /// Messages handed from the producer thread to the publisher at a time.
@@ -130,6 +127,7 @@ pub fn produce(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use faux::view::SEQ_PER_DAY;
 
     fn ts(s: &str) -> Timestamp {
         Timestamp::parse_flexible(s).unwrap()

@@ -21,10 +21,8 @@ pub mod files;
 pub mod values;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-use faux::{Date, LogicalType, Row, RowSink, Scenario, Shard, TableDef, View};
+use faux::{Date, DateRange, LogicalType, Row, RowSink, Scenario, Shard, TableDef, View};
 use xxhash_rust::xxh3::{xxh3_64, xxh3_128};
 
 pub use values::{Collector, Raw, Val, ValuesRow, canonical, canonical_text};
@@ -57,7 +55,7 @@ impl Mode {
 }
 
 /// Where loaded rows come from.
-pub trait Source {
+pub trait Source: std::fmt::Debug {
     /// Where the data is, for messages (`postgres 127.0.0.1:5432/shop schema public`).
     fn describe(&self) -> String;
 
@@ -401,12 +399,11 @@ fn bucket(mode: Mode, day: Date) -> i32 {
     }
 }
 
-/// Generates the truth's rows of `table` for `from..=to` (daily extracts, on `threads`).
+/// Generates the truth's rows of `table` for the days (daily extracts, on `threads`).
 fn expected_rows(
     scenario: &Scenario,
     table: &'static TableDef,
-    from: Date,
-    to: Date,
+    range: DateRange,
     mode: Mode,
     threads: usize,
 ) -> HashMap<(i32, u128), Expected> {
@@ -423,33 +420,16 @@ fn expected_rows(
         }
     }
     let shape = Shape::new(table);
-    let days: Vec<Date> = (0..=from.days_until(to))
-        .map(|i| from.add_days(i))
-        .collect();
-    let next = AtomicUsize::new(0);
-    let per_day: Mutex<Vec<(Date, Vec<Fingerprint>)>> = Mutex::new(Vec::new());
-    std::thread::scope(|scope| {
-        for _ in 0..threads.clamp(1, days.len().max(1)) {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&day) = days.get(i) else { break };
-                    let mut sink = Sink {
-                        fingerprinter: Fingerprinter::new(&shape, table.columns.len()),
-                        rows: Vec::new(),
-                    };
-                    let Ok(()) =
-                        scenario.generate(table, day, Shard::ALL, View::Extract, &mut sink);
-                    per_day
-                        .lock()
-                        .expect("expected rows")
-                        .push((day, sink.rows));
-                }
-            });
-        }
+    let days: Vec<Date> = range.days().collect();
+    let per_day = crate::pool::map(days.len(), threads, |i| {
+        let day = days[i];
+        let mut sink = Sink {
+            fingerprinter: Fingerprinter::new(&shape, table.columns.len()),
+            rows: Vec::new(),
+        };
+        let Ok(()) = scenario.generate(table, day, Shard::ALL, View::Extract, &mut sink);
+        (day, sink.rows)
     });
-    let mut per_day = per_day.into_inner().expect("expected rows");
-    per_day.sort_by_key(|(d, _)| *d);
     let mut out: HashMap<(i32, u128), Expected> = HashMap::new();
     for (day, rows) in per_day {
         for f in rows {
@@ -476,13 +456,12 @@ fn expected_rows(
     out
 }
 
-/// Compares `table` as loaded in `source` with the truth of `from..=to`.
+/// Compares `table` as loaded in `source` with the truth of the days.
 pub fn verify_table(
     source: &mut dyn Source,
     scenario: &Scenario,
     table: &'static TableDef,
-    from: Date,
-    to: Date,
+    range: DateRange,
     threads: usize,
 ) -> TableReport {
     // only a table with a cursor has versions to keep the latest of
@@ -490,13 +469,12 @@ pub fn verify_table(
         Some(_) => source.mode(table),
         None => Mode::PerDay,
     };
-    let expected = expected_rows(scenario, table, from, to, mode, threads);
+    let expected = expected_rows(scenario, table, range, mode, threads);
+    let (from, to) = (range.first(), range.last());
     let mut report = TableReport {
         table: table.name,
         mode,
-        days: (0..=from.days_until(to))
-            .map(|i| (from.add_days(i), DayDiff::default()))
-            .collect(),
+        days: range.days().map(|d| (d, DayDiff::default())).collect(),
         examples: Vec::new(),
         unreadable: 0,
         problems: Vec::new(),
@@ -839,6 +817,7 @@ mod tests {
     use super::*;
 
     /// A source holding rows in memory.
+    #[derive(Debug)]
     struct Memory {
         rows: Vec<Vec<Val>>,
         mode: Mode,
@@ -920,7 +899,7 @@ mod tests {
             rows: rows.clone(),
             mode: Mode::PerDay,
         };
-        let r = verify_table(&mut src, &s, table, day, day, 1);
+        let r = verify_table(&mut src, &s, table, DateRange::day(day), 1);
         assert_eq!(r.differences(), 0, "{r:?}");
         assert_eq!(r.days[&day].expected, n);
 
@@ -934,7 +913,7 @@ mod tests {
             rows,
             mode: Mode::PerDay,
         };
-        let r = verify_table(&mut src, &s, table, day, day, 1);
+        let r = verify_table(&mut src, &s, table, DateRange::day(day), 1);
         let d = &r.days[&day];
         // services has no key: a changed row is one missing and one unexpected
         assert_eq!((d.missing, d.duplicated, d.unexpected), (2, 1, 1), "{d:?}");

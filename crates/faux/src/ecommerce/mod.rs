@@ -134,7 +134,6 @@ pub struct Ecommerce {
     returners: Mutex<BTreeMap<Date, Arc<Returners>>>,
     orders: Mutex<BTreeMap<Date, Arc<Vec<OrderCtx>>>>,
     order_family: Mutex<BTreeMap<Date, Arc<views::OrderFamily>>>,
-    changes: Mutex<BTreeMap<Date, Arc<Vec<views::Version>>>>,
 }
 
 /// Caches hold derived data only: results never depend on what is cached. Bounded: all
@@ -147,11 +146,16 @@ const RETURNER_CACHE_SLACK: usize = 8;
 /// The lifecycle window and a few days for neighbouring threads.
 const ORDER_CACHE_DAYS: usize = lifecycle::MAX_LIFECYCLE_DAYS as usize + 6;
 
-fn cache_get<T>(cache: &Mutex<BTreeMap<Date, Arc<T>>>, day: Date) -> Option<Arc<T>> {
+pub(crate) fn cache_get<T>(cache: &Mutex<BTreeMap<Date, Arc<T>>>, day: Date) -> Option<Arc<T>> {
     cache.lock().expect("cache").get(&day).cloned()
 }
 
-fn cache_put<T>(cache: &Mutex<BTreeMap<Date, Arc<T>>>, day: Date, value: Arc<T>, limit: usize) {
+pub(crate) fn cache_put<T>(
+    cache: &Mutex<BTreeMap<Date, Arc<T>>>,
+    day: Date,
+    value: Arc<T>,
+    limit: usize,
+) {
     let mut c = cache.lock().expect("cache");
     while c.len() >= limit {
         // evict the day furthest from the one being added
@@ -232,7 +236,6 @@ impl Ecommerce {
             returners: Mutex::new(BTreeMap::new()),
             orders: Mutex::new(BTreeMap::new()),
             order_family: Mutex::new(BTreeMap::new()),
-            changes: Mutex::new(BTreeMap::new()),
             config,
         }
     }
@@ -386,10 +389,6 @@ impl Ecommerce {
         });
         cache_put(&self.plans, day, plans.clone(), PLAN_CACHE_DAYS);
         plans
-    }
-
-    pub(crate) fn changes_cache(&self) -> &Mutex<BTreeMap<Date, Arc<Vec<views::Version>>>> {
-        &self.changes
     }
 
     pub(crate) fn order_family_cache(&self) -> &Mutex<BTreeMap<Date, Arc<views::OrderFamily>>> {

@@ -1,7 +1,7 @@
 //! The e-commerce tables (DESIGN §4): row structs and their definitions.
 
 use crate::rng::Uuid;
-use crate::table::{Column, FieldVisitor, LogicalType as T, Row, TableDef};
+use crate::table::{Column, FieldVisitor, LogicalType as T, Parent, Row, TableDef};
 use crate::time::{Date, Timestamp};
 
 const MONEY: T = T::Decimal {
@@ -76,6 +76,7 @@ pub static CUSTOMERS: TableDef = TableDef {
     primary_key: &["id"],
     cursor: Some("updated_at"),
     partition: "updated_at",
+    parent: None,
 };
 
 impl Row for Customer {
@@ -137,6 +138,7 @@ pub static PRODUCTS: TableDef = TableDef {
     primary_key: &["id"],
     cursor: Some("updated_at"),
     partition: "updated_at",
+    parent: None,
 };
 
 impl Row for Product {
@@ -188,6 +190,7 @@ pub static SESSIONS: TableDef = TableDef {
     primary_key: &["id"],
     cursor: None,
     partition: "started_at",
+    parent: None,
 };
 
 impl Row for Session {
@@ -243,6 +246,7 @@ pub static EVENTS: TableDef = TableDef {
     primary_key: &["id"],
     cursor: None,
     partition: "occurred_at",
+    parent: None,
 };
 
 impl Row for Event {
@@ -307,6 +311,7 @@ pub static ORDERS: TableDef = TableDef {
     primary_key: &["id"],
     cursor: Some("updated_at"),
     partition: "updated_at",
+    parent: None,
 };
 
 impl Row for Order {
@@ -362,6 +367,11 @@ pub static ORDER_ITEMS: TableDef = TableDef {
     primary_key: &["order_id", "line_number"],
     cursor: None,
     partition: "created_at",
+    parent: Some(Parent {
+        table: "orders",
+        column: "order_id",
+        path: "items",
+    }),
 };
 
 impl Row for OrderItem {
@@ -409,6 +419,7 @@ pub static PAYMENTS: TableDef = TableDef {
     primary_key: &["id"],
     cursor: Some("updated_at"),
     partition: "updated_at",
+    parent: None,
 };
 
 impl Row for Payment {
@@ -459,6 +470,7 @@ pub static SHIPMENTS: TableDef = TableDef {
     primary_key: &["id"],
     cursor: Some("updated_at"),
     partition: "updated_at",
+    parent: None,
 };
 
 impl Row for Shipment {
@@ -502,6 +514,7 @@ pub static REFUNDS: TableDef = TableDef {
     primary_key: &["id"],
     cursor: None,
     partition: "created_at",
+    parent: None,
 };
 
 impl Row for Refund {
@@ -543,6 +556,7 @@ pub static MARKETING_SPEND: TableDef = TableDef {
     primary_key: &["date", "channel"],
     cursor: None,
     partition: "date",
+    parent: None,
 };
 
 impl Row for MarketingSpend {
@@ -556,15 +570,15 @@ impl Row for MarketingSpend {
     }
 }
 
-pub static TABLES: [&TableDef; 10] = [
-    &CUSTOMERS,
-    &PRODUCTS,
-    &SESSIONS,
-    &EVENTS,
-    &ORDERS,
-    &ORDER_ITEMS,
-    &PAYMENTS,
-    &SHIPMENTS,
-    &REFUNDS,
-    &MARKETING_SPEND,
-];
+crate::scenario_tables! {
+    Customers(Customer) = CUSTOMERS,
+    Products(Product) = PRODUCTS,
+    Sessions(Session) = SESSIONS,
+    Events(Event) = EVENTS,
+    Orders(Order) = ORDERS,
+    OrderItems(OrderItem) = ORDER_ITEMS,
+    Payments(Payment) = PAYMENTS,
+    Shipments(Shipment) = SHIPMENTS,
+    Refunds(Refund) = REFUNDS,
+    MarketingSpend(MarketingSpend) = MARKETING_SPEND,
+}

@@ -7,86 +7,55 @@
 use std::sync::Arc;
 
 use crate::Tunable;
-use crate::table::{Row, RowSink, Shard, TableDef};
+use crate::feed::{ChangeRecord, Op, Record, first_seq};
+use crate::table::{RowSink, Shard, TableDef};
 use crate::time::{Date, Timestamp};
-use crate::view::{Change, SEQ_PER_DAY, View};
+use crate::view::View;
 
 use super::lifecycle::MAX_LIFECYCLE_DAYS;
 use super::tables::*;
 use super::{Ecommerce, OrderCtx};
 
-/// One row of any e-commerce table.
-#[derive(Debug, Clone)]
-pub enum Rec {
-    Customer(Customer),
-    Product(Product),
-    Session(Session),
-    Event(Event),
-    Order(Order),
-    Item(OrderItem),
-    Payment(Payment),
-    Shipment(Shipment),
-    Refund(Refund),
-    Marketing(MarketingSpend),
-}
-
-impl Rec {
-    fn emit<S: RowSink>(&self, sink: &mut S) -> Result<(), S::Error> {
-        match self {
-            Rec::Customer(r) => sink.row(r),
-            Rec::Product(r) => sink.row(r),
-            Rec::Session(r) => sink.row(r),
-            Rec::Event(r) => sink.row(r),
-            Rec::Order(r) => sink.row(r),
-            Rec::Item(r) => sink.row(r),
-            Rec::Payment(r) => sink.row(r),
-            Rec::Shipment(r) => sink.row(r),
-            Rec::Refund(r) => sink.row(r),
-            Rec::Marketing(r) => sink.row(r),
-        }
-    }
-
-    fn emit_change<S: RowSink>(
-        &self,
-        op: &'static str,
-        seq: i64,
-        ts: Timestamp,
-        sink: &mut S,
-    ) -> Result<(), S::Error> {
-        fn c<'a, R: Row>(op: &'static str, seq: i64, ts: Timestamp, row: &'a R) -> Change<'a, R> {
-            Change { op, seq, ts, row }
-        }
-        match self {
-            Rec::Customer(r) => sink.row(&c(op, seq, ts, r)),
-            Rec::Product(r) => sink.row(&c(op, seq, ts, r)),
-            Rec::Session(r) => sink.row(&c(op, seq, ts, r)),
-            Rec::Event(r) => sink.row(&c(op, seq, ts, r)),
-            Rec::Order(r) => sink.row(&c(op, seq, ts, r)),
-            Rec::Item(r) => sink.row(&c(op, seq, ts, r)),
-            Rec::Payment(r) => sink.row(&c(op, seq, ts, r)),
-            Rec::Shipment(r) => sink.row(&c(op, seq, ts, r)),
-            Rec::Refund(r) => sink.row(&c(op, seq, ts, r)),
-            Rec::Marketing(r) => sink.row(&c(op, seq, ts, r)),
-        }
-    }
-}
-
 /// The tables whose rows come from orders and their lifecycles.
-const ORDER_FAMILY: [&str; 5] = ["orders", "order_items", "payments", "shipments", "refunds"];
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Family {
+    Orders,
+    OrderItems,
+    Payments,
+    Shipments,
+    Refunds,
+}
+
+impl Family {
+    const ALL: [Family; 5] = [
+        Family::Orders,
+        Family::OrderItems,
+        Family::Payments,
+        Family::Shipments,
+        Family::Refunds,
+    ];
+
+    /// The order-family member `t` is, if any.
+    fn of(t: Table) -> Option<Family> {
+        match t {
+            Table::Orders => Some(Family::Orders),
+            Table::OrderItems => Some(Family::OrderItems),
+            Table::Payments => Some(Family::Payments),
+            Table::Shipments => Some(Family::Shipments),
+            Table::Refunds => Some(Family::Refunds),
+            Table::Customers
+            | Table::Products
+            | Table::Sessions
+            | Table::Events
+            | Table::MarketingSpend => None,
+        }
+    }
+}
 
 /// One day of the order tables: the extract, and the versions written that day.
 #[derive(Debug, Default)]
 pub struct OrderFamily {
     extract: [Vec<Rec>; 5],
-}
-
-/// A version of a row written at `ts`.
-#[derive(Debug, Clone)]
-pub struct Version {
-    pub table: usize,
-    pub ts: Timestamp,
-    pub op: &'static str,
-    pub rec: Rec,
 }
 
 fn end_of(day: Date) -> Timestamp {
@@ -97,14 +66,13 @@ fn within(t: Timestamp, day: Date) -> bool {
     t.date() == day
 }
 
-fn table_index(table: &TableDef) -> usize {
-    TABLES
-        .iter()
-        .position(|t| std::ptr::eq(*t, table))
-        .expect("an e-commerce table")
+fn table_of(def: &TableDef) -> Table {
+    Table::of(def).expect("an e-commerce table")
 }
 
 impl Ecommerce {
+    /// The rows of `table` for `day` in the extract or snapshot view (the changes view is
+    /// [`Ecommerce::changes`], through [`crate::Scenario::generate`]).
     pub fn generate<S: RowSink>(
         &self,
         table: &'static TableDef,
@@ -113,15 +81,16 @@ impl Ecommerce {
         view: View,
         sink: &mut S,
     ) -> Result<(), S::Error> {
-        let t = table_index(table);
-        if TABLES[t].name == "events" && view != View::Changes {
+        let t = table_of(table);
+        let at = match view {
+            View::Snapshot(at) if day > at.date() => return Ok(()),
+            View::Snapshot(at) => Some(at),
+            View::Extract | View::Changes => None,
+        };
+        if t == Table::Events {
             // the biggest table streams from its sessions (shards cut by session), so a
             // day's events are never all in memory
-            let at = match view {
-                View::Snapshot(at) if day > at.date() => return Ok(()),
-                View::Snapshot(at) => at,
-                _ => end_of(day),
-            };
+            let at = at.unwrap_or(end_of(day));
             let plans = self.event_sessions(day);
             let r = shard.range(plans.len() as u64);
             for plan in &plans[r.start as usize..r.end as usize] {
@@ -133,42 +102,28 @@ impl Ecommerce {
             }
             return Ok(());
         }
-        match view {
-            View::Extract if ORDER_FAMILY.contains(&TABLES[t].name) => {
+        match (at, Family::of(t)) {
+            (None, Some(f)) => {
                 // shared with the cache, not copied
                 let family = self.order_family(day);
-                let rows = &family.extract[Self::family_index(t)];
+                let rows = &family.extract[f as usize];
                 let r = shard.range(rows.len() as u64);
                 for rec in &rows[r.start as usize..r.end as usize] {
-                    rec.emit(sink)?;
+                    sink.row(rec)?;
                 }
             }
-            View::Extract => {
+            (None, None) => {
                 let rows = self.rows_at_end_of(t, day);
-                for r in &rows[shard.range(rows.len() as u64).start as usize
-                    ..shard.range(rows.len() as u64).end as usize]
-                {
-                    r.emit(sink)?;
+                let r = shard.range(rows.len() as u64);
+                for rec in &rows[r.start as usize..r.end as usize] {
+                    sink.row(rec)?;
                 }
             }
-            View::Snapshot(at) => {
+            (Some(at), _) => {
                 let rows = self.rows_created_on(t, day, at);
                 let r = shard.range(rows.len() as u64);
                 for rec in &rows[r.start as usize..r.end as usize] {
-                    rec.emit(sink)?;
-                }
-            }
-            View::Changes => {
-                let all = self.changes(day);
-                let mine: Vec<(i64, &Version)> = all
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, v)| v.table == t)
-                    .map(|(i, v)| (day.days_since_epoch() as i64 * SEQ_PER_DAY + i as i64, v))
-                    .collect();
-                let r = shard.range(mine.len() as u64);
-                for (seq, v) in &mine[r.start as usize..r.end as usize] {
-                    v.rec.emit_change(v.op, *seq, v.ts, sink)?;
+                    sink.row(rec)?;
                 }
             }
         }
@@ -184,60 +139,59 @@ impl Ecommerce {
             .collect()
     }
 
-    /// Version times of table `t` for order `o`.
-    fn order_versions(t: usize, o: &OrderCtx) -> Vec<Timestamp> {
+    /// Version times of order-family table `f` for order `o`.
+    fn order_versions(f: Family, o: &OrderCtx) -> Vec<Timestamp> {
         let l = &o.lifecycle;
-        match TABLES[t].name {
-            "orders" => l.order.iter().map(|(at, _)| *at).collect(),
-            "payments" => l.payment.iter().map(|(at, _)| *at).collect(),
-            "shipments" => l.shipment.iter().map(|(at, _)| *at).collect(),
-            "refunds" => l.refund.iter().map(|r| r.at).collect(),
-            "order_items" => vec![l.placed_at],
-            _ => Vec::new(),
+        match f {
+            Family::Orders => l.order.iter().map(|(at, _)| *at).collect(),
+            Family::Payments => l.payment.iter().map(|(at, _)| *at).collect(),
+            Family::Shipments => l.shipment.iter().map(|(at, _)| *at).collect(),
+            Family::Refunds => l.refund.iter().map(|r| r.at).collect(),
+            Family::OrderItems => vec![l.placed_at],
         }
     }
 
-    /// Rows of order-family table `t` for order `o` as of `at`.
-    fn order_rows(&self, t: usize, o: &OrderCtx, at: Timestamp) -> Vec<Rec> {
+    /// Rows of order-family table `f` for order `o` as of `at`.
+    fn order_rows(&self, f: Family, o: &OrderCtx, at: Timestamp) -> Vec<Rec> {
         let (lines, money) = self.order_lines(o);
-        self.order_rows_with(t, o, &lines, &money, at)
+        self.order_rows_with(f, o, &lines, &money, at)
     }
 
     fn order_rows_with(
         &self,
-        t: usize,
+        f: Family,
         o: &OrderCtx,
         lines: &[(super::sessions::Line, i64)],
         money: &super::Money,
         at: Timestamp,
     ) -> Vec<Rec> {
         let money = *money;
-        match TABLES[t].name {
-            "orders" => self
+        match f {
+            Family::Orders => self
                 .order_row(o, &money, at)
-                .map(Rec::Order)
+                .map(Rec::Orders)
                 .into_iter()
                 .collect(),
-            "payments" => self
+            Family::Payments => self
                 .payment_row(o, &money, at)
-                .map(Rec::Payment)
+                .map(Rec::Payments)
                 .into_iter()
                 .collect(),
-            "shipments" => self
+            Family::Shipments => self
                 .shipment_row(o, at)
-                .map(Rec::Shipment)
+                .map(Rec::Shipments)
                 .into_iter()
                 .collect(),
-            "refunds" => self
+            Family::Refunds => self
                 .refund_row(o, &money, at)
-                .map(Rec::Refund)
+                .map(Rec::Refunds)
                 .into_iter()
                 .collect(),
-            "order_items" if o.lifecycle.placed_at <= at => lines
+            Family::OrderItems if o.lifecycle.placed_at <= at => lines
                 .iter()
                 .enumerate()
                 .map(|(n, (line, unit_price))| {
-                    Rec::Item(OrderItem {
+                    Rec::OrderItems(OrderItem {
                         order_id: o.lifecycle.order_id,
                         line_number: n as i64 + 1,
                         product_id: line.product.id,
@@ -247,7 +201,7 @@ impl Ecommerce {
                     })
                 })
                 .collect(),
-            _ => Vec::new(),
+            Family::OrderItems => Vec::new(),
         }
     }
 
@@ -276,16 +230,19 @@ impl Ecommerce {
     }
 
     /// The daily extract: rows of table `t` changed on `day`, in their end-of-day state.
-    pub fn rows_at_end_of(&self, t: usize, day: Date) -> Vec<Rec> {
+    pub fn rows_at_end_of(&self, t: Table, day: Date) -> Vec<Rec> {
         let end = end_of(day);
-        match TABLES[t].name {
-            "customers" => self
+        if let Some(f) = Family::of(t) {
+            return self.order_family(day).extract[f as usize].clone();
+        }
+        match t {
+            Table::Customers => self
                 .customers_touched(day)
                 .into_iter()
                 .filter(|i| !self.customer_versions(*i, day.start(), end).is_empty())
-                .map(|i| Rec::Customer(self.customer_at(i, end)))
+                .map(|i| Rec::Customers(self.customer_at(i, end)))
                 .collect(),
-            "products" => (0..self.catalog.count_by(day))
+            Table::Products => (0..self.catalog.count_by(day))
                 .map(|k| self.catalog.base(k))
                 .filter(|p| {
                     !self
@@ -293,28 +250,25 @@ impl Ecommerce {
                         .versions_between(p, day.start(), end)
                         .is_empty()
                 })
-                .map(|p| Rec::Product(self.catalog.row_at(&p, end)))
+                .map(|p| Rec::Products(self.catalog.row_at(&p, end)))
                 .collect(),
-            "sessions" => self
+            Table::Sessions => self
                 .day_plans(day)
                 .all()
-                .map(|p| Rec::Session(self.session_row(p)))
+                .map(|p| Rec::Sessions(self.session_row(p)))
                 .collect(),
-            "events" => self.events_on(day).into_iter().map(Rec::Event).collect(),
-            "marketing_spend" => self
+            Table::Events => self.events_on(day).into_iter().map(Rec::Events).collect(),
+            Table::MarketingSpend => self
                 .marketing_spend(day)
                 .into_iter()
-                .map(Rec::Marketing)
+                .map(Rec::MarketingSpend)
                 .collect(),
-            _ => self.order_family(day).extract[Self::family_index(t)].clone(),
+            Table::Orders
+            | Table::OrderItems
+            | Table::Payments
+            | Table::Shipments
+            | Table::Refunds => unreachable!("order tables are answered above"),
         }
-    }
-
-    fn family_index(t: usize) -> usize {
-        ORDER_FAMILY
-            .iter()
-            .position(|n| *n == TABLES[t].name)
-            .expect("an order table")
     }
 
     /// The extract of the five order tables for `day`, computed once (each order's lines need
@@ -327,13 +281,9 @@ impl Ecommerce {
         let mut family = OrderFamily::default();
         let window = self.orders_in_window(day);
         for o in window.iter().flat_map(|d| d.iter()) {
-            let touched: Vec<(usize, Vec<Timestamp>)> = ORDER_FAMILY
+            let touched: Vec<(Family, Vec<Timestamp>)> = Family::ALL
                 .iter()
-                .enumerate()
-                .map(|(f, name)| {
-                    let t = TABLES.iter().position(|x| x.name == *name).expect("table");
-                    (f, Self::order_versions(t, o))
-                })
+                .map(|f| (*f, Self::order_versions(*f, o)))
                 .collect();
             if !touched
                 .iter()
@@ -343,14 +293,10 @@ impl Ecommerce {
             }
             let (lines, money) = self.order_lines(o);
             for (f, versions) in touched {
-                let t = TABLES
-                    .iter()
-                    .position(|x| x.name == ORDER_FAMILY[f])
-                    .expect("table");
                 if !versions.iter().any(|at| within(*at, day)) {
                     continue;
                 }
-                family.extract[f].extend(self.order_rows_with(t, o, &lines, &money, end));
+                family.extract[f as usize].extend(self.order_rows_with(f, o, &lines, &money, end));
             }
         }
         let family = Arc::new(family);
@@ -361,19 +307,35 @@ impl Ecommerce {
 
     /// The snapshot partition of `day`: rows of table `t` created that day (up to `at`), in
     /// their state as of `at`.
-    pub fn rows_created_on(&self, t: usize, day: Date, at: Timestamp) -> Vec<Rec> {
+    pub fn rows_created_on(&self, t: Table, day: Date, at: Timestamp) -> Vec<Rec> {
         if day > at.date() {
             return Vec::new();
         }
-        match TABLES[t].name {
-            "customers" => {
+        if let Some(f) = Family::of(t) {
+            // a row is created by its first version: an order, its lines and its payment when
+            // it is placed (possibly after midnight of its session's day), a shipment when it
+            // ships, a refund when it is granted
+            let window = self.orders_in_window(day);
+            return window
+                .iter()
+                .flat_map(|d| d.iter())
+                .filter(|o| {
+                    Self::order_versions(f, o)
+                        .first()
+                        .is_some_and(|c| within(*c, day) && *c <= at)
+                })
+                .flat_map(|o| self.order_rows(f, o, at))
+                .collect();
+        }
+        match t {
+            Table::Customers => {
                 let first = self.customer_count(day.add_days(-1));
                 (first..self.customer_count(day))
                     .filter(|i| self.customer_created_at(*i) <= at)
-                    .map(|i| Rec::Customer(self.customer_at(i, at)))
+                    .map(|i| Rec::Customers(self.customer_at(i, at)))
                     .collect()
             }
-            "products" => {
+            Table::Products => {
                 let first = if day == self.opened() {
                     0
                 } else {
@@ -382,131 +344,126 @@ impl Ecommerce {
                 (first..self.catalog.count_by(day))
                     .map(|k| self.catalog.base(k))
                     .filter(|p| p.created_at <= at)
-                    .map(|p| Rec::Product(self.catalog.row_at(&p, at)))
+                    .map(|p| Rec::Products(self.catalog.row_at(&p, at)))
                     .collect()
             }
-            "sessions" => self
+            Table::Sessions => self
                 .day_plans(day)
                 .all()
                 .filter(|p| p.start <= at)
-                .map(|p| Rec::Session(self.session_row(p)))
+                .map(|p| Rec::Sessions(self.session_row(p)))
                 .collect(),
-            "events" => self
+            Table::Events => self
                 .events_on(day)
                 .into_iter()
                 .filter(|e| e.occurred_at <= at)
-                .map(Rec::Event)
+                .map(Rec::Events)
                 .collect(),
-            "marketing_spend" => self
+            Table::MarketingSpend => self
                 .marketing_spend(day)
                 .into_iter()
-                .map(Rec::Marketing)
+                .map(Rec::MarketingSpend)
                 .collect(),
-            _ => self
-                .orders_placed(day)
-                .iter()
-                .filter(|o| o.lifecycle.placed_at <= at)
-                .flat_map(|o| self.order_rows(t, o, at))
-                .collect(),
+            Table::Orders
+            | Table::OrderItems
+            | Table::Payments
+            | Table::Shipments
+            | Table::Refunds => unreachable!("order tables are answered above"),
         }
     }
 
     /// Every version written on `day`, all tables, in time order (ties: table order, then
     /// generation order). Position i gets sequence number `day × 10^8 + i`.
-    pub fn changes(&self, day: Date) -> Arc<Vec<Version>> {
-        // every table's change file of a day needs the whole merged list: compute it once
-        if let Some(c) = super::cache_get(self.changes_cache(), day) {
-            return c;
-        }
-        let mut out: Vec<Version> = Vec::new();
+    pub fn changes(&self, day: Date) -> Vec<ChangeRecord> {
+        let mut out: Vec<ChangeRecord> = Vec::new();
         let end = end_of(day);
-        for (t, table) in TABLES.iter().enumerate() {
-            let insert_only = |rec: Rec, ts| Version {
-                table: t,
+        let mut push = |table: Table, ts: Timestamp, op: Op, rec: Rec| {
+            out.push(ChangeRecord {
+                table: table.index(),
+                op,
+                seq: 0,
                 ts,
-                op: "insert",
-                rec,
-            };
-            match table.name {
-                "customers" => {
+                row: Record::Ecommerce(rec),
+            })
+        };
+        for &table in Table::ALL {
+            if let Some(f) = Family::of(table) {
+                let window = self.orders_in_window(day);
+                for o in window.iter().flat_map(|d| d.iter()) {
+                    let versions = Self::order_versions(f, o);
+                    for (n, ts) in versions.iter().enumerate() {
+                        if !within(*ts, day) {
+                            continue;
+                        }
+                        let op = if n == 0 { Op::Insert } else { Op::Update };
+                        for rec in self.order_rows(f, o, *ts) {
+                            push(table, *ts, op, rec);
+                        }
+                    }
+                }
+                continue;
+            }
+            match table {
+                Table::Customers => {
                     for i in self.customers_touched(day) {
                         for ts in self.customer_versions(i, day.start(), end) {
                             let c = self.customer_at(i, ts);
                             let op = if ts == c.created_at {
-                                "insert"
+                                Op::Insert
                             } else if c.deleted_at == Some(ts) {
-                                "delete"
+                                Op::Delete
                             } else {
-                                "update"
+                                Op::Update
                             };
-                            out.push(Version {
-                                table: t,
-                                ts,
-                                op,
-                                rec: Rec::Customer(c),
-                            });
+                            push(table, ts, op, Rec::Customers(c));
                         }
                     }
                 }
-                "products" => {
+                Table::Products => {
                     for k in 0..self.catalog.count_by(day) {
                         let p = self.catalog.base(k);
                         for ts in self.catalog.versions_between(&p, day.start(), end) {
                             let op = if ts == p.created_at {
-                                "insert"
+                                Op::Insert
                             } else {
-                                "update"
+                                Op::Update
                             };
-                            out.push(Version {
-                                table: t,
-                                ts,
-                                op,
-                                rec: Rec::Product(self.catalog.row_at(&p, ts)),
-                            });
+                            push(table, ts, op, Rec::Products(self.catalog.row_at(&p, ts)));
                         }
                     }
                 }
-                "sessions" => {
+                Table::Sessions => {
                     for p in self.day_plans(day).all() {
-                        out.push(insert_only(Rec::Session(self.session_row(p)), p.start));
+                        push(
+                            table,
+                            p.start,
+                            Op::Insert,
+                            Rec::Sessions(self.session_row(p)),
+                        );
                     }
                 }
-                "events" => {
+                Table::Events => {
                     for e in self.events_on(day) {
-                        let ts = e.occurred_at;
-                        out.push(insert_only(Rec::Event(e), ts));
+                        push(table, e.occurred_at, Op::Insert, Rec::Events(e));
                     }
                 }
-                "marketing_spend" => {
+                Table::MarketingSpend => {
                     for m in self.marketing_spend(day) {
-                        out.push(insert_only(Rec::Marketing(m), day.start()));
+                        push(table, day.start(), Op::Insert, Rec::MarketingSpend(m));
                     }
                 }
-                _ => {
-                    let window = self.orders_in_window(day);
-                    for o in window.iter().flat_map(|d| d.iter()) {
-                        let versions = Self::order_versions(t, o);
-                        for (n, ts) in versions.iter().enumerate() {
-                            if !within(*ts, day) {
-                                continue;
-                            }
-                            for rec in self.order_rows(t, o, *ts) {
-                                out.push(Version {
-                                    table: t,
-                                    ts: *ts,
-                                    op: if n == 0 { "insert" } else { "update" },
-                                    rec,
-                                });
-                            }
-                        }
-                    }
-                }
+                Table::Orders
+                | Table::OrderItems
+                | Table::Payments
+                | Table::Shipments
+                | Table::Refunds => unreachable!("order tables are answered above"),
             }
         }
         // stable: equal times keep table order, then generation order
-        out.sort_by_key(|v| v.ts);
-        let out = Arc::new(out);
-        super::cache_put(self.changes_cache(), day, out.clone(), 2);
+        out.sort_by_key(|c| c.ts);
+        for (i, c) in out.iter_mut().enumerate() {
+            c.seq = first_seq(day) + i as i64;
+        }
         out
     }
 }

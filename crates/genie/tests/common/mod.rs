@@ -82,16 +82,14 @@ pub async fn spawn(o: Opts) -> App {
 pub async fn spawn_with(o: Opts, url: Option<&str>) -> App {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), &o);
+    spawn_config(cfg, dir, url).await
+}
+
+/// A server with `cfg` (its data dir inside `dir`), on PostgreSQL (`url`) or SQLite.
+pub async fn spawn_config(cfg: Config, dir: tempfile::TempDir, url: Option<&str>) -> App {
     let store = open(&cfg, url);
     let run = genie::start_on(cfg, store, Box::new(|_| {})).await.unwrap();
-    let (_, key) = run.store.create_key("test", &["read:all".into()]).unwrap();
-    App {
-        base: format!("http://{}", run.addr),
-        run,
-        key,
-        client: reqwest::Client::new(),
-        dir,
-    }
+    App::new(run, dir)
 }
 
 pub fn open(cfg: &Config, url: Option<&str>) -> Store {
@@ -111,6 +109,18 @@ pub struct Resp {
 }
 
 impl App {
+    /// A client of `run` with a fresh `read:all` key.
+    pub fn new(run: Running, dir: tempfile::TempDir) -> App {
+        let (_, key) = run.store.create_key("test", &["read:all".into()]).unwrap();
+        App {
+            base: format!("http://{}", run.addr),
+            run,
+            key,
+            client: reqwest::Client::new(),
+            dir,
+        }
+    }
+
     pub async fn get_with(&self, path: &str, key: Option<&str>) -> Resp {
         let url = if path.starts_with("http") {
             path.to_string()
@@ -168,6 +178,11 @@ impl App {
     ) -> Vec<String> {
         self.run.store.ids(table, include_deleted, sort).unwrap()
     }
+}
+
+/// The paths an OpenAPI document lists.
+pub fn openapi_paths(doc: &Value) -> std::collections::BTreeSet<String> {
+    doc["paths"].as_object().unwrap().keys().cloned().collect()
 }
 
 pub fn id_of(table: &str, row: &Value) -> String {
@@ -452,7 +467,7 @@ pub fn start_binary(args: &[&str]) -> Genie {
     while t0.elapsed() < Duration::from_secs(120) {
         match rx.recv_timeout(Duration::from_millis(200)) {
             Ok(line) => {
-                if let Some(u) = line.strip_prefix("genie is serving live e-commerce data at ") {
+                if let Some(u) = line.strip_prefix("genie is serving live data at ") {
                     url = Some(u.trim().to_string());
                 }
                 if let Some((_, k)) = line.split_once("API key (shown once, store it now): ") {

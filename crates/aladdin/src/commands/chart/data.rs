@@ -1,17 +1,18 @@
 //! The numbers a chart plots, from one of three sources: the Shiny Rocks generator itself (in
-//! memory), files written by `aladdin generate`, or a PostgreSQL database (the loaded tables,
-//! or the dbt mart `mart_marketing_vs_sales`).
+//! memory), or loaded rows read back through the readers `aladdin verify` uses — a folder of
+//! files (CSV, JSON Lines or Parquet, any layout `aladdin generate` writes) or a PostgreSQL
+//! schema (the loaded tables, or the dbt mart `mart_marketing_vs_sales`).
 //!
 //! Every source computes the same thing the same way — orders ⋈ payments grouped by
 //! utm_source, marketing spend by platform (`_` + platform, as the blog's staging model does),
 //! money as integer cents — so a chart of the same days agrees whatever it was read from.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
-use faux::Date;
-use faux::shiny_rocks::{PLATFORMS, ShinyRocks};
+use anyhow::bail;
+use faux::shiny_rocks::{MARKETING_INVESTMENTS, ORDERS, PAYMENTS, PLATFORMS, ShinyRocks};
+use faux::{Column, Date, LogicalType as T, TableDef};
+use faux_sinks::verify::{self, Val};
 
 /// Orders per day, one entry for every day of the range, in order.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,16 +46,111 @@ impl PlatformTotals {
 pub enum Source {
     /// Generated on the fly, exactly what `aladdin generate --seed N` would write.
     Memory { generator: ShinyRocks, seed: u64 },
-    /// CSV files from `aladdin generate`, Hive layout (`DIR/<table>/date=D/part-*.csv`) or
-    /// flat (`DIR/<table>.csv`).
-    Files(PathBuf),
-    /// A PostgreSQL database holding the loaded tables in `schema`, and, when `mart_schema` is
-    /// given, the dbt mart `mart_marketing_vs_sales` there.
-    Postgres {
-        url: String,
-        schema: String,
-        mart_schema: Option<String>,
+    /// The scenario's tables as loaded somewhere (a folder of files or a PostgreSQL schema),
+    /// and, when given, the schema holding the dbt mart `mart_marketing_vs_sales`, which the
+    /// ROI chart then reads instead.
+    Loaded {
+        tables: Box<dyn verify::Source>,
+        mart: Option<Box<dyn verify::Source>>,
     },
+}
+
+/// The dbt mart's columns that a chart reads (examples/shiny_rocks_dbt).
+static MART: TableDef = TableDef {
+    name: "mart_marketing_vs_sales",
+    description: "The blog's daily marketing report (a dbt model).",
+    columns: &[
+        Column::new("date", T::Date, "Day."),
+        Column::new("platform", T::Text, "Marketing platform (_ + name)."),
+        Column::new(
+            "marketing_cost",
+            T::Decimal {
+                precision: 18,
+                scale: 2,
+            },
+            "Spend.",
+        ),
+        Column::new(
+            "sales_amount",
+            T::Decimal {
+                precision: 18,
+                scale: 2,
+            },
+            "Sales of the orders from the platform.",
+        ),
+    ],
+    primary_key: &["date", "platform"],
+    cursor: None,
+    partition: "date",
+    parent: None,
+};
+
+/// The rows of `table` whose partition day falls in the range (every column, canonical, in
+/// column order), and the days that have rows.
+fn read_rows(
+    source: &mut dyn verify::Source,
+    table: &'static TableDef,
+    from: Date,
+    to: Date,
+) -> anyhow::Result<(Vec<Vec<Val>>, BTreeSet<Date>)> {
+    let at = column(table, table.partition);
+    let mut rows = Vec::new();
+    let mut present = BTreeSet::new();
+    let mut bad = None;
+    let read = source.read(table, Some((from, to)), &mut |row| match row {
+        Ok(values) => {
+            let Val::Int(days) = values[at] else {
+                bad.get_or_insert_with(|| format!("a row without {}", table.partition));
+                return;
+            };
+            let day = Date::from_days_since_epoch(days as i32);
+            if (from..=to).contains(&day) {
+                present.insert(day);
+                rows.push(values);
+            }
+        }
+        Err(e) => {
+            bad.get_or_insert(e);
+        }
+    });
+    match read {
+        Err(verify::VerifyError::TableMissing { place, .. }) if std::ptr::eq(table, &MART) => {
+            bail!(
+                "no mart_marketing_vs_sales in {place}: run `dbt build` in examples/shiny_rocks_dbt first, or leave out --mart-schema to read the loaded tables"
+            )
+        }
+        Err(verify::VerifyError::TableMissing { table, place }) => bail!(
+            "no table {table} in {place}: generate or load it with `aladdin generate --scenario shiny-rocks --out …`"
+        ),
+        other => other?,
+    }
+    if let Some(e) = bad {
+        bail!("{}: cannot read {}: {e}", source.describe(), table.name);
+    }
+    Ok((rows, present))
+}
+
+/// The position of a column the chart relies on.
+fn column(table: &TableDef, name: &str) -> usize {
+    table
+        .columns
+        .iter()
+        .position(|c| c.name == name)
+        .unwrap_or_else(|| panic!("{} has a column {name}", table.name))
+}
+
+fn text(v: &Val) -> &str {
+    match v {
+        Val::Text(s) => s,
+        _ => "",
+    }
+}
+
+fn int(v: &Val) -> i64 {
+    match v {
+        Val::Int(n) => *n,
+        _ => 0,
+    }
 }
 
 impl Source {
@@ -64,60 +160,32 @@ impl Source {
             Source::Memory { seed, .. } => {
                 format!("Source: generated in memory (scenario shiny-rocks, seed {seed})")
             }
-            Source::Files(dir) => format!("Source: files in {}", dir.display()),
-            Source::Postgres {
-                url,
-                schema,
-                mart_schema,
-            } => {
-                let db = url
-                    .parse::<tokio_postgres::Config>()
-                    .ok()
-                    .and_then(|c| c.get_dbname().map(str::to_string))
-                    .unwrap_or_else(|| "(default)".into());
-                match mart_schema {
-                    Some(m) => {
-                        format!(
-                            "Source: PostgreSQL database {db}, dbt mart {m}.mart_marketing_vs_sales"
-                        )
-                    }
-                    None => format!("Source: PostgreSQL database {db}, tables in schema {schema}"),
-                }
+            Source::Loaded { mart: Some(m), .. } => {
+                format!(
+                    "Source: dbt mart mart_marketing_vs_sales in {}",
+                    m.describe()
+                )
             }
+            Source::Loaded { tables, .. } => format!("Source: {}", tables.describe()),
         }
     }
 
-    pub fn orders_curve(&self, from: Date, to: Date) -> anyhow::Result<OrdersCurve> {
+    pub fn orders_curve(&mut self, from: Date, to: Date) -> anyhow::Result<OrdersCurve> {
         let counts: BTreeMap<Date, u64> = match self {
             Source::Memory { generator, .. } => days(from, to)
                 .map(|d| (d, generator.order_count(d)))
                 .collect(),
-            Source::Files(dir) => {
-                let t = read_table(dir, "orders", "order_date", &["order_date"], from, to)?;
-                require_days("orders", &t.days, from, to, &self.describe())?;
+            Source::Loaded { tables, .. } => {
+                let who = format!("Source: {}", tables.describe());
+                let (rows, present) = read_rows(tables.as_mut(), &ORDERS, from, to)?;
+                require_days("orders", &present, from, to, &who)?;
+                let at = column(&ORDERS, "order_date");
                 let mut counts = BTreeMap::new();
-                for row in &t.rows {
-                    *counts.entry(parse_date(&row[0])?).or_insert(0) += 1;
+                for row in &rows {
+                    *counts
+                        .entry(Date::from_days_since_epoch(int(&row[at]) as i32))
+                        .or_insert(0) += 1;
                 }
-                counts
-            }
-            Source::Postgres { url, schema, .. } => {
-                let pg = Pg::connect(url)?;
-                pg.require_table(schema, "orders")?;
-                let sql = format!(
-                    "SELECT to_char(order_date::date, 'YYYY-MM-DD'), count(*)::text \
-                     FROM {}.orders \
-                     WHERE order_date::date BETWEEN $1::text::date AND $2::text::date \
-                     GROUP BY 1",
-                    ident(schema)
-                );
-                let mut counts = BTreeMap::new();
-                for row in pg.query(&sql, from, to)? {
-                    let n: u64 = cell(&row, 1)?.parse().context("count(*)")?;
-                    counts.insert(parse_date(cell(&row, 0)?)?, n);
-                }
-                let present = counts.keys().copied().collect();
-                require_days("orders", &present, from, to, &self.describe())?;
                 counts
             }
         };
@@ -129,7 +197,8 @@ impl Source {
     }
 
     /// Cost, sales and ROI per platform over the days, platforms in the scenario's order.
-    pub fn marketing_roi(&self, from: Date, to: Date) -> anyhow::Result<Vec<PlatformTotals>> {
+    pub fn marketing_roi(&mut self, from: Date, to: Date) -> anyhow::Result<Vec<PlatformTotals>> {
+        let who = self.describe();
         let mut acc = Totals::default();
         match self {
             Source::Memory { generator, .. } => {
@@ -145,122 +214,47 @@ impl Source {
                     }
                 }
             }
-            Source::Files(dir) => {
-                let who = self.describe();
-                let orders = read_table(
-                    dir,
-                    "orders",
-                    "order_date",
-                    &["order_id", "utm_source"],
-                    from,
-                    to,
-                )?;
-                require_days("orders", &orders.days, from, to, &who)?;
-                let payments = read_table(
-                    dir,
-                    "payments",
-                    "order_date",
-                    &["order_id", "amount"],
-                    from,
-                    to,
-                )?;
-                require_days("payments", &payments.days, from, to, &who)?;
-                let marketing = read_table(
-                    dir,
-                    "marketing_investments",
-                    "date",
-                    &["platform", "amount"],
-                    from,
-                    to,
-                )?;
-                require_days("marketing_investments", &marketing.days, from, to, &who)?;
-                // the mart's INNER JOIN of orders and payments on order_id
-                let source_of: BTreeMap<&str, &str> = orders
-                    .rows
-                    .iter()
-                    .map(|r| (r[0].as_str(), r[1].as_str()))
-                    .collect();
-                for r in &payments.rows {
-                    if let Some(utm) = source_of.get(r[0].as_str()) {
-                        acc.sale(utm, parse_cents(&r[1])?);
+            Source::Loaded {
+                mart: Some(mart), ..
+            } => {
+                let (rows, present) = read_rows(mart.as_mut(), &MART, from, to)?;
+                require_days("mart_marketing_vs_sales", &present, from, to, &who)?;
+                // sums over the days; the ROI of the sums is computed below, like for every
+                // other source (for a single day it is the mart's own ROI)
+                for r in &rows {
+                    if let Val::Int(sales) = r[3] {
+                        acc.sale(text(&r[1]), sales);
                     }
-                }
-                for r in &marketing.rows {
-                    acc.cost(&r[0], parse_cents(&r[1])?);
+                    if let Val::Int(cost) = r[2] {
+                        acc.cost(text(&r[1]), cost);
+                    }
                 }
             }
-            Source::Postgres {
-                url,
-                schema,
-                mart_schema,
-            } => {
-                let pg = Pg::connect(url)?;
-                let who = self.describe();
-                let rows = if let Some(mart) = mart_schema {
-                    pg.require_mart(mart)?;
-                    let m = format!("{}.mart_marketing_vs_sales", ident(mart));
-                    let sql = format!(
-                        "SELECT DISTINCT to_char(date::date, 'YYYY-MM-DD') FROM {m} \
-                         WHERE date::date BETWEEN $1::text::date AND $2::text::date"
-                    );
-                    let present = pg.dates(&sql, from, to)?;
-                    require_days("mart_marketing_vs_sales", &present, from, to, &who)?;
-                    // sums over the days; the ROI of the sums is computed below, like for
-                    // every other source (for a single day it is the mart's own ROI)
-                    pg.query(
-                        &format!(
-                            "SELECT platform, sum(sales_amount)::text, sum(marketing_cost)::text \
-                             FROM {m} \
-                             WHERE date::date BETWEEN $1::text::date AND $2::text::date \
-                             GROUP BY platform"
-                        ),
-                        from,
-                        to,
-                    )?
-                } else {
-                    let s = ident(schema);
-                    for (table, date) in [
-                        ("orders", "order_date"),
-                        ("payments", "order_date"),
-                        ("marketing_investments", "date"),
-                    ] {
-                        pg.require_table(schema, table)?;
-                        let sql = format!(
-                            "SELECT DISTINCT to_char({date}::date, 'YYYY-MM-DD') FROM {s}.{table} \
-                             WHERE {date}::date BETWEEN $1::text::date AND $2::text::date"
-                        );
-                        let present = pg.dates(&sql, from, to)?;
-                        require_days(table, &present, from, to, &who)?;
+            Source::Loaded { tables, .. } => {
+                let reader = tables.as_mut();
+                let (orders, present) = read_rows(reader, &ORDERS, from, to)?;
+                require_days("orders", &present, from, to, &who)?;
+                let (payments, present) = read_rows(reader, &PAYMENTS, from, to)?;
+                require_days("payments", &present, from, to, &who)?;
+                let (marketing, present) = read_rows(reader, &MARKETING_INVESTMENTS, from, to)?;
+                require_days("marketing_investments", &present, from, to, &who)?;
+                // the mart's INNER JOIN of orders and payments on order_id
+                let (id, utm) = (column(&ORDERS, "order_id"), column(&ORDERS, "utm_source"));
+                let source_of: std::collections::HashMap<&Val, &str> =
+                    orders.iter().map(|r| (&r[id], text(&r[utm]))).collect();
+                let (paid, amount) = (column(&PAYMENTS, "order_id"), column(&PAYMENTS, "amount"));
+                for r in &payments {
+                    if let Some(utm) = source_of.get(&r[paid]) {
+                        // the original's amount is whole dollars
+                        acc.sale(utm, int(&r[amount]) * 100);
                     }
-                    // the blog's mart, summed over the days
-                    pg.query(
-                        &format!(
-                            "WITH sales AS ( \
-                               SELECT o.utm_source AS platform, sum(p.amount::numeric) AS amount \
-                               FROM {s}.orders o JOIN {s}.payments p ON p.order_id = o.order_id \
-                               WHERE o.order_date::date BETWEEN $1::text::date AND $2::text::date \
-                               GROUP BY 1), \
-                             cost AS ( \
-                               SELECT '_' || m.platform AS platform, sum(m.amount::numeric) AS amount \
-                               FROM {s}.marketing_investments m \
-                               WHERE m.date::date BETWEEN $1::text::date AND $2::text::date \
-                               GROUP BY 1) \
-                             SELECT coalesce(sales.platform, cost.platform), \
-                                    sales.amount::text, cost.amount::text \
-                             FROM sales FULL JOIN cost ON cost.platform = sales.platform"
-                        ),
-                        from,
-                        to,
-                    )?
-                };
-                for row in rows {
-                    let platform = cell(&row, 0)?;
-                    if let Some(sales) = &row[1] {
-                        acc.sale(platform, parse_cents(sales)?);
-                    }
-                    if let Some(cost) = &row[2] {
-                        acc.cost(platform, parse_cents(cost)?);
-                    }
+                }
+                let (platform, spend) = (
+                    column(&MARKETING_INVESTMENTS, "platform"),
+                    column(&MARKETING_INVESTMENTS, "amount"),
+                );
+                for r in &marketing {
+                    acc.cost(text(&r[platform]), int(&r[spend]));
                 }
             }
         }
@@ -312,10 +306,6 @@ pub fn days(from: Date, to: Date) -> impl Iterator<Item = Date> {
     (0..=from.days_until(to)).map(move |i| from.add_days(i))
 }
 
-fn parse_date(s: &str) -> anyhow::Result<Date> {
-    s.trim().parse::<Date>().map_err(anyhow::Error::from)
-}
-
 /// Every day of the range must have data: a chart of days that were never generated or
 /// loaded would show a fake drop to zero.
 fn require_days(
@@ -344,320 +334,9 @@ fn require_days(
     Ok(())
 }
 
-/// Exact money: `297`, `1234.5`, `-12.34` → cents. More than two decimals is an error unless
-/// they are zeros (PostgreSQL's `numeric` may print `297.0000`).
-pub fn parse_cents(s: &str) -> anyhow::Result<i64> {
-    let s = s.trim();
-    let (neg, digits) = match s.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, s),
-    };
-    let (whole, frac) = digits.split_once('.').unwrap_or((digits, ""));
-    let ok = !whole.is_empty()
-        && whole.bytes().all(|b| b.is_ascii_digit())
-        && frac.bytes().all(|b| b.is_ascii_digit())
-        && frac.bytes().skip(2).all(|b| b == b'0');
-    if !ok {
-        bail!("not an amount of money: {s:?}");
-    }
-    let mut cents: i64 = whole
-        .parse::<i64>()
-        .with_context(|| format!("amount {s:?}"))?
-        .checked_mul(100)
-        .with_context(|| format!("amount {s:?} is too large"))?;
-    let frac2: String = frac.chars().chain("00".chars()).take(2).collect();
-    cents += frac2.parse::<i64>().expect("two digits");
-    Ok(if neg { -cents } else { cents })
-}
-
-/// The requested columns of a table's rows whose date column falls in the range, and the
-/// days that had a partition (Hive or daily layout) or at least one row (flat layout).
-struct TableRows {
-    rows: Vec<Vec<String>>,
-    days: BTreeSet<Date>,
-}
-
-fn read_table(
-    dir: &Path,
-    table: &str,
-    date_column: &str,
-    columns: &[&str],
-    from: Date,
-    to: Date,
-) -> anyhow::Result<TableRows> {
-    let hive = dir.join(table);
-    let flat = dir.join(format!("{table}.csv"));
-    let mut out = TableRows {
-        rows: Vec::new(),
-        days: BTreeSet::new(),
-    };
-    if hive.is_dir() {
-        for day in days(from, to) {
-            let partition = hive.join(format!("date={day}"));
-            if !partition.is_dir() {
-                continue;
-            }
-            let parts = csv_parts(&partition, "part-")?;
-            if parts.is_empty() {
-                bail!(
-                    "{} holds no part-*.csv file: `aladdin chart` reads CSV (generate with --format csv)",
-                    partition.display()
-                );
-            }
-            for part in parts {
-                read_csv(&part, date_column, columns, from, to, &mut out)?;
-            }
-            out.days.insert(day);
-        }
-    } else if flat.is_file() {
-        read_csv(&flat, date_column, columns, from, to, &mut out)?;
-    } else if days(from, to).any(|d| dir.join(d.to_string()).is_dir()) {
-        // the daily layout: DIR/YYYY-MM-DD/<table>.csv (or <table>.part-N.csv per shard)
-        for day in days(from, to) {
-            let folder = dir.join(day.to_string());
-            let whole = folder.join(format!("{table}.csv"));
-            let parts = if whole.is_file() {
-                vec![whole]
-            } else if folder.is_dir() {
-                csv_parts(&folder, &format!("{table}.part-"))?
-            } else {
-                Vec::new()
-            };
-            if parts.is_empty() {
-                continue;
-            }
-            for part in parts {
-                read_csv(&part, date_column, columns, from, to, &mut out)?;
-            }
-            out.days.insert(day);
-        }
-    } else {
-        bail!(
-            "no {table} data in {}: expected {}/date=YYYY-MM-DD/part-*.csv, {} or YYYY-MM-DD/{table}.csv (written by `aladdin generate --scenario shiny-rocks --format csv`)",
-            dir.display(),
-            hive.display(),
-            flat.display()
-        );
-    }
-    Ok(out)
-}
-
-/// The `<prefix>*.csv` files of `folder`, in name order (the shards of a day).
-fn csv_parts(folder: &Path, prefix: &str) -> anyhow::Result<Vec<PathBuf>> {
-    let mut parts: Vec<PathBuf> = std::fs::read_dir(folder)
-        .with_context(|| format!("cannot list {}", folder.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            name.starts_with(prefix) && name.ends_with(".csv")
-        })
-        .collect();
-    parts.sort();
-    Ok(parts)
-}
-
-/// Appends the rows of one CSV file (RFC 4180, header first) in the date range.
-fn read_csv(
-    path: &Path,
-    date_column: &str,
-    columns: &[&str],
-    from: Date,
-    to: Date,
-    out: &mut TableRows,
-) -> anyhow::Result<()> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut lines = text.lines();
-    let header = split_csv_line(lines.next().unwrap_or(""));
-    let index = |name: &str| {
-        header.iter().position(|h| h == name).with_context(|| {
-            format!(
-                "{} has no column {name:?} (header: {})",
-                path.display(),
-                header.join(",")
-            )
-        })
-    };
-    let date_at = index(date_column)?;
-    let wanted = columns
-        .iter()
-        .map(|c| index(c))
-        .collect::<anyhow::Result<Vec<usize>>>()?;
-    for (n, line) in lines.enumerate() {
-        if line.is_empty() {
-            continue;
-        }
-        let fields = split_csv_line(line);
-        let field = |i: usize| {
-            fields
-                .get(i)
-                .with_context(|| format!("{} line {}: too few fields", path.display(), n + 2))
-        };
-        let day = parse_date(field(date_at)?)
-            .with_context(|| format!("{} line {}", path.display(), n + 2))?;
-        if day < from || day > to {
-            continue;
-        }
-        out.days.insert(day);
-        let mut row = Vec::with_capacity(wanted.len());
-        for &i in &wanted {
-            row.push(field(i)?.clone());
-        }
-        out.rows.push(row);
-    }
-    Ok(())
-}
-
-/// One CSV record on one line: fields split on commas, double quotes honoured (`""` is a
-/// quote). Our files never put a line break inside a field.
-fn split_csv_line(line: &str) -> Vec<String> {
-    let mut fields = Vec::new();
-    let mut field = String::new();
-    let mut quoted = false;
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (c, quoted) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                field.push('"');
-                chars.next();
-            }
-            ('"', _) => quoted = !quoted,
-            (',', false) => fields.push(std::mem::take(&mut field)),
-            _ => field.push(c),
-        }
-    }
-    fields.push(field);
-    fields
-}
-
-/// A quoted SQL identifier: `analytics` → `"analytics"`.
-pub fn ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
-fn cell(row: &[Option<String>], i: usize) -> anyhow::Result<&str> {
-    row.get(i)
-        .and_then(|c| c.as_deref())
-        .with_context(|| format!("unexpected NULL in column {}", i + 1))
-}
-
-/// A blocking PostgreSQL client: one connection on a single-threaded runtime.
-struct Pg {
-    rt: tokio::runtime::Runtime,
-    client: tokio_postgres::Client,
-}
-
-impl Pg {
-    fn connect(url: &str) -> anyhow::Result<Pg> {
-        let config: tokio_postgres::Config = url.parse().with_context(
-            || "invalid --database-url (expected postgres://user@host:port/database)",
-        )?;
-        let where_ = format!(
-            "database {} on {}",
-            config.get_dbname().unwrap_or("(default)"),
-            config
-                .get_hosts()
-                .iter()
-                .map(|h| match h {
-                    tokio_postgres::config::Host::Tcp(h) => h.clone(),
-                    #[cfg(unix)]
-                    tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
-                })
-                .collect::<Vec<_>>()
-                .join(",")
-        );
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .context("cannot start the PostgreSQL client runtime")?;
-        let (client, connection) = rt
-            .block_on(config.connect(tokio_postgres::NoTls))
-            .with_context(|| format!("cannot connect to PostgreSQL {where_}"))?;
-        // the connection makes progress whenever the runtime runs a query (block_on)
-        rt.spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::error!("PostgreSQL connection: {e}");
-            }
-        });
-        Ok(Pg { rt, client })
-    }
-
-    /// Runs `sql` with the range's dates as `$1` and `$2` (text); every column must be text.
-    fn query(&self, sql: &str, from: Date, to: Date) -> anyhow::Result<Vec<Vec<Option<String>>>> {
-        let (a, b) = (from.to_string(), to.to_string());
-        let rows = self
-            .rt
-            .block_on(self.client.query(sql, &[&a, &b]))
-            .with_context(|| format!("query failed: {sql}"))?;
-        Ok(rows
-            .iter()
-            .map(|r| {
-                (0..r.len())
-                    .map(|i| r.get::<_, Option<String>>(i))
-                    .collect()
-            })
-            .collect())
-    }
-
-    fn dates(&self, sql: &str, from: Date, to: Date) -> anyhow::Result<BTreeSet<Date>> {
-        self.query(sql, from, to)?
-            .iter()
-            .map(|r| parse_date(cell(r, 0)?))
-            .collect()
-    }
-
-    fn exists(&self, schema: &str, table: &str) -> anyhow::Result<bool> {
-        let name = format!("{}.{}", ident(schema), ident(table));
-        let row = self
-            .rt
-            .block_on(
-                self.client
-                    .query_one("SELECT to_regclass($1::text) IS NOT NULL", &[&name]),
-            )
-            .context("cannot look up tables")?;
-        Ok(row.get(0))
-    }
-
-    fn require_table(&self, schema: &str, table: &str) -> anyhow::Result<()> {
-        if !self.exists(schema, table)? {
-            bail!(
-                "no table {schema}.{table} in the database: load it with `aladdin generate --scenario shiny-rocks --out postgres://…` (or give --schema)"
-            );
-        }
-        Ok(())
-    }
-
-    fn require_mart(&self, schema: &str) -> anyhow::Result<()> {
-        if !self.exists(schema, "mart_marketing_vs_sales")? {
-            bail!(
-                "no {schema}.mart_marketing_vs_sales in the database: run `dbt build` in examples/shiny_rocks_dbt first, or leave out --mart-schema to read the loaded tables"
-            );
-        }
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cents_are_exact() {
-        assert_eq!(parse_cents("297").unwrap(), 29_700);
-        assert_eq!(parse_cents("1234.5").unwrap(), 123_450);
-        assert_eq!(parse_cents("1234.56").unwrap(), 123_456);
-        assert_eq!(parse_cents("-0.07").unwrap(), -7);
-        assert_eq!(parse_cents("12.3400").unwrap(), 1_234);
-        assert!(parse_cents("12.345").is_err());
-        assert!(parse_cents("abc").is_err());
-        assert!(parse_cents("").is_err());
-    }
-
-    #[test]
-    fn csv_lines_honour_quotes() {
-        assert_eq!(split_csv_line("a,\"b,c\",\"d\"\"e\""), ["a", "b,c", "d\"e"]);
-        assert_eq!(split_csv_line("a,,b"), ["a", "", "b"]);
-    }
 
     #[test]
     fn platforms_keep_the_scenario_order() {

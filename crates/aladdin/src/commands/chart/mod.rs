@@ -11,12 +11,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use faux::{DEFAULT_SEED, Date, Scenario};
+use faux::{DEFAULT_SEED, Date};
 use serde_json::json;
 
 use crate::commands::common::{Days, load_scenario};
 use crate::usage::usage;
 use data::Source;
+use faux_sinks::postgres::{PgSource, PgTarget};
 
 /// Draw a Shiny Rocks chart (PNG or SVG).
 #[derive(Debug, Args)]
@@ -166,7 +167,8 @@ pub fn run(args: ChartArgs) -> anyhow::Result<()> {
                     "no days selected: give --date D, --month YYYY-MM, --from A --to B, or --days N"
                 );
             }
-            d.range(None)?
+            let r = d.range(None)?;
+            (r.first(), r.last())
         }
     };
     if args.kind == Kind::OrdersCurve && from == to {
@@ -209,34 +211,44 @@ pub fn run(args: ChartArgs) -> anyhow::Result<()> {
         PathBuf::from(format!("{kind_name}-{days}.{}", format.extension()))
     });
 
-    let source = if let Some(dir) = &args.from_dir {
+    let mut source = if let Some(dir) = &args.from_dir {
         if !dir.is_dir() {
             usage!("--from-dir {} is not a folder", dir.display());
         }
-        Source::Files(dir.clone())
+        Source::Loaded {
+            tables: Box::new(faux_sinks::verify::files::FileSource::new(dir)?),
+            mart: None,
+        }
     } else if let Some(url) = &args.database_url {
         if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
             usage!(
                 "--database-url {url:?} is not a PostgreSQL URL (expected postgres://user@host:port/database)"
             );
         }
-        if let Err(e) = url.parse::<tokio_postgres::Config>() {
-            usage!("invalid --database-url: {e}");
-        }
-        Source::Postgres {
-            url: url.clone(),
-            schema: args.schema.clone(),
-            mart_schema: args.mart_schema.clone(),
-        }
+        let target = |schema: &str| match PgTarget::parse(url, Some(schema)) {
+            Ok(t) => Ok(t),
+            Err(e) => usage!("invalid --database-url: {e}"),
+        };
+        let tables = Box::new(PgSource::open(target(&args.schema)?)?);
+        let mart: Option<Box<dyn faux_sinks::verify::Source>> = match &args.mart_schema {
+            Some(m) => Some(Box::new(PgSource::open(target(m)?).with_context(|| {
+                format!(
+                    "no dbt mart in schema {m:?} (--mart-schema): run `dbt build` in examples/shiny_rocks_dbt first, or leave out --mart-schema to read the loaded tables"
+                )
+            })?)),
+            None => None,
+        };
+        Source::Loaded { tables, mart }
     } else {
-        match load_scenario(&args.scenario, args.seed)? {
-            Scenario::ShinyRocks(generator) => Source::Memory {
-                generator,
+        let scenario = load_scenario(&args.scenario, args.seed)?;
+        match scenario.as_shiny_rocks() {
+            Some(generator) => Source::Memory {
+                generator: generator.clone(),
                 seed: args.seed,
             },
-            other => usage!(
+            None => usage!(
                 "aladdin chart draws the shiny-rocks scenario, not {}",
-                other.name()
+                scenario.name()
             ),
         }
     };

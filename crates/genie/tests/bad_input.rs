@@ -1,0 +1,30 @@
+//! Bad values on genie's command line are usage errors (exit 2) that name the value and what
+//! is valid, before anything is opened or written.
+
+use std::process::Command;
+
+fn genie(args: &[&str]) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_genie"))
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .args(args)
+        .output()
+        .unwrap();
+    // nothing was created for a refused command line
+    assert!(!dir.path().join("data").exists(), "{args:?} opened a store");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_bad_speed_is_a_usage_error_naming_the_value() {
+    for bad in ["-1", "fast", "inf", "NaN"] {
+        let (code, err) = genie(&["--speed", bad, "--listen", "127.0.0.1:0"]);
+        assert_eq!(code, Some(2), "--speed {bad}: {err}");
+        assert!(err.contains(&format!("{bad:?}")), "{err}");
+        assert!(err.contains(">= 0"), "{err}");
+    }
+}
