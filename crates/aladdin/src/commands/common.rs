@@ -21,6 +21,25 @@ pub fn load_scenario(name: &str, seed: u64) -> anyhow::Result<Scenario> {
     Scenario::from_toml(name, &text, seed).map_err(|e| UsageError(e.to_string()).into())
 }
 
+/// `--scenario NAME|FILE` and `--seed N`, shared by the commands that generate.
+#[derive(Debug, Clone, Args)]
+pub struct ScenarioArgs {
+    /// Scenario (see `aladdin scenario list`), or a scenario file (.toml).
+    #[arg(long, default_value = "ecommerce")]
+    pub scenario: String,
+
+    /// Seed of the run: the same seed gives the same rows, byte for byte.
+    #[arg(long, default_value_t = faux::DEFAULT_SEED)]
+    pub seed: u64,
+}
+
+impl ScenarioArgs {
+    /// The scenario, bound to the seed; an unknown name or a bad file is a usage error.
+    pub fn load(&self) -> anyhow::Result<Scenario> {
+        load_scenario(&self.scenario, self.seed)
+    }
+}
+
 /// `--date D` | `--from A --to B` | `--days N`.
 #[derive(Debug, Clone, Args)]
 pub struct Days {

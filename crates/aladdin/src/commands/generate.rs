@@ -5,11 +5,11 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
-use faux::{DEFAULT_SEED, DateRange, Scenario, Shard, TableDef, Timestamp, View};
+use faux::{DateRange, Scenario, Shard, TableDef, Timestamp, View};
 use faux_sinks::{FileRun, Format, Layout, PartitionStats};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::commands::common::{Days, load_scenario, parse_instant};
+use crate::commands::common::{Days, ScenarioArgs, parse_instant};
 use crate::usage::{UsageError, usage};
 
 /// Generate a scenario's tables for one day or a range of days.
@@ -22,13 +22,8 @@ use crate::usage::{UsageError, usage};
     aladdin generate --scenario my-shop.toml --view snapshot --as-of 2025-03-31 --out snapshot/\n\n\
     Files are written as OUT/<table>/date=YYYY-MM-DD/part-<shard>.<ext> plus OUT/_manifest.json.")]
 pub struct GenerateArgs {
-    /// Scenario to generate (see `aladdin scenario list`), or a scenario file (.toml).
-    #[arg(long, default_value = "ecommerce")]
-    scenario: String,
-
-    /// Seed of the run: the same seed gives the same bytes.
-    #[arg(long, default_value_t = DEFAULT_SEED)]
-    seed: u64,
+    #[command(flatten)]
+    scenario: ScenarioArgs,
 
     #[command(flatten)]
     days: Days,
@@ -103,7 +98,7 @@ pub fn select_tables(
 }
 
 pub fn run(args: GenerateArgs, quiet: bool) -> anyhow::Result<()> {
-    let scenario = load_scenario(&args.scenario, args.seed)?;
+    let scenario = args.scenario.load()?;
     let view = match (args.view.as_str(), args.as_of) {
         ("snapshot", Some(t)) => View::Snapshot(t),
         ("snapshot", None) => {
@@ -198,7 +193,7 @@ pub fn run(args: GenerateArgs, quiet: bool) -> anyhow::Result<()> {
             days,
             if days == 1 { "" } else { "s" },
             scenario.name(),
-            args.seed,
+            scenario.seed(),
             args.shard,
             args.format,
             args.out.display()
