@@ -7,10 +7,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use faux_sinks::postgres::PgTarget;
+use faux_sinks::sql::{Dialect, ident};
 use rusqlite::Connection;
 use rusqlite::types::{ToSqlOutput, Value};
 
-use super::schema::{base_schema_sql, quote};
+use super::schema::base_schema_sql;
 use super::{Store, StoreError};
 
 /// A statement argument, bindable in both backends (arrays only in PostgreSQL).
@@ -126,7 +127,7 @@ impl Pg {
         let target = self.target.clone();
         let client = self.block(async move {
             let c = target.connect().await?;
-            c.batch_execute(&format!("SET search_path TO {}", quote(PG_SCHEMA)))
+            c.batch_execute(&format!("SET search_path TO {}", ident(PG_SCHEMA)))
                 .await
                 .map_err(|e| target.sql_error("setting the search path", &e))?;
             Ok::<_, faux_sinks::postgres::PgError>(c)
@@ -258,6 +259,20 @@ impl Conn<'_> {
     }
 }
 
+/// The rows of a batch as a `SELECT` over one array argument per column (`integer`: the
+/// column holds integers): PostgreSQL then plans and ships one statement per batch.
+pub(super) fn unnest(integer: &[bool]) -> String {
+    let arrays: Vec<String> = integer
+        .iter()
+        .enumerate()
+        .map(|(i, int)| {
+            let ty = if *int { "bigint" } else { "text" };
+            format!("{}::{ty}[]", Dialect::Postgres.placeholder(i + 1))
+        })
+        .collect();
+    format!("SELECT * FROM unnest({})", arrays.join(", "))
+}
+
 pub(super) fn int(v: &Value) -> i64 {
     match v {
         Value::Integer(n) => *n,
@@ -294,7 +309,7 @@ impl Store {
         // the writer inserts into B-trees keyed by random ids: a larger page cache (64 MiB)
         // keeps their inner pages resident during backfill
         writer.pragma_update(None, "cache_size", -65_536)?;
-        writer.execute_batch(&base_schema_sql(false))?;
+        writer.execute_batch(&base_schema_sql(Dialect::Sqlite))?;
         Ok(Store {
             location: dir.display().to_string(),
             resources: std::sync::OnceLock::new(),
@@ -328,8 +343,8 @@ impl Store {
             &c,
             &format!(
                 "CREATE SCHEMA IF NOT EXISTS {};\n{}",
-                quote(PG_SCHEMA),
-                base_schema_sql(true)
+                ident(PG_SCHEMA),
+                base_schema_sql(Dialect::Postgres)
             ),
         )?;
         pg.pool.lock().expect("pool").push(c);

@@ -5,11 +5,12 @@
 use std::collections::HashMap;
 
 use faux::{ChangeRecord, Date, FieldVisitor, LogicalType, Op, Row, Scenario, Timestamp, Uuid};
+use faux_sinks::sql::{Dialect, Upsert, ident};
 use rusqlite::types::Value;
 
-use super::backend::{Arg, Conn};
+use super::backend::{Arg, Conn, unnest};
 use super::clock_state::ClockState;
-use super::schema::{Resource, is_integer, placeholders, render, upsert_sql};
+use super::schema::{Resource, is_integer, render};
 use super::{Store, StoreError};
 
 /// One change record, captured from the engine and ready to apply.
@@ -250,8 +251,11 @@ impl Store {
             if let Some(p) = changes.iter().rfind(|p| p.ts < retain_after) {
                 st.pruned_seq = st.pruned_seq.max(p.seq);
             }
-            let upsert_changes = "INSERT INTO changes (seq, \"table\", op, ts, key, row) VALUES ($1, $2, $3, $4, $5, $6) \
-                 ON CONFLICT (seq) DO UPDATE SET \"table\" = excluded.\"table\", op = excluded.op, ts = excluded.ts, key = excluded.key, row = excluded.row";
+            let feed = Upsert::new(
+                &ident("changes"),
+                &["seq", "table", "op", "ts", "key", "row"],
+                &["seq"],
+            );
             if c.is_pg() {
                 if !retained.is_empty() {
                     let mut cols = (vec![], vec![], vec![], vec![], vec![], vec![]);
@@ -265,10 +269,7 @@ impl Store {
                         cols.5.push(p.feed_row(res));
                     }
                     c.exec(
-                        &upsert_changes.replace(
-                            "VALUES ($1, $2, $3, $4, $5, $6)",
-                            "SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[])",
-                        ),
+                        &feed.sql(&unnest(&[true, false, false, true, false, false])),
                         &[
                             Arg::IArr(cols.0),
                             Arg::TArr(cols.1),
@@ -292,7 +293,13 @@ impl Store {
                     let cols = res.stored_cols();
                     let mut arrays: Vec<Arg> = cols
                         .iter()
-                        .map(|(_, i)| if *i { Arg::IArr(vec![]) } else { Arg::TArr(vec![]) })
+                        .map(|(_, i)| {
+                            if *i {
+                                Arg::IArr(vec![])
+                            } else {
+                                Arg::TArr(vec![])
+                            }
+                        })
                         .collect();
                     for row in rows {
                         for (a, v) in arrays.iter_mut().zip(row) {
@@ -305,22 +312,12 @@ impl Store {
                             }
                         }
                     }
-                    let unnest: Vec<String> = cols
-                        .iter()
-                        .enumerate()
-                        .map(|(i, (_, int))| {
-                            format!("${}::{}[]", i + 1, if *int { "bigint" } else { "text" })
-                        })
-                        .collect();
-                    let sql = upsert_sql(res).replace(
-                        &format!("VALUES ({})", placeholders(cols.len())),
-                        &format!("SELECT * FROM unnest({})", unnest.join(", ")),
-                    );
-                    c.exec(&sql, &arrays)?;
+                    let integer: Vec<bool> = cols.iter().map(|(_, i)| *i).collect();
+                    c.exec(&res.upsert().sql(&unnest(&integer)), &arrays)?;
                 }
             } else if let Conn::Sqlite(tx) = c {
                 // statements prepared once per batch, values bound straight from the changes
-                let mut feed = tx.prepare_cached(&upsert_changes.replace('$', "?"))?;
+                let mut feed = tx.prepare_cached(&feed.sql(&Dialect::Sqlite.values(6)))?;
                 let mut upserts: Vec<Option<rusqlite::CachedStatement<'_>>> =
                     resources.iter().map(|_| None).collect();
                 for (i, p) in changes.iter().enumerate() {
@@ -339,7 +336,8 @@ impl Store {
                         let stmt = match &mut upserts[p.table] {
                             Some(s) => s,
                             slot => {
-                                slot.insert(tx.prepare_cached(&upsert_sql(res).replace('$', "?"))?)
+                                let values = Dialect::Sqlite.values(res.stored_cols().len());
+                                slot.insert(tx.prepare_cached(&res.upsert().sql(&values))?)
                             }
                         };
                         p.bind(res, stmt)?;
@@ -354,7 +352,9 @@ impl Store {
                 &[Arg::I(retain_after)],
             )?;
             let cut = match first_kept {
-                Some(f) => c.one_int("SELECT max(seq) FROM changes WHERE seq < $1", &[Arg::I(f)])?,
+                Some(f) => {
+                    c.one_int("SELECT max(seq) FROM changes WHERE seq < $1", &[Arg::I(f)])?
+                }
                 None => c.one_int("SELECT max(seq) FROM changes", &[])?,
             };
             if let Some(cut) = cut {
@@ -362,11 +362,7 @@ impl Store {
                 st.pruned_seq = st.pruned_seq.max(cut);
             }
             st.reached = reached.max(st.reached);
-            c.exec(
-                "INSERT INTO clock (id, reached, last_seq, pruned_seq) VALUES (1, $1, $2, $3) \
-                 ON CONFLICT (id) DO UPDATE SET reached = excluded.reached, last_seq = excluded.last_seq, pruned_seq = excluded.pruned_seq",
-                &[Arg::I(st.reached), Arg::I(st.last_seq), Arg::I(st.pruned_seq)],
-            )?;
+            c.set_clock(&st)?;
             Ok(st)
         })
     }

@@ -1,7 +1,9 @@
 //! The persisted state of the virtual clock: how far the store has applied the change feed,
 //! and what of the feed it still retains.
 
-use super::backend::{Conn, int};
+use faux_sinks::sql::{Upsert, ident};
+
+use super::backend::{Arg, Conn, int};
 use super::{Store, StoreError};
 
 /// The persisted state of the virtual clock.
@@ -26,6 +28,23 @@ impl Conn<'_> {
             last_seq: int(&r[1]),
             pruned_seq: int(&r[2]),
         }))
+    }
+
+    pub(super) fn set_clock(&mut self, st: &ClockState) -> Result<(), StoreError> {
+        let clock = Upsert::new(
+            &ident("clock"),
+            &["id", "reached", "last_seq", "pruned_seq"],
+            &["id"],
+        );
+        self.exec(
+            &clock.sql("VALUES (1, $1, $2, $3)"),
+            &[
+                Arg::I(st.reached),
+                Arg::I(st.last_seq),
+                Arg::I(st.pruned_seq),
+            ],
+        )?;
+        Ok(())
     }
 }
 

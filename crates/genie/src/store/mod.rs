@@ -35,7 +35,7 @@ pub use capture::{Pending, capture, day_changes, decimal_text};
 pub use clock_state::ClockState;
 pub use keys::{ApiKey, hash_key, now_rfc3339};
 pub use queries::{Change, Filters, ListQuery, Page};
-pub use schema::{Resource, render, resources, schema_sql, sql_type};
+pub use schema::{Resource, render, resources, schema_sql};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -4,10 +4,11 @@
 
 use std::collections::HashMap;
 
+use faux_sinks::sql::ident;
 use rusqlite::types::Value;
 
 use super::backend::{Arg, int, text};
-use super::schema::{quote, render};
+use super::schema::render;
 use super::{Store, StoreError};
 
 /// The list filters a request gives (and a cursor carries): bounds on `updated_at` (the
@@ -94,7 +95,7 @@ impl Store {
             let total = if q.total {
                 let sql = format!(
                     "SELECT count(*) FROM {} {}",
-                    quote(res.name()),
+                    ident(res.name()),
                     where_sql(&conds)
                 );
                 Some(c.one_int(&sql, &args)?.unwrap_or(0))
@@ -115,7 +116,7 @@ impl Store {
             let sql = format!(
                 "SELECT {}, _sort, {key} FROM {} {} ORDER BY _sort, {key} LIMIT ${} OFFSET ${}",
                 res.select_cols(),
-                quote(res.name()),
+                ident(res.name()),
                 where_sql(&conds),
                 args.len() - 1,
                 args.len()
@@ -137,7 +138,7 @@ impl Store {
             let sql = format!(
                 "SELECT {} FROM {} WHERE {} = $1",
                 res.select_cols(),
-                quote(res.name()),
+                ident(res.name()),
                 res.key_col()
             );
             Ok(c.select(&sql, &[Arg::T(id.into())])?
@@ -163,7 +164,7 @@ impl Store {
             let exists = c.select(
                 &format!(
                     "SELECT 1 FROM {} WHERE {} = $1",
-                    quote(owner.name()),
+                    ident(owner.name()),
                     owner.key_col()
                 ),
                 &[Arg::T(id.into())],
@@ -175,8 +176,8 @@ impl Store {
                 &format!(
                     "SELECT {} FROM {} WHERE {} = $1 ORDER BY {}",
                     res.select_cols(),
-                    quote(res.name()),
-                    quote(parent.column),
+                    ident(res.name()),
+                    ident(parent.column),
                     res.order_cols()
                 ),
                 &[Arg::T(id.into())],
@@ -228,13 +229,13 @@ impl Store {
                     format!(
                         "SELECT {key}, {} FROM {} WHERE {key} = ANY($1::text[])",
                         res.select_cols(),
-                        quote(res.name())
+                        ident(res.name())
                     )
                 } else {
                     format!(
                         "SELECT {key}, {} FROM {} WHERE {key} = $1",
                         res.select_cols(),
-                        quote(res.name())
+                        ident(res.name())
                     )
                 };
                 if c.is_pg() {
@@ -296,7 +297,7 @@ impl Store {
         let sql = format!(
             "SELECT {} FROM {} {}",
             res.key_col(),
-            quote(table),
+            ident(table),
             if conds.is_empty() {
                 String::new()
             } else {

@@ -3,6 +3,7 @@
 //! store has, and how a stored row renders as the JSON the API serves.
 
 use faux::{LogicalType, Scenario, TableDef};
+use faux_sinks::sql::{CreateTable, Dialect, Upsert, column_list, create_index, ident, idents};
 use rusqlite::types::Value;
 
 use super::backend::{Arg, Conn, int, text};
@@ -80,12 +81,7 @@ impl Resource {
         if self.keyless() {
             return self.key_col();
         }
-        self.def
-            .primary_key
-            .iter()
-            .map(|k| quote(k))
-            .collect::<Vec<_>>()
-            .join(", ")
+        idents(self.def.primary_key)
     }
 
     /// The table has no primary key of its own (rows are identified by their insert's `seq`).
@@ -93,16 +89,20 @@ impl Resource {
         self.pk_idx.is_empty()
     }
 
-    /// The column holding the id as text: the key column itself, or `_key` for composite keys.
+    /// The column holding the id as text, quoted: the key column itself, or `_key` for
+    /// composite, integer or no keys.
     pub fn key_col(&self) -> String {
+        ident(self.key_name())
+    }
+
+    fn key_name(&self) -> &'static str {
         match self.pk_idx.as_slice() {
-            [i] if !is_integer(self.def.columns[*i].ty) => quote(self.def.columns[*i].name),
-            _ => "_key".into(),
+            [i] if !is_integer(self.def.columns[*i].ty) => self.def.columns[*i].name,
+            _ => "_key",
         }
     }
 
     pub(super) fn has_key_col(&self) -> bool {
-        // as `key_col() == "_key"`, without building the name
         !matches!(self.pk_idx.as_slice(), [i] if !is_integer(self.def.columns[*i].ty))
     }
 
@@ -121,31 +121,48 @@ impl Resource {
 
     /// The typed columns, quoted and comma-separated (what [`render`] reads).
     pub(super) fn select_cols(&self) -> String {
-        self.def
-            .columns
-            .iter()
-            .map(|c| quote(c.name))
-            .collect::<Vec<_>>()
-            .join(", ")
+        column_list(self.def)
     }
 
-    /// Every stored column, in the order [`Pending::args`] binds them.
-    pub(super) fn stored_cols(&self) -> Vec<(String, bool)> {
+    /// Every stored column (name, holds integers), in the order `Pending::args` binds them:
+    /// the bookkeeping columns, then the typed ones.
+    pub(super) fn stored_cols(&self) -> Vec<(&'static str, bool)> {
         let mut cols = Vec::new();
         if self.has_key_col() {
-            cols.push(("_key".to_string(), false));
+            cols.push(("_key", false));
         }
-        cols.push(("_sort".to_string(), true));
+        cols.push(("_sort", true));
         if self.has_created_col() {
-            cols.push(("_created".to_string(), true));
+            cols.push(("_created", true));
         }
         if self.has_deleted {
-            cols.push(("_deleted".to_string(), true));
+            cols.push(("_deleted", true));
         }
         for c in self.def.columns {
-            cols.push((quote(c.name), is_integer(c.ty)));
+            cols.push((c.name, is_integer(c.ty)));
         }
         cols
+    }
+
+    /// The upsert of a row version: every stored column, on the key; the latest applied
+    /// version wins (changes are applied in sequence order).
+    pub(super) fn upsert(&self) -> Upsert {
+        let names: Vec<&str> = self.stored_cols().iter().map(|(n, _)| *n).collect();
+        Upsert::new(&ident(self.name()), &names, &[self.key_name()])
+    }
+
+    /// The secondary indexes (name, columns): the keyset, `created_at_*` filters, and the
+    /// lookup of an owner's rows (`/v1/<parent>/{id}/<path>`).
+    fn indexes(&self) -> Vec<(String, Vec<&'static str>)> {
+        let t = self.name();
+        let mut out = vec![(format!("{t}_sort"), vec!["_sort", self.key_name()])];
+        if self.has_created_col() {
+            out.push((format!("{t}_created"), vec!["_created"]));
+        }
+        if let Some(parent) = self.parent {
+            out.push((format!("{t}_parent"), vec![parent.column, self.key_name()]));
+        }
+        out
     }
 }
 
@@ -159,17 +176,14 @@ pub(super) fn is_integer(ty: LogicalType) -> bool {
     matches!(ty, LogicalType::Int | LogicalType::Bool)
 }
 
-pub fn sql_type(ty: LogicalType) -> &'static str {
-    if is_integer(ty) {
-        "INTEGER"
+/// The type of a stored column: integers (and booleans) as integers, everything else as
+/// text — decimals stay exact text, REAL would round money.
+fn stored_type(d: Dialect, integer: bool) -> String {
+    d.column_type(if integer {
+        LogicalType::Int
     } else {
-        // decimals stay exact text: REAL would round money
-        "TEXT"
-    }
-}
-
-pub(super) fn quote(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
+        LogicalType::Text
+    })
 }
 
 /// Renders a row of `res` (its typed columns, in order) as the JSON object the API serves.
@@ -207,8 +221,10 @@ impl Store {
             return Ok(());
         }
         let mut sql = String::new();
-        for name in index_names(self.resources()) {
-            sql.push_str(&format!("DROP INDEX IF EXISTS {};\n", quote(&name)));
+        for r in self.resources() {
+            for (name, _) in r.indexes() {
+                sql.push_str(&format!("DROP INDEX IF EXISTS {};\n", ident(&name)));
+            }
         }
         self.tx(true, |c| match c {
             Conn::Sqlite(tx) => Ok(tx.execute_batch(&sql)?),
@@ -221,7 +237,7 @@ impl Store {
         if self.is_postgres() {
             return Ok(());
         }
-        let sql = schema_sql(self.resources(), false);
+        let sql = schema_sql(self.resources(), Dialect::Sqlite);
         self.tx(true, |c| match c {
             Conn::Sqlite(tx) => Ok(tx.execute_batch(&sql)?),
             Conn::Pg(..) => Ok(()),
@@ -234,7 +250,12 @@ impl Store {
         let seed = scenario.seed();
         let location = self.location.clone();
         let resources = resources(scenario);
-        let ddl = schema_sql(&resources, self.is_postgres());
+        let dialect = if self.is_postgres() {
+            Dialect::Postgres
+        } else {
+            Dialect::Sqlite
+        };
+        let ddl = schema_sql(&resources, dialect);
         self.tx(true, |c| {
             let stored = c.select("SELECT scenario, seed FROM meta WHERE id = 1", &[])?;
             match stored.first() {
@@ -268,115 +289,42 @@ impl Store {
     }
 }
 
-pub(super) fn placeholders(n: usize) -> String {
-    (1..=n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-pub(super) fn upsert_sql(res: &Resource) -> String {
-    let cols = res.stored_cols();
-    let names: Vec<&str> = cols.iter().map(|(n, _)| n.as_str()).collect();
-    let key = res.key_col();
-    let sets: Vec<String> = names
-        .iter()
-        .filter(|n| **n != key)
-        .map(|n| format!("{n} = excluded.{n}"))
-        .collect();
-    format!(
-        "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT ({key}) DO UPDATE SET {}",
-        quote(res.name()),
-        names.join(", "),
-        placeholders(names.len()),
-        sets.join(", ")
-    )
-}
-
-/// The secondary indexes [`schema_sql`] creates (the primary keys aside).
-fn index_names(resources: &[Resource]) -> Vec<String> {
-    let mut names = Vec::new();
-    for r in resources {
-        names.push(format!("{}_sort", r.name()));
-        if r.has_created_col() {
-            names.push(format!("{}_created", r.name()));
-        }
-        if r.parent.is_some() {
-            names.push(format!("{}_parent", r.name()));
-        }
-    }
-    names
-}
-
 /// The tables every store has, whatever its scenario: the binding, the clock, the change
 /// feed and the API keys.
-pub(super) fn base_schema_sql(pg: bool) -> String {
-    let int = if pg { "BIGINT" } else { "INTEGER" };
+pub(super) fn base_schema_sql(d: Dialect) -> String {
+    let int = d.column_type(LogicalType::Int);
     format!(
         "CREATE TABLE IF NOT EXISTS meta (id {int} PRIMARY KEY CHECK (id = 1), scenario TEXT NOT NULL, seed {int} NOT NULL);
 CREATE TABLE IF NOT EXISTS clock (id {int} PRIMARY KEY CHECK (id = 1), reached {int} NOT NULL, last_seq {int} NOT NULL, pruned_seq {int} NOT NULL);
 CREATE TABLE IF NOT EXISTS changes (seq {int} PRIMARY KEY, \"table\" TEXT NOT NULL, op TEXT NOT NULL, ts {int} NOT NULL, key TEXT NOT NULL, row TEXT);
 CREATE TABLE IF NOT EXISTS api_keys (id {}, name TEXT NOT NULL, prefix TEXT NOT NULL, hash TEXT NOT NULL UNIQUE, scopes TEXT NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT);
 ",
-        if pg {
-            "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY"
-        } else {
-            "INTEGER PRIMARY KEY AUTOINCREMENT"
+        match d {
+            Dialect::Postgres => "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY",
+            Dialect::Sqlite => "INTEGER PRIMARY KEY AUTOINCREMENT",
         }
     )
 }
 
 /// The DDL of a scenario's resource tables and their indexes, derived from the table
 /// definitions.
-pub fn schema_sql(resources: &[Resource], pg: bool) -> String {
-    let int = if pg { "BIGINT" } else { "INTEGER" };
+pub fn schema_sql(resources: &[Resource], d: Dialect) -> String {
     let mut sql = String::new();
     for r in resources {
-        let t = r.name();
-        let mut cols: Vec<String> = r
-            .stored_cols()
-            .iter()
-            .map(|(name, _)| {
-                let ty = match r.def.columns.iter().find(|c| quote(c.name) == *name) {
-                    Some(c) => format!(
-                        "{}{}",
-                        if is_integer(c.ty) { int } else { "TEXT" },
-                        if c.nullable { "" } else { " NOT NULL" }
-                    ),
-                    None if name == "_key" => "TEXT NOT NULL".into(),
-                    None => format!("{int} NOT NULL"),
-                };
-                format!("{name} {ty}")
-            })
-            .collect();
-        cols.push(format!("PRIMARY KEY ({})", r.key_col()));
-        sql.push_str(&format!(
-            "CREATE TABLE IF NOT EXISTS {} ({});\n",
-            quote(t),
-            cols.join(", ")
-        ));
-        sql.push_str(&format!(
-            "CREATE INDEX IF NOT EXISTS {} ON {} (_sort, {});\n",
-            quote(&format!("{t}_sort")),
-            quote(t),
-            r.key_col()
-        ));
-        if r.has_created_col() {
-            sql.push_str(&format!(
-                "CREATE INDEX IF NOT EXISTS {} ON {} (_created);\n",
-                quote(&format!("{t}_created")),
-                quote(t)
-            ));
+        let name = ident(r.name());
+        let mut table = CreateTable::new(&name);
+        table.if_not_exists();
+        for (col, integer) in r.stored_cols() {
+            // the bookkeeping columns are always set
+            let not_null = r.def.column(col).is_none_or(|c| !c.nullable);
+            table.column(col, &stored_type(d, integer), not_null);
         }
-        if let Some(parent) = r.parent {
-            // /v1/<parent>/{id}/<path> looks the rows up by their parent's id
-            sql.push_str(&format!(
-                "CREATE INDEX IF NOT EXISTS {} ON {} ({}, {});\n",
-                quote(&format!("{t}_parent")),
-                quote(t),
-                quote(parent.column),
-                r.key_col()
-            ));
+        table.primary_key(&[r.key_name()]);
+        sql.push_str(&table.sql());
+        sql.push_str(";\n");
+        for (index, cols) in r.indexes() {
+            sql.push_str(&create_index(&index, &name, &cols));
+            sql.push_str(";\n");
         }
     }
     sql
