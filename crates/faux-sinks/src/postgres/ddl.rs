@@ -305,9 +305,9 @@ pub fn create_stage(table: &TableDef) -> String {
     )
 }
 
-/// Moves the staged day into the table, keeping per key the newest version ([`Upsert::of_table`]).
-/// Rows are taken in key order so concurrent days lock keys in the same order and cannot
-/// deadlock.
+/// Moves the staged day into the table, keeping per key the newest version
+/// ([`Upsert::of_table`]). Rows are taken in key order so concurrent days lock keys in the same
+/// order and cannot deadlock.
 pub fn upsert(target: &PgTarget, table: &TableDef) -> String {
     let up = Upsert::of_table(&target.qualified(table.name), table);
     let cursor = ident(table.cursor.unwrap_or(table.partition));

@@ -415,7 +415,7 @@ impl SqliteLoad<'_> {
     }
 }
 
-/// Inserts a row bound as arguments; [`Upsert::sql`] keeps the newest version per key.
+/// A row bound as arguments (`?1`, …): inserted, or upserted keeping the newest version per key.
 fn upsert_of(table: &TableDef) -> Upsert {
     Upsert::of_table(&ident(table.name), table)
 }

@@ -359,6 +359,13 @@ impl Store {
         matches!(self.backend, Backend::Postgres(_))
     }
 
+    pub(super) fn dialect(&self) -> Dialect {
+        match self.backend {
+            Backend::Sqlite { .. } => Dialect::Sqlite,
+            Backend::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
     /// Runs `f` in one transaction: a snapshot for reads (SQLite WAL read transaction,
     /// PostgreSQL `REPEATABLE READ`), committed if `f` succeeds.
     pub fn tx<T>(

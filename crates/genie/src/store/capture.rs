@@ -224,6 +224,16 @@ pub fn day_changes(scenario: &Scenario, resources: &[Resource], day: Date) -> Ve
         .collect()
 }
 
+/// The change feed's columns (name, holds integers), in the order `apply` binds them.
+const FEED: [(&str, bool); 6] = [
+    ("seq", true),
+    ("table", false),
+    ("op", false),
+    ("ts", true),
+    ("key", false),
+    ("row", false),
+];
+
 impl Store {
     /// Applies `changes` (in seq order) and moves the clock to `reached`, in one transaction.
     /// Change records older than `retain_after` are applied to the resources but not kept in
@@ -251,11 +261,7 @@ impl Store {
             if let Some(p) = changes.iter().rfind(|p| p.ts < retain_after) {
                 st.pruned_seq = st.pruned_seq.max(p.seq);
             }
-            let feed = Upsert::new(
-                &ident("changes"),
-                &["seq", "table", "op", "ts", "key", "row"],
-                &["seq"],
-            );
+            let feed = Upsert::new(&ident("changes"), &FEED.map(|(n, _)| n), &["seq"]);
             if c.is_pg() {
                 if !retained.is_empty() {
                     let mut cols = (vec![], vec![], vec![], vec![], vec![], vec![]);
@@ -269,7 +275,7 @@ impl Store {
                         cols.5.push(p.feed_row(res));
                     }
                     c.exec(
-                        &feed.sql(&unnest(&[true, false, false, true, false, false])),
+                        &feed.sql(&unnest(&FEED.map(|(_, int)| int))),
                         &[
                             Arg::IArr(cols.0),
                             Arg::TArr(cols.1),
@@ -317,7 +323,7 @@ impl Store {
                 }
             } else if let Conn::Sqlite(tx) = c {
                 // statements prepared once per batch, values bound straight from the changes
-                let mut feed = tx.prepare_cached(&feed.sql(&Dialect::Sqlite.values(6)))?;
+                let mut feed = tx.prepare_cached(&feed.sql(&Dialect::Sqlite.values(FEED.len())))?;
                 let mut upserts: Vec<Option<rusqlite::CachedStatement<'_>>> =
                     resources.iter().map(|_| None).collect();
                 for (i, p) in changes.iter().enumerate() {

@@ -96,14 +96,19 @@ impl Resource {
     }
 
     fn key_name(&self) -> &'static str {
+        self.own_key().unwrap_or("_key")
+    }
+
+    /// The table's own key column, when it can serve as the id: a single text key.
+    fn own_key(&self) -> Option<&'static str> {
         match self.pk_idx.as_slice() {
-            [i] if !is_integer(self.def.columns[*i].ty) => self.def.columns[*i].name,
-            _ => "_key",
+            [i] if !is_integer(self.def.columns[*i].ty) => Some(self.def.columns[*i].name),
+            _ => None,
         }
     }
 
     pub(super) fn has_key_col(&self) -> bool {
-        !matches!(self.pk_idx.as_slice(), [i] if !is_integer(self.def.columns[*i].ty))
+        self.own_key().is_none()
     }
 
     /// The column the `created_at_*` filters compare with.
@@ -250,12 +255,7 @@ impl Store {
         let seed = scenario.seed();
         let location = self.location.clone();
         let resources = resources(scenario);
-        let dialect = if self.is_postgres() {
-            Dialect::Postgres
-        } else {
-            Dialect::Sqlite
-        };
-        let ddl = schema_sql(&resources, dialect);
+        let ddl = schema_sql(&resources, self.dialect());
         self.tx(true, |c| {
             let stored = c.select("SELECT scenario, seed FROM meta WHERE id = 1", &[])?;
             match stored.first() {
