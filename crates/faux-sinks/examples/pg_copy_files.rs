@@ -13,8 +13,9 @@ use std::io::Write;
 
 use faux::{Date, Row, RowSink, Scenario, Shard, View};
 use faux_sinks::postgres::PgTarget;
-use faux_sinks::postgres::copy::{CopyEncoder, pg_type};
+use faux_sinks::postgres::copy::CopyEncoder;
 use faux_sinks::postgres::ddl::{create_table, partition_index};
+use faux_sinks::sql::Dialect;
 
 struct ToFile<'a> {
     enc: CopyEncoder,
@@ -53,7 +54,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let cols: Vec<String> = table
                 .columns
                 .iter()
-                .map(|c| format!("\"{}\" {}", c.name, pg_type(c.ty)))
+                .map(|c| format!("\"{}\" {}", c.name, Dialect::Postgres.column_type(c.ty)))
                 .collect();
             schema.push_str(&format!(
                 "CREATE TABLE {} ({});\n",

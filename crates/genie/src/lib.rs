@@ -9,6 +9,7 @@ pub mod api;
 pub mod chaos;
 pub mod clock;
 pub mod openapi;
+pub mod paging;
 pub mod problem;
 pub mod store;
 

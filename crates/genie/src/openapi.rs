@@ -4,7 +4,7 @@
 use faux::LogicalType;
 use serde_json::{Value, json};
 
-use crate::api::{CURSOR_CHARS, DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, MAX_PAGE, cursor_pattern};
+use crate::paging::{CURSOR_CHARS, DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, MAX_PAGE, cursor_pattern};
 use crate::problem::CODES;
 use crate::store::Resource;
 

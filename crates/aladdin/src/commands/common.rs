@@ -33,6 +33,30 @@ pub fn load_scenario_with_source(
     Ok((scenario, Some(ScenarioSource::new(name, text.as_bytes()))))
 }
 
+/// `--scenario NAME|FILE` and `--seed N`, shared by the commands that generate.
+#[derive(Debug, Clone, Args)]
+pub struct ScenarioArgs {
+    /// Scenario (see `aladdin scenario list`), or a scenario file (.toml).
+    #[arg(long, default_value = "ecommerce")]
+    pub scenario: String,
+
+    /// Seed of the run: the same seed gives the same rows, byte for byte.
+    #[arg(long, default_value_t = faux::DEFAULT_SEED)]
+    pub seed: u64,
+}
+
+impl ScenarioArgs {
+    /// The scenario, bound to the seed; an unknown name or a bad file is a usage error.
+    pub fn load(&self) -> anyhow::Result<Scenario> {
+        load_scenario(&self.scenario, self.seed)
+    }
+
+    /// [`ScenarioArgs::load`], with the scenario file and its digest (`None` when built in).
+    pub fn load_with_source(&self) -> anyhow::Result<(Scenario, Option<ScenarioSource>)> {
+        load_scenario_with_source(&self.scenario, self.seed)
+    }
+}
+
 /// `--date D` | `--from A --to B` | `--days N`.
 #[derive(Debug, Clone, Args)]
 pub struct Days {

@@ -8,12 +8,12 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
-use faux::{DEFAULT_SEED, Date, DateRange, Scenario, Shard, TableDef, Timestamp, View};
+use faux::{Date, DateRange, Scenario, Shard, TableDef, Timestamp, View};
 use faux_sinks::manifest::ScenarioSource;
 use faux_sinks::{FileRun, Format, Layout, Manifest, PartitionStats, SinkError};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::commands::common::{Days, load_scenario_with_source, parse_instant};
+use crate::commands::common::{Days, ScenarioArgs, parse_instant};
 use crate::usage::{UsageError, usage};
 
 /// Generate a scenario's tables for one day or a range of days.
@@ -26,13 +26,8 @@ use crate::usage::{UsageError, usage};
     aladdin generate --scenario my-shop.toml --view snapshot --as-of 2025-03-31 --from 2025-01-01 --to 2025-03-31 --out snapshot/\n\n\
     Files are written as OUT/<table>/date=YYYY-MM-DD/part-<shard>.<ext> plus OUT/_manifest.json.")]
 pub struct GenerateArgs {
-    /// Scenario to generate (see `aladdin scenario list`), or a scenario file (.toml).
-    #[arg(long, default_value = "ecommerce")]
-    scenario: String,
-
-    /// Seed of the run: the same seed gives the same bytes.
-    #[arg(long, default_value_t = DEFAULT_SEED)]
-    seed: u64,
+    #[command(flatten)]
+    scenario: ScenarioArgs,
 
     #[command(flatten)]
     days: Days,
@@ -108,7 +103,7 @@ pub fn select_tables(
 }
 
 pub fn run(args: GenerateArgs, quiet: bool) -> anyhow::Result<()> {
-    let (scenario, scenario_source) = load_scenario_with_source(&args.scenario, args.seed)?;
+    let (scenario, scenario_source) = args.scenario.load_with_source()?;
     let view = match (args.view.as_str(), args.as_of) {
         ("snapshot", Some(t)) => View::Snapshot(t),
         ("snapshot", None) => {
@@ -265,7 +260,7 @@ pub fn run(args: GenerateArgs, quiet: bool) -> anyhow::Result<()> {
             days,
             if days == 1 { "" } else { "s" },
             scenario.name(),
-            args.seed,
+            scenario.seed(),
             args.shard,
             args.format,
             args.out.display()

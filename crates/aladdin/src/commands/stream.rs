@@ -3,13 +3,13 @@
 //! this module turns flags into a run and reports it.
 
 use clap::Args;
-use faux::{DEFAULT_SEED, Scenario, TableDef, Timestamp};
+use faux::{Scenario, TableDef, Timestamp};
 use faux_sinks::stream::{
     Bounds, BrokerOptions, Origin, StreamRun, Summary, Target, check_prefix, check_stream_name,
     default_stream_name, reliable::Backoff, wall_clock_now,
 };
 
-use crate::commands::common::{load_scenario, parse_instant};
+use crate::commands::common::{ScenarioArgs, parse_instant};
 use crate::commands::generate::select_tables;
 use crate::usage::{UsageError, usage};
 
@@ -27,13 +27,8 @@ use crate::usage::{UsageError, usage};
     connection the stream reconnects and re-sends from the first unconfirmed message (at least\n\
     once; duplicates carry the same seq). Ctrl-C stops it and prints the seq to resume from.")]
 pub struct StreamArgs {
-    /// Scenario to stream (see `aladdin scenario list`), or a scenario file (.toml).
-    #[arg(long, default_value = "ecommerce")]
-    scenario: String,
-
-    /// Seed of the run: the same seed gives the same records.
-    #[arg(long, default_value_t = DEFAULT_SEED)]
-    seed: u64,
+    #[command(flatten)]
+    scenario: ScenarioArgs,
 
     /// Where messages go: - (standard output, JSON Lines), amqp://user:password@host:5672/vhost
     /// or nats://host:4222.
@@ -132,7 +127,7 @@ fn default_tables(scenario: &Scenario) -> Vec<&'static TableDef> {
 }
 
 pub fn run(args: StreamArgs, quiet: bool) -> anyhow::Result<()> {
-    let scenario = load_scenario(&args.scenario, args.seed)?;
+    let scenario = args.scenario.load()?;
     let target = Target::parse(&args.out).map_err(|e| UsageError(format!("--out: {e}")))?;
     let tables = if args.tables.is_empty() {
         default_tables(&scenario)
@@ -182,7 +177,7 @@ pub fn run(args: StreamArgs, quiet: bool) -> anyhow::Result<()> {
             "streaming {} of {} (seed {}) from {}{} at {} to {shown}",
             names.join(", "),
             scenario.name(),
-            args.seed,
+            scenario.seed(),
             match args.resume_from_seq {
                 Some(seq) => format!("after seq {seq}"),
                 None => start.to_string(),

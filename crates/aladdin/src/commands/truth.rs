@@ -4,10 +4,10 @@ use std::collections::BTreeMap;
 
 use clap::Args;
 use faux::truth::{TableTruth, TruthSink};
-use faux::{DEFAULT_SEED, Date, DateRange, MODEL_VERSION, Shard, Timestamp, View};
+use faux::{Date, DateRange, MODEL_VERSION, Shard, Timestamp, View};
 use serde_json::{Value, json};
 
-use crate::commands::common::{Days, load_scenario, parse_instant};
+use crate::commands::common::{Days, ScenarioArgs, parse_instant};
 
 /// Print the answer key: per table and day, rows created, updated and deleted, sums of money
 /// columns and an order-independent digest of ids and versions.
@@ -19,12 +19,8 @@ use crate::commands::common::{Days, load_scenario, parse_instant};
     the day, in their end-of-day state). With --as-of T, they describe the snapshot at T of the\n\
     rows created on each day.")]
 pub struct TruthArgs {
-    /// Scenario (see `aladdin scenario list`), or a scenario file (.toml).
-    #[arg(long, default_value = "ecommerce")]
-    scenario: String,
-
-    #[arg(long, default_value_t = DEFAULT_SEED)]
-    seed: u64,
+    #[command(flatten)]
+    scenario: ScenarioArgs,
 
     #[command(flatten)]
     days: Days,
@@ -76,7 +72,7 @@ fn table_json(t: &TableTruth, def: &faux::TableDef) -> Value {
 }
 
 pub fn run(args: TruthArgs) -> anyhow::Result<()> {
-    let scenario = load_scenario(&args.scenario, args.seed)?;
+    let scenario = args.scenario.load()?;
     let view = args.as_of.map_or(View::Extract, View::Snapshot);
     let range = args.days.range(
         args.as_of
@@ -121,7 +117,7 @@ pub fn run(args: TruthArgs) -> anyhow::Result<()> {
     }
     let out = json!({
         "scenario": scenario.name(),
-        "seed": args.seed,
+        "seed": scenario.seed(),
         "model_version": MODEL_VERSION,
         "view": view.name(),
         "as_of": args.as_of.map(|t| t.to_string()),

@@ -7,13 +7,12 @@ use std::path::Path;
 
 use anyhow::bail;
 use clap::Args;
-use faux::DEFAULT_SEED;
 use faux_sinks::verify::{
     DayDiff, EXAMPLES_PER_KIND, Example, Source, TableReport, files::FileSource, verify_table,
 };
 use serde_json::{Value, json};
 
-use crate::commands::common::{Days, load_scenario};
+use crate::commands::common::{Days, ScenarioArgs};
 use crate::usage::{UsageError, usage};
 
 /// Check a pipeline: compare loaded tables with the truth, per table and day.
@@ -34,12 +33,8 @@ pub struct VerifyArgs {
     #[arg(long)]
     against: String,
 
-    /// Scenario of the data (see `aladdin scenario list`), or a scenario file (.toml).
-    #[arg(long, default_value = "ecommerce")]
-    scenario: String,
-
-    #[arg(long, default_value_t = DEFAULT_SEED)]
-    seed: u64,
+    #[command(flatten)]
+    scenario: ScenarioArgs,
 
     #[command(flatten)]
     days: Days,
@@ -203,7 +198,7 @@ fn print_text(reports: &[TableReport]) {
 }
 
 pub fn run(args: VerifyArgs) -> anyhow::Result<()> {
-    let scenario = load_scenario(&args.scenario, args.seed)?;
+    let scenario = args.scenario.load()?;
     let range = args.days.range(None)?;
     let (from, to) = (range.first(), range.last());
     let tables = super::generate::select_tables(&scenario, &args.tables)?;
@@ -230,7 +225,7 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<()> {
             .collect();
         let out = json!({
             "scenario": scenario.name(),
-            "seed": args.seed,
+            "seed": scenario.seed(),
             "from": from.to_string(),
             "to": to.to_string(),
             "against": source.describe(),
@@ -248,7 +243,7 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<()> {
                 from.days_until(to) + 1,
                 if from == to { "" } else { "s" },
                 scenario.name(),
-                args.seed,
+                scenario.seed(),
                 source.describe()
             );
         }
@@ -260,7 +255,7 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<()> {
             if tables_differing == 1 { "" } else { "s" },
             source.describe(),
             scenario.name(),
-            args.seed
+            scenario.seed()
         );
     }
     Ok(())

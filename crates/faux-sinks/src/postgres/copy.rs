@@ -2,9 +2,10 @@
 //!
 //! A stream is a header, then per row a 16-bit field count and per field a 32-bit length (−1
 //! for NULL) and the type's binary "send" representation, then a −1 trailer. Types follow
-//! [`pg_type`]: text, uuid, int8, numeric, bool, date, timestamptz, jsonb.
+//! [`crate::sql::Dialect::column_type`]: text, uuid, int8, numeric, bool, date, timestamptz,
+//! jsonb.
 
-use faux::{Date, FieldVisitor, LogicalType, Row, TableDef, Timestamp, Uuid};
+use faux::{Date, FieldVisitor, Row, TableDef, Timestamp, Uuid};
 
 const SIGNATURE: &[u8; 11] = b"PGCOPY\n\xff\r\n\0";
 /// 2000-01-01, PostgreSQL's epoch, in days and seconds since 1970-01-01.
@@ -173,20 +174,6 @@ pub fn numeric(units: i64, scale: u8, out: &mut [u8; 64]) -> usize {
         at += 2;
     }
     at
-}
-
-/// The PostgreSQL type of a logical type.
-pub fn pg_type(ty: LogicalType) -> String {
-    match ty {
-        LogicalType::Text | LogicalType::HexUuid => "text".into(),
-        LogicalType::Uuid => "uuid".into(),
-        LogicalType::Int => "bigint".into(),
-        LogicalType::Decimal { precision, scale } => format!("numeric({precision},{scale})"),
-        LogicalType::Bool => "boolean".into(),
-        LogicalType::Date => "date".into(),
-        LogicalType::Timestamp => "timestamptz".into(),
-        LogicalType::Json => "jsonb".into(),
-    }
 }
 
 #[cfg(test)]

@@ -5,9 +5,8 @@
 use faux::{LogicalType, TableDef};
 use tokio_postgres::Client;
 
-use super::copy::pg_type;
 use super::{PgError, PgTarget};
-use crate::sql::{ForeignKey, column_list, foreign_keys, ident, key_list, upserts};
+use crate::sql::{self, Dialect, ForeignKey, Upsert, column_list, foreign_keys, ident, upserts};
 
 /// What the load needs to know about each table once the schema is ready.
 #[derive(Debug, Clone)]
@@ -19,51 +18,22 @@ pub struct Prepared {
 
 /// `CREATE TABLE` for `table` (no foreign keys: those are added separately).
 pub fn create_table(target: &PgTarget, table: &TableDef) -> String {
-    let mut cols: Vec<String> = table
-        .columns
-        .iter()
-        .map(|c| {
-            format!(
-                "{} {}{}",
-                ident(c.name),
-                pg_type(c.ty),
-                if c.nullable { "" } else { " NOT NULL" }
-            )
-        })
-        .collect();
-    if !table.primary_key.is_empty() {
-        cols.push(format!("PRIMARY KEY ({})", key_list(table)));
-    }
-    format!(
-        "CREATE TABLE {} (\n  {}\n)",
-        target.qualified(table.name),
-        cols.join(",\n  ")
-    )
+    Dialect::Postgres
+        .create_table(&target.qualified(table.name), table)
+        .sql()
 }
 
-/// The secondary index on the partition column (day deletes, incremental reads, `verify`),
-/// unless the primary key already starts with it.
+/// The secondary index on the partition column, unless the primary key already starts with it.
 pub fn partition_index(target: &PgTarget, table: &TableDef) -> Option<String> {
-    if table.primary_key.first() == Some(&table.partition) {
-        return None;
-    }
-    Some(format!(
-        "CREATE INDEX IF NOT EXISTS {} ON {} ({})",
-        ident(&format!("{}_{}_idx", table.name, table.partition)),
-        target.qualified(table.name),
-        ident(table.partition)
-    ))
+    sql::partition_index(&target.qualified(table.name), table)
 }
 
 fn add_foreign_key(target: &PgTarget, fk: &ForeignKey) -> String {
-    // deferred: a day's tables load in any order within its transaction
     format!(
-        "ALTER TABLE {} ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({}) DEFERRABLE INITIALLY DEFERRED",
+        "ALTER TABLE {} ADD CONSTRAINT {} {}",
         target.qualified(fk.table.name),
         ident(&fk.name()),
-        ident(fk.column),
-        target.qualified(fk.parent.name),
-        ident(fk.parent_column)
+        fk.constraint(&target.qualified(fk.parent.name))
     )
 }
 
@@ -89,7 +59,7 @@ fn type_problem(ty: LogicalType, typname: &str, formatted: &str) -> Option<Strin
         LogicalType::Timestamp => typname == "timestamptz",
         LogicalType::Json => typname == "jsonb",
     };
-    (!ok).then(|| format!("expected {}", pg_type(ty)))
+    (!ok).then(|| format!("expected {}", Dialect::Postgres.column_type(ty)))
 }
 
 async fn existing_columns(
@@ -326,7 +296,7 @@ pub fn create_stage(table: &TableDef) -> String {
     let cols: Vec<String> = table
         .columns
         .iter()
-        .map(|c| format!("{} {}", ident(c.name), pg_type(c.ty)))
+        .map(|c| format!("{} {}", ident(c.name), Dialect::Postgres.column_type(c.ty)))
         .collect();
     format!(
         "CREATE TEMPORARY TABLE IF NOT EXISTS {} ({}) ON COMMIT DELETE ROWS",
@@ -335,27 +305,18 @@ pub fn create_stage(table: &TableDef) -> String {
     )
 }
 
-/// Moves the staged day into the table, keeping per key the newest version: a row already
-/// there with a newer `updated_at` (a later day loaded first) stays. Rows are taken in key
-/// order so concurrent days lock keys in the same order and cannot deadlock.
+/// Moves the staged day into the table, keeping per key the newest version
+/// ([`Upsert::of_table`]). Rows are taken in key order so concurrent days lock keys in the same
+/// order and cannot deadlock.
 pub fn upsert(target: &PgTarget, table: &TableDef) -> String {
+    let up = Upsert::of_table(&target.qualified(table.name), table);
     let cursor = ident(table.cursor.unwrap_or(table.partition));
-    let keys = key_list(table);
-    let sets: Vec<String> = table
-        .columns
-        .iter()
-        .filter(|c| !table.primary_key.contains(&c.name))
-        .map(|c| format!("{0} = EXCLUDED.{0}", ident(c.name)))
-        .collect();
-    format!(
-        "INSERT INTO {target_table} AS target ({cols}) \
-         SELECT DISTINCT ON ({keys}) {cols} FROM pg_temp.{stage} ORDER BY {keys}, {cursor} DESC \
-         ON CONFLICT ({keys}) DO UPDATE SET {sets} WHERE target.{cursor} <= EXCLUDED.{cursor}",
-        target_table = target.qualified(table.name),
-        cols = column_list(table),
+    up.sql(&format!(
+        "SELECT DISTINCT ON ({keys}) {cols} FROM pg_temp.{stage} ORDER BY {keys}, {cursor} DESC",
+        keys = up.keys(),
+        cols = up.columns(),
         stage = ident(&stage_name(table)),
-        sets = sets.join(", "),
-    )
+    ))
 }
 
 /// Deletes the rows of a day's partition (for tables whose rows never change).
@@ -398,10 +359,10 @@ mod tests {
         assert!(sql.contains("PRIMARY KEY (\"id\")"), "{sql}");
         let up = upsert(&t, orders);
         assert!(
-            up.contains("WHERE target.\"updated_at\" <= EXCLUDED.\"updated_at\""),
+            up.contains("WHERE target.\"updated_at\" <= excluded.\"updated_at\""),
             "{up}"
         );
-        assert!(!up.contains("\"id\" = EXCLUDED"), "{up}");
+        assert!(!up.contains("\"id\" = excluded"), "{up}");
         let ms = s.table("marketing_spend").unwrap();
         assert_eq!(partition_index(&t, ms), None);
         assert_eq!(

@@ -13,7 +13,7 @@ use rusqlite::Connection;
 use rusqlite::types::Value;
 
 use super::{SqliteError, create_table, type_problem};
-use crate::sql::{column_list, foreign_keys, ident, key_list, upserts};
+use crate::sql::{Dialect, Upsert, foreign_keys, ident, partition_index, upserts};
 
 /// Rows per batch sent from the generator to the writer.
 const BATCH_ROWS: usize = 1024;
@@ -266,14 +266,7 @@ impl SqliteLoad<'_> {
                     });
                 }
             }
-            if table.primary_key.first() != Some(&table.partition) {
-                ddl.push(format!(
-                    "CREATE INDEX IF NOT EXISTS {} ON {} ({})",
-                    ident(&format!("{}_{}_idx", table.name, table.partition)),
-                    ident(table.name),
-                    ident(table.partition)
-                ));
-            }
+            ddl.extend(partition_index(&ident(table.name), table));
         }
         for fk in &fks {
             ddl.push(fk.index(&ident(fk.table.name)));
@@ -422,37 +415,15 @@ impl SqliteLoad<'_> {
     }
 }
 
-fn placeholders(table: &TableDef) -> String {
-    (1..=table.columns.len())
-        .map(|i| format!("?{i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+/// A row bound as arguments (`?1`, …): inserted, or upserted keeping the newest version per key.
+fn upsert_of(table: &TableDef) -> Upsert {
+    Upsert::of_table(&ident(table.name), table)
 }
 
 fn insert_sql(table: &TableDef) -> String {
-    format!(
-        "INSERT INTO {} ({}) VALUES ({})",
-        ident(table.name),
-        column_list(table),
-        placeholders(table)
-    )
+    upsert_of(table).insert(&Dialect::Sqlite.values(table.columns.len()))
 }
 
-/// Keeps the newest version per key: a row with a newer `updated_at` (a later day loaded
-/// first) stays.
 fn upsert_sql(table: &TableDef) -> String {
-    let cursor = ident(table.cursor.unwrap_or(table.partition));
-    let sets: Vec<String> = table
-        .columns
-        .iter()
-        .filter(|c| !table.primary_key.contains(&c.name))
-        .map(|c| format!("{0} = excluded.{0}", ident(c.name)))
-        .collect();
-    format!(
-        "{} ON CONFLICT ({}) DO UPDATE SET {} WHERE {}.{cursor} <= excluded.{cursor}",
-        insert_sql(table),
-        key_list(table),
-        sets.join(", "),
-        ident(table.name)
-    )
+    upsert_of(table).sql(&Dialect::Sqlite.values(table.columns.len()))
 }

@@ -18,6 +18,8 @@ use std::path::PathBuf;
 
 use faux::{LogicalType, TableDef};
 
+use crate::sql::{Dialect, ident};
+
 pub use load::{SqliteLoad, SqliteSummary};
 pub use read::SqliteSource;
 
@@ -69,20 +71,6 @@ pub fn path_of(url: &str) -> Result<PathBuf, SqliteError> {
     Ok(PathBuf::from(path))
 }
 
-/// The declared SQLite type of a logical type.
-pub fn sqlite_type(ty: LogicalType) -> String {
-    match ty {
-        LogicalType::Text
-        | LogicalType::HexUuid
-        | LogicalType::Uuid
-        | LogicalType::Json
-        | LogicalType::Date
-        | LogicalType::Timestamp => "TEXT".into(),
-        LogicalType::Int | LogicalType::Bool => "INTEGER".into(),
-        LogicalType::Decimal { precision, scale } => format!("NUMERIC({precision},{scale})"),
-    }
-}
-
 /// SQLite's type affinity of a declared type (its documented rules, in order).
 fn affinity(declared: &str) -> &'static str {
     let d = declared.to_ascii_uppercase();
@@ -112,41 +100,19 @@ fn type_problem(ty: LogicalType, declared: &str) -> Option<String> {
     (!ok).then(|| {
         format!(
             "column is declared {declared:?} ({a} affinity), expected {}",
-            sqlite_type(ty)
+            Dialect::Sqlite.column_type(ty)
         )
     })
 }
 
+/// `CREATE TABLE` for `table`, with the foreign keys among `fks` that start from it.
 pub(crate) fn create_table(table: &TableDef, fks: &[crate::sql::ForeignKey]) -> String {
-    use crate::sql::{ident, key_list};
-    let mut cols: Vec<String> = table
-        .columns
-        .iter()
-        .map(|c| {
-            format!(
-                "{} {}{}",
-                ident(c.name),
-                sqlite_type(c.ty),
-                if c.nullable { "" } else { " NOT NULL" }
-            )
-        })
-        .collect();
-    if !table.primary_key.is_empty() {
-        cols.push(format!("PRIMARY KEY ({})", key_list(table)));
-    }
+    let mut t = Dialect::Sqlite.create_table(&ident(table.name), table);
+    t.if_not_exists();
     for fk in fks.iter().filter(|f| std::ptr::eq(f.table, table)) {
-        cols.push(format!(
-            "FOREIGN KEY ({}) REFERENCES {} ({}) DEFERRABLE INITIALLY DEFERRED",
-            ident(fk.column),
-            ident(fk.parent.name),
-            ident(fk.parent_column)
-        ));
+        t.constraint(fk.constraint(&ident(fk.parent.name)));
     }
-    format!(
-        "CREATE TABLE IF NOT EXISTS {} (\n  {}\n)",
-        ident(table.name),
-        cols.join(",\n  ")
-    )
+    t.sql()
 }
 
 #[cfg(test)]

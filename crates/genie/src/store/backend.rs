@@ -1,0 +1,448 @@
+//! Where the data lives: an embedded SQLite file or a PostgreSQL schema, its connections, and
+//! one transaction ([`Conn`]) on either, running the same SQL (written with `$N`
+//! placeholders, which SQLite reads as `?N`).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use faux_sinks::postgres::PgTarget;
+use faux_sinks::sql::{Dialect, ident};
+use rusqlite::Connection;
+use rusqlite::types::{ToSqlOutput, Value};
+
+use super::schema::base_schema_sql;
+use super::{Store, StoreError};
+
+/// A statement argument, bindable in both backends (arrays only in PostgreSQL).
+#[derive(Debug, Clone)]
+pub enum Arg {
+    I(i64),
+    T(String),
+    NullI,
+    NullT,
+    IArr(Vec<Option<i64>>),
+    TArr(Vec<Option<String>>),
+}
+
+impl rusqlite::ToSql for Arg {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self {
+            Arg::I(n) => ToSqlOutput::from(*n),
+            Arg::T(t) => ToSqlOutput::from(t.as_str()),
+            Arg::NullI | Arg::NullT => ToSqlOutput::from(rusqlite::types::Null),
+            Arg::IArr(_) | Arg::TArr(_) => {
+                return Err(rusqlite::Error::ToSqlConversionFailure(
+                    "arrays are bound in PostgreSQL only".into(),
+                ));
+            }
+        })
+    }
+}
+
+impl Arg {
+    fn pg(&self) -> &(dyn tokio_postgres::types::ToSql + Sync) {
+        match self {
+            Arg::I(n) => n,
+            Arg::T(t) => t,
+            Arg::NullI => &None::<i64>,
+            Arg::NullT => &None::<String>,
+            Arg::IArr(v) => v,
+            Arg::TArr(v) => v,
+        }
+    }
+}
+
+/// Where the data lives.
+#[derive(Debug)]
+pub enum Backend {
+    Sqlite {
+        path: PathBuf,
+        writer: Mutex<Connection>,
+        readers: Mutex<Vec<Connection>>,
+    },
+    Postgres(Box<Pg>),
+}
+
+/// PostgreSQL: a small runtime of its own drives the connections, so every store call stays a
+/// plain blocking call (as with SQLite), from any thread.
+#[derive(Debug)]
+pub struct Pg {
+    target: PgTarget,
+    rt: Option<tokio::runtime::Runtime>,
+    pool: Mutex<Vec<Arc<PgClient>>>,
+}
+
+#[derive(Debug)]
+pub struct PgClient {
+    client: tokio_postgres::Client,
+    statements: tokio::sync::Mutex<HashMap<String, tokio_postgres::Statement>>,
+}
+
+impl Drop for Pg {
+    fn drop(&mut self) {
+        // may run inside another runtime (tests drop stores in async code): never block
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+/// The schema genie keeps its tables in, in the database of `--database-url`.
+pub const PG_SCHEMA: &str = "genie";
+
+impl Pg {
+    fn handle(&self) -> &tokio::runtime::Handle {
+        self.rt.as_ref().expect("runtime").handle()
+    }
+
+    fn error(&self, e: &tokio_postgres::Error) -> StoreError {
+        StoreError::Postgres {
+            target: self.target.describe(),
+            reason: faux_sinks::postgres::describe(e),
+        }
+    }
+
+    /// Runs `fut` on the store's runtime and waits for it.
+    fn block<T: Send + 'static>(
+        &self,
+        fut: impl std::future::Future<Output = T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.handle().spawn(async move {
+            let _ = tx.send(fut.await);
+        });
+        rx.recv().map_err(|_| StoreError::Postgres {
+            target: self.target.describe(),
+            reason: "the PostgreSQL client task stopped".into(),
+        })
+    }
+
+    fn client(&self) -> Result<Arc<PgClient>, StoreError> {
+        if let Some(c) = self.pool.lock().expect("pool").pop()
+            && !c.client.is_closed()
+        {
+            return Ok(c);
+        }
+        let target = self.target.clone();
+        let client = self.block(async move {
+            let c = target.connect().await?;
+            c.batch_execute(&format!("SET search_path TO {}", ident(PG_SCHEMA)))
+                .await
+                .map_err(|e| target.sql_error("setting the search path", &e))?;
+            Ok::<_, faux_sinks::postgres::PgError>(c)
+        })??;
+        Ok(Arc::new(PgClient {
+            client,
+            statements: tokio::sync::Mutex::new(HashMap::new()),
+        }))
+    }
+
+    fn query(
+        &self,
+        c: &Arc<PgClient>,
+        sql: &str,
+        args: &[Arg],
+        rows: bool,
+    ) -> Result<(Vec<Vec<Value>>, u64), StoreError> {
+        let c = c.clone();
+        let sql = sql.to_string();
+        let args = args.to_vec();
+        let r = self.block(async move {
+            let stmt = {
+                let mut cache = c.statements.lock().await;
+                match cache.get(&sql) {
+                    Some(s) => s.clone(),
+                    None => {
+                        let s = c.client.prepare(&sql).await?;
+                        cache.insert(sql.clone(), s.clone());
+                        s
+                    }
+                }
+            };
+            let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+                args.iter().map(Arg::pg).collect();
+            if !rows {
+                let n = c.client.execute(&stmt, &params).await?;
+                return Ok((Vec::new(), n));
+            }
+            let got = c.client.query(&stmt, &params).await?;
+            let mut out = Vec::with_capacity(got.len());
+            for r in &got {
+                let mut vals = Vec::with_capacity(r.len());
+                for (i, col) in r.columns().iter().enumerate() {
+                    use tokio_postgres::types::Type;
+                    let v = match *col.type_() {
+                        Type::INT8 => r.try_get::<_, Option<i64>>(i)?.map(Value::Integer),
+                        Type::INT4 => r
+                            .try_get::<_, Option<i32>>(i)?
+                            .map(|n| Value::Integer(n as i64)),
+                        Type::BOOL => r
+                            .try_get::<_, Option<bool>>(i)?
+                            .map(|b| Value::Integer(b as i64)),
+                        _ => r.try_get::<_, Option<String>>(i)?.map(Value::Text),
+                    };
+                    vals.push(v.unwrap_or(Value::Null));
+                }
+                out.push(vals);
+            }
+            let n = out.len() as u64;
+            Ok::<_, tokio_postgres::Error>((out, n))
+        })?;
+        r.map_err(|e| self.error(&e))
+    }
+
+    pub(super) fn batch(&self, c: &Arc<PgClient>, sql: &str) -> Result<(), StoreError> {
+        let c = c.clone();
+        let sql = sql.to_string();
+        self.block(async move { c.client.batch_execute(&sql).await })?
+            .map_err(|e| self.error(&e))
+    }
+}
+
+/// One transaction on either backend; the SQL is shared.
+pub enum Conn<'a> {
+    Sqlite(rusqlite::Transaction<'a>),
+    Pg(&'a Pg, Arc<PgClient>),
+}
+
+impl std::fmt::Debug for Conn<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Conn::Sqlite(_) => "Conn::Sqlite",
+            Conn::Pg(..) => "Conn::Pg",
+        })
+    }
+}
+
+impl Conn<'_> {
+    pub fn is_pg(&self) -> bool {
+        matches!(self, Conn::Pg(..))
+    }
+
+    /// The rows of a query (integers and text; NULL as [`Value::Null`]).
+    pub fn select(&mut self, sql: &str, args: &[Arg]) -> Result<Vec<Vec<Value>>, StoreError> {
+        match self {
+            Conn::Sqlite(tx) => {
+                let mut s = tx.prepare_cached(&sql.replace('$', "?"))?;
+                let n = s.column_count();
+                let rows = s.query_map(rusqlite::params_from_iter(args), |r| {
+                    (0..n).map(|i| r.get::<_, Value>(i)).collect()
+                })?;
+                Ok(rows.collect::<Result<_, _>>()?)
+            }
+            Conn::Pg(pg, c) => Ok(pg.query(c, sql, args, true)?.0),
+        }
+    }
+
+    /// Runs a statement; returns the number of rows it changed.
+    pub fn exec(&mut self, sql: &str, args: &[Arg]) -> Result<u64, StoreError> {
+        match self {
+            Conn::Sqlite(tx) => {
+                let mut s = tx.prepare_cached(&sql.replace('$', "?"))?;
+                Ok(s.execute(rusqlite::params_from_iter(args))? as u64)
+            }
+            Conn::Pg(pg, c) => Ok(pg.query(c, sql, args, false)?.1),
+        }
+    }
+
+    pub(super) fn one_int(&mut self, sql: &str, args: &[Arg]) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .select(sql, args)?
+            .into_iter()
+            .next()
+            .and_then(|r| r.into_iter().next())
+            .and_then(|v| match v {
+                Value::Integer(n) => Some(n),
+                _ => None,
+            }))
+    }
+}
+
+/// The rows of a batch as a `SELECT` over one array argument per column (`integer`: the
+/// column holds integers): PostgreSQL then plans and ships one statement per batch.
+pub(super) fn unnest(integer: &[bool]) -> String {
+    let arrays: Vec<String> = integer
+        .iter()
+        .enumerate()
+        .map(|(i, int)| {
+            let ty = if *int { "bigint" } else { "text" };
+            format!("{}::{ty}[]", Dialect::Postgres.placeholder(i + 1))
+        })
+        .collect();
+    format!("SELECT * FROM unnest({})", arrays.join(", "))
+}
+
+pub(super) fn int(v: &Value) -> i64 {
+    match v {
+        Value::Integer(n) => *n,
+        _ => 0,
+    }
+}
+
+pub(super) fn text(v: &Value) -> String {
+    match v {
+        Value::Text(t) => t.clone(),
+        Value::Integer(n) => n.to_string(),
+        _ => String::new(),
+    }
+}
+
+fn open_conn(path: &Path) -> Result<Connection, StoreError> {
+    let c = Connection::open(path)?;
+    // WAL lets list requests read one consistent snapshot while the clock writes
+    c.pragma_update(None, "journal_mode", "WAL")?;
+    c.pragma_update(None, "synchronous", "NORMAL")?;
+    c.busy_timeout(std::time::Duration::from_secs(10))?;
+    Ok(c)
+}
+
+impl Store {
+    /// Opens (creating if needed) the embedded SQLite store in `dir`.
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let path = dir.join("genie.sqlite");
+        let writer = open_conn(&path)?;
+        // the writer inserts into B-trees keyed by random ids: a larger page cache (64 MiB)
+        // keeps their inner pages resident during backfill
+        writer.pragma_update(None, "cache_size", -65_536)?;
+        writer.execute_batch(&base_schema_sql(Dialect::Sqlite))?;
+        Ok(Store {
+            location: dir.display().to_string(),
+            resources: std::sync::OnceLock::new(),
+            backend: Backend::Sqlite {
+                path,
+                writer: Mutex::new(writer),
+                readers: Mutex::new(Vec::new()),
+            },
+        })
+    }
+
+    /// Opens (creating if needed) the store in schema [`PG_SCHEMA`] of a PostgreSQL database.
+    /// Fails with a clear error when the database cannot be reached.
+    pub fn open_postgres(target: PgTarget) -> Result<Store, StoreError> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("genie-pg")
+            .enable_all()
+            .build()
+            .map_err(|source| StoreError::Io {
+                path: PathBuf::from("<tokio runtime>"),
+                source,
+            })?;
+        let pg = Pg {
+            target: target.clone(),
+            rt: Some(rt),
+            pool: Mutex::new(Vec::new()),
+        };
+        let c = pg.client()?;
+        pg.batch(
+            &c,
+            &format!(
+                "CREATE SCHEMA IF NOT EXISTS {};\n{}",
+                ident(PG_SCHEMA),
+                base_schema_sql(Dialect::Postgres)
+            ),
+        )?;
+        pg.pool.lock().expect("pool").push(c);
+        Ok(Store {
+            location: format!("{}, schema {PG_SCHEMA}", target.display()),
+            resources: std::sync::OnceLock::new(),
+            backend: Backend::Postgres(Box::new(pg)),
+        })
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.backend, Backend::Postgres(_))
+    }
+
+    pub(super) fn dialect(&self) -> Dialect {
+        match self.backend {
+            Backend::Sqlite { .. } => Dialect::Sqlite,
+            Backend::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    /// Runs `f` in one transaction: a snapshot for reads (SQLite WAL read transaction,
+    /// PostgreSQL `REPEATABLE READ`), committed if `f` succeeds.
+    pub fn tx<T>(
+        &self,
+        write: bool,
+        f: impl FnOnce(&mut Conn<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        match &self.backend {
+            Backend::Sqlite {
+                path,
+                writer,
+                readers,
+            } => {
+                if write {
+                    let mut c = writer.lock().expect("writer");
+                    let tx =
+                        c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                    let mut conn = Conn::Sqlite(tx);
+                    let out = f(&mut conn)?;
+                    if let Conn::Sqlite(tx) = conn {
+                        tx.commit()?;
+                    }
+                    return Ok(out);
+                }
+                let pooled = readers.lock().expect("readers").pop();
+                let mut c = match pooled {
+                    Some(c) => c,
+                    None => open_conn(path)?,
+                };
+                let out = (|| {
+                    let tx = c.transaction()?;
+                    let mut conn = Conn::Sqlite(tx);
+                    let out = f(&mut conn)?;
+                    if let Conn::Sqlite(tx) = conn {
+                        tx.commit()?;
+                    }
+                    Ok(out)
+                })();
+                readers.lock().expect("readers").push(c);
+                out
+            }
+            Backend::Postgres(pg) => {
+                let c = pg.client()?;
+                pg.batch(
+                    &c,
+                    if write {
+                        "BEGIN"
+                    } else {
+                        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+                    },
+                )?;
+                let mut conn = Conn::Pg(pg, c.clone());
+                let out = f(&mut conn);
+                drop(conn);
+                match out {
+                    Ok(v) => {
+                        pg.batch(&c, "COMMIT")?;
+                        pg.pool.lock().expect("pool").push(c);
+                        Ok(v)
+                    }
+                    Err(e) => {
+                        // roll back; a client in an unknown state is not pooled again
+                        if pg.batch(&c, "ROLLBACK").is_ok() {
+                            pg.pool.lock().expect("pool").push(c);
+                        }
+                        Err(e)
+                    }
+                }
+            }
+        }
+    }
+
+    /// The SQLite file, for the embedded store.
+    pub fn sqlite_path(&self) -> Option<&Path> {
+        match &self.backend {
+            Backend::Sqlite { path, .. } => Some(path),
+            Backend::Postgres(_) => None,
+        }
+    }
+}

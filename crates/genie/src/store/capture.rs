@@ -1,0 +1,451 @@
+//! Change capture: the engine's change feed (a [`ChangeRecord`] per version) turned into
+//! typed [`Pending`] rows in one pass, and applied to the resource tables and the retained
+//! feed in one transaction per batch.
+
+use std::collections::HashMap;
+
+use faux::{ChangeRecord, Date, FieldVisitor, LogicalType, Op, Row, Scenario, Timestamp, Uuid};
+use faux_sinks::sql::{Dialect, Upsert, ident};
+use rusqlite::types::Value;
+
+use super::backend::{Arg, Conn, unnest};
+use super::clock_state::ClockState;
+use super::schema::{Resource, is_integer, render};
+use super::{Store, StoreError};
+
+/// One change record, captured from the engine and ready to apply.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    pub seq: i64,
+    pub ts: i64,
+    pub table: usize,
+    pub op: &'static str,
+    pub key: String,
+    pub sort: i64,
+    pub created: i64,
+    pub deleted: bool,
+    /// The table's columns, typed as stored.
+    pub values: Vec<Value>,
+}
+
+impl Pending {
+    /// The row as the API serves it.
+    pub fn json(&self, res: &Resource) -> String {
+        render(res, &self.values)
+    }
+
+    /// What the change feed stores as the row: nothing for an insert into an insert-only
+    /// table (the resource row is that version, for good).
+    fn feed_row(&self, res: &Resource) -> Option<String> {
+        (!(res.insert_only && self.op == "insert")).then(|| self.json(res))
+    }
+
+    /// Binds the stored columns' values, in [`Resource::stored_cols`] order, to an upsert
+    /// (SQLite: no copies of the values).
+    fn bind(&self, res: &Resource, s: &mut rusqlite::Statement<'_>) -> rusqlite::Result<()> {
+        let mut n = 0;
+        if res.has_key_col() {
+            n += 1;
+            s.raw_bind_parameter(n, self.key.as_str())?;
+        }
+        n += 1;
+        s.raw_bind_parameter(n, self.sort)?;
+        if res.has_created_col() {
+            n += 1;
+            s.raw_bind_parameter(n, self.created)?;
+        }
+        if res.has_deleted {
+            n += 1;
+            s.raw_bind_parameter(n, self.deleted as i64)?;
+        }
+        for v in &self.values {
+            n += 1;
+            s.raw_bind_parameter(n, v)?;
+        }
+        Ok(())
+    }
+
+    /// The stored columns' values, in [`Resource::stored_cols`] order.
+    fn args(&self, res: &Resource) -> Vec<Arg> {
+        let mut a = Vec::with_capacity(res.def.columns.len() + 4);
+        if res.has_key_col() {
+            a.push(Arg::T(self.key.clone()));
+        }
+        a.push(Arg::I(self.sort));
+        if res.has_created_col() {
+            a.push(Arg::I(self.created));
+        }
+        if res.has_deleted {
+            a.push(Arg::I(self.deleted as i64));
+        }
+        for (c, v) in res.def.columns.iter().zip(&self.values) {
+            a.push(match v {
+                Value::Integer(n) => Arg::I(*n),
+                Value::Text(t) => Arg::T(t.clone()),
+                _ if is_integer(c.ty) => Arg::NullI,
+                _ => Arg::NullT,
+            });
+        }
+        a
+    }
+}
+
+/// A [`FieldVisitor`] turning a row of a change record into typed values, in one pass.
+struct Capture<'a> {
+    res: &'a Resource,
+    col: usize,
+    values: Vec<Value>,
+    key_parts: Vec<String>,
+    sort: i64,
+    created: i64,
+    deleted: bool,
+}
+
+impl Capture<'_> {
+    /// Records the value of the current column.
+    fn put(&mut self, v: Value, secs: Option<i64>) {
+        let c = self.col;
+        if self.res.pk_idx.contains(&c) {
+            self.key_parts.push(match &v {
+                Value::Integer(n) => n.to_string(),
+                Value::Text(t) => t.clone(),
+                _ => String::new(),
+            });
+        }
+        if c == self.res.sort_idx {
+            self.sort = secs.unwrap_or(0);
+        }
+        if c == self.res.created_idx {
+            self.created = secs.unwrap_or(0);
+        }
+        if Some(c) == self.res.deleted_idx && !matches!(v, Value::Null) {
+            self.deleted = true;
+        }
+        self.values.push(v);
+        self.col += 1;
+    }
+}
+
+/// A change record of the engine's feed, ready to apply to resource `res`.
+pub fn capture(res: &Resource, c: &ChangeRecord) -> Pending {
+    let mut cap = Capture {
+        res,
+        col: 0,
+        values: Vec::with_capacity(res.def.columns.len()),
+        key_parts: Vec::new(),
+        sort: 0,
+        created: 0,
+        deleted: false,
+    };
+    c.row.visit(&mut cap);
+    Pending {
+        seq: c.seq,
+        ts: c.ts.0,
+        table: c.table,
+        op: c.op.as_str(),
+        key: if res.keyless() {
+            c.seq.to_string()
+        } else {
+            cap.key_parts.join(":")
+        },
+        sort: cap.sort,
+        created: cap.created,
+        deleted: cap.deleted || c.op == Op::Delete,
+        values: cap.values,
+    }
+}
+
+impl FieldVisitor for Capture<'_> {
+    fn text(&mut self, v: &str) {
+        self.put(Value::Text(v.to_string()), None);
+    }
+    fn hex_uuid(&mut self, v: &Uuid) {
+        self.put(Value::Text(ascii(&v.hex())), None);
+    }
+    fn uuid(&mut self, v: &Uuid) {
+        self.put(Value::Text(ascii(&v.hyphenated())), None);
+    }
+    fn int(&mut self, v: i64) {
+        self.put(Value::Integer(v), None);
+    }
+    fn decimal(&mut self, units: i64) {
+        let scale = match self.res.def.columns[self.col].ty {
+            LogicalType::Decimal { scale, .. } => scale,
+            _ => 0,
+        };
+        self.put(Value::Text(decimal_text(units, scale)), None);
+    }
+    fn bool(&mut self, v: bool) {
+        self.put(Value::Integer(v as i64), None);
+    }
+    fn date(&mut self, v: Date) {
+        self.put(Value::Text(ascii(&v.iso())), Some(v.start().0));
+    }
+    fn timestamp(&mut self, v: Timestamp) {
+        self.put(Value::Text(ascii(&v.rfc3339())), Some(v.0));
+    }
+    fn json(&mut self, v: &str) {
+        self.put(Value::Text(v.to_string()), None);
+    }
+    fn null(&mut self) {
+        self.put(Value::Null, None);
+    }
+}
+
+/// The engine's ASCII renderings (ids, dates, timestamps) as text, as their `Display` gives
+/// them, without going through the formatting machinery.
+fn ascii(bytes: &[u8]) -> String {
+    String::from_utf8(bytes.to_vec()).unwrap_or_default()
+}
+
+/// `units` × 10^-scale as exact decimal text.
+pub fn decimal_text(units: i64, scale: u8) -> String {
+    if scale == 0 {
+        return units.to_string();
+    }
+    let pow = 10u64.pow(scale as u32);
+    let abs = units.unsigned_abs();
+    format!(
+        "{}{}.{:0width$}",
+        if units < 0 { "-" } else { "" },
+        abs / pow,
+        abs % pow,
+        width = scale as usize
+    )
+}
+
+/// Every change the engine writes on `day`, all resources, in sequence order: the day's
+/// change feed, captured. `resources` are the scenario's, in table order.
+pub fn day_changes(scenario: &Scenario, resources: &[Resource], day: Date) -> Vec<Pending> {
+    scenario
+        .changes(day)
+        .iter()
+        .map(|c| capture(&resources[c.table], c))
+        .collect()
+}
+
+/// The change feed's columns (name, holds integers), in the order `apply` binds them.
+const FEED: [(&str, bool); 6] = [
+    ("seq", true),
+    ("table", false),
+    ("op", false),
+    ("ts", true),
+    ("key", false),
+    ("row", false),
+];
+
+impl Store {
+    /// Applies `changes` (in seq order) and moves the clock to `reached`, in one transaction.
+    /// Change records older than `retain_after` are applied to the resources but not kept in
+    /// the feed (they count as pruned).
+    pub fn apply(
+        &self,
+        changes: &[Pending],
+        reached: i64,
+        retain_after: i64,
+    ) -> Result<ClockState, StoreError> {
+        let resources = self.resources();
+        self.tx(true, |c| {
+            let mut st = c.clock()?.unwrap_or(ClockState {
+                reached,
+                last_seq: 0,
+                pruned_seq: 0,
+            });
+            // a resource row keeps its latest version only: write each key once
+            let mut last: HashMap<(usize, &str), usize> = HashMap::new();
+            for (i, p) in changes.iter().enumerate() {
+                last.insert((p.table, p.key.as_str()), i);
+                st.last_seq = st.last_seq.max(p.seq);
+            }
+            let retained: Vec<&Pending> = changes.iter().filter(|p| p.ts >= retain_after).collect();
+            if let Some(p) = changes.iter().rfind(|p| p.ts < retain_after) {
+                st.pruned_seq = st.pruned_seq.max(p.seq);
+            }
+            let feed = Upsert::new(&ident("changes"), &FEED.map(|(n, _)| n), &["seq"]);
+            if c.is_pg() {
+                if !retained.is_empty() {
+                    let mut cols = (vec![], vec![], vec![], vec![], vec![], vec![]);
+                    for p in &retained {
+                        let res = &resources[p.table];
+                        cols.0.push(Some(p.seq));
+                        cols.1.push(Some(res.name().to_string()));
+                        cols.2.push(Some(p.op.to_string()));
+                        cols.3.push(Some(p.ts));
+                        cols.4.push(Some(p.key.clone()));
+                        cols.5.push(p.feed_row(res));
+                    }
+                    c.exec(
+                        &feed.sql(&unnest(&FEED.map(|(_, int)| int))),
+                        &[
+                            Arg::IArr(cols.0),
+                            Arg::TArr(cols.1),
+                            Arg::TArr(cols.2),
+                            Arg::IArr(cols.3),
+                            Arg::TArr(cols.4),
+                            Arg::TArr(cols.5),
+                        ],
+                    )?;
+                }
+                for (t, res) in resources.iter().enumerate() {
+                    let rows: Vec<Vec<Arg>> = changes
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, p)| p.table == t && last[&(t, p.key.as_str())] == *i)
+                        .map(|(_, p)| p.args(res))
+                        .collect();
+                    if rows.is_empty() {
+                        continue;
+                    }
+                    let cols = res.stored_cols();
+                    let mut arrays: Vec<Arg> = cols
+                        .iter()
+                        .map(|(_, i)| {
+                            if *i {
+                                Arg::IArr(vec![])
+                            } else {
+                                Arg::TArr(vec![])
+                            }
+                        })
+                        .collect();
+                    for row in rows {
+                        for (a, v) in arrays.iter_mut().zip(row) {
+                            match (a, v) {
+                                (Arg::IArr(x), Arg::I(n)) => x.push(Some(n)),
+                                (Arg::IArr(x), _) => x.push(None),
+                                (Arg::TArr(x), Arg::T(s)) => x.push(Some(s)),
+                                (Arg::TArr(x), _) => x.push(None),
+                                _ => unreachable!("arrays only"),
+                            }
+                        }
+                    }
+                    let integer: Vec<bool> = cols.iter().map(|(_, i)| *i).collect();
+                    c.exec(&res.upsert().sql(&unnest(&integer)), &arrays)?;
+                }
+            } else if let Conn::Sqlite(tx) = c {
+                // statements prepared once per batch, values bound straight from the changes
+                let mut feed = tx.prepare_cached(&feed.sql(&Dialect::Sqlite.values(FEED.len())))?;
+                let mut upserts: Vec<Option<rusqlite::CachedStatement<'_>>> =
+                    resources.iter().map(|_| None).collect();
+                for (i, p) in changes.iter().enumerate() {
+                    let res = &resources[p.table];
+                    if p.ts >= retain_after {
+                        feed.execute(rusqlite::params![
+                            p.seq,
+                            res.name(),
+                            p.op,
+                            p.ts,
+                            p.key.as_str(),
+                            p.feed_row(res),
+                        ])?;
+                    }
+                    if last[&(p.table, p.key.as_str())] == i {
+                        let stmt = match &mut upserts[p.table] {
+                            Some(s) => s,
+                            slot => {
+                                let values = Dialect::Sqlite.values(res.stored_cols().len());
+                                slot.insert(tx.prepare_cached(&res.upsert().sql(&values))?)
+                            }
+                        };
+                        p.bind(res, stmt)?;
+                        stmt.raw_execute()?;
+                    }
+                }
+            }
+            // prune the feed: the clock moved, older records leave the retention window.
+            // seq grows with ts, so the first retained seq bounds what goes
+            let first_kept = c.one_int(
+                "SELECT seq FROM changes WHERE ts >= $1 ORDER BY seq LIMIT 1",
+                &[Arg::I(retain_after)],
+            )?;
+            let cut = match first_kept {
+                Some(f) => {
+                    c.one_int("SELECT max(seq) FROM changes WHERE seq < $1", &[Arg::I(f)])?
+                }
+                None => c.one_int("SELECT max(seq) FROM changes", &[])?,
+            };
+            if let Some(cut) = cut {
+                c.exec("DELETE FROM changes WHERE seq <= $1", &[Arg::I(cut)])?;
+                st.pruned_seq = st.pruned_seq.max(cut);
+            }
+            st.reached = reached.max(st.reached);
+            c.set_clock(&st)?;
+            Ok(st)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::resources;
+
+    #[test]
+    fn decimals_are_exact() {
+        assert_eq!(decimal_text(123456, 2), "1234.56");
+        assert_eq!(decimal_text(-5, 2), "-0.05");
+        assert_eq!(decimal_text(7, 0), "7");
+    }
+
+    #[test]
+    fn captured_changes_are_ordered_and_keyed() {
+        let custom = Scenario::from_toml(
+            "t.toml",
+            "[shop]\nopened_on = \"2024-01-01\"\n[traffic]\norganic_sessions_per_day = 50.0\n",
+            1,
+        )
+        .unwrap();
+        let shiny = Scenario::by_name("shiny-rocks", 1).unwrap();
+        for s in [custom, shiny] {
+            captured_changes_of(&s);
+        }
+    }
+
+    fn captured_changes_of(s: &Scenario) {
+        let res = resources(s);
+        let day: Date = "2024-02-10".parse().unwrap();
+        let ch = day_changes(s, &res, day);
+        let tables: std::collections::BTreeSet<usize> = ch.iter().map(|p| p.table).collect();
+        // a small shop may refund nothing on a given day
+        assert!(
+            tables.len() + 1 >= res.len(),
+            "{} changes {tables:?}",
+            s.name()
+        );
+        assert!(!ch.is_empty());
+        assert!(
+            ch.windows(2)
+                .all(|w| w[0].seq < w[1].seq && w[0].ts <= w[1].ts)
+        );
+        for p in &ch {
+            let r = &res[p.table];
+            let json = p.json(r);
+            let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+            assert!(v.is_object(), "{json}");
+            assert_eq!(v.as_object().unwrap().len(), r.def.columns.len());
+            assert!(!p.key.is_empty());
+            if r.keyless() {
+                // no key of its own: the insert's sequence number identifies the row
+                assert_eq!(p.key, p.seq.to_string());
+                continue;
+            }
+            // the id in URLs is the primary key's values
+            let id: Vec<String> = r
+                .def
+                .primary_key
+                .iter()
+                .map(|k| match &v[k] {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .collect();
+            assert_eq!(p.key, id.join(":"));
+            // the keyset column is the version's time for mutable tables
+            if r.def.cursor.is_some() {
+                assert_eq!(p.sort, p.ts, "{} {json}", r.name());
+            } else {
+                // insert-only tables only ever insert: the feed may refer to the row
+                assert_eq!(p.op, "insert", "{}", r.name());
+            }
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! API keys: created with a random secret, stored as its SHA-256 only, listed, revoked and
+//! looked up by secret.
+
+use faux::Timestamp;
+use rusqlite::types::Value;
+use sha2::{Digest, Sha256};
+
+use super::backend::{Arg, int, text};
+use super::{Store, StoreError};
+
+/// An API key as listed (never its secret).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ApiKey {
+    pub id: i64,
+    pub name: String,
+    pub prefix: String,
+    pub scopes: Vec<String>,
+    pub created_at: String,
+    pub revoked_at: Option<String>,
+}
+
+/// Length of the visible part of a key, stored and listed in clear.
+const PREFIX_LEN: usize = 12;
+
+pub fn hash_key(secret: &str) -> String {
+    let d = Sha256::digest(secret.as_bytes());
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Store {
+    /// Creates a key; returns its listing and the secret (the only time it exists in clear).
+    pub fn create_key(
+        &self,
+        name: &str,
+        scopes: &[String],
+    ) -> Result<(ApiKey, String), StoreError> {
+        let mut raw = [0u8; 32];
+        getrandom::fill(&mut raw).map_err(|e| StoreError::Random(e.to_string()))?;
+        use base64::Engine;
+        let secret = format!(
+            "fg_live_{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+        );
+        let prefix = secret[..PREFIX_LEN].to_string();
+        let now = now_rfc3339();
+        let scopes_text = scopes.join(" ");
+        let id = self.tx(true, |c| {
+            c.one_int(
+                "INSERT INTO api_keys (name, prefix, hash, scopes, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                &[
+                    Arg::T(name.into()),
+                    Arg::T(prefix.clone()),
+                    Arg::T(hash_key(&secret)),
+                    Arg::T(scopes_text),
+                    Arg::T(now.clone()),
+                ],
+            )
+        })?;
+        Ok((
+            ApiKey {
+                id: id.unwrap_or(0),
+                name: name.to_string(),
+                prefix,
+                scopes: scopes.to_vec(),
+                created_at: now,
+                revoked_at: None,
+            },
+            secret,
+        ))
+    }
+
+    pub fn list_keys(&self) -> Result<Vec<ApiKey>, StoreError> {
+        self.tx(false, |c| {
+            Ok(c.select(
+                "SELECT id, name, prefix, scopes, created_at, revoked_at FROM api_keys ORDER BY id",
+                &[],
+            )?
+            .iter()
+            .map(|r| key_row(r))
+            .collect())
+        })
+    }
+
+    pub fn revoke_key(&self, id: i64) -> Result<(), StoreError> {
+        let n = self.tx(true, |c| {
+            c.exec(
+                "UPDATE api_keys SET revoked_at = coalesce(revoked_at, $2) WHERE id = $1",
+                &[Arg::I(id), Arg::T(now_rfc3339())],
+            )
+        })?;
+        if n == 0 {
+            return Err(StoreError::UnknownKey(id));
+        }
+        Ok(())
+    }
+
+    /// The key a secret belongs to (revoked keys included: the caller decides).
+    pub fn find_key(&self, secret: &str) -> Result<Option<ApiKey>, StoreError> {
+        let h = hash_key(secret);
+        self.tx(false, |c| {
+            Ok(c.select(
+                "SELECT id, name, prefix, scopes, created_at, revoked_at FROM api_keys WHERE hash = $1",
+                &[Arg::T(h)],
+            )?
+            .first()
+            .map(|r| key_row(r)))
+        })
+    }
+}
+
+fn key_row(r: &[Value]) -> ApiKey {
+    ApiKey {
+        id: int(&r[0]),
+        name: text(&r[1]),
+        prefix: text(&r[2]),
+        scopes: text(&r[3]).split_whitespace().map(str::to_string).collect(),
+        created_at: text(&r[4]),
+        revoked_at: match &r[5] {
+            Value::Null => None,
+            v => Some(text(v)),
+        },
+    }
+}
+
+pub fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    Timestamp(secs).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use faux::Scenario;
+
+    use super::*;
+
+    #[test]
+    fn keys_are_hashed_not_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let st = Store::open(dir.path()).unwrap();
+        st.bind_scenario(&Scenario::by_name("ecommerce", 1).unwrap(), "ecommerce")
+            .unwrap();
+        let (k, secret) = st.create_key("ci", &["read:all".into()]).unwrap();
+        assert!(secret.starts_with("fg_live_") && secret.len() > 40);
+        assert!(secret.starts_with(&k.prefix));
+        // neither the database nor its WAL holds the secret
+        let needle = secret.as_bytes();
+        for f in std::fs::read_dir(dir.path()).unwrap() {
+            let raw = std::fs::read(f.unwrap().path()).unwrap();
+            assert!(!raw.windows(needle.len()).any(|w| w == needle));
+        }
+        let hash = hash_key(&secret);
+        assert_eq!(st.ids("customers", true, None).unwrap().len(), 0);
+        let stored = st
+            .tx(false, |c| c.select("SELECT hash FROM api_keys", &[]))
+            .unwrap();
+        assert_eq!(stored, vec![vec![Value::Text(hash)]]);
+        assert_eq!(st.find_key(&secret).unwrap().unwrap().id, k.id);
+        st.revoke_key(k.id).unwrap();
+        assert!(st.find_key(&secret).unwrap().unwrap().revoked_at.is_some());
+        assert!(st.find_key("fg_live_nope").unwrap().is_none());
+    }
+}

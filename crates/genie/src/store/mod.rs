@@ -1,0 +1,91 @@
+//! The store: one table per resource (derived from the faux table definitions), the retained
+//! change feed, API keys and the virtual clock — in an embedded SQLite file (the default) or
+//! in PostgreSQL (`--database-url`, schema `genie`). [`Backend`] is the only place the two
+//! differ; the SQL is shared (written with `$N` placeholders, which SQLite reads as `?N`).
+//!
+//! Layout, chosen for size (a 90-day store holds millions of clickstream events):
+//! - a resource table holds the typed columns once, plus `_sort` (epoch seconds of
+//!   `updated_at`, or of the partition column for insert-only tables: the keyset),
+//!   `_created` (epoch seconds of `created_at`, only where it differs from `_sort`) and
+//!   `_deleted` (only for tables with `deleted_at`). The primary key is the table's own key
+//!   column; composite keys get a `_key` column (`a:b`, the id in URLs). The JSON the API
+//!   serves is rendered from the typed columns on read ([`render`]), never stored.
+//! - the change feed keeps `(seq, table, op, ts, key)` and the row as JSON only for versions
+//!   that can be overwritten later (tables with `updated_at`); an insert of an insert-only
+//!   table (sessions, events, …) refers to the resource row, which never changes.
+//! - the feed is pruned by retention (`--changes-retention`); `seq` grows with `ts`, so the
+//!   primary key is the only index it needs.
+//!
+//! Modules, one concept each: `schema` (resources and their DDL), `capture` (change
+//! records → [`Pending`] rows, applied), `queries` (lists, rows, children, the feed),
+//! `keys` (API keys), `backend` (SQLite / PostgreSQL connections and transactions) and
+//! `clock_state` (how far the feed is applied).
+
+mod backend;
+mod capture;
+mod clock_state;
+mod keys;
+mod queries;
+mod schema;
+
+use std::path::PathBuf;
+
+pub use backend::{Arg, Backend, Conn, PG_SCHEMA, Pg, PgClient};
+pub use capture::{Pending, capture, day_changes, decimal_text};
+pub use clock_state::ClockState;
+pub use keys::{ApiKey, hash_key, now_rfc3339};
+pub use queries::{Change, Filters, ListQuery, Page};
+pub use schema::{Resource, render, resources, schema_sql};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error(transparent)]
+    Pg(#[from] faux_sinks::postgres::PgError),
+    #[error("PostgreSQL ({target}): {reason}")]
+    Postgres { target: String, reason: String },
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "the store in {location} was created for scenario {stored:?} seed {stored_seed}, not {wanted:?} seed {wanted_seed}: use another --data-dir or --database-url"
+    )]
+    ScenarioMismatch {
+        location: String,
+        stored: String,
+        stored_seed: i64,
+        wanted: String,
+        wanted_seed: i64,
+    },
+    #[error("random number generator: {0}")]
+    Random(String),
+    #[error("no API key with id {0}")]
+    UnknownKey(i64),
+}
+
+#[derive(Debug)]
+pub struct Store {
+    /// Where the data lives, for messages (`genie-data/genie.sqlite`, or host/db/schema).
+    pub location: String,
+    /// The bound scenario's tables ([`Store::bind_scenario`]); none before.
+    resources: std::sync::OnceLock<Vec<Resource>>,
+    backend: Backend,
+}
+
+impl Store {
+    /// The bound scenario's resources, in table order (empty before
+    /// [`Store::bind_scenario`]).
+    pub fn resources(&self) -> &[Resource] {
+        self.resources.get().map_or(&[], Vec::as_slice)
+    }
+
+    pub fn resource(&self, name: &str) -> Option<(usize, &Resource)> {
+        self.resources()
+            .iter()
+            .enumerate()
+            .find(|(_, r)| r.name() == name)
+    }
+}

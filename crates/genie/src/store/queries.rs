@@ -1,0 +1,319 @@
+//! Reading the store: pages of a resource under the list filters, single rows, an owner's
+//! children, and the retained change feed — each from one snapshot, with the clock it is
+//! current at.
+
+use std::collections::HashMap;
+
+use faux_sinks::sql::ident;
+use rusqlite::types::Value;
+
+use super::backend::{Arg, int, text};
+use super::schema::render;
+use super::{Store, StoreError};
+
+/// The list filters a request gives (and a cursor carries): bounds on `updated_at` (the
+/// keyset column) and `created_at`, in epoch seconds, and whether deleted rows are listed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Filters {
+    #[serde(rename = "u0", skip_serializing_if = "Option::is_none", default)]
+    pub updated_min: Option<i64>,
+    #[serde(rename = "u1", skip_serializing_if = "Option::is_none", default)]
+    pub updated_max: Option<i64>,
+    #[serde(rename = "c0", skip_serializing_if = "Option::is_none", default)]
+    pub created_min: Option<i64>,
+    #[serde(rename = "c1", skip_serializing_if = "Option::is_none", default)]
+    pub created_max: Option<i64>,
+    #[serde(rename = "d", default)]
+    pub include_deleted: bool,
+}
+
+/// What a list request asks the store for.
+#[derive(Debug, Clone)]
+pub struct ListQuery {
+    pub filters: Filters,
+    /// The keyset position to continue after: (`_sort`, key).
+    pub after: Option<(i64, String)>,
+    /// Rows to return (ask one more than a page to learn `has_more`).
+    pub limit: i64,
+    pub skip: i64,
+    /// Whether to count the rows matching the filters (`page`/`offset` modes).
+    pub total: bool,
+}
+
+/// A page of rows, read in one snapshot with the clock they are current at.
+#[derive(Debug)]
+pub struct Page {
+    /// (row JSON, `_sort`, key).
+    pub rows: Vec<(String, i64, String)>,
+    pub as_of: i64,
+    pub total: Option<i64>,
+}
+
+/// One retained change.
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub seq: i64,
+    pub table: String,
+    pub op: String,
+    pub ts: i64,
+    pub key: String,
+    /// The row version as JSON.
+    pub row: String,
+}
+
+impl Store {
+    /// A page of a resource, and the clock, from one snapshot.
+    pub fn list(&self, t: usize, q: &ListQuery) -> Result<Page, StoreError> {
+        let res = &self.resources()[t];
+        self.tx(false, |c| {
+            let as_of = c.clock()?.map_or(0, |s| s.reached);
+            let key = res.key_col();
+            let mut conds: Vec<String> = Vec::new();
+            let mut args: Vec<Arg> = Vec::new();
+            let f = q.filters;
+            if res.has_deleted && !f.include_deleted {
+                conds.push("_deleted = 0".into());
+            }
+            for (col, op, v) in [
+                ("_sort", ">=", f.updated_min),
+                ("_sort", "<=", f.updated_max),
+                (res.created_expr(), ">=", f.created_min),
+                (res.created_expr(), "<=", f.created_max),
+            ] {
+                if let Some(v) = v {
+                    args.push(Arg::I(v));
+                    conds.push(format!("{col} {op} ${}", args.len()));
+                }
+            }
+            let where_sql = |conds: &[String]| {
+                if conds.is_empty() {
+                    String::new()
+                } else {
+                    format!("WHERE {}", conds.join(" AND "))
+                }
+            };
+            let total = if q.total {
+                let sql = format!(
+                    "SELECT count(*) FROM {} {}",
+                    ident(res.name()),
+                    where_sql(&conds)
+                );
+                Some(c.one_int(&sql, &args)?.unwrap_or(0))
+            } else {
+                None
+            };
+            if let Some((s, k)) = &q.after {
+                args.push(Arg::I(*s));
+                args.push(Arg::T(k.clone()));
+                conds.push(format!(
+                    "(_sort, {key}) > (${}, ${})",
+                    args.len() - 1,
+                    args.len()
+                ));
+            }
+            args.push(Arg::I(q.limit));
+            args.push(Arg::I(q.skip));
+            let sql = format!(
+                "SELECT {}, _sort, {key} FROM {} {} ORDER BY _sort, {key} LIMIT ${} OFFSET ${}",
+                res.select_cols(),
+                ident(res.name()),
+                where_sql(&conds),
+                args.len() - 1,
+                args.len()
+            );
+            let n = res.def.columns.len();
+            let rows = c
+                .select(&sql, &args)?
+                .into_iter()
+                .map(|r| (render(res, &r[..n]), int(&r[n]), text(&r[n + 1])))
+                .collect();
+            Ok(Page { rows, as_of, total })
+        })
+    }
+
+    /// One row by id (as in URLs).
+    pub fn get(&self, t: usize, id: &str) -> Result<Option<String>, StoreError> {
+        let res = &self.resources()[t];
+        self.tx(false, |c| {
+            let sql = format!(
+                "SELECT {} FROM {} WHERE {} = $1",
+                res.select_cols(),
+                ident(res.name()),
+                res.key_col()
+            );
+            Ok(c.select(&sql, &[Arg::T(id.into())])?
+                .first()
+                .map(|r| render(res, r)))
+        })
+    }
+
+    /// The rows of resource `child` that belong to row `id` of its parent (`None`: no such
+    /// parent row), in key order, and the clock, from one snapshot.
+    pub fn children(
+        &self,
+        child: usize,
+        id: &str,
+    ) -> Result<Option<(Vec<String>, i64)>, StoreError> {
+        let res = &self.resources()[child];
+        let parent = res.parent.expect("a resource with a parent");
+        let (_, owner) = self
+            .resource(parent.table)
+            .expect("a parent is a table of the same scenario");
+        self.tx(false, |c| {
+            let as_of = c.clock()?.map_or(0, |s| s.reached);
+            let exists = c.select(
+                &format!(
+                    "SELECT 1 FROM {} WHERE {} = $1",
+                    ident(owner.name()),
+                    owner.key_col()
+                ),
+                &[Arg::T(id.into())],
+            )?;
+            if exists.is_empty() {
+                return Ok(None);
+            }
+            let rows = c.select(
+                &format!(
+                    "SELECT {} FROM {} WHERE {} = $1 ORDER BY {}",
+                    res.select_cols(),
+                    ident(res.name()),
+                    ident(parent.column),
+                    res.order_cols()
+                ),
+                &[Arg::T(id.into())],
+            )?;
+            Ok(Some((rows.iter().map(|r| render(res, r)).collect(), as_of)))
+        })
+    }
+
+    /// Up to `limit` retained changes after `after`, and the clock, from one snapshot;
+    /// `Err(pruned_seq)` when changes after `after` are no longer all retained.
+    #[allow(clippy::type_complexity)]
+    pub fn changes(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> Result<Result<(Vec<Change>, i64), i64>, StoreError> {
+        let resources = self.resources();
+        self.tx(false, |c| {
+            let (as_of, pruned) = c.clock()?.map_or((0, 0), |s| (s.reached, s.pruned_seq));
+            if after < pruned {
+                return Ok(Err(pruned));
+            }
+            let rows = c.select(
+                "SELECT seq, \"table\", op, ts, key, row FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2",
+                &[Arg::I(after), Arg::I(limit)],
+            )?;
+            let mut out: Vec<Change> = rows
+                .iter()
+                .map(|r| Change {
+                    seq: int(&r[0]),
+                    table: text(&r[1]),
+                    op: text(&r[2]),
+                    ts: int(&r[3]),
+                    key: text(&r[4]),
+                    row: text(&r[5]),
+                })
+                .collect();
+            // inserts of insert-only tables: the version is the resource row
+            for res in resources.iter().filter(|r| r.insert_only) {
+                let wanted: Vec<usize> = (0..out.len())
+                    .filter(|&i| out[i].table == res.name() && matches!(rows[i][5], Value::Null))
+                    .collect();
+                if wanted.is_empty() {
+                    continue;
+                }
+                let mut found: HashMap<String, String> = HashMap::new();
+                let key = res.key_col();
+                let sql = if c.is_pg() {
+                    format!(
+                        "SELECT {key}, {} FROM {} WHERE {key} = ANY($1::text[])",
+                        res.select_cols(),
+                        ident(res.name())
+                    )
+                } else {
+                    format!(
+                        "SELECT {key}, {} FROM {} WHERE {key} = $1",
+                        res.select_cols(),
+                        ident(res.name())
+                    )
+                };
+                if c.is_pg() {
+                    let keys = wanted.iter().map(|&i| Some(out[i].key.clone())).collect();
+                    for r in c.select(&sql, &[Arg::TArr(keys)])? {
+                        found.insert(text(&r[0]), render(res, &r[1..]));
+                    }
+                } else {
+                    for &i in &wanted {
+                        for r in c.select(&sql, &[Arg::T(out[i].key.clone())])? {
+                            found.insert(text(&r[0]), render(res, &r[1..]));
+                        }
+                    }
+                }
+                for i in wanted {
+                    out[i].row = found.remove(&out[i].key).unwrap_or_else(|| "null".into());
+                }
+            }
+            Ok(Ok((out, as_of)))
+        })
+    }
+
+    /// Every retained change of one table, in seq order (for tests and tools).
+    pub fn change_log(&self, table: &str) -> Result<Vec<Change>, StoreError> {
+        let mut after = self.clock()?.map_or(0, |c| c.pruned_seq);
+        let mut out = Vec::new();
+        loop {
+            let page = match self.changes(after, 10_000)? {
+                Ok((p, _)) => p,
+                Err(pruned) => {
+                    after = pruned;
+                    continue;
+                }
+            };
+            let Some(last) = page.last() else {
+                return Ok(out);
+            };
+            after = last.seq;
+            out.extend(page.into_iter().filter(|c| c.table == table));
+        }
+    }
+
+    /// The ids of a resource's rows, optionally only live ones and within a `_sort` range
+    /// (for tests and tools).
+    pub fn ids(
+        &self,
+        table: &str,
+        include_deleted: bool,
+        sort_range: Option<(i64, i64)>,
+    ) -> Result<Vec<String>, StoreError> {
+        let (_, res) = self.resource(table).expect("a resource");
+        let mut conds = Vec::new();
+        if res.has_deleted && !include_deleted {
+            conds.push("_deleted = 0".to_string());
+        }
+        if let Some((lo, hi)) = sort_range {
+            conds.push(format!("_sort BETWEEN {lo} AND {hi}"));
+        }
+        let sql = format!(
+            "SELECT {} FROM {} {}",
+            res.key_col(),
+            ident(table),
+            if conds.is_empty() {
+                String::new()
+            } else {
+                format!("WHERE {}", conds.join(" AND "))
+            }
+        );
+        self.tx(false, |c| {
+            Ok(c.select(&sql, &[])?.iter().map(|r| text(&r[0])).collect())
+        })
+    }
+
+    /// Rows in the change feed, and how many distinct seqs they have (for tests and tools).
+    pub fn retained_changes(&self) -> Result<(i64, i64), StoreError> {
+        self.tx(false, |c| {
+            let r = c.select("SELECT count(*), count(DISTINCT seq) FROM changes", &[])?;
+            Ok((int(&r[0][0]), int(&r[0][1])))
+        })
+    }
+}

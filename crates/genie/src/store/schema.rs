@@ -1,0 +1,375 @@
+//! What a scenario's tables become in the store: one [`Resource`] per table (its keys,
+//! keyset and bookkeeping columns), the DDL of the resource tables and of the tables every
+//! store has, and how a stored row renders as the JSON the API serves.
+
+use faux::{LogicalType, Scenario, TableDef};
+use faux_sinks::sql::{CreateTable, Dialect, Upsert, column_list, create_index, ident, idents};
+use rusqlite::types::Value;
+
+use super::backend::{Arg, Conn, int, text};
+use super::{Store, StoreError};
+
+/// How the API sees one faux table.
+#[derive(Debug)]
+pub struct Resource {
+    pub def: &'static TableDef,
+    /// The column the keyset and `updated_at_*` filters use.
+    pub sort_col: &'static str,
+    /// The column `created_at_*` filters use.
+    pub created_col: &'static str,
+    pub has_deleted: bool,
+    /// Rows never change once inserted (no `updated_at`).
+    pub insert_only: bool,
+    /// The owning resource and the column naming its row (`/v1/orders/{id}/items`).
+    pub parent: Option<faux::Parent>,
+    pub(super) pk_idx: Vec<usize>,
+    pub(super) sort_idx: usize,
+    pub(super) created_idx: usize,
+    pub(super) deleted_idx: Option<usize>,
+    /// `"name":` of every column, for rendering rows.
+    json_names: Vec<String>,
+}
+
+impl Resource {
+    pub fn new(def: &'static TableDef) -> Resource {
+        let idx = |name: &str| def.columns.iter().position(|c| c.name == name);
+        let sort_col = def.cursor.unwrap_or(def.partition);
+        let created_col = if idx("created_at").is_some() {
+            "created_at"
+        } else {
+            def.partition
+        };
+        Resource {
+            def,
+            sort_col,
+            created_col,
+            has_deleted: idx("deleted_at").is_some(),
+            insert_only: def.cursor.is_none(),
+            parent: def.parent,
+            pk_idx: def
+                .primary_key
+                .iter()
+                .map(|k| idx(k).expect("primary key column exists"))
+                .collect(),
+            sort_idx: idx(sort_col).expect("sort column exists"),
+            created_idx: idx(created_col).expect("created column exists"),
+            deleted_idx: idx("deleted_at"),
+            json_names: def
+                .columns
+                .iter()
+                .map(|c| format!("{}:", serde_json::to_string(c.name).expect("string")))
+                .collect(),
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.def.name
+    }
+
+    /// How an id in a URL is formed: composite keys are joined with `:`; a table without a
+    /// primary key is keyed by the sequence number of the change that inserted the row.
+    pub fn id_shape(&self) -> String {
+        if self.keyless() {
+            return "seq".into();
+        }
+        self.def.primary_key.join(":")
+    }
+
+    /// The primary key columns, quoted and comma-separated, for `ORDER BY` in key order (a
+    /// composite key's `_key` text would sort line 10 before line 2).
+    pub(super) fn order_cols(&self) -> String {
+        if self.keyless() {
+            return self.key_col();
+        }
+        idents(self.def.primary_key)
+    }
+
+    /// The table has no primary key of its own (rows are identified by their insert's `seq`).
+    pub fn keyless(&self) -> bool {
+        self.pk_idx.is_empty()
+    }
+
+    /// The column holding the id as text, quoted: the key column itself, or `_key` for
+    /// composite, integer or no keys.
+    pub fn key_col(&self) -> String {
+        ident(self.key_name())
+    }
+
+    fn key_name(&self) -> &'static str {
+        self.own_key().unwrap_or("_key")
+    }
+
+    /// The table's own key column, when it can serve as the id: a single text key.
+    fn own_key(&self) -> Option<&'static str> {
+        match self.pk_idx.as_slice() {
+            [i] if !is_integer(self.def.columns[*i].ty) => Some(self.def.columns[*i].name),
+            _ => None,
+        }
+    }
+
+    pub(super) fn has_key_col(&self) -> bool {
+        self.own_key().is_none()
+    }
+
+    /// The column the `created_at_*` filters compare with.
+    pub fn created_expr(&self) -> &'static str {
+        if self.has_created_col() {
+            "_created"
+        } else {
+            "_sort"
+        }
+    }
+
+    pub(super) fn has_created_col(&self) -> bool {
+        self.created_idx != self.sort_idx
+    }
+
+    /// The typed columns, quoted and comma-separated (what [`render`] reads).
+    pub(super) fn select_cols(&self) -> String {
+        column_list(self.def)
+    }
+
+    /// Every stored column (name, holds integers), in the order `Pending::args` binds them:
+    /// the bookkeeping columns, then the typed ones.
+    pub(super) fn stored_cols(&self) -> Vec<(&'static str, bool)> {
+        let mut cols = Vec::new();
+        if self.has_key_col() {
+            cols.push(("_key", false));
+        }
+        cols.push(("_sort", true));
+        if self.has_created_col() {
+            cols.push(("_created", true));
+        }
+        if self.has_deleted {
+            cols.push(("_deleted", true));
+        }
+        for c in self.def.columns {
+            cols.push((c.name, is_integer(c.ty)));
+        }
+        cols
+    }
+
+    /// The upsert of a row version: every stored column, on the key; the latest applied
+    /// version wins (changes are applied in sequence order).
+    pub(super) fn upsert(&self) -> Upsert {
+        let names: Vec<&str> = self.stored_cols().iter().map(|(n, _)| *n).collect();
+        Upsert::new(&ident(self.name()), &names, &[self.key_name()])
+    }
+
+    /// The secondary indexes (name, columns): the keyset, `created_at_*` filters, and the
+    /// lookup of an owner's rows (`/v1/<parent>/{id}/<path>`).
+    fn indexes(&self) -> Vec<(String, Vec<&'static str>)> {
+        let t = self.name();
+        let mut out = vec![(format!("{t}_sort"), vec!["_sort", self.key_name()])];
+        if self.has_created_col() {
+            out.push((format!("{t}_created"), vec!["_created"]));
+        }
+        if let Some(parent) = self.parent {
+            out.push((format!("{t}_parent"), vec![parent.column, self.key_name()]));
+        }
+        out
+    }
+}
+
+/// The resources of a scenario, in table order (the order of its change feed's table
+/// indexes).
+pub fn resources(scenario: &Scenario) -> Vec<Resource> {
+    scenario.tables().iter().map(|t| Resource::new(t)).collect()
+}
+
+pub(super) fn is_integer(ty: LogicalType) -> bool {
+    matches!(ty, LogicalType::Int | LogicalType::Bool)
+}
+
+/// The type of a stored column: integers (and booleans) as integers, everything else as
+/// text — decimals stay exact text, REAL would round money.
+fn stored_type(d: Dialect, integer: bool) -> String {
+    d.column_type(if integer {
+        LogicalType::Int
+    } else {
+        LogicalType::Text
+    })
+}
+
+/// Renders a row of `res` (its typed columns, in order) as the JSON object the API serves.
+pub fn render<'a>(res: &Resource, cells: impl IntoIterator<Item = &'a Value>) -> String {
+    let mut out = String::with_capacity(64 * res.def.columns.len());
+    out.push('{');
+    for ((i, c), v) in res.def.columns.iter().enumerate().zip(cells) {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&res.json_names[i]);
+        match (c.ty, v) {
+            (_, Value::Null) => out.push_str("null"),
+            (LogicalType::Bool, Value::Integer(b)) => {
+                out.push_str(if *b != 0 { "true" } else { "false" })
+            }
+            (_, Value::Integer(n)) => out.push_str(&n.to_string()),
+            (LogicalType::Decimal { .. } | LogicalType::Json, Value::Text(t)) => out.push_str(t),
+            (_, Value::Text(t)) => out.push_str(&serde_json::to_string(t).expect("string")),
+            (_, Value::Real(f)) => out.push_str(&f.to_string()),
+            (_, Value::Blob(_)) => out.push_str("null"),
+        }
+    }
+    out.push('}');
+    out
+}
+
+impl Store {
+    /// Before the first backfill of a new embedded store: drops the secondary indexes, which
+    /// [`Store::build_indexes`] builds again after the data (much faster than maintaining
+    /// them row by row). Opening the store builds missing indexes too, so a backfill that
+    /// stops half-way leaves nothing behind. PostgreSQL keeps its indexes.
+    pub fn defer_indexes(&self) -> Result<(), StoreError> {
+        if self.is_postgres() {
+            return Ok(());
+        }
+        let mut sql = String::new();
+        for r in self.resources() {
+            for (name, _) in r.indexes() {
+                sql.push_str(&format!("DROP INDEX IF EXISTS {};\n", ident(&name)));
+            }
+        }
+        self.tx(true, |c| match c {
+            Conn::Sqlite(tx) => Ok(tx.execute_batch(&sql)?),
+            Conn::Pg(..) => Ok(()),
+        })
+    }
+
+    /// Builds the indexes [`Store::defer_indexes`] dropped (and any other missing one).
+    pub fn build_indexes(&self) -> Result<(), StoreError> {
+        if self.is_postgres() {
+            return Ok(());
+        }
+        let sql = schema_sql(self.resources(), Dialect::Sqlite);
+        self.tx(true, |c| match c {
+            Conn::Sqlite(tx) => Ok(tx.execute_batch(&sql)?),
+            Conn::Pg(..) => Ok(()),
+        })
+    }
+
+    /// Records which simulation this store holds (`name`: the scenario's identity), refusing
+    /// to mix two in one store, and creates its resource tables.
+    pub fn bind_scenario(&self, scenario: &Scenario, name: &str) -> Result<(), StoreError> {
+        let seed = scenario.seed();
+        let location = self.location.clone();
+        let resources = resources(scenario);
+        let ddl = schema_sql(&resources, self.dialect());
+        self.tx(true, |c| {
+            let stored = c.select("SELECT scenario, seed FROM meta WHERE id = 1", &[])?;
+            match stored.first() {
+                Some(r) if text(&r[0]) != name || int(&r[1]) != seed as i64 => {
+                    return Err(StoreError::ScenarioMismatch {
+                        location,
+                        stored: text(&r[0]),
+                        stored_seed: int(&r[1]),
+                        wanted: name.to_string(),
+                        wanted_seed: seed as i64,
+                    });
+                }
+                Some(_) => {}
+                None => {
+                    c.exec(
+                        "INSERT INTO meta (id, scenario, seed) VALUES (1, $1, $2)",
+                        &[Arg::T(name.into()), Arg::I(seed as i64)],
+                    )?;
+                }
+            }
+            match c {
+                Conn::Sqlite(tx) => tx.execute_batch(&ddl)?,
+                Conn::Pg(pg, client) => pg.batch(client, &ddl)?,
+            }
+            Ok(())
+        })?;
+        if self.resources.set(resources).is_err() {
+            panic!("a store is bound to one scenario, once");
+        }
+        Ok(())
+    }
+}
+
+/// The tables every store has, whatever its scenario: the binding, the clock, the change
+/// feed and the API keys.
+pub(super) fn base_schema_sql(d: Dialect) -> String {
+    let int = d.column_type(LogicalType::Int);
+    format!(
+        "CREATE TABLE IF NOT EXISTS meta (id {int} PRIMARY KEY CHECK (id = 1), scenario TEXT NOT NULL, seed {int} NOT NULL);
+CREATE TABLE IF NOT EXISTS clock (id {int} PRIMARY KEY CHECK (id = 1), reached {int} NOT NULL, last_seq {int} NOT NULL, pruned_seq {int} NOT NULL);
+CREATE TABLE IF NOT EXISTS changes (seq {int} PRIMARY KEY, \"table\" TEXT NOT NULL, op TEXT NOT NULL, ts {int} NOT NULL, key TEXT NOT NULL, row TEXT);
+CREATE TABLE IF NOT EXISTS api_keys (id {}, name TEXT NOT NULL, prefix TEXT NOT NULL, hash TEXT NOT NULL UNIQUE, scopes TEXT NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT);
+",
+        match d {
+            Dialect::Postgres => "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY",
+            Dialect::Sqlite => "INTEGER PRIMARY KEY AUTOINCREMENT",
+        }
+    )
+}
+
+/// The DDL of a scenario's resource tables and their indexes, derived from the table
+/// definitions.
+pub fn schema_sql(resources: &[Resource], d: Dialect) -> String {
+    let mut sql = String::new();
+    for r in resources {
+        let name = ident(r.name());
+        let mut table = CreateTable::new(&name);
+        table.if_not_exists();
+        for (col, integer) in r.stored_cols() {
+            // the bookkeeping columns are always set
+            let not_null = r.def.column(col).is_none_or(|c| !c.nullable);
+            table.column(col, &stored_type(d, integer), not_null);
+        }
+        table.primary_key(&[r.key_name()]);
+        sql.push_str(&table.sql());
+        sql.push_str(";\n");
+        for (index, cols) in r.indexes() {
+            sql.push_str(&create_index(&index, &name, &cols));
+            sql.push_str(";\n");
+        }
+    }
+    sql
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_render_as_typed_json() {
+        let res = resources(&Scenario::by_name("ecommerce", 1).unwrap());
+        let (_, orders) = res
+            .iter()
+            .enumerate()
+            .find(|(_, r)| r.name() == "orders")
+            .unwrap();
+        let vals: Vec<Value> = orders
+            .def
+            .columns
+            .iter()
+            .map(|c| match c.ty {
+                LogicalType::Int => Value::Integer(3),
+                LogicalType::Bool => Value::Integer(1),
+                LogicalType::Decimal { .. } => Value::Text("12.50".into()),
+                LogicalType::Json => Value::Text("{\"a\":[1]}".into()),
+                _ if c.nullable => Value::Null,
+                _ => Value::Text("a\"b".into()),
+            })
+            .collect();
+        let text = render(orders, &vals);
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        for (c, val) in orders.def.columns.iter().zip(&vals) {
+            let got = &v[c.name];
+            match (c.ty, val) {
+                (_, Value::Null) => assert!(got.is_null()),
+                (LogicalType::Int, _) => assert_eq!(got, 3),
+                (LogicalType::Bool, _) => assert_eq!(got, true),
+                (LogicalType::Decimal { .. }, _) => {
+                    // exact decimal text, not a float
+                    assert!(text.contains(&format!("\"{}\":12.50", c.name)), "{text}")
+                }
+                (LogicalType::Json, _) => assert_eq!(got["a"][0], 1),
+                _ => assert_eq!(got, "a\"b"),
+            }
+        }
+    }
+}
