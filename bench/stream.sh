@@ -8,6 +8,9 @@
 #   RUNS=3                                 timed runs per case; the fastest is reported
 #   AMQP=amqp://guest:guest@127.0.0.1:5672/%2f   NATS=nats://127.0.0.1:4222
 #   WINDOWS="100 1000 10000"               --max-in-flight values tried per broker
+#   BASELINE=path/to/another/aladdin       also time that binary's stdout case, side by side,
+#                                          and print the ratio (e.g. a build of an older commit)
+#   STDOUT_ONLY=1                          skip the brokers
 #
 # What is measured: the default e-commerce scenario, default tables (events and the changes of
 # customers, products, orders, payments, shipments), every record of FROM..TO. Two rates are
@@ -98,9 +101,9 @@ run() {
             nats*) admin nats-drop >/dev/null ;;
         esac
         local t0 t1 line
-        t0=$(date +%s.%N)
-        line=$("$BIN" stream --start "$FROM" --until "$TO" --speed 0 "$@" 2>&1 >/dev/null | tail -1)
-        t1=$(date +%s.%N)
+        t0=$EPOCHREALTIME
+        line=$("${RUN_BIN:-$BIN}" stream --start "$FROM" --until "$TO" --speed 0 "$@" 2>&1 >/dev/null | tail -1)
+        t1=$EPOCHREALTIME
         local wall
         wall=$(echo "$t1 - $t0" | bc -l)
         case $label in
@@ -116,8 +119,9 @@ run() {
     local messages stream_rate
     messages=$(echo "$best_line" | sed -E 's/^([0-9,]+) messages.*/\1/' | tr -d ,)
     stream_rate=$(echo "$best_line" | sed -E 's/.*\(([0-9]+) msg\/s\).*/\1/')
+    LAST_RATE=$(echo "$messages / $best_wall" | bc -l)
     printf "%-28s %9s messages  wall %6.2f s  %8.0f msg/s  stream %8s msg/s  stored %s\n" \
-        "$label" "$messages" "$best_wall" "$(echo "$messages / $best_wall" | bc -l)" \
+        "$label" "$messages" "$best_wall" "$LAST_RATE" \
         "$stream_rate" "$depth"
 }
 
@@ -125,6 +129,15 @@ echo "== $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | s
 echo "== aladdin stream --speed 0, $FROM..$TO, default tables, best of $RUNS"
 admin bind >/dev/null
 run "stdout (> /dev/null)" --out -
+if [ -n "${BASELINE:-}" ]; then
+    ours=$LAST_RATE
+    RUN_BIN=$BASELINE run "stdout, baseline" --out -
+    printf "== stdout: %.1fx the baseline (%s)\n" "$(echo "$ours / $LAST_RATE" | bc -l)" "$BASELINE"
+fi
+if [ -n "${STDOUT_ONLY:-}" ]; then
+    admin drop >/dev/null
+    exit 0
+fi
 for w in $WINDOWS; do
     run "rabbitmq --max-in-flight $w" --out "$AMQP" --exchange "$EXCHANGE" --prefix "$PREFIX" --max-in-flight "$w"
 done
