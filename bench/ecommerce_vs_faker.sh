@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # E-commerce: aladdin against the idiomatic Python Faker shop generator, side by side in one
-# run (DESIGN §9, issue 4). Prints rows/s of each, the ratio, 2-thread scaling and peak memory.
+# run. Prints rows/s of each, the ratio, 2-thread scaling and peak memory.
 #
 # usage (from the repository root):  bench/ecommerce_vs_faker.sh [DAYS]    # default 14
 # environment: RUNS=3 (best of), REF_CUSTOMERS=5000 REF_ORDERS=20000, BENCH_TMP=target/bench-tmp

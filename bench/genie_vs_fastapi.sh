@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Genie's REST API against the simplest reference a learner would write instead — FastAPI +
 # SQLAlchemy under uvicorn, reading genie's own SQLite file — side by side in one run
-# (DESIGN §9, issue 6). Prints requests/s, p50 and p99 latency of each and the ratio.
+# (the performance goal: ≥ 10× the reference). Prints requests/s, p50 and p99 latency of each and the ratio.
 #
 # usage (from the repository root):  bench/genie_vs_fastapi.sh
 # environment (all optional):

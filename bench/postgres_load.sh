@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # PostgreSQL load: aladdin against a raw binary COPY of the same rows, same server, one run
-# (DESIGN §9: ≥ 90 % of raw binary COPY throughput with one connection).
+# (goal: ≥ 90 % of raw binary COPY throughput with one connection).
 #
 # usage (from the repository root):
 #   bench/postgres_load.sh [FROM [TO]]                 # default 2025-01-01 2025-12-31

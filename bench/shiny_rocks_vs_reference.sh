@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Shiny Rocks: aladdin against the Python Faker reference, side by side in one run (DESIGN §9).
+# Shiny Rocks: aladdin against the Python Faker reference, side by side in one run.
 #
 # usage (from the repository root):
 #   bench/shiny_rocks_vs_reference.sh [FROM [TO]]      # default 2024-01-01 2024-01-30

@@ -1,4 +1,4 @@
-//! Throughput of the Shiny Rocks generator, one day at a time (DESIGN §9).
+//! Throughput of the Shiny Rocks generator, one day at a time.
 //!
 //! Every benchmark does the work of one whole day (all four tables) for a fixed seed and date,
 //! and reports rows/s through `Throughput::Elements(rows of the day)`:

@@ -6,7 +6,7 @@
 //! can be generated alone, on any thread, without generating what comes before it.
 //!
 //! The generator is written here rather than taken from a crate on purpose: the bytes Faux
-//! writes are part of its contract (DESIGN §3.2), and no dependency upgrade may change them.
+//! writes are part of its contract, and no dependency upgrade may change them.
 //! The constants and the derivation below are frozen; changing either changes every value and
 //! must bump [`crate::MODEL_VERSION`].
 

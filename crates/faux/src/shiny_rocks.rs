@@ -2,7 +2,7 @@
 //!
 //! Reproduces the original generator's datasets (`orders`, `payments`, `services`, plus the
 //! marketing team's `marketing_investments` sheet) with its exact column names, value formats,
-//! probability mixes and daily order curve (DESIGN §5). Unlike the original it is seeded: every
+//! probability mixes and daily order curve. Unlike the original it is seeded: every
 //! order draws from its own keyed stream, so any day, or any shard of a day, generates alone.
 
 use crate::Tunable;

@@ -1,4 +1,4 @@
-//! Views of a simulation (DESIGN §3.5) and the change-record row of the changes view.
+//! Views of a simulation and the change-record row of the changes view.
 
 use std::sync::Mutex;
 

@@ -1,4 +1,4 @@
-//! An order's whole future, drawn when it is placed (DESIGN §3.4): payment, cancellation,
+//! An order's whole future, drawn when it is placed: payment, cancellation,
 //! shipping, delivery attempts, return, refund. Every later change is a pure function of the
 //! order's key and creation time, so any day can find the changes that land on it.
 

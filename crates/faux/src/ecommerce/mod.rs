@@ -1,4 +1,4 @@
-//! The e-commerce scenario (DESIGN §3.4, §4): an online shop whose rows change after they are
+//! The e-commerce scenario: an online shop whose rows change after they are
 //! created.
 //!
 //! How a day stays generable on its own:

@@ -1,4 +1,4 @@
-//! The e-commerce tables (DESIGN §4): row structs and their definitions.
+//! The e-commerce tables: row structs and their definitions.
 
 use crate::rng::Uuid;
 use crate::table::{Column, FieldVisitor, LogicalType as T, Parent, Row, TableDef};
