@@ -214,8 +214,7 @@ impl Scenario {
                 let t = self.table_index(table);
                 let all = self.changes(day);
                 let mine: Vec<&ChangeRecord> = all.iter().filter(|c| c.table == t).collect();
-                let r = shard.range(mine.len() as u64);
-                for c in &mine[r.start as usize..r.end as usize] {
+                for c in shard.slice(&mine) {
                     sink.row(*c)?;
                 }
                 Ok(())

@@ -151,8 +151,7 @@ pub(crate) fn derived_view<S: RowSink>(
             }
         }
     }
-    let r = shard.range(order.len() as u64);
-    for k in &order[r.start as usize..r.end as usize] {
+    for k in shard.slice(&order) {
         sink.row(&latest[k].row)?;
     }
     Ok(())

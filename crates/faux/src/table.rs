@@ -276,6 +276,12 @@ impl Shard {
         (count >= 1 && index < count).then_some(Shard { index, count })
     }
 
+    /// This shard's part of a day's `items` (see [`Shard::range`]).
+    pub fn slice<'a, T>(&self, items: &'a [T]) -> &'a [T] {
+        let r = self.range(items.len() as u64);
+        &items[r.start as usize..r.end as usize]
+    }
+
     /// The entity range of this shard when a day has `n` entities; the ranges of shards
     /// `0..count` are contiguous, in order, and cover `0..n`.
     pub fn range(&self, n: u64) -> std::ops::Range<u64> {

@@ -92,8 +92,7 @@ impl Ecommerce {
             // day's events are never all in memory
             let at = at.unwrap_or(end_of(day));
             let plans = self.event_sessions(day);
-            let r = shard.range(plans.len() as u64);
-            for plan in &plans[r.start as usize..r.end as usize] {
+            for plan in shard.slice(&plans) {
                 for e in self.session_detail(plan).events {
                     if within(e.occurred_at, day) && e.occurred_at <= at {
                         sink.row(&e)?;
@@ -107,22 +106,19 @@ impl Ecommerce {
                 // shared with the cache, not copied
                 let family = self.order_family(day);
                 let rows = &family.extract[f as usize];
-                let r = shard.range(rows.len() as u64);
-                for rec in &rows[r.start as usize..r.end as usize] {
+                for rec in shard.slice(rows) {
                     sink.row(rec)?;
                 }
             }
             (None, None) => {
                 let rows = self.rows_at_end_of(t, day);
-                let r = shard.range(rows.len() as u64);
-                for rec in &rows[r.start as usize..r.end as usize] {
+                for rec in shard.slice(&rows) {
                     sink.row(rec)?;
                 }
             }
             (Some(at), _) => {
                 let rows = self.rows_created_on(t, day, at);
-                let r = shard.range(rows.len() as u64);
-                for rec in &rows[r.start as usize..r.end as usize] {
+                for rec in shard.slice(&rows) {
                     sink.row(rec)?;
                 }
             }
