@@ -23,7 +23,9 @@ pub mod files;
 pub mod jsonl;
 pub mod manifest;
 pub mod parquet;
-pub mod pool;
+/// The one worker pool lives in faux (the engine parallelises a day too); re-exported for the
+/// sinks that always used it from here.
+pub use faux::pool;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 #[cfg(any(feature = "postgres", feature = "sqlite"))]

@@ -26,6 +26,7 @@
 
 pub mod ecommerce;
 pub mod feed;
+pub mod pool;
 pub mod rng;
 pub mod scenario;
 pub mod shiny_rocks;

@@ -55,6 +55,9 @@ pub struct Scenario {
     /// Recent days' change feeds: every table's changes file of a day reads the same list.
     /// Derived data only: results never depend on what is cached.
     changes: Mutex<BTreeMap<Date, Arc<Vec<ChangeRecord>>>>,
+    /// Threads [`Scenario::changes`] may use for one day (1 unless set: callers that already
+    /// run days in parallel keep their own count).
+    threads: usize,
 }
 
 /// The built-in simulations.
@@ -86,7 +89,15 @@ impl Scenario {
             kind,
             seed,
             changes: Mutex::new(BTreeMap::new()),
+            threads: 1,
         }
+    }
+
+    /// Lets [`Scenario::changes`] work out a day on up to `threads` threads, for callers that
+    /// take the feed a day at a time (the stream, Genie). The feed is the same on any count.
+    pub fn with_threads(mut self, threads: usize) -> Scenario {
+        self.threads = threads.max(1);
+        self
     }
 
     pub fn by_name(name: &str, seed: u64) -> Result<Scenario, ScenarioError> {
@@ -253,7 +264,7 @@ impl Scenario {
         }
         let feed = Arc::new(match &self.kind {
             Kind::ShinyRocks(s) => s.changes(day),
-            Kind::Ecommerce(e) => e.changes(day),
+            Kind::Ecommerce(e) => e.changes(day, self.threads),
             Kind::Custom(c) => c.changes(self.seed, day),
         });
         crate::ecommerce::cache_put(&self.changes, day, feed.clone(), CHANGES_CACHE_DAYS);

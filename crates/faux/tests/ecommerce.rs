@@ -502,3 +502,19 @@ fn partitions_hold_exactly_the_rows_of_their_day() {
         "the range has orders placed after their session's midnight"
     );
 }
+
+#[test]
+fn the_change_feed_is_the_same_on_any_thread_count() {
+    // a first day (its whole look-back window planned in parallel) and the next (one new day)
+    let one = shop();
+    let many = shop().with_threads(3);
+    for d in [day("2024-02-20"), day("2024-02-21")] {
+        let (a, b) = (one.changes(d), many.changes(d));
+        assert!(a.len() > 1000, "{d}: {} changes", a.len());
+        assert_eq!(a.len(), b.len(), "{d}");
+        for (x, y) in a.iter().zip(b.iter()) {
+            // Debug shows every field of the record and its row
+            assert_eq!(format!("{x:?}"), format!("{y:?}"), "{d}");
+        }
+    }
+}

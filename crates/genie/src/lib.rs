@@ -143,6 +143,8 @@ pub async fn start_on(
     on_day: Box<dyn FnMut(faux::Date) + Send>,
 ) -> Result<Running, GenieError> {
     let (scenario, identity) = load_scenario(&cfg.scenario, cfg.seed)?;
+    // the store takes the feed a day at a time: let a day use every core
+    let scenario = scenario.with_threads(faux::pool::all_cores());
     start_scenario(cfg, store, scenario, identity, on_day).await
 }
 

@@ -127,7 +127,11 @@ fn default_tables(scenario: &Scenario) -> Vec<&'static TableDef> {
 }
 
 pub fn run(args: StreamArgs, quiet: bool) -> anyhow::Result<()> {
-    let scenario = args.scenario.load()?;
+    // the feed is taken a day at a time: let a day use every core
+    let scenario = args
+        .scenario
+        .load()?
+        .with_threads(faux_sinks::pool::all_cores());
     let target = Target::parse(&args.out).map_err(|e| UsageError(format!("--out: {e}")))?;
     let tables = if args.tables.is_empty() {
         default_tables(&scenario)

@@ -374,6 +374,12 @@ impl Ecommerce {
         if cache_get(&self.returners, day).is_none() {
             self.put_returners(day, &fresh);
         }
+        self.put_plans(day, fresh)
+    }
+
+    /// `day`'s plans from its fresh sessions (the returners of the days before are looked up
+    /// or worked out), cached.
+    fn put_plans(&self, day: Date, fresh: Vec<Plan>) -> Arc<DayPlans> {
         let mut resumed = Vec::new();
         for back in 1..=self.config.funnel.max_cart_return_days as i32 {
             for (j, p) in self.returners(day.add_days(-back)).iter() {
@@ -389,6 +395,50 @@ impl Ecommerce {
         });
         cache_put(&self.plans, day, plans.clone(), PLAN_CACHE_DAYS);
         plans
+    }
+
+    /// Works out, on up to `threads` threads, the orders of the days of `day`'s look-back
+    /// window that are not cached yet: a first day needs ~43 days of sessions, a next day
+    /// finds all but one cached. The same results as planning the days one by one (each day
+    /// is keyed on its own); only the time differs.
+    pub(crate) fn prepare_window(&self, day: Date, threads: usize) {
+        let window: Vec<Date> = (0..=lifecycle::MAX_LIFECYCLE_DAYS)
+            .rev()
+            .map(|back| day.add_days(-back))
+            .filter(|d| cache_get(&self.orders, *d).is_none())
+            .collect();
+        if threads < 2 || window.len() < 2 {
+            return;
+        }
+        // first each day's fresh sessions (independent of other days), remembering whose
+        // cart comes back; then each window day's resumed carts and orders
+        let first = window[0].add_days(-(self.config.funnel.max_cart_return_days as i32));
+        let days: Vec<Date> = (0..=first.days_until(day))
+            .map(|k| first.add_days(k as i32))
+            .collect();
+        let fresh: Vec<Mutex<Option<Vec<Plan>>>> = crate::pool::map(days.len(), threads, |i| {
+            let d = days[i];
+            let needed = window.contains(&d);
+            let known = cache_get(&self.returners, d).is_some();
+            if known && !needed {
+                return None;
+            }
+            let fresh = self.fresh_plans(d);
+            if !known {
+                self.put_returners(d, &fresh);
+            }
+            needed.then_some(fresh)
+        })
+        .into_iter()
+        .map(Mutex::new)
+        .collect();
+        crate::pool::map(window.len(), threads, |i| {
+            let d = window[i];
+            let at = days.iter().position(|x| *x == d).expect("a window day");
+            let fresh = fresh[at].lock().expect("fresh plans").take();
+            let plans = self.put_plans(d, fresh.expect("planned above"));
+            self.put_orders(d, &plans);
+        });
     }
 
     pub(crate) fn order_family_cache(&self) -> &Mutex<BTreeMap<Date, Arc<views::OrderFamily>>> {
@@ -429,8 +479,12 @@ impl Ecommerce {
         if let Some(o) = cache_get(&self.orders, day) {
             return o;
         }
+        self.put_orders(day, &self.day_plans(day))
+    }
+
+    fn put_orders(&self, day: Date, plans: &DayPlans) -> Arc<Vec<OrderCtx>> {
         let orders: Arc<Vec<OrderCtx>> = Arc::new(
-            self.day_plans(day)
+            plans
                 .all()
                 .filter(|p| p.outcome == Outcome::Order)
                 .map(|p| OrderCtx {
