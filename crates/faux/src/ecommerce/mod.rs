@@ -414,7 +414,7 @@ impl Ecommerce {
         // cart comes back; then each window day's resumed carts and orders
         let first = window[0].add_days(-(self.config.funnel.max_cart_return_days as i32));
         let days: Vec<Date> = (0..=first.days_until(day))
-            .map(|k| first.add_days(k as i32))
+            .map(|k| first.add_days(k))
             .collect();
         let fresh: Vec<Mutex<Option<Vec<Plan>>>> = crate::pool::map(days.len(), threads, |i| {
             let d = days[i];
