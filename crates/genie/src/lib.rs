@@ -35,13 +35,50 @@ pub enum GenieError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}")]
     Listen {
         addr: String,
         source: std::io::Error,
     },
     #[error("background task failed: {0}")]
     Join(String),
+    #[error(
+        "another genie is serving {} (it holds {}): stop it, or give this one its own --data-dir",
+        dir.display(),
+        dir.join(DataDirLock::FILE).display()
+    )]
+    Busy { dir: PathBuf },
+}
+
+/// An exclusive lock on a data folder for as long as it lives: a second server on the same
+/// store would run a second clock over it. The operating system drops it when the process
+/// ends, however it ends, so a killed server leaves no stale lock.
+#[derive(Debug)]
+pub struct DataDirLock {
+    _file: std::fs::File,
+}
+
+impl DataDirLock {
+    pub const FILE: &'static str = "genie.lock";
+
+    pub fn acquire(dir: &std::path::Path) -> Result<DataDirLock, GenieError> {
+        let io = |source| GenieError::Read {
+            path: dir.join(Self::FILE),
+            source,
+        };
+        std::fs::create_dir_all(dir).map_err(io)?;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(Self::FILE))
+            .map_err(io)?;
+        match file.try_lock() {
+            Ok(()) => Ok(DataDirLock { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => Err(GenieError::Busy { dir: dir.into() }),
+            Err(std::fs::TryLockError::Error(e)) => Err(io(e)),
+        }
+    }
 }
 
 /// Everything `genie` (serve) is configured with.
@@ -157,6 +194,18 @@ pub async fn start_scenario(
     identity: String,
     on_day: Box<dyn FnMut(faux::Date) + Send>,
 ) -> Result<Running, GenieError> {
+    // the port first: a port in use is reported before minutes of backfill, not after
+    // (connections wait in the backlog until the backfill is done)
+    let listener = tokio::net::TcpListener::bind(&cfg.listen)
+        .await
+        .map_err(|source| GenieError::Listen {
+            addr: cfg.listen.clone(),
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| GenieError::Listen {
+        addr: cfg.listen.clone(),
+        source,
+    })?;
     let store = Arc::new(store);
     store.bind_scenario(&scenario, &identity)?;
     let prev = store.clock()?;
@@ -190,16 +239,6 @@ pub async fn start_scenario(
     })
     .await
     .map_err(|e| GenieError::Join(e.to_string()))??;
-    let listener = tokio::net::TcpListener::bind(&cfg.listen)
-        .await
-        .map_err(|source| GenieError::Listen {
-            addr: cfg.listen.clone(),
-            source,
-        })?;
-    let addr = listener.local_addr().map_err(|source| GenieError::Listen {
-        addr: cfg.listen.clone(),
-        source,
-    })?;
     let state = api::AppState {
         store: store.clone(),
         scenario: (scenario_name, scenario_description),

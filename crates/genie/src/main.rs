@@ -34,14 +34,16 @@ struct ServeArgs {
     scenario: String,
     #[arg(long, default_value_t = faux::DEFAULT_SEED)]
     seed: u64,
-    /// History backfilled before the start on a new store, e.g. 90d.
-    #[arg(long, default_value = "90d", value_parser = parse_days)]
-    history: i32,
+    /// History backfilled before the start on a new store, e.g. 30d [default: 90d]. A store
+    /// keeps its history: refused on an existing one.
+    #[arg(long, value_parser = parse_days)]
+    history: Option<i32>,
     /// Virtual seconds per real second (60 = a virtual minute per second).
     #[arg(long, default_value_t = 1.0, value_parser = parse_speed, allow_negative_numbers = true)]
     speed: f64,
-    /// Where the clock starts (RFC 3339, a date or epoch seconds); default: now, or where a
-    /// restarted store stopped.
+    /// Where the clock of a new store starts (RFC 3339, a date for its first second, or epoch
+    /// seconds) [default: now]. A restarted store resumes where it stopped: refused on an
+    /// existing one.
     #[arg(long, value_parser = parse_time)]
     start: Option<faux::Timestamp>,
     #[arg(long, default_value = "127.0.0.1:8000")]
@@ -114,7 +116,11 @@ fn parse_chaos(s: &str) -> Result<genie::chaos::ChaosLevel, String> {
     s.parse()
 }
 
+/// An instant; a date alone is its first second (as for `aladdin stream --start`).
 fn parse_time(s: &str) -> Result<faux::Timestamp, String> {
+    if let Ok(day) = s.trim().parse::<faux::Date>() {
+        return Ok(day.start());
+    }
     faux::Timestamp::parse_flexible(s).map_err(|e| e.to_string())
 }
 
@@ -186,12 +192,21 @@ fn keys(store: Store, k: Keys) -> Result<()> {
     Ok(())
 }
 
+/// The history of a new store when `--history` is not given.
+const DEFAULT_HISTORY_DAYS: i32 = 90;
+
 fn serve(data_dir: PathBuf, database_url: Option<PgTarget>, a: ServeArgs) -> Result<()> {
+    // one server per folder: a second one would run its own clock over the same store
+    let _lock = match &database_url {
+        None => Some(genie::DataDirLock::acquire(&data_dir)?),
+        Some(_) => None,
+    };
+    let explicit = (a.start.is_some(), a.history.is_some());
     let cfg = Config {
         data_dir,
         scenario: a.scenario,
         seed: a.seed,
-        history_days: a.history,
+        history_days: a.history.unwrap_or(DEFAULT_HISTORY_DAYS),
         speed: a.speed,
         start: a.start,
         listen: a.listen,
@@ -210,7 +225,27 @@ fn serve(data_dir: PathBuf, database_url: Option<PgTarget>, a: ServeArgs) -> Res
         let store = open_store(&cfg.data_dir, database_url.as_ref())?;
         let chaos = cfg.chaos;
         let scenario_line = format!("{} (seed {})", cfg.scenario, cfg.seed);
-        eprintln!("genie: opening {} (backfilling {} days on a new store)…", store.location, cfg.history_days);
+        match store.clock()? {
+            Some(clock) => {
+                let at = faux::Timestamp(clock.reached);
+                for (given, flag) in [(explicit.0, "--start"), (explicit.1, "--history")] {
+                    if given {
+                        eprintln!(
+                            "error: {flag} applies to a new store only: {} already holds a store whose clock is at {at}, and it resumes there. Leave out {flag} to resume it, or start over on a new store (another --data-dir, or after removing that one)",
+                            store.location
+                        );
+                        std::process::exit(2);
+                    }
+                }
+                eprintln!("genie: resuming the store at {} from its clock, {at}…", store.location);
+            }
+            None => eprintln!(
+                "genie: new store at {}: backfilling {} days of history before {}…",
+                store.location,
+                cfg.history_days,
+                cfg.start.map_or("now".to_string(), |s| s.to_string())
+            ),
+        }
         let running = genie::start_on(
             cfg,
             store,

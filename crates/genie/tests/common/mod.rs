@@ -525,15 +525,13 @@ pub async fn check_binary_restart(store_args: &[&str]) {
         &scenario,
         "--seed",
         "7",
-        "--history",
-        "2d",
         "--speed",
         "3600",
         "--listen",
         "127.0.0.1:0",
     ]);
     let mut first = args.clone();
-    first.extend(["--start", "2024-01-03T06:00:00Z"]);
+    first.extend(["--history", "2d", "--start", "2024-01-03T06:00:00Z"]);
     let mut g = start_binary(&first);
     let key = g.first_key.clone().expect("a new store prints a key");
     let client = reqwest::Client::new();
@@ -563,6 +561,23 @@ pub async fn check_binary_restart(store_args: &[&str]) {
     let killed_at = Instant::now();
     assert!(g.stderr.lock().unwrap().contains("backfilled"));
 
+    // --start and --history belong to a new store: on this one they are refused, not ignored
+    for extra in [["--start", "2024-01-02"], ["--history", "2d"]] {
+        let mut again = args.clone();
+        again.extend(extra);
+        let out = Command::new(env!("CARGO_BIN_EXE_genie"))
+            .args(&again)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: {err}");
+        assert!(
+            err.contains(extra[0]) && err.contains("new store only") && err.contains("clock is at"),
+            "{extra:?}: {err}"
+        );
+        assert!(!err.contains("backfill"), "{err}");
+    }
+
     // no --start: the store's clock decides
     let mut g2 = start_binary(&args);
     assert!(g2.first_key.is_none(), "keys were kept: no new first key");
@@ -588,6 +603,7 @@ pub async fn check_binary_restart(store_args: &[&str]) {
     g2.child.wait().unwrap();
     let err2 = g2.stderr.lock().unwrap().clone();
     assert!(!err2.contains("backfilled"), "backfilled again: {err2}");
+    assert!(err2.contains("resuming the store at"), "{err2}");
 }
 
 /// A fresh PostgreSQL database for one test, dropped at the end; `None` (a loud SKIP) when
