@@ -13,6 +13,8 @@
 //! - [`commands::stream`]: `aladdin stream` — change records paced by a virtual clock to stdout,
 //!   RabbitMQ or NATS JetStream.
 //! - [`commands::common`]: scenario loading and day ranges shared by the commands.
+//! - [`commands::destination`]: the destination flags (`--out`, `--against`, `--database-url`,
+//!   `--from-dir`): which kinds each takes, and the usage error for the rest.
 //! - [`commands::scenario`]: `aladdin scenario list|show` — scenarios, tables, columns, tunables.
 //! - [`usage`]: the usage-error type that maps to exit code 2.
 //!

@@ -167,3 +167,145 @@ fn scenario_file_errors_name_the_key() {
         assert!(!out.exists());
     }
 }
+
+/// Every command parses destinations the same way, and refuses the kinds it cannot use with
+/// a usage error naming its flag, the value (without its password) and what it takes —
+/// before connecting to or writing anything.
+#[test]
+fn a_destination_a_command_cannot_use_is_a_usage_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cases: [(&[&str], &[&str]); 8] = [
+        (
+            &[
+                "generate",
+                "--date",
+                "2024-01-01",
+                "--out",
+                "amqp://guest:secret@127.0.0.1:5672",
+            ],
+            &[
+                "--out amqp://guest:***@127.0.0.1:5672 is a RabbitMQ (AMQP) broker",
+                "generate writes to a folder",
+                "postgres://",
+                "sqlite://",
+            ],
+        ),
+        (
+            &["generate", "--date", "2024-01-01", "--out", "-"],
+            &["--out - is standard output", "generate writes to a folder"],
+        ),
+        (
+            &[
+                "verify",
+                "--date",
+                "2024-01-01",
+                "--against",
+                "nats://127.0.0.1:4222",
+            ],
+            &[
+                "--against nats://127.0.0.1:4222 is a NATS server",
+                "verify reads a folder",
+                "postgres://",
+                "sqlite://",
+            ],
+        ),
+        (
+            &[
+                "verify",
+                "--date",
+                "2024-01-01",
+                "--against",
+                "amqp://h:notaport",
+            ],
+            &[
+                "--against amqp://h:notaport is a RabbitMQ (AMQP) broker",
+                "verify reads a folder",
+            ],
+        ),
+        (
+            &[
+                "stream",
+                "--start",
+                "2024-01-01",
+                "--speed",
+                "0",
+                "--count",
+                "1",
+                "--out",
+                "postgres://postgres@127.0.0.1:5432/postgres",
+            ],
+            &[
+                "--out postgres://postgres@127.0.0.1:5432/postgres is a PostgreSQL database",
+                "stream sends to - (standard output), amqp://",
+                "nats://",
+            ],
+        ),
+        (
+            &[
+                "stream",
+                "--start",
+                "2024-01-01",
+                "--speed",
+                "0",
+                "--count",
+                "1",
+                "--out",
+                "out.jsonl",
+            ],
+            &[
+                "--out out.jsonl is a file or folder name",
+                "stream sends to",
+                "aladdin stream > FILE",
+            ],
+        ),
+        (
+            &[
+                "chart",
+                "--kind",
+                "marketing-roi",
+                "--date",
+                "2024-07-10",
+                "--database-url",
+                "sqlite://shop.db",
+            ],
+            &[
+                "--database-url sqlite://shop.db is a SQLite database",
+                "chart --database-url reads postgres://",
+            ],
+        ),
+        (
+            &[
+                "chart",
+                "--kind",
+                "marketing-roi",
+                "--date",
+                "2024-07-10",
+                "--from-dir",
+                "postgres://postgres@127.0.0.1/x",
+            ],
+            &[
+                "--from-dir postgres://postgres@127.0.0.1/x is a PostgreSQL database",
+                "chart --from-dir reads a folder",
+                "--database-url",
+            ],
+        ),
+    ];
+    for (args, needles) in cases {
+        let result = std::process::Command::new(common::BIN)
+            .args(args)
+            .current_dir(tmp.path())
+            .output()
+            .unwrap();
+        let err = stderr(&result);
+        assert_eq!(result.status.code(), Some(2), "{args:?}: {err}");
+        for n in needles {
+            assert!(err.contains(n), "{args:?}: should name {n:?}: {err}");
+        }
+        assert!(
+            !err.contains("secret"),
+            "{args:?}: the password is shown: {err}"
+        );
+        assert!(result.stdout.is_empty(), "{args:?} wrote to stdout");
+    }
+    assert!(tree(tmp.path()).is_empty(), "something was written");
+}

@@ -533,7 +533,7 @@ fn bad_requests_are_usage_errors_and_write_nothing() {
                 "-o",
                 o,
             ],
-            "not a PostgreSQL URL",
+            "--database-url: unknown scheme mysql:// in mysql://x/y; chart --database-url reads postgres://",
         ),
         (
             vec![

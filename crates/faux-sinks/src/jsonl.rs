@@ -20,6 +20,12 @@ pub struct JsonlEncoder {
 
 impl JsonlEncoder {
     pub fn new(table: &TableDef) -> JsonlEncoder {
+        JsonlEncoder::with_capacity(table, crate::FLUSH_BYTES + 4096)
+    }
+
+    /// An encoder whose buffer starts with room for `capacity` bytes (the stream encodes one
+    /// small message at a time).
+    pub fn with_capacity(table: &TableDef, capacity: usize) -> JsonlEncoder {
         let keys = table
             .columns
             .iter()
@@ -33,7 +39,7 @@ impl JsonlEncoder {
             })
             .collect();
         JsonlEncoder {
-            buf: Vec::with_capacity(crate::FLUSH_BYTES + 4096),
+            buf: Vec::with_capacity(capacity),
             keys,
             scale: crate::text::scales(table),
             col: 0,
@@ -41,11 +47,20 @@ impl JsonlEncoder {
         }
     }
 
+    /// Appends `row` as a line.
     #[inline]
     pub fn row<R: Row>(&mut self, row: &R) {
+        self.object(row);
+        self.buf.push(b'\n');
+    }
+
+    /// Appends `row` as a JSON object, without a newline: how the stream embeds a row in a
+    /// message, byte for byte the line of the files.
+    #[inline]
+    pub fn object<R: Row>(&mut self, row: &R) {
         self.col = 0;
         row.visit(self);
-        self.buf.extend_from_slice(b"}\n");
+        self.buf.push(b'}');
     }
 
     #[inline(always)]
@@ -56,10 +71,16 @@ impl JsonlEncoder {
 
     #[inline(always)]
     fn quoted_ascii(&mut self, v: &[u8]) {
-        self.buf.push(b'"');
-        self.buf.extend_from_slice(v);
-        self.buf.push(b'"');
+        push_quoted_ascii(&mut self.buf, v);
     }
+}
+
+/// Appends `v`, ASCII that needs no escapes (a date, a timestamp, an id), as a JSON string.
+#[inline(always)]
+pub fn push_quoted_ascii(buf: &mut Vec<u8>, v: &[u8]) {
+    buf.push(b'"');
+    buf.extend_from_slice(v);
+    buf.push(b'"');
 }
 
 /// Whether `v` goes into a JSON string as it is.

@@ -7,6 +7,8 @@
 //! - [`csv`]: RFC 4180 encoder (CRLF, minimal quoting, header from the table definition).
 //! - [`jsonl`]: JSON Lines encoder.
 //! - [`parquet`]: Arrow schema derivation and a Parquet encoder with bounded row groups.
+//! - [`destination`]: where rows go or are read from (a folder, a database URL, a broker URL or
+//!   standard output), parsed once for every caller.
 //! - [`files`]: formats, layouts (Hive-style partitions or flat), atomic partition writes and
 //!   the parallel run.
 //! - [`manifest`]: the `_manifest.json` describing an output folder.
@@ -19,6 +21,7 @@
 //!   records to standard output, RabbitMQ or NATS JetStream, paced by a virtual clock.
 
 pub mod csv;
+pub mod destination;
 pub mod files;
 pub mod jsonl;
 pub mod manifest;
@@ -107,11 +110,12 @@ mod tests {
             PgTarget::parse("postgres://u@h/db", Some(""))
                 .unwrap_err()
                 .to_string(),
-            StreamError::BadTarget {
-                target: "x://".into(),
-                reason: "unknown scheme".into(),
-            }
-            .to_string(),
+            crate::destination::Destination::parse("x://")
+                .unwrap_err()
+                .to_string(),
+            crate::destination::Destination::parse("amqp://h:port")
+                .unwrap_err()
+                .to_string(),
             StreamError::Broker {
                 target: "amqp://h".into(),
                 reason: "nope".into(),

@@ -3,7 +3,7 @@
 //! `CREATE INDEX` ([`CreateTable`], [`create_index`]) and upserts ([`Upsert`]); and what the
 //! sinks derive from the table definitions (foreign keys, which tables upsert).
 
-use faux::{Date, LogicalType, TableDef};
+use faux::{Date, LogicalType, TableDef, Timestamp};
 
 /// The SQL dialects spoken. They differ in column types and placeholders; everything else
 /// built here (quoted identifiers, `ON CONFLICT … DO UPDATE`, `excluded`, `IF NOT EXISTS`)
@@ -330,6 +330,55 @@ pub fn day_bounds(day: Date) -> (String, String) {
     (day.start().to_string(), day.succ().start().to_string())
 }
 
+/// The check that keeps a daily load idempotent. Both database sinks replace a day's rows by
+/// their partition column, so a row loaded with a day whose partition value is outside it
+/// would survive that day's reload, or be deleted by another day's: the first such row is
+/// remembered and fails the load.
+#[derive(Debug)]
+pub struct DayGuard {
+    /// The partition column's position, and `[start, end)` of the day in seconds.
+    partition: usize,
+    day: (i64, i64),
+    table: &'static str,
+    out_of_day: Option<String>,
+}
+
+impl DayGuard {
+    pub fn new(table: &'static TableDef, day: Date) -> DayGuard {
+        DayGuard {
+            partition: table
+                .columns
+                .iter()
+                .position(|c| c.name == table.partition)
+                .unwrap_or(usize::MAX),
+            day: (day.start().0, day.succ().start().0),
+            table: table.name,
+            out_of_day: None,
+        }
+    }
+
+    /// Checks column `col`'s value, `seconds` since 1970 (a date: its first second).
+    #[inline(always)]
+    pub fn check(&mut self, col: usize, seconds: i64) {
+        if col == self.partition
+            && !(self.day.0..self.day.1).contains(&seconds)
+            && self.out_of_day.is_none()
+        {
+            self.out_of_day = Some(format!(
+                "a row of {} has {} outside {}",
+                self.table,
+                Timestamp(seconds),
+                Timestamp(self.day.0).date()
+            ));
+        }
+    }
+
+    /// The first row seen outside the day, described; the guard is clear again after.
+    pub fn take_out_of_day(&mut self) -> Option<String> {
+        self.out_of_day.take()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -411,5 +460,36 @@ mod tests {
             assert!(e.contains(&fk.to_string()), "{fk} not in {e:?}");
         }
         assert!(!e.iter().any(|f| f.starts_with("marketing_spend")));
+    }
+
+    #[test]
+    fn the_day_guard_remembers_the_first_row_outside_the_day() {
+        let orders = Scenario::by_name("ecommerce", 1)
+            .unwrap()
+            .table("orders")
+            .unwrap();
+        let col = orders
+            .columns
+            .iter()
+            .position(|c| c.name == orders.partition)
+            .unwrap();
+        let day: Date = "2025-01-02".parse().unwrap();
+        let mut guard = DayGuard::new(orders, day);
+        guard.check(col, day.start().0);
+        guard.check(col, day.succ().start().0 - 1);
+        // other columns may hold any instant
+        guard.check(col + 1, 0);
+        assert_eq!(guard.take_out_of_day(), None);
+        guard.check(col, day.succ().start().0);
+        guard.check(col, 0);
+        let why = guard.take_out_of_day().unwrap();
+        assert_eq!(
+            why,
+            format!(
+                "a row of orders has {} outside 2025-01-02",
+                day.succ().start()
+            )
+        );
+        assert_eq!(guard.take_out_of_day(), None);
     }
 }

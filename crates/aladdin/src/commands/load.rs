@@ -7,10 +7,12 @@ use std::time::Instant;
 
 use clap::Args;
 use faux::{DateRange, Scenario, TableDef};
+use faux_sinks::destination::{Destination, Kind};
 use faux_sinks::postgres::{PgError, PgLoad, PgTarget};
 use faux_sinks::sqlite::SqliteLoad;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::commands::destination::Flag;
 use crate::usage::{UsageError, usage};
 
 /// Flags that only apply when `--out` is a database.
@@ -30,6 +32,14 @@ pub struct DbArgs {
     pub foreign_keys: bool,
 }
 
+/// `generate --out`: a folder or a database.
+pub const OUT: Flag = Flag {
+    name: "--out",
+    verb: "generate writes to",
+    kinds: &[Kind::Folder, Kind::Postgres, Kind::Sqlite],
+    hint: None,
+};
+
 /// A database `--out`.
 #[derive(Debug)]
 pub enum Database {
@@ -38,74 +48,35 @@ pub enum Database {
 }
 
 impl Database {
-    /// The database `out` names, `None` for a folder. A bad URL is a usage error.
+    /// The database `out` names, `None` for a folder; the database flags are checked against
+    /// it. A bad value is a usage error.
     pub fn from_out(out: &Path, db: &DbArgs) -> anyhow::Result<Option<Database>> {
-        let Some(s) = out.to_str() else {
-            return Ok(None);
-        };
-        if faux_sinks::postgres::is_url(s) {
-            return match PgTarget::parse(s, db.schema.as_deref()) {
+        match OUT.parse_os(out.as_os_str())? {
+            Destination::Postgres(target) => match target.with_schema(db.schema.as_deref()) {
                 Ok(t) => Ok(Some(Database::Postgres(Box::new(t)))),
-                Err(e) => Err(UsageError(e.to_string()).into()),
-            };
-        }
-        if faux_sinks::sqlite::is_url(s) {
-            if db.schema.is_some() {
-                usage!("--schema applies to PostgreSQL only: a SQLite file has no schemas");
+                Err(e) => Err(UsageError(format!("--schema: {e}")).into()),
+            },
+            Destination::Sqlite(path) => {
+                if db.schema.is_some() {
+                    usage!("--schema applies to PostgreSQL only: a SQLite file has no schemas");
+                }
+                if db.jobs.is_some() {
+                    usage!("--jobs applies to PostgreSQL only: SQLite has a single writer");
+                }
+                Ok(Some(Database::Sqlite(path)))
             }
-            if db.jobs.is_some() {
-                usage!("--jobs applies to PostgreSQL only: SQLite has a single writer");
+            Destination::Folder(_) => {
+                if db.schema.is_some() || db.jobs.is_some() || db.foreign_keys {
+                    usage!(
+                        "--schema, --jobs and --foreign-keys apply to a database --out (postgres://… or sqlite://…), not to the folder {}",
+                        out.display()
+                    );
+                }
+                Ok(None)
             }
-            return match faux_sinks::sqlite::path_of(s) {
-                Ok(p) => Ok(Some(Database::Sqlite(p))),
-                Err(e) => Err(UsageError(e.to_string()).into()),
-            };
+            other => Err(OUT.refuse(&out.to_string_lossy(), &other)),
         }
-        if let Some((scheme, _)) = s.split_once("://") {
-            usage!(
-                "unsupported --out {}://…: use postgres://, postgresql://, sqlite://, or a folder",
-                scheme
-            );
-        }
-        if let Some(scheme) = url_like_scheme(s) {
-            usage!(
-                "--out {s} looks like a {scheme}: URL but is not one (it needs `{scheme}://`): \
-                 use postgres://USER@HOST[:PORT]/DB, sqlite://PATH, or a folder name without `:`"
-            );
-        }
-        if db.schema.is_some() || db.jobs.is_some() || db.foreign_keys {
-            usage!(
-                "--schema, --jobs and --foreign-keys apply to a database --out (postgres://… or sqlite://…), not to the folder {}",
-                out.display()
-            );
-        }
-        Ok(None)
     }
-}
-
-/// The scheme of a string that starts like a URL without being one (`postgres:/x`,
-/// `sqlite:shop.db`, `postgres:me@host/db`): a scheme name of two or more characters (one is a
-/// Windows drive) followed by `:`, then a `/`, or a known scheme followed by anything.
-fn url_like_scheme(s: &str) -> Option<&str> {
-    let (scheme, rest) = s.split_once(':')?;
-    let is_scheme = scheme.len() >= 2
-        && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-        && scheme
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
-    let known = [
-        "postgres",
-        "postgresql",
-        "sqlite",
-        "amqp",
-        "nats",
-        "http",
-        "https",
-        "file",
-        "mysql",
-    ]
-    .contains(&scheme.to_ascii_lowercase().as_str());
-    (is_scheme && (rest.starts_with('/') || known)).then_some(scheme)
 }
 
 /// What `generate` decided before handing over.

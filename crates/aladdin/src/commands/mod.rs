@@ -1,5 +1,6 @@
 pub mod chart;
 pub mod common;
+pub mod destination;
 pub mod generate;
 pub mod load;
 pub mod scenario;

@@ -4,12 +4,14 @@
 
 use clap::Args;
 use faux::{Scenario, TableDef, Timestamp};
+use faux_sinks::destination::Kind;
 use faux_sinks::stream::{
     Bounds, BrokerOptions, Origin, StreamRun, Summary, Target, check_prefix, check_stream_name,
     default_stream_name, reliable::Backoff, wall_clock_now,
 };
 
 use crate::commands::common::{ScenarioArgs, parse_instant};
+use crate::commands::destination::Flag;
 use crate::commands::generate::select_tables;
 use crate::usage::{UsageError, usage};
 
@@ -83,6 +85,14 @@ pub struct StreamArgs {
     max_in_flight: u64,
 }
 
+/// `stream --out`: standard output or a broker.
+const OUT: Flag = Flag {
+    name: "--out",
+    verb: "stream sends to",
+    kinds: &[Kind::Stdout, Kind::Amqp, Kind::Nats],
+    hint: Some("to write a file, redirect standard output: aladdin stream > FILE"),
+};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Start {
     Now,
@@ -132,7 +142,8 @@ pub fn run(args: StreamArgs, quiet: bool) -> anyhow::Result<()> {
         .scenario
         .load()?
         .with_threads(faux_sinks::pool::all_cores());
-    let target = Target::parse(&args.out).map_err(|e| UsageError(format!("--out: {e}")))?;
+    let target =
+        Target::try_from(OUT.parse(&args.out)?).map_err(|other| OUT.refuse(&args.out, &other))?;
     let tables = if args.tables.is_empty() {
         default_tables(&scenario)
     } else {
@@ -217,9 +228,6 @@ pub fn run(args: StreamArgs, quiet: bool) -> anyhow::Result<()> {
     };
     let summary = match run.run() {
         Ok(s) => s,
-        Err(e) if e.is_usage() => {
-            return Err(UsageError(format!("--out {:?}: {e}", args.out)).into());
-        }
         // every failure names its target and the seq to resume after; the flag is ours
         Err(e) => {
             return Err(match e.confirmed() {

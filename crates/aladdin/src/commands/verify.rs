@@ -3,16 +3,18 @@
 //! (an older version than the truth), changed and unexpected. Exit status 1 when anything
 //! differs. The comparison itself is `faux_sinks::verify`.
 
-use std::path::Path;
-
 use anyhow::bail;
 use clap::Args;
+use faux_sinks::destination::{Destination, Kind};
+use faux_sinks::postgres::PgSource;
+use faux_sinks::sqlite::SqliteSource;
 use faux_sinks::verify::{
     DayDiff, EXAMPLES_PER_KIND, Example, Source, TableReport, files::FileSource, verify_table,
 };
 use serde_json::{Value, json};
 
 use crate::commands::common::{Days, ScenarioArgs};
+use crate::commands::destination::Flag;
 use crate::usage::{UsageError, usage};
 
 /// Check a pipeline: compare loaded tables with the truth, per table and day.
@@ -56,28 +58,32 @@ pub struct VerifyArgs {
     json: bool,
 }
 
+/// `verify --against`: what verify can read back.
+const AGAINST: Flag = Flag {
+    name: "--against",
+    verb: "verify reads",
+    kinds: &[Kind::Folder, Kind::Postgres, Kind::Sqlite],
+    hint: None,
+};
+
 fn open_source(args: &VerifyArgs) -> anyhow::Result<Box<dyn Source>> {
     let a = args.against.as_str();
-    if faux_sinks::postgres::is_url(a) {
-        let target = faux_sinks::postgres::PgTarget::parse(a, args.schema.as_deref())
-            .map_err(|e| UsageError(e.to_string()))?;
-        return Ok(Box::new(faux_sinks::postgres::PgSource::open(target)?));
-    }
-    if args.schema.is_some() {
-        usage!("--schema applies to a postgres:// --against only");
-    }
-    if faux_sinks::sqlite::is_url(a) {
-        let path = faux_sinks::sqlite::path_of(a).map_err(|e| UsageError(e.to_string()))?;
-        return Ok(Box::new(faux_sinks::sqlite::SqliteSource::open(&path)?));
-    }
-    if let Some((scheme, _)) = a.split_once("://") {
-        usage!(
-            "unsupported --against {scheme}://…: use postgres://, postgresql://, sqlite://, or a folder"
-        );
-    }
-    Ok(Box::new(
-        FileSource::new(Path::new(a)).map_err(|e| UsageError(e.to_string()))?,
-    ))
+    Ok(match AGAINST.parse(a)? {
+        Destination::Postgres(target) => {
+            let target = target
+                .with_schema(args.schema.as_deref())
+                .map_err(|e| UsageError(format!("--schema: {e}")))?;
+            Box::new(PgSource::open(target)?)
+        }
+        Destination::Sqlite(_) | Destination::Folder(_) if args.schema.is_some() => {
+            usage!("--schema applies to a postgres:// --against only")
+        }
+        Destination::Sqlite(path) => Box::new(SqliteSource::open(&path)?),
+        Destination::Folder(dir) => {
+            Box::new(FileSource::new(&dir).map_err(|e| UsageError(format!("--against: {e}")))?)
+        }
+        other => return Err(AGAINST.refuse(a, &other)),
+    })
 }
 
 fn day_json(d: &DayDiff) -> Value {

@@ -7,6 +7,8 @@
 
 use faux::{Date, FieldVisitor, Row, TableDef, Timestamp, Uuid};
 
+use crate::sql::DayGuard;
+
 const SIGNATURE: &[u8; 11] = b"PGCOPY\n\xff\r\n\0";
 /// 2000-01-01, PostgreSQL's epoch, in days and seconds since 1970-01-01.
 const PG_EPOCH_DAYS: i32 = 10_957;
@@ -19,12 +21,7 @@ pub struct CopyEncoder {
     scale: Vec<u8>,
     fields: i16,
     col: usize,
-    /// The partition column, and the seconds of the day every row must fall in.
-    partition: usize,
-    day: (i64, i64),
-    /// The first row whose partition value is outside the day, described.
-    pub out_of_day: Option<String>,
-    table: &'static str,
+    day: DayGuard,
 }
 
 impl CopyEncoder {
@@ -34,15 +31,14 @@ impl CopyEncoder {
             scale: crate::text::scales(table),
             fields: table.columns.len() as i16,
             col: 0,
-            partition: table
-                .columns
-                .iter()
-                .position(|c| c.name == table.partition)
-                .unwrap_or(usize::MAX),
-            day: (day.start().0, day.succ().start().0),
-            out_of_day: None,
-            table: table.name,
+            day: DayGuard::new(table, day),
         }
+    }
+
+    /// The first row encoded whose partition value is outside the day, described (see
+    /// [`DayGuard`]).
+    pub fn take_out_of_day(&mut self) -> Option<String> {
+        self.day.take_out_of_day()
     }
 
     pub fn header(&mut self) {
@@ -68,23 +64,6 @@ impl CopyEncoder {
             .extend_from_slice(&(bytes.len() as i32).to_be_bytes());
         self.buf.extend_from_slice(bytes);
         self.col += 1;
-    }
-
-    /// Rows are deleted and replaced per day by their partition column, so a row outside its
-    /// day would break idempotency: remember it and fail the load.
-    #[inline(always)]
-    fn check_day(&mut self, seconds: i64) {
-        if self.col == self.partition
-            && !(self.day.0..self.day.1).contains(&seconds)
-            && self.out_of_day.is_none()
-        {
-            self.out_of_day = Some(format!(
-                "a row of {} has {} outside {}",
-                self.table,
-                Timestamp(seconds),
-                Timestamp(self.day.0).date()
-            ));
-        }
     }
 }
 
@@ -114,12 +93,12 @@ impl FieldVisitor for CopyEncoder {
         self.field(&[v as u8]);
     }
     fn date(&mut self, v: Date) {
-        self.check_day(v.start().0);
+        self.day.check(self.col, v.start().0);
         self.field(&(v.days_since_epoch() - PG_EPOCH_DAYS).to_be_bytes());
     }
     #[inline(always)]
     fn timestamp(&mut self, v: Timestamp) {
-        self.check_day(v.0);
+        self.day.check(self.col, v.0);
         self.field(&((v.0 - PG_EPOCH_SECONDS) * 1_000_000).to_be_bytes());
     }
     fn json(&mut self, v: &str) {

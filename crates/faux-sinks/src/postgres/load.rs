@@ -86,7 +86,7 @@ struct ChunkSink<'a> {
 
 impl ChunkSink<'_> {
     fn flush(&mut self) -> Result<(), Stop> {
-        if let Some(why) = self.enc.out_of_day.take() {
+        if let Some(why) = self.enc.take_out_of_day() {
             return Err(Stop::OutOfDay(why));
         }
         let chunk = std::mem::replace(&mut self.enc.buf, Vec::with_capacity(CHUNK + CHUNK / 8));

@@ -36,6 +36,8 @@ pub enum PgError {
         "schema {schema:?} does not exist in {target}: create it (CREATE SCHEMA {schema};) or use another schema"
     )]
     MissingSchema { schema: String, target: String },
+    #[error("the schema name for {target} is empty: name a schema, such as public")]
+    EmptySchema { target: String },
     #[error(
         "table {table} in {target} exists with a layout aladdin cannot load into: {}; drop the table, or load into another schema",
         problems.join("; ")
@@ -70,23 +72,8 @@ pub struct PgTarget {
     pub schema: String,
 }
 
-/// Whether `s` looks like a PostgreSQL URL.
-pub fn is_url(s: &str) -> bool {
+fn is_url(s: &str) -> bool {
     s.starts_with("postgres://") || s.starts_with("postgresql://")
-}
-
-/// The URL with any password masked, for messages.
-pub fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    match rest.split_once('@') {
-        Some((auth, host)) => match auth.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-            None => url.to_string(),
-        },
-        None => url.to_string(),
-    }
 }
 
 impl PgTarget {
@@ -94,7 +81,7 @@ impl PgTarget {
     /// host to `localhost`, the database to the user's name; `schema` defaults to `public`.
     pub fn parse(url: &str, schema: Option<&str>) -> Result<PgTarget, PgError> {
         let bad = |reason: String| PgError::Url {
-            url: redact(url),
+            url: crate::destination::redact(url),
             reason,
         };
         if !is_url(url) {
@@ -125,15 +112,26 @@ impl PgTarget {
         let user = config.get_user().unwrap_or_default().to_string();
         let db = config.get_dbname().unwrap_or(&user).to_string();
         let display = format!("{host}:{port}/{db} as user {user}");
-        let schema = schema.unwrap_or("public");
-        if schema.is_empty() {
-            return Err(bad("the schema name is empty".into()));
-        }
-        Ok(PgTarget {
+        PgTarget {
             config,
             display,
-            schema: schema.to_string(),
-        })
+            schema: "public".to_string(),
+        }
+        .with_schema(schema)
+    }
+
+    /// The same database in `schema` (`None`: unchanged).
+    pub fn with_schema(mut self, schema: Option<&str>) -> Result<PgTarget, PgError> {
+        match schema {
+            Some("") => Err(PgError::EmptySchema {
+                target: self.display,
+            }),
+            Some(s) => {
+                self.schema = s.to_string();
+                Ok(self)
+            }
+            None => Ok(self),
+        }
     }
 
     pub fn display(&self) -> &str {
@@ -230,9 +228,10 @@ mod tests {
         let t = PgTarget::parse("postgres://ann:secret@db.example:6543/shop", Some("raw")).unwrap();
         assert_eq!(t.display(), "db.example:6543/shop as user ann");
         assert_eq!(t.qualified("orders"), "\"raw\".\"orders\"");
-        assert_eq!(
-            redact("postgres://ann:secret@db.example/shop"),
-            "postgres://ann:***@db.example/shop"
+        let e = t.with_schema(Some("")).unwrap_err().to_string();
+        assert!(
+            e.contains("db.example:6543/shop") && e.contains("empty"),
+            "{e}"
         );
         let e = PgTarget::parse("postgres://ann:secret@db:notaport/shop", None).unwrap_err();
         let msg = e.to_string();

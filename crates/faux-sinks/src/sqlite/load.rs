@@ -13,7 +13,7 @@ use rusqlite::Connection;
 use rusqlite::types::Value;
 
 use super::{SqliteError, create_table, type_problem};
-use crate::sql::{Dialect, Upsert, foreign_keys, ident, partition_index, upserts};
+use crate::sql::{DayGuard, Dialect, Upsert, foreign_keys, ident, partition_index, upserts};
 
 /// Rows per batch sent from the generator to the writer.
 const BATCH_ROWS: usize = 1024;
@@ -49,10 +49,7 @@ struct ValueEncoder {
     out: Vec<Value>,
     scale: Vec<u8>,
     col: usize,
-    partition: usize,
-    day: (i64, i64),
-    out_of_day: Option<String>,
-    table: &'static str,
+    day: DayGuard,
 }
 
 impl ValueEncoder {
@@ -61,35 +58,13 @@ impl ValueEncoder {
             out: Vec::with_capacity(BATCH_ROWS * table.columns.len()),
             scale: crate::text::scales(table),
             col: 0,
-            partition: table
-                .columns
-                .iter()
-                .position(|c| c.name == table.partition)
-                .unwrap_or(usize::MAX),
-            day: (day.start().0, day.succ().start().0),
-            out_of_day: None,
-            table: table.name,
+            day: DayGuard::new(table, day),
         }
     }
 
     fn push(&mut self, v: Value) {
         self.out.push(v);
         self.col += 1;
-    }
-
-    /// A row outside its day's partition would break the day's delete-and-replace.
-    fn check_day(&mut self, seconds: i64) {
-        if self.col == self.partition
-            && !(self.day.0..self.day.1).contains(&seconds)
-            && self.out_of_day.is_none()
-        {
-            self.out_of_day = Some(format!(
-                "a row of {} has {} outside {}",
-                self.table,
-                Timestamp(seconds),
-                Timestamp(self.day.0).date()
-            ));
-        }
     }
 }
 
@@ -118,11 +93,11 @@ impl FieldVisitor for ValueEncoder {
         self.push(Value::Integer(v as i64));
     }
     fn date(&mut self, v: Date) {
-        self.check_day(v.start().0);
+        self.day.check(self.col, v.start().0);
         self.push(Value::Text(ascii(&v.iso())));
     }
     fn timestamp(&mut self, v: Timestamp) {
-        self.check_day(v.0);
+        self.day.check(self.col, v.0);
         self.push(Value::Text(ascii(&v.rfc3339())));
     }
     fn json(&mut self, v: &str) {
@@ -146,7 +121,7 @@ enum Stop {
 
 impl BatchSink<'_> {
     fn flush(&mut self) -> Result<(), Stop> {
-        if let Some(why) = self.enc.out_of_day.take() {
+        if let Some(why) = self.enc.day.take_out_of_day() {
             return Err(Stop::OutOfDay(why));
         }
         let cap = self.enc.out.capacity();

@@ -50,10 +50,6 @@ pub enum SqliteError {
     Generate(String),
 }
 
-pub fn is_url(s: &str) -> bool {
-    s.starts_with("sqlite://")
-}
-
 /// The file of a `sqlite://` URL: `sqlite://data/shop.db` is relative, `sqlite:///tmp/x.db`
 /// absolute.
 pub fn path_of(url: &str) -> Result<PathBuf, SqliteError> {

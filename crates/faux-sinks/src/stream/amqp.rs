@@ -17,6 +17,7 @@ use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProper
 
 use super::message::Message;
 use super::reliable::{Confirm, Connector, Link, LinkError};
+use crate::destination::BrokerUrl;
 
 /// How long a connection attempt may take before it counts as failed.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -43,22 +44,21 @@ pub fn parse_url(url: &str) -> Result<String, String> {
 
 #[derive(Debug)]
 pub struct AmqpConnector {
-    url: String,
-    shown: String,
+    url: BrokerUrl,
     exchange: String,
     prefix: String,
     connection_name: String,
 }
 
 impl AmqpConnector {
-    pub fn new(url: &str, exchange: &str, prefix: &str) -> Result<AmqpConnector, String> {
-        Ok(AmqpConnector {
-            shown: parse_url(url)?,
-            url: url.to_string(),
+    /// A connector to `url`, checked by [`crate::destination::Destination::parse`].
+    pub fn new(url: BrokerUrl, exchange: &str, prefix: &str) -> AmqpConnector {
+        AmqpConnector {
+            url,
             exchange: exchange.to_string(),
             prefix: prefix.to_string(),
             connection_name: format!("aladdin stream (pid {})", std::process::id()),
-        })
+        }
     }
 }
 
@@ -86,7 +86,7 @@ impl Connector for AmqpConnector {
         let props = ConnectionProperties::default()
             .with_connection_name(self.connection_name.clone().into());
         let connection =
-            tokio::time::timeout(CONNECT_TIMEOUT, Connection::connect(&self.url, props))
+            tokio::time::timeout(CONNECT_TIMEOUT, Connection::connect(&self.url.url, props))
                 .await
                 .map_err(|_| {
                     LinkError::Lost(format!("no answer within {} s", CONNECT_TIMEOUT.as_secs()))
@@ -130,7 +130,7 @@ impl Connector for AmqpConnector {
     }
 
     fn target(&self) -> &str {
-        &self.shown
+        &self.url.shown
     }
 }
 

@@ -9,10 +9,10 @@
 //! embedded), so a message's `row` equals the matching line of
 //! `aladdin generate --view changes --format jsonl` without its `op`, `seq` and `ts`.
 
-use faux::{ChangeRecord, FieldVisitor, Row, TableDef, Timestamp, Uuid};
+use faux::{ChangeRecord, TableDef, Timestamp};
 
-use crate::jsonl::push_json_string;
-use crate::text::{push_decimal, push_int, scales};
+use crate::jsonl::{JsonlEncoder, push_json_string, push_quoted_ascii};
+use crate::text::push_int;
 
 /// One change record, encoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,12 +33,12 @@ pub struct MessageEncoder {
     table: &'static str,
     /// `{"table":"<name>","op":` — the fixed start of every message of this table.
     head: Vec<u8>,
-    /// `"name":` per column, with a leading `,` from the second column.
-    keys: Vec<Vec<u8>>,
-    scale: Vec<u8>,
-    col: usize,
-    body: Vec<u8>,
+    /// Writes `row`, the same bytes as the JSON Lines files (into its `buf`, the body).
+    row: JsonlEncoder,
 }
+
+/// Room for a typical message; the body is handed over with each message.
+const BODY_CAPACITY: usize = 256;
 
 impl MessageEncoder {
     /// An encoder for the change records of `table`.
@@ -46,116 +46,40 @@ impl MessageEncoder {
         let mut head = b"{\"table\":".to_vec();
         push_json_string(&mut head, table.name);
         head.extend_from_slice(b",\"op\":");
-        let keys = table
-            .columns
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                let mut k = Vec::new();
-                if i > 0 {
-                    k.push(b',');
-                }
-                push_json_string(&mut k, c.name);
-                k.push(b':');
-                k
-            })
-            .collect();
         MessageEncoder {
             table: table.name,
             head,
-            keys,
-            scale: scales(table),
-            col: 0,
-            body: Vec::new(),
+            row: JsonlEncoder::with_capacity(table, 0),
         }
     }
 
     /// Encodes one change record of this encoder's table.
     pub fn encode(&mut self, c: &ChangeRecord) -> Message {
-        self.col = 0;
-        self.body = Vec::with_capacity(self.body.capacity().max(256));
-        self.body.extend_from_slice(&self.head);
-        push_json_string(&mut self.body, c.op.as_str());
-        self.body.extend_from_slice(b",\"seq\":");
-        push_int(&mut self.body, c.seq);
-        self.body.extend_from_slice(b",\"ts\":");
-        self.quoted_ascii(&c.ts.rfc3339());
-        self.body.extend_from_slice(b",\"row\":{");
-        c.row.visit(self);
-        self.body.extend_from_slice(b"}}");
+        let body = &mut self.row.buf;
+        body.reserve(BODY_CAPACITY);
+        body.extend_from_slice(&self.head);
+        push_json_string(body, c.op.as_str());
+        body.extend_from_slice(b",\"seq\":");
+        push_int(body, c.seq);
+        body.extend_from_slice(b",\"ts\":");
+        push_quoted_ascii(body, &c.ts.rfc3339());
+        body.extend_from_slice(b",\"row\":");
+        self.row.object(&c.row);
+        self.row.buf.push(b'}');
         Message {
             table: self.table,
             op: c.op.as_str(),
             seq: c.seq,
             ts: c.ts,
-            body: std::mem::take(&mut self.body),
+            body: std::mem::take(&mut self.row.buf),
         }
-    }
-
-    /// Writes the key of the current column and moves on.
-    #[inline(always)]
-    fn key(&mut self) {
-        self.body.extend_from_slice(&self.keys[self.col]);
-        self.col += 1;
-    }
-
-    #[inline(always)]
-    fn quoted_ascii(&mut self, v: &[u8]) {
-        self.body.push(b'"');
-        self.body.extend_from_slice(v);
-        self.body.push(b'"');
-    }
-}
-
-impl FieldVisitor for MessageEncoder {
-    fn text(&mut self, v: &str) {
-        self.key();
-        push_json_string(&mut self.body, v);
-    }
-    fn hex_uuid(&mut self, v: &Uuid) {
-        self.key();
-        self.quoted_ascii(&v.hex());
-    }
-    fn uuid(&mut self, v: &Uuid) {
-        self.key();
-        self.quoted_ascii(&v.hyphenated());
-    }
-    fn int(&mut self, v: i64) {
-        self.key();
-        push_int(&mut self.body, v);
-    }
-    fn decimal(&mut self, units: i64) {
-        let scale = self.scale[self.col];
-        self.key();
-        push_decimal(&mut self.body, units, scale);
-    }
-    fn bool(&mut self, v: bool) {
-        self.key();
-        self.body
-            .extend_from_slice(if v { b"true" } else { b"false" });
-    }
-    fn date(&mut self, v: faux::Date) {
-        self.key();
-        self.quoted_ascii(&v.iso());
-    }
-    fn timestamp(&mut self, v: Timestamp) {
-        self.key();
-        self.quoted_ascii(&v.rfc3339());
-    }
-    fn json(&mut self, v: &str) {
-        self.key();
-        self.body.extend_from_slice(v.as_bytes());
-    }
-    fn null(&mut self) {
-        self.key();
-        self.body.extend_from_slice(b"null");
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use faux::{Date, RowSink, Scenario, Shard, View};
+    use faux::{Date, Row, RowSink, Scenario, Shard, View};
     use std::convert::Infallible;
 
     #[test]

@@ -32,6 +32,9 @@ use faux::{Scenario, TableDef, Timestamp};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+#[cfg(any(feature = "amqp", feature = "nats"))]
+use crate::destination::BrokerUrl;
+use crate::destination::Destination;
 pub use clock::{Origin, VirtualClock, wall_clock_now};
 pub use message::Message;
 pub use source::Bounds;
@@ -39,9 +42,6 @@ pub use source::Bounds;
 /// Why a stream stopped early.
 #[derive(Debug, thiserror::Error)]
 pub enum StreamError {
-    /// A destination that is not one (a usage error).
-    #[error("invalid stream destination {target:?}: {reason}")]
-    BadTarget { target: String, reason: String },
     #[error("cannot connect to {target}: {reason}")]
     Connect { target: String, reason: String },
     #[error(
@@ -79,11 +79,6 @@ fn resume(confirmed: Option<i64>) -> String {
 }
 
 impl StreamError {
-    /// Whether the user asked for something invalid, as opposed to a failure while streaming.
-    pub fn is_usage(&self) -> bool {
-        matches!(self, StreamError::BadTarget { .. })
-    }
-
     /// The last sequence number the destination confirmed before the stream stopped, if any:
     /// where a new run resumes.
     pub fn confirmed(&self) -> Option<i64> {
@@ -96,61 +91,41 @@ impl StreamError {
     }
 }
 
-/// Where messages go.
+/// Where messages go: the destinations a stream can send to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
     Stdout,
-    Amqp { url: String, shown: String },
-    Nats { url: String, shown: String },
+    #[cfg(feature = "amqp")]
+    Amqp(BrokerUrl),
+    #[cfg(feature = "nats")]
+    Nats(BrokerUrl),
+}
+
+impl TryFrom<Destination> for Target {
+    /// A destination a stream cannot send to, handed back to say what it is.
+    type Error = Destination;
+
+    fn try_from(d: Destination) -> Result<Target, Destination> {
+        match d {
+            Destination::Stdout => Ok(Target::Stdout),
+            #[cfg(feature = "amqp")]
+            Destination::Amqp(url) => Ok(Target::Amqp(url)),
+            #[cfg(feature = "nats")]
+            Destination::Nats(url) => Ok(Target::Nats(url)),
+            other => Err(other),
+        }
+    }
 }
 
 impl Target {
-    /// `-`, `amqp://…` or `nats://…`; the URL is checked, not connected to.
-    pub fn parse(s: &str) -> Result<Target, StreamError> {
-        let bad = |reason: String| StreamError::BadTarget {
-            target: s.to_string(),
-            reason,
-        };
-        if s == "-" {
-            return Ok(Target::Stdout);
-        }
-        if s.starts_with("amqp://") || s.starts_with("amqps://") {
-            #[cfg(feature = "amqp")]
-            {
-                let shown = amqp::parse_url(s).map_err(bad)?;
-                return Ok(Target::Amqp {
-                    url: s.to_string(),
-                    shown,
-                });
-            }
-            #[cfg(not(feature = "amqp"))]
-            return Err(bad(
-                "this build has no RabbitMQ support (feature amqp)".into()
-            ));
-        }
-        if s.starts_with("nats://") || s.starts_with("tls://") {
-            #[cfg(feature = "nats")]
-            {
-                let shown = nats::parse_url(s).map_err(bad)?;
-                return Ok(Target::Nats {
-                    url: s.to_string(),
-                    shown,
-                });
-            }
-            #[cfg(not(feature = "nats"))]
-            return Err(bad("this build has no NATS support (feature nats)".into()));
-        }
-        Err(bad(
-            "expected - (standard output), amqp://user:password@host:5672/vhost or nats://host:4222"
-                .into(),
-        ))
-    }
-
     /// The target as shown to users (no password).
     pub fn shown(&self) -> &str {
         match self {
             Target::Stdout => "standard output",
-            Target::Amqp { shown, .. } | Target::Nats { shown, .. } => shown,
+            #[cfg(feature = "amqp")]
+            Target::Amqp(url) => &url.shown,
+            #[cfg(feature = "nats")]
+            Target::Nats(url) => &url.shown,
         }
     }
 }
@@ -312,12 +287,9 @@ async fn publish_to(
             drive(&mut p, rx, origin, speed, count).await
         }
         #[cfg(feature = "amqp")]
-        Target::Amqp { url, shown } => {
-            let connector = amqp::AmqpConnector::new(&url, &broker.exchange, &broker.prefix)
-                .map_err(|reason| StreamError::BadTarget {
-                    target: shown.clone(),
-                    reason,
-                })?;
+        Target::Amqp(url) => {
+            let shown = url.shown.clone();
+            let connector = amqp::AmqpConnector::new(url, &broker.exchange, &broker.prefix);
             let mut p =
                 reliable::Reliable::open(connector, broker.max_in_flight, broker.backoff).await?;
             tracing::info!(
@@ -329,17 +301,10 @@ async fn publish_to(
             drive(&mut p, rx, origin, speed, count).await
         }
         #[cfg(feature = "nats")]
-        Target::Nats { url, shown } => {
-            let connector = nats::NatsConnector::new(
-                &url,
-                &broker.stream,
-                &broker.prefix,
-                broker.max_in_flight,
-            )
-            .map_err(|reason| StreamError::BadTarget {
-                target: shown.clone(),
-                reason,
-            })?;
+        Target::Nats(url) => {
+            let shown = url.shown.clone();
+            let connector =
+                nats::NatsConnector::new(url, &broker.stream, &broker.prefix, broker.max_in_flight);
             let mut p =
                 reliable::Reliable::open(connector, broker.max_in_flight, broker.backoff).await?;
             tracing::info!(
@@ -350,11 +315,6 @@ async fn publish_to(
             );
             drive(&mut p, rx, origin, speed, count).await
         }
-        #[allow(unreachable_patterns)]
-        other => Err(StreamError::BadTarget {
-            target: other.shown().to_string(),
-            reason: "not supported by this build".into(),
-        }),
     }
 }
 
@@ -469,19 +429,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn targets_are_checked_before_anything_connects() {
-        assert_eq!(Target::parse("-").unwrap(), Target::Stdout);
-        for bad in [
-            "",
-            "stdout",
-            "http://localhost",
-            "amqp://h:port",
-            "nats://h:port",
-        ] {
-            let e = Target::parse(bad).unwrap_err();
-            assert!(e.is_usage(), "{bad}: {e}");
-            assert!(e.to_string().contains(&format!("{bad:?}")), "{e}");
-        }
+    fn a_stream_sends_to_standard_output_and_brokers_only() {
+        let target = |s: &str| Target::try_from(Destination::parse(s).unwrap());
+        assert_eq!(target("-").unwrap(), Target::Stdout);
+        #[cfg(feature = "amqp")]
+        assert_eq!(target("amqp://h").unwrap().shown(), "amqp://h:5672");
+        #[cfg(feature = "nats")]
+        assert_eq!(target("nats://h").unwrap().shown(), "nats://h:4222");
+        assert!(matches!(target("stdout"), Err(Destination::Folder(_))));
     }
 
     #[test]

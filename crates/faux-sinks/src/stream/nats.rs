@@ -20,6 +20,7 @@ use tokio::sync::watch;
 
 use super::message::Message;
 use super::reliable::{Confirm, Connector, Link, LinkError};
+use crate::destination::BrokerUrl;
 
 /// How long a connection attempt (or a wait for the client's own reconnection) may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -45,8 +46,7 @@ pub fn parse_url(url: &str) -> Result<String, String> {
 
 #[derive(Debug)]
 pub struct NatsConnector {
-    url: String,
-    shown: String,
+    url: BrokerUrl,
     stream: String,
     prefix: String,
     capacity: usize,
@@ -56,21 +56,16 @@ pub struct NatsConnector {
 }
 
 impl NatsConnector {
-    pub fn new(
-        url: &str,
-        stream: &str,
-        prefix: &str,
-        capacity: usize,
-    ) -> Result<NatsConnector, String> {
-        Ok(NatsConnector {
-            shown: parse_url(url)?,
-            url: url.to_string(),
+    /// A connector to `url`, checked by [`crate::destination::Destination::parse`].
+    pub fn new(url: BrokerUrl, stream: &str, prefix: &str, capacity: usize) -> NatsConnector {
+        NatsConnector {
+            url,
             stream: stream.to_string(),
             prefix: prefix.to_string(),
             capacity,
             client: None,
             disconnects: Arc::new(watch::channel(0).0),
-        })
+        }
     }
 
     async fn client(&mut self) -> Result<Client, LinkError> {
@@ -98,7 +93,7 @@ impl NatsConnector {
                     }
                 }
             })
-            .connect(self.url.as_str())
+            .connect(self.url.url.as_str())
             .await
             .map_err(|e| LinkError::Lost(e.to_string()))?;
         self.client = Some(client.clone());
@@ -159,7 +154,7 @@ impl Connector for NatsConnector {
     }
 
     fn target(&self) -> &str {
-        &self.shown
+        &self.url.shown
     }
 }
 

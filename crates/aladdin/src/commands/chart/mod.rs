@@ -15,9 +15,11 @@ use faux::{DEFAULT_SEED, Date};
 use serde_json::json;
 
 use crate::commands::common::{Days, load_scenario};
+use crate::commands::destination::Flag;
 use crate::usage::usage;
 use data::Source;
-use faux_sinks::postgres::{PgSource, PgTarget};
+use faux_sinks::destination::{Destination, Kind as DestinationKind};
+use faux_sinks::postgres::PgSource;
 
 /// Draw a Shiny Rocks chart (PNG or SVG).
 #[derive(Debug, Args)]
@@ -85,6 +87,22 @@ pub struct ChartArgs {
     #[arg(long)]
     print_data: bool,
 }
+
+/// `chart --from-dir`: generated files.
+const FROM_DIR: Flag = Flag {
+    name: "--from-dir",
+    verb: "chart --from-dir reads",
+    kinds: &[DestinationKind::Folder],
+    hint: Some("a PostgreSQL database goes to --database-url"),
+};
+
+/// `chart --database-url`: loaded tables or the dbt mart.
+const DATABASE_URL: Flag = Flag {
+    name: "--database-url",
+    verb: "chart --database-url reads",
+    kinds: &[DestinationKind::Postgres],
+    hint: Some("a folder of generated files goes to --from-dir"),
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Kind {
@@ -212,30 +230,35 @@ pub fn run(args: ChartArgs) -> anyhow::Result<()> {
     });
 
     let mut source = if let Some(dir) = &args.from_dir {
+        let dir = match FROM_DIR.parse_os(dir.as_os_str())? {
+            Destination::Folder(dir) => dir,
+            other => return Err(FROM_DIR.refuse(&dir.to_string_lossy(), &other)),
+        };
         if !dir.is_dir() {
             usage!("--from-dir {} is not a folder", dir.display());
         }
         Source::Loaded {
-            tables: Box::new(faux_sinks::verify::files::FileSource::new(dir)?),
+            tables: Box::new(faux_sinks::verify::files::FileSource::new(&dir)?),
             mart: None,
         }
     } else if let Some(url) = &args.database_url {
-        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-            usage!(
-                "--database-url {url:?} is not a PostgreSQL URL (expected postgres://user@host:port/database)"
-            );
-        }
-        let target = |schema: &str| match PgTarget::parse(url, Some(schema)) {
-            Ok(t) => Ok(t),
-            Err(e) => usage!("invalid --database-url: {e}"),
+        let database = match DATABASE_URL.parse(url)? {
+            Destination::Postgres(target) => target,
+            other => return Err(DATABASE_URL.refuse(url, &other)),
         };
-        let tables = Box::new(PgSource::open(target(&args.schema)?)?);
+        let target = |flag: &str, schema: &str| match database.clone().with_schema(Some(schema)) {
+            Ok(t) => Ok(t),
+            Err(e) => usage!("{flag}: {e}"),
+        };
+        let tables = Box::new(PgSource::open(target("--schema", &args.schema)?)?);
         let mart: Option<Box<dyn faux_sinks::verify::Source>> = match &args.mart_schema {
-            Some(m) => Some(Box::new(PgSource::open(target(m)?).with_context(|| {
-                format!(
-                    "no dbt mart in schema {m:?} (--mart-schema): run `dbt build` in examples/shiny_rocks_dbt first, or leave out --mart-schema to read the loaded tables"
-                )
-            })?)),
+            Some(m) => Some(Box::new(
+                PgSource::open(target("--mart-schema", m)?).with_context(|| {
+                    format!(
+                        "no dbt mart in schema {m:?} (--mart-schema): run `dbt build` in examples/shiny_rocks_dbt first, or leave out --mart-schema to read the loaded tables"
+                    )
+                })?,
+            )),
             None => None,
         };
         Source::Loaded { tables, mart }

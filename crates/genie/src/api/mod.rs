@@ -1,0 +1,90 @@
+//! The HTTP API: [`router`] and the state its handlers share. One module per concern:
+//! `auth` (API keys, scopes, the rate-limit headers), `limit` (the per-key token buckets),
+//! `layers` (request ids and the access log, `--chaos` faults), `params` (query parameters),
+//! `resources` (a resource's list, one row, nested rows), `changes` (the change feed) and
+//! `service` (health, the OpenAPI document, the caller's key). Errors are
+//! `application/problem+json` ([`crate::problem`]).
+
+mod auth;
+mod changes;
+mod layers;
+mod limit;
+mod params;
+mod resources;
+mod service;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use crate::chaos::Chaos;
+use crate::problem::Problem;
+use crate::store::Store;
+
+pub use auth::Principal;
+pub use limit::{Limiter, RateLimit};
+
+/// What every handler shares.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub store: Arc<Store>,
+    /// The served scenario's name and description, for the OpenAPI document.
+    pub scenario: (&'static str, &'static str),
+    pub limiter: Arc<Limiter>,
+    pub chaos: Arc<Chaos>,
+}
+
+pub fn router(state: AppState) -> Router {
+    let v1 = Router::new()
+        .route("/v1/me", get(service::me))
+        .route("/v1/changes", get(changes::changes))
+        .route("/v1/{resource}", get(resources::list))
+        .route("/v1/{resource}/{id}", get(resources::one))
+        .route("/v1/{resource}/{id}/{nested}", get(resources::nested))
+        // outermost runs first: a bad key is a 401 even under chaos
+        .layer(middleware::from_fn_with_state(state.clone(), layers::chaos))
+        .layer(middleware::from_fn_with_state(state.clone(), auth::auth));
+    Router::new()
+        .route("/healthz", get(service::healthz))
+        .route("/openapi.json", get(service::openapi))
+        .merge(v1)
+        .fallback(fallback)
+        .layer(middleware::from_fn(layers::request_id))
+        .with_state(state)
+}
+
+async fn fallback() -> Problem {
+    Problem::new("not_found", "no such endpoint; see /openapi.json")
+}
+
+/// Runs store work off the async threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, Problem> + Send + 'static,
+) -> Result<T, Problem> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(Problem::internal)?
+}
+
+/// A 200 with a body that is already JSON text (rows are stored as JSON).
+fn json_response(body: String) -> Response {
+    let mut r = (StatusCode::OK, body).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+/// Where links point: the host the client called.
+fn base_url(h: &HeaderMap) -> String {
+    let host = h
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("localhost");
+    format!("http://{host}")
+}
