@@ -268,7 +268,7 @@ pub fn document(resources: &[Resource], scenario: (&str, &str)) -> Value {
         json!({"get": {
             "operationId": "list_changes",
             "summary": "The change feed",
-            "description": "Every insert, update and delete of every resource, ordered by seq. Follow next_after_seq. 410 when after_seq is older than the retained changes: reload with the list endpoints.",
+            "description": "Every insert, update and delete of every resource the key may read, ordered by seq: the key needs read:changes, and gets the records of read:all, or of the resources it has read:<resource> for. Follow next_after_seq. 410 when after_seq is older than the retained changes: reload with the list endpoints.",
             "tags": ["changes"],
             "parameters": [
                 limit_param(),

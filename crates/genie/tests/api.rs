@@ -408,3 +408,43 @@ async fn under_hostile_chaos_a_retrying_client_still_gets_every_row() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_change_feed_carries_only_the_resources_a_key_may_read() {
+    let app = spawn(Opts::default()).await;
+    let tables = |r: &Resp| -> std::collections::BTreeSet<String> {
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["table"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let all = tables(&app.get("/v1/changes?limit=1000").await);
+    assert!(all.len() >= 2 && all.contains("customers"), "{all:?}");
+    // read:changes alone opens the feed, not the rows of every resource (customer emails…)
+    let (_, feed) = app
+        .run
+        .store
+        .create_key("feed only", &["read:changes".into()])
+        .unwrap();
+    let r = app.get_with("/v1/changes?limit=1000", Some(&feed)).await;
+    assert!(tables(&r).is_empty(), "{}", r.body);
+    let (_, orders) = app
+        .run
+        .store
+        .create_key(
+            "orders feed",
+            &["read:changes".into(), "read:orders".into()],
+        )
+        .unwrap();
+    let r = app.get_with("/v1/changes?limit=1000", Some(&orders)).await;
+    let seen = tables(&r);
+    assert_eq!(
+        seen,
+        std::collections::BTreeSet::from(["orders".to_string()]),
+        "{}",
+        r.body
+    );
+}

@@ -81,7 +81,10 @@ fn a_port_in_use_is_reported_before_the_backfill() {
         "backfilled before binding: {err}"
     );
     assert!(err.contains("Address already in use"), "{err}");
-    assert!(err.lines().count() <= 6, "a short message, no backtrace: {err}");
+    assert!(
+        err.lines().count() <= 6,
+        "a short message, no backtrace: {err}"
+    );
 }
 
 #[tokio::test]

@@ -23,8 +23,22 @@ pub(super) async fn changes(
     let pairs = query_pairs(&raw)?;
     let limit = int_param(&pairs, "limit", 1, MAX_LIMIT)?.unwrap_or(DEFAULT_LIMIT);
     let after = int_param(&pairs, "after_seq", 0, i64::MAX)?.unwrap_or(0);
+    // the feed carries rows: a key reads through it only the resources it may read
+    let only: Option<Vec<String>> = (!p.0.scopes.iter().any(|s| s == "read:all")).then(|| {
+        p.0.scopes
+            .iter()
+            .filter_map(|s| s.strip_prefix("read:"))
+            .filter(|r| *r != "changes")
+            .map(str::to_string)
+            .collect()
+    });
     let store = st.store.clone();
-    let got = blocking(move || store.changes(after, limit + 1).map_err(Problem::internal)).await?;
+    let got = blocking(move || {
+        store
+            .changes(after, limit + 1, only.as_deref())
+            .map_err(Problem::internal)
+    })
+    .await?;
     let (mut rows, as_of) = match got {
         Ok(x) => x,
         Err(pruned) => {

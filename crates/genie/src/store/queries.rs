@@ -189,21 +189,35 @@ impl Store {
     /// Up to `limit` retained changes after `after`, and the clock, from one snapshot;
     /// `Err(pruned_seq)` when changes after `after` are no longer all retained.
     #[allow(clippy::type_complexity)]
+    /// Up to `limit` changes after seq `after`, of the tables `only` names (all with `None`).
     pub fn changes(
         &self,
         after: i64,
         limit: i64,
+        only: Option<&[String]>,
     ) -> Result<Result<(Vec<Change>, i64), i64>, StoreError> {
         let resources = self.resources();
+        let mut args = vec![Arg::I(after), Arg::I(limit)];
+        let mut filter = String::new();
+        if let Some(tables) = only {
+            let marks: Vec<String> = (0..tables.len()).map(|i| format!("${}", i + 3)).collect();
+            // no table at all: an empty list matches nothing
+            filter = format!(
+                " AND \"table\" IN (NULL{}{})",
+                if marks.is_empty() { "" } else { ", " },
+                marks.join(", ")
+            );
+            args.extend(tables.iter().map(|t| Arg::T(t.clone())));
+        }
+        let sql = format!(
+            "SELECT seq, \"table\", op, ts, key, row FROM changes WHERE seq > $1{filter} ORDER BY seq LIMIT $2"
+        );
         self.tx(false, |c| {
             let (as_of, pruned) = c.clock()?.map_or((0, 0), |s| (s.reached, s.pruned_seq));
             if after < pruned {
                 return Ok(Err(pruned));
             }
-            let rows = c.select(
-                "SELECT seq, \"table\", op, ts, key, row FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2",
-                &[Arg::I(after), Arg::I(limit)],
-            )?;
+            let rows = c.select(&sql, &args)?;
             let mut out: Vec<Change> = rows
                 .iter()
                 .map(|r| Change {
@@ -263,7 +277,7 @@ impl Store {
         let mut after = self.clock()?.map_or(0, |c| c.pruned_seq);
         let mut out = Vec::new();
         loop {
-            let page = match self.changes(after, 10_000)? {
+            let page = match self.changes(after, 10_000, Some(&[table.to_string()]))? {
                 Ok((p, _)) => p,
                 Err(pruned) => {
                     after = pruned;
