@@ -173,20 +173,29 @@ pub fn document(resources: &[Resource], scenario: (&str, &str)) -> Value {
                 "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET}}),
             time_param(
                 "updated_at_min",
-                &format!("Only rows with {} at or after this instant.", r.sort_col),
+                &format!(
+                    "Only rows with {} at or after this instant (a date: its first second).",
+                    r.sort_col
+                ),
             ),
             time_param(
                 "updated_at_max",
-                &format!("Only rows with {} at or before this instant.", r.sort_col),
+                &format!(
+                    "Only rows with {} at or before this instant (a date: its last second).",
+                    r.sort_col
+                ),
             ),
             time_param(
                 "created_at_min",
-                &format!("Only rows with {} at or after this instant.", r.created_col),
+                &format!(
+                    "Only rows with {} at or after this instant (a date: its first second).",
+                    r.created_col
+                ),
             ),
             time_param(
                 "created_at_max",
                 &format!(
-                    "Only rows with {} at or before this instant.",
+                    "Only rows with {} at or before this instant (a date: its last second).",
                     r.created_col
                 ),
             ),

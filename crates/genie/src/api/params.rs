@@ -61,10 +61,18 @@ pub(super) fn int_param(
     Ok(Some(n))
 }
 
+/// An inclusive time bound. A date alone is a whole day: as a lower bound (`_min`) its first
+/// second, as an upper bound (`_max`) its last, so `updated_at_min=2025-02-20` (a tap's
+/// `start_date`) includes the 20th.
 fn time_param(pairs: &[(String, String)], name: &str) -> Result<Option<i64>, Problem> {
     let Some(v) = single(pairs, name)? else {
         return Ok(None);
     };
+    if name.ends_with("_min")
+        && let Ok(day) = v.trim().parse::<faux::Date>()
+    {
+        return Ok(Some(day.start().0));
+    }
     parse_instant(v)
         .map(|t| Some(t.0))
         .map_err(|e| Problem::param(name, format!("{name}: {e}")))
@@ -183,5 +191,30 @@ mod tests {
             parse_instant("2024-01-02").unwrap(),
             Timestamp::parse_flexible("2024-01-02T23:59:59Z").unwrap()
         );
+    }
+
+    #[test]
+    fn a_date_bound_covers_its_whole_day() {
+        let q = |s: &str| -> Vec<(String, String)> {
+            s.split('&')
+                .map(|kv| {
+                    let (k, v) = kv.split_once('=').unwrap();
+                    (k.to_string(), v.to_string())
+                })
+                .collect()
+        };
+        let t = |s: &str| Some(Timestamp::parse_flexible(s).unwrap().0);
+        let p = parse_list(
+            "orders",
+            &q("updated_at_min=2025-02-20&updated_at_max=2025-02-21&created_at_min=2025-02-01&created_at_max=2025-02-28"),
+        )
+        .unwrap();
+        assert_eq!(p.filters.updated_min, t("2025-02-20T00:00:00Z"));
+        assert_eq!(p.filters.updated_max, t("2025-02-21T23:59:59Z"));
+        assert_eq!(p.filters.created_min, t("2025-02-01T00:00:00Z"));
+        assert_eq!(p.filters.created_max, t("2025-02-28T23:59:59Z"));
+        // instants are taken as given
+        let p = parse_list("orders", &q("updated_at_min=2025-02-20T10:00:00Z")).unwrap();
+        assert_eq!(p.filters.updated_min, t("2025-02-20T10:00:00Z"));
     }
 }
