@@ -241,6 +241,10 @@ impl Timestamp {
             {
                 let oh: i64 = rest[1..3].parse().map_err(|_| err())?;
                 let om: i64 = rest[4..6].parse().map_err(|_| err())?;
+                // RFC 3339's time-offset: hours 00-23, minutes 00-59
+                if !(0..=23).contains(&oh) || !(0..=59).contains(&om) {
+                    return Err(err());
+                }
                 let o = oh * 3600 + om * 60;
                 if rest.starts_with('-') { -o } else { o }
             }
@@ -387,12 +391,18 @@ mod tests {
             "2025-03-31T10:00:00Z"
         );
         assert_eq!(p("2025-03-31").unwrap(), "2025-03-31T23:59:59Z");
+        assert_eq!(
+            p("2025-03-31T12:00:00-23:59").unwrap(),
+            "2025-04-01T11:59:00Z"
+        );
         assert_eq!(p("0").unwrap(), "1970-01-01T00:00:00Z");
         for bad in [
             "2025-03-31T25:00:00Z",
             "2025-02-30",
             "yesterday",
             "2025-03-31T12:00:00",
+            "2025-03-31T12:00:00+25:00",
+            "2025-03-31T12:00:00-02:60",
             "-5",
             "",
         ] {

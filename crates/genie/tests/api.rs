@@ -141,6 +141,13 @@ async fn invalid_parameters_are_named() {
         ("cursor=eyJ4IjoxfQ", "cursor"),
         ("page=0", "page"),
         ("offset=-1", "offset"),
+        // a mistyped filter is refused, not ignored (it would reload everything)
+        ("updated_since=2025-01-01", "updated_since"),
+        ("limit=5&Limit=6", "Limit"),
+        (
+            "updated_at_min=2025-01-01T00:00:00%2B25:00",
+            "updated_at_min",
+        ),
     ] {
         let r = app.get(&format!("/v1/orders?{q}")).await;
         assert_problem(&r, 400, "invalid_parameter");
@@ -148,6 +155,14 @@ async fn invalid_parameters_are_named() {
     }
     let r = app.get("/v1/changes?after_seq=-3").await;
     assert_eq!(r.body["param"], "after_seq");
+    let r = app.get("/v1/changes?after=3").await;
+    assert_problem(&r, 400, "invalid_parameter");
+    assert_eq!(r.body["param"], "after", "{}", r.body);
+    assert!(
+        r.body["detail"].as_str().unwrap().contains("after_seq"),
+        "{}",
+        r.body
+    );
     assert_eq!(app.get("/v1/orders?limit=1000").await.status, 200);
     assert_eq!(app.get("/v1/orders?limit=1").await.status, 200);
 }

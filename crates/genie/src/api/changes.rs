@@ -7,7 +7,7 @@ use axum::response::Response;
 use faux::Timestamp;
 
 use super::auth::{Principal, require_scope};
-use super::params::{int_param, query_pairs};
+use super::params::{int_param, only_known, query_pairs};
 use super::{AppState, base_url, blocking, json_response};
 use crate::paging::{DEFAULT_LIMIT, MAX_LIMIT};
 use crate::problem::Problem;
@@ -21,6 +21,7 @@ pub(super) async fn changes(
 ) -> Result<Response, Problem> {
     require_scope(&p, "read:changes")?;
     let pairs = query_pairs(&raw)?;
+    only_known(&pairs, "/v1/changes", &["after_seq", "limit"])?;
     let limit = int_param(&pairs, "limit", 1, MAX_LIMIT)?.unwrap_or(DEFAULT_LIMIT);
     let after = int_param(&pairs, "after_seq", 0, i64::MAX)?.unwrap_or(0);
     // the feed carries rows: a key reads through it only the resources it may read

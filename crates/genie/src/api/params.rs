@@ -15,6 +15,38 @@ pub(super) fn query_pairs(raw: &Option<String>) -> Result<Vec<(String, String)>,
     }
 }
 
+/// The parameters a list takes.
+pub(super) const LIST_PARAMS: &[&str] = &[
+    "limit",
+    "cursor",
+    "page",
+    "offset",
+    "updated_at_min",
+    "updated_at_max",
+    "created_at_min",
+    "created_at_max",
+    "include_deleted",
+];
+
+/// A parameter the endpoint does not take is a 400 naming it: ignored, a mistyped filter
+/// (`updated_since`) would silently turn an incremental pass into a full reload.
+pub(super) fn only_known(
+    pairs: &[(String, String)],
+    endpoint: &str,
+    known: &[&str],
+) -> Result<(), Problem> {
+    match pairs.iter().find(|(k, _)| !known.contains(&k.as_str())) {
+        None => Ok(()),
+        Some((k, _)) => Err(Problem::param(
+            k,
+            format!(
+                "unknown query parameter {k:?}: {endpoint} takes {}",
+                known.join(", ")
+            ),
+        )),
+    }
+}
+
 /// Parsed list parameters.
 #[derive(Debug, Clone, Default)]
 pub(super) struct ListParams {
@@ -115,6 +147,7 @@ pub(super) fn parse_list(
     resource: &str,
     pairs: &[(String, String)],
 ) -> Result<ListParams, Problem> {
+    only_known(pairs, &format!("/v1/{resource}"), LIST_PARAMS)?;
     let limit = int_param(pairs, "limit", 1, MAX_LIMIT)?.unwrap_or(DEFAULT_LIMIT);
     let page = int_param(pairs, "page", 1, MAX_PAGE)?;
     let offset = int_param(pairs, "offset", 0, MAX_OFFSET)?;
