@@ -158,7 +158,19 @@ fn keys(store: Store, k: Keys) -> Result<()> {
                 .filter(|s| !s.is_empty())
                 .map(str::to_string)
                 .collect();
-            let (key, secret) = store.create_key(&name, &scopes)?;
+            if scopes.is_empty() {
+                eprintln!(
+                    "error: --scopes is empty: give read:all, read:changes or read:<resource>"
+                );
+                std::process::exit(2);
+            }
+            let (key, secret) = match store.create_key(&name, &scopes) {
+                Err(e @ genie::StoreError::UnknownScope { .. }) => {
+                    eprintln!("error: --scopes: {e}");
+                    std::process::exit(2);
+                }
+                r => r?,
+            };
             println!("{secret}");
             eprintln!(
                 "created key {} ({}, scopes {}): store it now, it is not shown again",

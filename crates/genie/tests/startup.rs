@@ -120,3 +120,52 @@ async fn a_start_date_is_its_first_second() {
     );
     assert!(err.contains("new store at"), "{err}");
 }
+
+#[test]
+fn keys_take_only_scopes_a_request_can_match() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data").display().to_string();
+    let keys = |scopes: &str| {
+        Command::new(env!("CARGO_BIN_EXE_genie"))
+            .args(["--data-dir", &data, "keys", "create", "--name", "k"])
+            .args(["--scopes", scopes])
+            .output()
+            .unwrap()
+    };
+    // a store not served yet: the form is checked
+    let out = keys("write:everything");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("\"write:everything\"") && err.contains("read:all"),
+        "{err}"
+    );
+    // once it serves a scenario, its resources are the valid ones
+    let mut g = start_binary(&[
+        "--data-dir",
+        &data,
+        "--history",
+        "0d",
+        "--start",
+        "2025-01-03",
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    let out = keys("read:changes read:order");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("\"read:order\"") && err.contains("orders"),
+        "{err}"
+    );
+    let out = keys("read:changes,read:orders");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("fg_live_"));
+    g.child.kill().unwrap();
+    g.child.wait().unwrap();
+}

@@ -28,12 +28,67 @@ pub fn hash_key(secret: &str) -> String {
 }
 
 impl Store {
+    /// The resources a key can be scoped to: the bound scenario's, or the one the store
+    /// records (`None`: not known yet — a store never served, or one of a scenario file).
+    fn scopable(&self) -> Result<Option<Vec<String>>, StoreError> {
+        if !self.resources().is_empty() {
+            return Ok(Some(
+                self.resources()
+                    .iter()
+                    .map(|r| r.name().to_string())
+                    .collect(),
+            ));
+        }
+        let stored = self.tx(false, |c| {
+            c.select("SELECT scenario FROM meta WHERE id = 1", &[])
+        })?;
+        Ok(stored
+            .first()
+            .and_then(|r| faux::Scenario::by_name(&text(&r[0]), 0).ok())
+            .map(|s| s.tables().iter().map(|t| t.name.to_string()).collect()))
+    }
+
+    /// Refuses a scope no request would ever match (`write:everything`, `read:order`): a
+    /// key made with it would answer 403 everywhere, or look broader than it is.
+    fn check_scopes(&self, scopes: &[String]) -> Result<(), StoreError> {
+        let resources = self.scopable()?;
+        for scope in scopes {
+            let ok = match scope.strip_prefix("read:") {
+                Some("all" | "changes") => true,
+                Some(r) => match &resources {
+                    Some(known) => known.iter().any(|k| k == r),
+                    None => {
+                        !r.is_empty()
+                            && r.bytes()
+                                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+                    }
+                },
+                None => false,
+            };
+            if !ok {
+                let valid = match &resources {
+                    Some(known) => format!(
+                        "read:all, read:changes or read:<resource> with a resource of {}",
+                        known.join(", ")
+                    ),
+                    None => "read:all, read:changes or read:<resource>".to_string(),
+                };
+                return Err(StoreError::UnknownScope {
+                    scope: scope.clone(),
+                    valid,
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Creates a key; returns its listing and the secret (the only time it exists in clear).
     pub fn create_key(
         &self,
         name: &str,
         scopes: &[String],
     ) -> Result<(ApiKey, String), StoreError> {
+        self.check_scopes(scopes)?;
         let mut raw = [0u8; 32];
         getrandom::fill(&mut raw).map_err(|e| StoreError::Random(e.to_string()))?;
         use base64::Engine;

@@ -64,6 +64,8 @@ pub enum StoreError {
     Random(String),
     #[error("no API key with id {0}")]
     UnknownKey(i64),
+    #[error("unknown scope {scope:?}: a key takes {valid}")]
+    UnknownScope { scope: String, valid: String },
 }
 
 #[derive(Debug)]
