@@ -143,7 +143,8 @@ pub fn document(resources: &[Resource], scenario: (&str, &str)) -> Value {
                 "status": {"type": "integer"},
                 "detail": {"type": "string"},
                 "code": {"type": "string", "enum": CODES.iter().map(|c| c.0).collect::<Vec<_>>()},
-                "param": {"type": "string", "description": "The query parameter at fault (invalid_parameter)."}
+                "param": {"type": "string", "description": "The query parameter at fault (invalid_parameter)."},
+                "oldest_seq": {"type": "integer", "description": "changes_expired: the after_seq to resume the feed from (every change after it is retained)."}
             },
             "required": ["type", "title", "status", "detail", "code"]
         }),
@@ -277,7 +278,7 @@ pub fn document(resources: &[Resource], scenario: (&str, &str)) -> Value {
         json!({"get": {
             "operationId": "list_changes",
             "summary": "The change feed",
-            "description": "Every insert, update and delete of every resource the key may read, ordered by seq: the key needs read:changes, and gets the records of read:all, or of the resources it has read:<resource> for. Follow next_after_seq. 410 when after_seq is older than the retained changes: reload with the list endpoints.",
+            "description": "Every insert, update and delete of every resource the key may read, ordered by seq: the key needs read:changes, and gets the records of read:all, or of the resources it has read:<resource> for. Follow next_after_seq. 410 when after_seq is older than the retained changes, with oldest_seq: reload with the list endpoints, then follow the feed from after_seq=oldest_seq. A new client does the same: lists first (their as_of), then the feed from oldest_seq (or later).",
             "tags": ["changes"],
             "parameters": [
                 limit_param(),

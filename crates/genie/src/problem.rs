@@ -27,6 +27,8 @@ pub struct Problem {
     pub detail: String,
     /// The query parameter at fault, for `invalid_parameter`.
     pub param: Option<String>,
+    /// For `changes_expired`: the `after_seq` to resume the feed from.
+    pub oldest_seq: Option<i64>,
     pub headers: Vec<(&'static str, String)>,
 }
 
@@ -36,6 +38,7 @@ impl Problem {
             code,
             detail: detail.into(),
             param: None,
+            oldest_seq: None,
             headers: Vec::new(),
         }
     }
@@ -79,6 +82,9 @@ impl Problem {
         });
         if let Some(p) = &self.param {
             v["param"] = serde_json::Value::String(p.clone());
+        }
+        if let Some(s) = self.oldest_seq {
+            v["oldest_seq"] = s.into();
         }
         v
     }

@@ -43,12 +43,15 @@ pub(super) async fn changes(
     let (mut rows, as_of) = match got {
         Ok(x) => x,
         Err(pruned) => {
-            return Err(Problem::new(
-                "changes_expired",
-                format!(
-                    "changes up to seq {pruned} are no longer retained: reload the resources with the list endpoints, then follow the feed from after_seq={pruned} or later"
-                ),
-            ));
+            return Err(Problem {
+                oldest_seq: Some(pruned),
+                ..Problem::new(
+                    "changes_expired",
+                    format!(
+                        "changes up to seq {pruned} are no longer retained: reload the resources with the list endpoints, then follow the feed from after_seq={pruned} (oldest_seq) or later"
+                    ),
+                )
+            });
         }
     };
     let has_more = rows.len() as i64 > limit;

@@ -384,7 +384,9 @@ pub async fn check_changes_feed(app: &App) {
     assert_problem(&r, 410, "changes_expired");
     let pruned = app.run.store.clock().unwrap().unwrap().pruned_seq;
     assert!(pruned > 0);
-    let mut after = pruned;
+    // the answer says where to resume, machine-readably
+    assert_eq!(r.body["oldest_seq"].as_i64(), Some(pruned), "{}", r.body);
+    let mut after = r.body["oldest_seq"].as_i64().unwrap();
     let mut seqs = Vec::new();
     let mut tables = HashSet::new();
     loop {
