@@ -15,6 +15,7 @@ pub const CODES: &[(&str, u16, &str)] = &[
     ("revoked_api_key", 401, "Revoked API key"),
     ("insufficient_scope", 403, "Insufficient scope"),
     ("not_found", 404, "Not found"),
+    ("method_not_allowed", 405, "Method not allowed"),
     ("changes_expired", 410, "Changes no longer retained"),
     ("rate_limited", 429, "Too many requests"),
     ("internal", 500, "Internal error"),

@@ -463,3 +463,27 @@ async fn the_change_feed_carries_only_the_resources_a_key_may_read() {
         r.body
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_method_is_a_problem_too() {
+    let app = spawn(Opts::default()).await;
+    for path in ["/v1/orders", "/healthz", "/openapi.json"] {
+        let r = app
+            .client
+            .post(format!("{}{path}", app.base))
+            .bearer_auth(&app.key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 405, "{path}");
+        assert_eq!(r.headers()["allow"], "GET, HEAD");
+        assert_eq!(
+            r.headers()["content-type"],
+            "application/problem+json",
+            "{path}"
+        );
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["code"], "method_not_allowed", "{body}");
+        assert!(body["detail"].as_str().unwrap().contains("POST"), "{body}");
+    }
+}

@@ -52,6 +52,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(service::healthz))
         .route("/openapi.json", get(service::openapi))
         .merge(v1)
+        .method_not_allowed_fallback(method_not_allowed)
         .fallback(fallback)
         .layer(middleware::from_fn(layers::request_id))
         .with_state(state)
@@ -59,6 +60,17 @@ pub fn router(state: AppState) -> Router {
 
 async fn fallback() -> Problem {
     Problem::new("not_found", "no such endpoint; see /openapi.json")
+}
+
+/// A 405 is a problem like any other error (axum's own has an empty body).
+async fn method_not_allowed(method: axum::http::Method) -> Problem {
+    Problem {
+        headers: vec![("allow", "GET, HEAD".into())],
+        ..Problem::new(
+            "method_not_allowed",
+            format!("{method} is not allowed: the API is read-only (GET)"),
+        )
+    }
 }
 
 /// Runs store work off the async threads.
