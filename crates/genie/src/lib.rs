@@ -100,6 +100,9 @@ pub struct Config {
     pub rate: RateLimit,
     /// Seeded faults on the data endpoints (off by default).
     pub chaos: chaos::ChaosLevel,
+    /// The URL clients reach the API at (`https://api.example.com`), for absolute links;
+    /// `None`: links are relative (`/v1/orders?cursor=…`), never built from a `Host` header.
+    pub public_url: Option<String>,
 }
 
 impl Default for Config {
@@ -118,6 +121,7 @@ impl Default for Config {
                 per_second: 50.0,
             },
             chaos: chaos::ChaosLevel::Off,
+            public_url: None,
         }
     }
 }
@@ -244,6 +248,7 @@ pub async fn start_scenario(
         scenario: (scenario_name, scenario_description),
         limiter: Arc::new(api::Limiter::new(cfg.rate)),
         chaos: Arc::new(chaos::Chaos::new(cfg.chaos, cfg.seed)),
+        link_base: cfg.public_url.clone().unwrap_or_default().into(),
     };
     let app = api::router(state);
     let server = tokio::spawn(async move { axum::serve(listener, app).await });

@@ -48,6 +48,10 @@ struct ServeArgs {
     start: Option<faux::Timestamp>,
     #[arg(long, default_value = "127.0.0.1:8000")]
     listen: String,
+    /// The URL clients reach this server at (e.g. https://api.example.com behind a proxy),
+    /// for absolute links in pages; default: relative links (/v1/orders?cursor=…).
+    #[arg(long, value_parser = parse_public_url)]
+    public_url: Option<String>,
     /// How long the change feed keeps records (virtual time), e.g. 7d.
     #[arg(long, default_value = "7d", value_parser = parse_days)]
     changes_retention: i32,
@@ -110,6 +114,21 @@ fn parse_speed(s: &str) -> Result<f64, String> {
 
 fn parse_database_url(s: &str) -> Result<PgTarget, String> {
     PgTarget::parse(s, Some(genie::store::PG_SCHEMA)).map_err(|e| e.to_string())
+}
+
+/// An http(s) URL without query or fragment; kept without a trailing `/`.
+fn parse_public_url(s: &str) -> Result<String, String> {
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+        .filter(|r| !r.is_empty() && !r.starts_with('/'))
+        .filter(|r| !r.contains(['?', '#', ' ']));
+    match rest {
+        Some(_) => Ok(s.trim_end_matches('/').to_string()),
+        None => Err(format!(
+            "invalid public URL {s:?}: expected http(s)://HOST[:PORT][/PATH], without query or fragment"
+        )),
+    }
 }
 
 fn parse_chaos(s: &str) -> Result<genie::chaos::ChaosLevel, String> {
@@ -228,6 +247,7 @@ fn serve(data_dir: PathBuf, database_url: Option<PgTarget>, a: ServeArgs) -> Res
             per_second: a.rate_limit,
         },
         chaos: a.chaos,
+        public_url: a.public_url,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -487,3 +487,41 @@ async fn a_wrong_method_is_a_problem_too() {
         assert!(body["detail"].as_str().unwrap().contains("POST"), "{body}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn links_never_come_from_the_host_header() {
+    let next = |app: &App| {
+        let client = app.client.clone();
+        let url = format!("{}/v1/events?limit=2", app.base);
+        let key = app.key.clone();
+        async move {
+            let r = client
+                .get(url)
+                .bearer_auth(key)
+                .header("host", "evil.example")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            let link = r.headers()["link"].to_str().unwrap().to_string();
+            let body: Value = r.json().await.unwrap();
+            (body["links"]["next"].as_str().unwrap().to_string(), link)
+        }
+    };
+    // by default links are relative
+    let app = spawn(Opts::default()).await;
+    let (body, header) = next(&app).await;
+    assert!(body.starts_with("/v1/events?"), "{body}");
+    assert_eq!(header, format!("<{body}>; rel=\"next\""));
+    // with a public URL, absolute on it
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path(), &Opts::default());
+    cfg.public_url = Some("https://api.example.com/shop".into());
+    let app = spawn_config(cfg, dir, None).await;
+    let (body, _) = next(&app).await;
+    assert!(
+        body.starts_with("https://api.example.com/shop/v1/events?"),
+        "{body}"
+    );
+    assert!(!body.contains("evil"), "{body}");
+}

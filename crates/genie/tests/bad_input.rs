@@ -28,3 +28,13 @@ fn a_bad_speed_is_a_usage_error_naming_the_value() {
         assert!(err.contains(">= 0"), "{err}");
     }
 }
+
+#[test]
+fn a_bad_public_url_is_a_usage_error_naming_the_value() {
+    for bad in ["api.example.com", "ftp://x", "https://", "https://a/b?c=1"] {
+        let (code, err) = genie(&["--public-url", bad, "--listen", "127.0.0.1:0"]);
+        assert_eq!(code, Some(2), "--public-url {bad}: {err}");
+        assert!(err.contains(&format!("{bad:?}")), "{err}");
+        assert!(err.contains("http(s)://"), "{err}");
+    }
+}

@@ -2,13 +2,13 @@
 //! `after_seq`.
 
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use faux::Timestamp;
 
 use super::auth::{Principal, require_scope};
 use super::params::{int_param, only_known, query_pairs};
-use super::{AppState, base_url, blocking, json_response};
+use super::{AppState, blocking, json_response};
 use crate::paging::{DEFAULT_LIMIT, MAX_LIMIT};
 use crate::problem::Problem;
 use crate::store::Change;
@@ -16,7 +16,6 @@ use crate::store::Change;
 pub(super) async fn changes(
     State(st): State<AppState>,
     RawQuery(raw): RawQuery,
-    headers: HeaderMap,
     axum::Extension(p): axum::Extension<Principal>,
 ) -> Result<Response, Problem> {
     require_scope(&p, "read:changes")?;
@@ -59,7 +58,7 @@ pub(super) async fn changes(
     let next_after = rows.last().map_or(after, |r| r.seq);
     let link = format!(
         "{}/v1/changes?after_seq={next_after}&limit={limit}",
-        base_url(&headers)
+        st.link_base
     );
     let mut body = String::from("{\"object\":\"list\",\"data\":[");
     for (

@@ -16,7 +16,7 @@ mod service;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -36,6 +36,9 @@ pub struct AppState {
     pub scenario: (&'static str, &'static str),
     pub limiter: Arc<Limiter>,
     pub chaos: Arc<Chaos>,
+    /// What links start with: the configured public URL, or nothing (relative links). Never
+    /// the request's `Host`, which any client can set.
+    pub link_base: Arc<str>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -90,13 +93,4 @@ fn json_response(body: String) -> Response {
         HeaderValue::from_static("application/json"),
     );
     r
-}
-
-/// Where links point: the host the client called.
-fn base_url(h: &HeaderMap) -> String {
-    let host = h
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("localhost");
-    format!("http://{host}")
 }

@@ -3,13 +3,13 @@
 //! resource).
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use faux::Timestamp;
 
 use super::auth::{Principal, require_scope};
 use super::params::{parse_list, query_pairs};
-use super::{AppState, base_url, blocking, json_response};
+use super::{AppState, blocking, json_response};
 use crate::chaos::Overlap;
 use crate::paging::{CURSOR_KEY_MAX, Cursor};
 use crate::problem::Problem;
@@ -26,7 +26,6 @@ pub(super) async fn list(
     State(st): State<AppState>,
     Path(resource): Path<String>,
     RawQuery(raw): RawQuery,
-    headers: HeaderMap,
     axum::Extension(p): axum::Extension<Principal>,
     overlap: Option<axum::Extension<Overlap>>,
 ) -> Result<Response, Problem> {
@@ -51,7 +50,7 @@ pub(super) async fn list(
     let mut rows = page.rows;
     let has_more = rows.len() as i64 > lp.limit;
     rows.truncate(lp.limit as usize);
-    let base = format!("{}/v1/{resource}", base_url(&headers));
+    let base = format!("{}/v1/{resource}", st.link_base);
     let (next_cursor, next_link) = match (lp.page, lp.offset) {
         // --chaos: the next page may start a few rows back, repeating them
         (None, None) => match (has_more, overlap_row(&rows, overlap.map(|o| o.0.0))) {

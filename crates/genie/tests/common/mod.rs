@@ -70,6 +70,7 @@ pub fn config(dir: &std::path::Path, o: &Opts) -> Config {
         retention_secs: o.retention_days * 86_400,
         rate: o.rate,
         chaos: o.chaos,
+        public_url: None,
     }
 }
 
