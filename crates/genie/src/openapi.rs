@@ -128,6 +128,18 @@ fn responses(okv: Value, problems: &[u16]) -> Value {
     Value::Object(m)
 }
 
+/// A single row's answers: the row with its validators, or 304 when it has not changed.
+fn item_responses(mut okv: Value) -> Value {
+    let etag = json!({"description": "The row's version: send it back in If-None-Match.", "schema": {"type": "string"}});
+    let cache = json!({"description": "private, no-cache: rows change as the clock runs; revalidate with If-None-Match.", "schema": {"type": "string"}});
+    okv["headers"]["ETag"] = etag.clone();
+    okv["headers"]["Cache-Control"] = cache.clone();
+    let mut r = responses(okv, &[401, 403, 404, 429]);
+    r["304"] = json!({"description": "Not modified: the row is the version If-None-Match named.",
+        "headers": {"ETag": etag, "Cache-Control": cache}});
+    r
+}
+
 /// The whole document.
 pub fn document(resources: &[Resource], scenario: (&str, &str)) -> Value {
     let mut paths = serde_json::Map::new();
@@ -242,8 +254,11 @@ pub fn document(resources: &[Resource], scenario: (&str, &str)) -> Value {
                 "tags": [name],
                 "parameters": [{"name": "id", "in": "path", "required": true,
                     "description": format!("The primary key ({}); composite keys joined with ':'.", r.id_shape()),
+                    "schema": {"type": "string"}},
+                    {"name": "If-None-Match", "in": "header", "required": false,
+                    "description": "An ETag of this row from an earlier read: 304 when the row has not changed since.",
                     "schema": {"type": "string"}}],
-                "responses": responses(ok("The row.", json!({"$ref": row}), false), &[401, 403, 404, 429]),
+                "responses": item_responses(ok("The row.", json!({"$ref": row}), false)),
             }}),
         );
     }

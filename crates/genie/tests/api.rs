@@ -557,3 +557,50 @@ async fn pages_are_gzipped_for_clients_that_accept_it() {
         text.len()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn item_reads_carry_an_etag_and_revalidate() {
+    let app = spawn(Opts::default()).await;
+    let list = app.get("/v1/customers?limit=1").await;
+    let id = list.body["data"][0]["id"].as_str().unwrap().to_string();
+    let url = format!("{}/v1/customers/{id}", app.base);
+    let r = app
+        .client
+        .get(&url)
+        .bearer_auth(&app.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["cache-control"], "private, no-cache");
+    let etag = r.headers()["etag"].to_str().unwrap().to_string();
+    assert!(etag.starts_with('"') && etag.len() > 10, "{etag}");
+    let again = |tag: String| {
+        app.client
+            .get(&url)
+            .bearer_auth(&app.key)
+            .header("if-none-match", tag)
+            .send()
+    };
+    let r = again(etag.clone()).await.unwrap();
+    assert_eq!(r.status(), 304);
+    assert_eq!(r.headers()["etag"].to_str().unwrap(), etag);
+    assert!(r.bytes().await.unwrap().is_empty());
+    let r = again("\"stale\"".into()).await.unwrap();
+    assert_eq!(r.status(), 200);
+    // another row, another tag
+    let other = list_second_customer(&app).await;
+    let r = app
+        .client
+        .get(format!("{}/v1/customers/{other}", app.base))
+        .bearer_auth(&app.key)
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(r.headers()["etag"].to_str().unwrap(), etag);
+}
+
+async fn list_second_customer(app: &App) -> String {
+    let r = app.get("/v1/customers?limit=2").await;
+    r.body["data"][1]["id"].as_str().unwrap().to_string()
+}

@@ -4,7 +4,7 @@
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderValue, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use faux::Timestamp;
 
 use super::auth::{Principal, require_scope};
@@ -135,6 +135,7 @@ pub(super) async fn list(
 pub(super) async fn one(
     State(st): State<AppState>,
     Path((resource, id)): Path<(String, String)>,
+    request_headers: axum::http::HeaderMap,
     axum::Extension(p): axum::Extension<Principal>,
 ) -> Result<Response, Problem> {
     let store = st.store.clone();
@@ -156,12 +157,42 @@ pub(super) async fn one(
     let key = id.clone();
     let row = blocking(move || store.get(t, &key).map_err(Problem::internal)).await?;
     match row {
-        Some(j) => Ok(json_response(j)),
+        Some(j) => Ok(validated(j, &request_headers)),
         None => Err(Problem::new(
             "not_found",
             format!("no {resource} with id {id:?}"),
         )),
     }
+}
+
+/// A row with its `ETag` (a digest of its JSON: any change of the row changes it) and
+/// `Cache-Control: no-cache` (rows change as the clock runs: revalidate, cheaply), or a 304
+/// when the client's `If-None-Match` names the current version.
+fn validated(json: String, request: &axum::http::HeaderMap) -> Response {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(json.as_bytes());
+    let tag: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+    let etag = format!("\"{tag}\"");
+    let matches = request
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().trim_start_matches("W/"))
+        .any(|t| t == etag || t == "*");
+    let mut r = if matches {
+        axum::http::StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        json_response(json)
+    };
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        r.headers_mut().insert(header::ETAG, v);
+    }
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-cache"),
+    );
+    r
 }
 
 /// `/v1/<parent>/{id}/<path>`: the rows of the resource whose table definition names
