@@ -11,6 +11,7 @@ pub mod clock;
 pub mod openapi;
 pub mod paging;
 pub mod problem;
+pub mod serve;
 pub mod store;
 
 use std::net::SocketAddr;
@@ -103,6 +104,8 @@ pub struct Config {
     /// The URL clients reach the API at (`https://api.example.com`), for absolute links;
     /// `None`: links are relative (`/v1/orders?cursor=…`), never built from a `Host` header.
     pub public_url: Option<String>,
+    /// Time a client has to send a request's headers ([`serve::HEADER_READ_TIMEOUT`]).
+    pub header_timeout: std::time::Duration,
 }
 
 impl Default for Config {
@@ -122,6 +125,7 @@ impl Default for Config {
             },
             chaos: chaos::ChaosLevel::Off,
             public_url: None,
+            header_timeout: serve::HEADER_READ_TIMEOUT,
         }
     }
 }
@@ -251,7 +255,8 @@ pub async fn start_scenario(
         link_base: cfg.public_url.clone().unwrap_or_default().into(),
     };
     let app = api::router(state);
-    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let header_timeout = cfg.header_timeout;
+    let server = tokio::spawn(serve::serve(listener, app, header_timeout));
     let control = Arc::new(ClockControl::default());
     let ticker = tokio::spawn(clock::run(feeder, start.0, cfg.speed, control.clone()));
     Ok(Running {

@@ -248,6 +248,7 @@ fn serve(data_dir: PathBuf, database_url: Option<PgTarget>, a: ServeArgs) -> Res
         },
         chaos: a.chaos,
         public_url: a.public_url,
+        header_timeout: genie::serve::HEADER_READ_TIMEOUT,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -604,3 +604,27 @@ async fn list_second_customer(app: &App) -> String {
     let r = app.get("/v1/customers?limit=2").await;
     r.body["data"][1]["id"].as_str().unwrap().to_string()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_or_silent_connections_are_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path(), &Opts::default());
+    cfg.header_timeout = Duration::from_millis(500);
+    let app = spawn_config(cfg, dir, None).await;
+    let addr = app.base.trim_start_matches("http://").to_string();
+    // a request whose headers never end, and a connection that never sends anything
+    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let mut silent = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    for s in [&mut slow, &mut silent] {
+        let mut buf = Vec::new();
+        // the server closes it (maybe after a 408); without a timeout this read would hang
+        let read = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut buf)).await;
+        assert!(read.is_ok(), "the connection was held open");
+    }
+    // a prompt client is served as before
+    assert_eq!(app.get_with("/healthz", None).await.status, 200);
+}

@@ -71,6 +71,7 @@ pub fn config(dir: &std::path::Path, o: &Opts) -> Config {
         rate: o.rate,
         chaos: o.chaos,
         public_url: None,
+        header_timeout: genie::serve::HEADER_READ_TIMEOUT,
     }
 }
 
