@@ -8,7 +8,7 @@
 use crate::Tunable;
 use crate::feed::{ChangeRecord, Op, Record, SEQ_PER_DAY, first_seq};
 use crate::rng::{Categorical, Key, Uuid};
-use crate::table::{Column, FieldVisitor, LogicalType as T, Parent, Row, RowSink, Shard, TableDef};
+use crate::table::{LogicalType as T, Parent, RowSink, Shard, TableDef};
 use crate::time::Date;
 use crate::view::View;
 
@@ -65,183 +65,110 @@ pub static PLATFORMS: [(&str, &str, f64); 4] = [
 /// Day-to-day spend varies uniformly within ± this share of the plan.
 pub const SPEND_NOISE: f64 = 0.15;
 
-/// An order: one phone bought by one (new) user.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Order {
-    pub user_id: Uuid,
-    pub order_id: Uuid,
-    pub order_date: Date,
-    pub product_id: i64,
-    pub utm_source: &'static str,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Payment {
-    pub payment_id: Uuid,
-    pub order_id: Uuid,
-    pub order_date: Date,
-    pub payment_method: &'static str,
-    pub amount: i64,
-}
-
-/// One use of a phone service by the buyer of an order.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Service {
-    pub service_id: &'static str,
-    pub user_id: Uuid,
-    pub product_id: i64,
-    pub duration: i64,
-    pub run_date: Date,
-}
-
-/// A day's marketing spend on one platform.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MarketingInvestment {
-    pub date: Date,
-    pub platform: &'static str,
-    /// In cents.
-    pub amount: i64,
-}
-
-pub static ORDERS: TableDef = TableDef {
-    name: "orders",
-    description: "One row per phone order (orders.csv of the original).",
-    columns: &[
-        Column::new(
-            "user_id",
+crate::table! {
+    /// An order: one phone bought by one (new) user.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct Order {
+        pub user_id: Uuid = hex_uuid(
             T::HexUuid,
-            "Buyer; a new user for every order, as in the original.",
+            "Buyer; a new user for every order, as in the original."
         ),
-        Column::new("order_id", T::HexUuid, "Order id, 32 hex digits."),
-        Column::new("order_date", T::Date, "Day the order was placed."),
-        Column::new("product_id", T::Int, "Phone model: 3 (64 %) or 5 (36 %)."),
-        Column::new(
-            "utm_source",
+        pub order_id: Uuid = hex_uuid(T::HexUuid, "Order id, 32 hex digits."),
+        pub order_date: Date = date(T::Date, "Day the order was placed."),
+        pub product_id: i64 = int(T::Int, "Phone model: 3 (64 %) or 5 (36 %)."),
+        pub utm_source: &'static str = label(
             T::Text,
-            "Marketing source: _instagram, _amazon, _facebook or _youtube.",
+            "Marketing source: _instagram, _amazon, _facebook or _youtube."
         ),
-    ],
-    primary_key: &["order_id"],
-    cursor: None,
-    partition: "order_date",
-    parent: None,
-};
+    }
+    pub static ORDERS = TableDef {
+        name: "orders",
+        description: "One row per phone order (orders.csv of the original).",
+        primary_key: &["order_id"],
+        cursor: None,
+        partition: "order_date",
+        parent: None,
+    };
+}
 
-pub static PAYMENTS: TableDef = TableDef {
-    name: "payments",
-    description: "One payment per order (payments.csv of the original).",
-    columns: &[
-        Column::new("payment_id", T::HexUuid, "Payment id, 32 hex digits."),
-        Column::new("order_id", T::HexUuid, "The order paid."),
-        Column::new("order_date", T::Date, "Day of the order."),
-        Column::new(
-            "payment_method",
-            T::Text,
-            "PAYPAL (17 %), CARD (80 %) or APPLE_PAY (3 %).",
-        ),
-        Column::new("amount", T::Int, "product_id × 99: 297 or 495."),
-    ],
-    primary_key: &["payment_id"],
-    cursor: None,
-    partition: "order_date",
-    parent: Some(Parent {
-        table: "orders",
-        column: "order_id",
-        path: "payments",
-    }),
-};
+crate::table! {
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct Payment {
+        pub payment_id: Uuid = hex_uuid(T::HexUuid, "Payment id, 32 hex digits."),
+        pub order_id: Uuid = hex_uuid(T::HexUuid, "The order paid."),
+        pub order_date: Date = date(T::Date, "Day of the order."),
+        pub payment_method: &'static str =
+            label(T::Text, "PAYPAL (17 %), CARD (80 %) or APPLE_PAY (3 %)."),
+        pub amount: i64 = int(T::Int, "product_id × 99: 297 or 495."),
+    }
+    pub static PAYMENTS = TableDef {
+        name: "payments",
+        description: "One payment per order (payments.csv of the original).",
+        primary_key: &["payment_id"],
+        cursor: None,
+        partition: "order_date",
+        parent: Some(Parent {
+            table: "orders",
+            column: "order_id",
+            path: "payments",
+        }),
+    };
+}
 
-pub static SERVICES_TABLE: TableDef = TableDef {
-    name: "services",
-    description: "Phone service runs: 0–10 per order (services.csv of the original).",
-    columns: &[
-        Column::new(
-            "service_id",
-            T::Text,
-            "MAPS (30 %), MUSIC (40 %), PHONE (10 %) or MESSAGE (20 %).",
-        ),
-        Column::new("user_id", T::HexUuid, "The buyer of the order."),
-        Column::new("product_id", T::Int, "The phone model of the order."),
-        Column::new("duration", T::Int, "Seconds, 5–3600."),
-        Column::new("run_date", T::Date, "Day of the run (the order's day)."),
-    ],
-    primary_key: &[],
-    cursor: None,
-    partition: "run_date",
-    parent: None,
-};
+crate::table! {
+    /// One use of a phone service by the buyer of an order.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct Service {
+        pub service_id: &'static str =
+            label(T::Text, "MAPS (30 %), MUSIC (40 %), PHONE (10 %) or MESSAGE (20 %)."),
+        pub user_id: Uuid = hex_uuid(T::HexUuid, "The buyer of the order."),
+        pub product_id: i64 = int(T::Int, "The phone model of the order."),
+        pub duration: i64 = int(T::Int, "Seconds, 5–3600."),
+        pub run_date: Date = date(T::Date, "Day of the run (the order's day)."),
+    }
+    pub static SERVICES_TABLE = TableDef {
+        name: "services",
+        description: "Phone service runs: 0–10 per order (services.csv of the original).",
+        primary_key: &[],
+        cursor: None,
+        partition: "run_date",
+        parent: None,
+    };
+}
 
-pub static MARKETING_INVESTMENTS: TableDef = TableDef {
-    name: "marketing_investments",
-    description: "Daily marketing spend per platform (the marketing team's spreadsheet).",
-    columns: &[
-        Column::new("date", T::Date, "Day of the spend."),
-        Column::new(
-            "platform",
+crate::table! {
+    /// A day's marketing spend on one platform.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct MarketingInvestment {
+        pub date: Date = date(T::Date, "Day of the spend."),
+        pub platform: &'static str = label(
             T::Text,
-            "instagram, amazon, facebook or youtube (utm_source without '_').",
+            "instagram, amazon, facebook or youtube (utm_source without '_')."
         ),
-        Column::new(
-            "amount",
+        /// In cents.
+        pub amount: i64 = decimal(
             T::Decimal {
                 precision: 12,
                 scale: 2,
             },
-            "Spend that day, in the shop's currency.",
+            "Spend that day, in the shop's currency."
         ),
-    ],
-    primary_key: &["date", "platform"],
-    cursor: None,
-    partition: "date",
-    parent: None,
-};
+    }
+    pub static MARKETING_INVESTMENTS = TableDef {
+        name: "marketing_investments",
+        description: "Daily marketing spend per platform (the marketing team's spreadsheet).",
+        primary_key: &["date", "platform"],
+        cursor: None,
+        partition: "date",
+        parent: None,
+    };
+}
 
 crate::scenario_tables! {
     Orders(Order) = ORDERS,
     Payments(Payment) = PAYMENTS,
     Services(Service) = SERVICES_TABLE,
     MarketingInvestments(MarketingInvestment) = MARKETING_INVESTMENTS,
-}
-
-impl Row for Order {
-    #[inline]
-    fn visit<V: FieldVisitor>(&self, v: &mut V) {
-        v.hex_uuid(&self.user_id);
-        v.hex_uuid(&self.order_id);
-        v.date(self.order_date);
-        v.int(self.product_id);
-        v.label(self.utm_source);
-    }
-}
-
-impl Row for Payment {
-    #[inline]
-    fn visit<V: FieldVisitor>(&self, v: &mut V) {
-        v.hex_uuid(&self.payment_id);
-        v.hex_uuid(&self.order_id);
-        v.date(self.order_date);
-        v.label(self.payment_method);
-        v.int(self.amount);
-    }
-}
-
-impl Row for Service {
-    #[inline]
-    fn visit<V: FieldVisitor>(&self, v: &mut V) {
-        v.label(self.service_id);
-        v.hex_uuid(&self.user_id);
-        v.int(self.product_id);
-        v.int(self.duration);
-        v.date(self.run_date);
-    }
-}
-
-impl Row for MarketingInvestment {
-    fn visit<V: FieldVisitor>(&self, v: &mut V) {
-        v.date(self.date);
-        v.label(self.platform);
-        v.decimal(self.amount);
-    }
 }
 
 /// The Shiny Rocks generator for one seed.
@@ -615,6 +542,7 @@ fn day_key(day: Date) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::table::{FieldVisitor, Row};
 
     #[test]
     fn the_curve_keeps_the_originals_truncation_on_day_150() {
