@@ -7,8 +7,9 @@
 //! Modules:
 //! - [`rng`]: keyed, counter-based random streams ([`Key`], [`Stream`]) and categorical draws.
 //! - [`time`]: calendar days and UTC timestamps with exact integer arithmetic.
-//! - [`table`]: table definitions ([`TableDef`]), the [`Row`] / [`FieldVisitor`] contract every
-//!   sink is written against, and day [`Shard`]s.
+//! - [`table`](mod@table): table definitions ([`TableDef`]), the [`Row`] / [`FieldVisitor`]
+//!   contract every sink is written against, [`table!`] (a table's struct, definition and
+//!   visitor declared once), [`scenario_tables!`] and day [`Shard`]s.
 //! - [`scenario`]: the scenario registry and the generation entry point.
 //! - [`view`]: the daily extract, snapshot and changes views.
 //! - [`feed`]: the change feed ([`Scenario::changes`]): every version of every row of a day,

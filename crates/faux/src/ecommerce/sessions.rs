@@ -9,7 +9,7 @@ use crate::time::{Date, Timestamp};
 
 use super::Ecommerce;
 use super::catalog::ProductBase;
-use super::tables::Event;
+use super::tables::{Event, Session};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Persona {
@@ -123,6 +123,19 @@ struct Step {
 }
 
 impl Ecommerce {
+    pub fn session_row(&self, plan: &Plan) -> Session {
+        let landing = if plan.resumes.is_some() { "/cart" } else { "/" };
+        Session {
+            id: plan.id,
+            customer_id: plan.visitor.customer().map(|i| self.customer_core(i).id),
+            started_at: plan.start,
+            ended_at: plan.end,
+            channel: plan.channel,
+            device: plan.device,
+            landing_page: landing.to_string(),
+        }
+    }
+
     /// Session `j` of the fresh (non-resumed) sessions of `day`.
     pub(crate) fn fresh_plan(&self, ctx: &super::DayContext, j: u32) -> Plan {
         let day = ctx.day;

@@ -1,4 +1,6 @@
-//! Table definitions: each table is a row struct plus one static [`TableDef`].
+//! Table definitions: each table is a row struct plus one static [`TableDef`], declared
+//! together with [`table!`](crate::table!); a scenario lists its tables with
+//! [`scenario_tables!`](crate::scenario_tables!). Both macros are in `table/macros.rs`.
 //!
 //! Everything a sink needs — CSV headers, Arrow schemas, JSON field names, SQL DDL, docs — is
 //! derived from the [`TableDef`]; a row hands its values to a sink through [`Row::visit`], one
@@ -7,6 +9,11 @@
 
 use crate::rng::Uuid;
 use crate::time::{Date, Timestamp};
+
+mod macros;
+
+#[doc(hidden)]
+pub use macros::by_method;
 
 /// The logical type of a column; sinks map it to their physical types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,87 +184,6 @@ pub trait Row {
 pub trait RowSink {
     type Error;
     fn row<R: Row>(&mut self, row: &R) -> Result<(), Self::Error>;
-}
-
-/// Declares a scenario's tables once: an exhaustive `Table` enum (a forgotten table in a
-/// `match` is a compile error), a `Rec` enum holding a row of any of them, and `TABLES`, the
-/// definitions in table order (the order of [`crate::Scenario::tables`]).
-///
-/// ```text
-/// scenario_tables! {
-///     Customers(Customer) = CUSTOMERS,
-///     Orders(Order) = ORDERS,
-/// }
-/// ```
-#[macro_export]
-macro_rules! scenario_tables {
-    ($($variant:ident($row:ty) = $def:ident),+ $(,)?) => {
-        /// A table of this scenario; its position is its index in `TABLES`.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub enum Table {
-            $($variant),+
-        }
-
-        impl Table {
-            /// Every table, in table order.
-            pub const ALL: &'static [Table] = &[$(Table::$variant),+];
-
-            /// The table's definition.
-            pub fn def(self) -> &'static $crate::table::TableDef {
-                match self {
-                    $(Table::$variant => &$def),+
-                }
-            }
-
-            /// The table's position in `TABLES` (and in the scenario's tables).
-            pub fn index(self) -> usize {
-                self as usize
-            }
-
-            /// The table at position `i` of `TABLES`.
-            pub fn from_index(i: usize) -> Option<Table> {
-                Table::ALL.get(i).copied()
-            }
-
-            /// The table whose definition is `def` (by identity).
-            pub fn of(def: &$crate::table::TableDef) -> Option<Table> {
-                Table::ALL.iter().copied().find(|t| std::ptr::eq(t.def(), def))
-            }
-        }
-
-        /// A row of any table of this scenario.
-        #[derive(Debug, Clone, PartialEq)]
-        pub enum Rec {
-            $($variant($row)),+
-        }
-
-        impl Rec {
-            /// The table the row belongs to.
-            pub fn table(&self) -> Table {
-                match self {
-                    $(Rec::$variant(_) => Table::$variant),+
-                }
-            }
-        }
-
-        impl $crate::table::Row for Rec {
-            #[inline]
-            fn visit<V: $crate::table::FieldVisitor>(&self, v: &mut V) {
-                match self {
-                    $(Rec::$variant(r) => r.visit(v)),+
-                }
-            }
-        }
-
-        $(impl From<$row> for Rec {
-            fn from(r: $row) -> Rec {
-                Rec::$variant(r)
-            }
-        })+
-
-        /// The scenario's table definitions, in table order.
-        pub static TABLES: &[&$crate::table::TableDef] = &[$(&$def),+];
-    };
 }
 
 /// A contiguous share of a day's work: entities `[start, end)` of `total`, by parent index.

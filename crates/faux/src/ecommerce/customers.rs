@@ -1,0 +1,191 @@
+//! Customers by closed form: customer i's identity, persona, moves and deletion come from its
+//! own streams, so any customer is known as of any instant without replaying the days.
+
+use crate::rng::Uuid;
+use crate::time::{Date, Timestamp};
+
+use super::sessions::Persona;
+use super::tables::Customer;
+use super::{Ecommerce, people, pick_mix};
+
+const DAY: i64 = 86_400;
+/// A deleting customer deletes its account this many seconds after its sign-up day starts.
+const DELETION_AFTER: (i64, i64) = (30 * DAY, 730 * DAY);
+
+/// A customer's fixed core: what session planning needs, cheaply.
+#[derive(Debug, Clone)]
+pub struct CustomerCore {
+    pub id: Uuid,
+    pub persona: Persona,
+}
+
+impl Ecommerce {
+    pub fn customer_core(&self, i: u64) -> CustomerCore {
+        let mut s = self.keys.customer.derive(i).stream();
+        let id = s.uuid_v4();
+        let persona = self.pick_persona(s.next_f64());
+        CustomerCore { id, persona }
+    }
+
+    /// Seconds after its sign-up day's start at which customer `i` deletes its account.
+    fn deletion_after(&self, i: u64) -> Option<i64> {
+        let mut s = self.keys.customer.named("deletion").derive(i).stream();
+        s.chance(self.config.customers.deletion_probability)
+            .then(|| s.range_inclusive(DELETION_AFTER.0, DELETION_AFTER.1))
+    }
+
+    /// Whether customer `i`, who signed up on `origin`, changes on `day` (cheap: no identity).
+    pub(crate) fn customer_touched(&self, i: u64, origin: Date, day: Date) -> bool {
+        if origin == day {
+            return true;
+        }
+        let since = day.start().0 - origin.start().0;
+        // this runs for every customer every day: draw the deletion only where it can matter
+        let deleted = || self.deletion_after(i).map(|after| origin.start().0 + after);
+        let can_be_deleted_today = (DELETION_AFTER.0 - DAY..=DELETION_AFTER.1).contains(&since);
+        if can_be_deleted_today && deleted().is_some_and(|d| Timestamp(d).date() == day) {
+            return true;
+        }
+        // a move lands on `day` only from the period containing the day's start or end
+        let periods = [
+            since.div_euclid(90 * DAY),
+            (since + DAY - 1).div_euclid(90 * DAY),
+        ];
+        periods.iter().filter(|p| **p >= 1).any(|&p| {
+            self.customer_move(i, origin, p)
+                .is_some_and(|at| at.date() == day && deleted().is_none_or(|d| at.0 < d))
+        })
+    }
+
+    /// Customers with a change on `day`, by index.
+    pub(crate) fn customers_touched(&self, day: Date) -> Vec<u64> {
+        let mut out = Vec::new();
+        let mut o = self.opened();
+        let mut first = 0;
+        while o <= day {
+            let end = self.customer_count(o);
+            out.extend((first..end).filter(|&i| self.customer_touched(i, o, day)));
+            first = end;
+            o = o.succ();
+        }
+        out
+    }
+
+    fn customer_origin(&self, i: u64) -> (Date, u64) {
+        self.population.origin(&self.traffic, i)
+    }
+
+    pub(crate) fn deleted_at(&self, i: u64) -> Option<Timestamp> {
+        let after = self.deletion_after(i)?;
+        Some(Timestamp(self.customer_origin(i).0.start().0 + after))
+    }
+
+    pub fn customer_created_at(&self, i: u64) -> Timestamp {
+        let (day, j) = self.customer_origin(i);
+        let ctx = self.context(day);
+        self.fresh_plan(&ctx, j as u32).signup_at()
+    }
+
+    /// The move of customer `i` in 90-day period `p` (≥ 1) after its sign-up day, if any.
+    fn customer_move(&self, i: u64, origin: Date, p: i64) -> Option<Timestamp> {
+        let mut s = self.keys.moves.derive(i).derive(p as u64).stream();
+        s.chance(self.config.customers.address_change_probability)
+            .then(|| {
+                Timestamp(origin.start().0 + p * 90 * DAY + s.range_inclusive(0, 90 * DAY - 1))
+            })
+    }
+
+    /// Customers who exist by the end of `day`.
+    pub fn customer_count(&self, day: Date) -> u64 {
+        if day < self.opened() {
+            0
+        } else {
+            self.population
+                .by_end_of(&self.traffic, day.min(self.last_day()))
+        }
+    }
+
+    /// Change times of customer `i` within [from, to] (sign-up, moves, deletion).
+    pub fn customer_versions(&self, i: u64, from: Timestamp, to: Timestamp) -> Vec<Timestamp> {
+        let (origin, _) = self.customer_origin(i);
+        let deleted = self.deleted_at(i);
+        let mut out = Vec::new();
+        if from.date() <= origin && origin <= to.date() {
+            let created = self.customer_created_at(i);
+            if (from..=to).contains(&created) {
+                out.push(created);
+            }
+        }
+        let first = ((from.0 - origin.start().0).div_euclid(90 * DAY)).max(1);
+        let last = (to.0 - origin.start().0).div_euclid(90 * DAY);
+        for p in first..=last {
+            if let Some(at) = self.customer_move(i, origin, p)
+                && (from..=to).contains(&at)
+                && deleted.is_none_or(|d| at < d)
+            {
+                out.push(at);
+            }
+        }
+        if let Some(d) = deleted
+            && (from..=to).contains(&d)
+        {
+            out.push(d);
+        }
+        out
+    }
+
+    /// Customer `i` as of `t`.
+    pub fn customer_at(&self, i: u64, t: Timestamp) -> Customer {
+        let core = self.customer_core(i);
+        let (origin, _) = self.customer_origin(i);
+        let created_at = self.customer_created_at(i);
+        let mut s = self.keys.customer.named("identity").derive(i).stream();
+        let code = pick_mix(&self.countries, s.next_f64());
+        let country = people::country(code).expect("validated country");
+        let identity = people::identity(country, i, &mut s);
+        let opt_in = s.chance(self.config.customers.marketing_opt_in);
+        let pick_city = |s: &mut crate::rng::Stream| {
+            country.cities[s.range_inclusive(0, country.cities.len() as i64 - 1) as usize]
+        };
+        let mut city = pick_city(&mut s);
+        let deleted_at = self.deleted_at(i).filter(|d| *d <= t);
+        let mut updated_at = created_at;
+        // the latest move at or before t (and before any deletion)
+        let mut p = (t.0 - origin.start().0).div_euclid(90 * DAY);
+        while p >= 1 {
+            if let Some(at) = self.customer_move(i, origin, p)
+                && at <= t
+                && self.deleted_at(i).is_none_or(|d| at < d)
+            {
+                let mut ms = self
+                    .keys
+                    .moves
+                    .named("city")
+                    .derive(i)
+                    .derive(p as u64)
+                    .stream();
+                city = pick_city(&mut ms);
+                updated_at = at;
+                break;
+            }
+            p -= 1;
+        }
+        if let Some(d) = deleted_at {
+            updated_at = d;
+        }
+        Customer {
+            id: core.id,
+            created_at,
+            updated_at,
+            deleted_at,
+            first_name: identity.first_name,
+            last_name: identity.last_name,
+            email: identity.email,
+            username: identity.username,
+            country: country.code,
+            city,
+            persona: core.persona.name(),
+            marketing_opt_in: opt_in,
+        }
+    }
+}
