@@ -84,13 +84,17 @@ fn problem_responses(codes: &[u16]) -> serde_json::Map<String, Value> {
                 .filter(|(_, st, _)| st == s)
                 .map(|(c, _, _)| *c)
                 .collect();
-            (
-                s.to_string(),
-                json!({
-                    "description": format!("Problem ({})", names.join(", ")),
-                    "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
-                }),
-            )
+            let mut v = json!({
+                "description": format!("Problem ({})", names.join(", ")),
+                "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+            });
+            if *s == 429 || *s == 503 {
+                // throttled by the key's bucket or by --chaos: when to come back
+                let mut headers = rate_headers();
+                headers["Retry-After"] = json!({"description": "Seconds to wait before retrying.", "schema": {"type": "integer", "minimum": 1}});
+                v["headers"] = headers;
+            }
+            (s.to_string(), v)
         })
         .collect()
 }
@@ -98,6 +102,8 @@ fn problem_responses(codes: &[u16]) -> serde_json::Map<String, Value> {
 fn rate_headers() -> Value {
     let h = |d: &str| json!({"description": d, "schema": {"type": "integer", "minimum": 0}});
     json!({
+        "RateLimit-Policy": {"description": "IETF draft structured field: \"burst\";q=<bucket size>;w=<seconds to refill it>.", "schema": {"type": "string"}},
+        "RateLimit": {"description": "IETF draft structured field: \"burst\";r=<requests left>;t=<seconds until the bucket is full>.", "schema": {"type": "string"}},
         "RateLimit-Limit": h("Bucket size (burst)."),
         "RateLimit-Remaining": h("Requests left in the bucket."),
         "RateLimit-Reset": h("Seconds until the bucket is full again."),

@@ -212,6 +212,12 @@ async fn rate_limit_bursts_then_recovers() {
             assert_eq!(r.headers["x-ratelimit-limit"], "3");
             assert!(r.headers.contains_key("ratelimit-remaining"));
             assert!(r.headers.contains_key("ratelimit-reset"));
+            assert_eq!(r.headers["ratelimit-policy"], "\"burst\";q=3;w=3");
+            let now = r.headers["ratelimit"].to_str().unwrap();
+            assert!(
+                now.starts_with("\"burst\";r=") && now.contains(";t="),
+                "{now}"
+            );
         } else {
             limited = Some(r);
             break;
@@ -221,6 +227,10 @@ async fn rate_limit_bursts_then_recovers() {
     assert_problem(&r, 429, "rate_limited");
     let retry: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=2).contains(&retry));
+    assert_eq!(
+        r.headers["ratelimit"].to_str().unwrap(),
+        format!("\"burst\";r=0;t={retry}")
+    );
     tokio::time::sleep(Duration::from_secs(retry)).await;
     assert_eq!(app.get("/v1/me").await.status, 200);
 }
@@ -627,4 +637,22 @@ async fn slow_or_silent_connections_are_closed() {
     }
     // a prompt client is served as before
     assert_eq!(app.get_with("/healthz", None).await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttling_answers_are_documented_with_their_headers() {
+    let app = spawn(Opts::default()).await;
+    let doc = app.get_with("/openapi.json", None).await.body;
+    let list = &doc["paths"]["/v1/orders"]["get"]["responses"];
+    for status in ["429", "503"] {
+        let h = &list[status]["headers"];
+        for name in ["Retry-After", "RateLimit", "RateLimit-Policy"] {
+            assert!(
+                h[name].is_object(),
+                "{status} lacks {name}: {}",
+                list[status]
+            );
+        }
+    }
+    assert!(list["200"]["headers"]["RateLimit"].is_object());
 }

@@ -107,10 +107,17 @@ fn rate_headers(
     window: u64,
 ) -> Vec<(&'static str, String)> {
     vec![
+        // the IETF draft's structured fields (draft-ietf-httpapi-ratelimit-headers): a policy
+        // named "burst" of `q` requests per `w` seconds, `r` left, full again in `t` seconds
+        (
+            "ratelimit-policy",
+            format!("\"burst\";q={limit};w={window}"),
+        ),
+        ("ratelimit", format!("\"burst\";r={remaining};t={reset}")),
+        // the earlier draft's and the common X- fields, which many clients still read
         ("ratelimit-limit", limit.to_string()),
         ("ratelimit-remaining", remaining.to_string()),
         ("ratelimit-reset", reset.to_string()),
-        ("ratelimit-policy", format!("{limit};w={window}")),
         ("x-ratelimit-limit", limit.to_string()),
         ("x-ratelimit-remaining", remaining.to_string()),
         ("x-ratelimit-reset", reset.to_string()),
