@@ -313,6 +313,7 @@ impl Store {
         Ok(Store {
             location: dir.display().to_string(),
             resources: std::sync::OnceLock::new(),
+            counts: Default::default(),
             backend: Backend::Sqlite {
                 path,
                 writer: Mutex::new(writer),
@@ -351,6 +352,7 @@ impl Store {
         Ok(Store {
             location: format!("{}, schema {PG_SCHEMA}", target.display()),
             resources: std::sync::OnceLock::new(),
+            counts: Default::default(),
             backend: Backend::Postgres(Box::new(pg)),
         })
     }

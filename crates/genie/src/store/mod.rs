@@ -74,6 +74,8 @@ pub struct Store {
     pub location: String,
     /// The bound scenario's tables ([`Store::bind_scenario`]); none before.
     resources: std::sync::OnceLock<Vec<Resource>>,
+    /// Counts for page and offset modes, per snapshot.
+    counts: queries::Counts,
     backend: Backend,
 }
 
