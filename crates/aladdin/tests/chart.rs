@@ -10,7 +10,8 @@ use std::path::Path;
 use common::{aladdin, ok, read_csv, stderr};
 use faux::Date;
 use serde_json::Value;
-use shiny_rocks_support::{TempDb, roi, roi_inputs};
+use shiny_rocks_support::{roi, roi_inputs};
+use test_support::pg::FreshDb;
 
 /// Width, height and RGB pixels of a PNG, decoded by the `png` crate after checking the
 /// signature and IHDR chunk by hand (so a file that only looks like a PNG to one reader fails).
@@ -321,7 +322,7 @@ fn files_in_every_layout_give_the_numbers_recomputed_from_their_rows() {
 
 #[test]
 fn chart_from_the_database_plots_the_same_numbers_as_from_files() {
-    let Some(db) = TempDb::create("chart") else {
+    let Some(db) = FreshDb::create("chart_from_the_database") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

@@ -13,7 +13,9 @@ use std::process::Command;
 
 use common::ok;
 use faux::Date;
-use shiny_rocks_support::{TempDb, cents, dbt_or_skip, repo_root, roi, roi_inputs};
+use shiny_rocks_support::{cents, roi, roi_inputs};
+use test_support::pg::{self, FreshDb};
+use test_support::tools::repo_root;
 
 const FROM: &str = "2024-01-01";
 const TO: &str = "2024-03-30"; // 90 days (2024 is a leap year)
@@ -34,8 +36,11 @@ fn text(v: &Option<String>) -> String {
 
 #[test]
 fn dbt_build_passes_and_the_roi_mart_matches_the_loaded_rows() {
-    let Some(dbt) = dbt_or_skip() else { return };
-    let Some(db) = TempDb::create("dbt") else {
+    let test = "dbt_build_passes_and_the_roi_mart_matches_the_loaded_rows";
+    let Some(dbt) = test_support::require(test, test_support::tools::dbt()) else {
+        return;
+    };
+    let Some(db) = FreshDb::create(test) else {
         return;
     };
     let from: Date = FROM.parse().unwrap();
@@ -88,12 +93,9 @@ fn dbt_build_passes_and_the_roi_mart_matches_the_loaded_rows() {
         .arg(&target)
         .arg("--log-path")
         .arg(work.path().join("logs"))
-        .env("SHINY_ROCKS_PG_HOST", shiny_rocks_support::PG_HOST)
-        .env(
-            "SHINY_ROCKS_PG_PORT",
-            shiny_rocks_support::PG_PORT.to_string(),
-        )
-        .env("SHINY_ROCKS_PG_USER", shiny_rocks_support::PG_USER)
+        .env("SHINY_ROCKS_PG_HOST", pg::HOST)
+        .env("SHINY_ROCKS_PG_PORT", pg::PORT.to_string())
+        .env("SHINY_ROCKS_PG_USER", pg::USER)
         .env("SHINY_ROCKS_PG_DATABASE", &db.name)
         .env("SHINY_ROCKS_SCHEMA", "analytics")
         .env("SHINY_ROCKS_RAW_SCHEMA", "public")

@@ -4,12 +4,11 @@
 //! `aladdin` command they run is one the README documents — and actually runs.
 
 mod common;
-mod shiny_rocks_support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use shiny_rocks_support::repo_root;
+use test_support::tools::repo_root;
 use yaml_rust2::{Yaml, YamlLoader};
 
 /// The plugin types the flows may use: today's names (Kestra 0.17+), none of the legacy

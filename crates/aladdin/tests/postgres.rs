@@ -9,8 +9,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{BIN, aladdin, ok};
-use dbtest::{FreshDb, Pg, assert_matches_truth, fresh_db, pg_contents, scenario, small_shop};
+use dbtest::{assert_matches_truth, pg_contents, scenario, small_shop};
 use faux_sinks::postgres::{PgSource, PgTarget};
+use test_support::pg::{FreshDb, Pg};
 
 fn load(scenario: &str, url: &str, extra: &[&str]) {
     let mut args = vec!["generate", "--quiet", "--scenario", scenario, "--out", url];
@@ -61,7 +62,7 @@ fn month_round_trip(db: &FreshDb, sc: &str, from: &str, to: &str) {
 
 #[test]
 fn a_month_of_the_shop_matches_the_truth_in_any_order() {
-    let Some(db) = fresh_db("a_month_of_the_shop_matches_the_truth_in_any_order") else {
+    let Some(db) = FreshDb::create("a_month_of_the_shop_matches_the_truth_in_any_order") else {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
@@ -71,7 +72,7 @@ fn a_month_of_the_shop_matches_the_truth_in_any_order() {
 
 #[test]
 fn a_month_of_shiny_rocks_matches_the_truth_in_any_order() {
-    let Some(db) = fresh_db("a_month_of_shiny_rocks_matches_the_truth_in_any_order") else {
+    let Some(db) = FreshDb::create("a_month_of_shiny_rocks_matches_the_truth_in_any_order") else {
         return;
     };
     month_round_trip(&db, "shiny-rocks", "2024-03-01", "2024-03-31");
@@ -79,7 +80,8 @@ fn a_month_of_shiny_rocks_matches_the_truth_in_any_order() {
 
 #[test]
 fn a_killed_backend_leaves_no_partial_day_and_a_rerun_completes() {
-    let Some(db) = fresh_db("a_killed_backend_leaves_no_partial_day_and_a_rerun_completes") else {
+    let Some(db) = FreshDb::create("a_killed_backend_leaves_no_partial_day_and_a_rerun_completes")
+    else {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
@@ -216,7 +218,7 @@ fn a_killed_backend_leaves_no_partial_day_and_a_rerun_completes() {
 
 #[test]
 fn foreign_keys_hold_across_a_load_and_a_rerun() {
-    let Some(db) = fresh_db("foreign_keys_hold_across_a_load_and_a_rerun") else {
+    let Some(db) = FreshDb::create("foreign_keys_hold_across_a_load_and_a_rerun") else {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
@@ -266,7 +268,7 @@ fn foreign_keys_hold_across_a_load_and_a_rerun() {
 
 #[test]
 fn bad_targets_give_clear_errors_and_change_nothing() {
-    let Some(db) = fresh_db("bad_targets_give_clear_errors_and_change_nothing") else {
+    let Some(db) = FreshDb::create("bad_targets_give_clear_errors_and_change_nothing") else {
         return;
     };
     let url = db.url();

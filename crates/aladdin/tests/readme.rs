@@ -5,13 +5,10 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use common::{ok, parse_csv};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use test_support::tools::repo_root as root;
 
 fn readme() -> String {
     std::fs::read_to_string(root().join("README.md")).unwrap()

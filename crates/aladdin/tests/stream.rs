@@ -10,7 +10,7 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use common::{BIN, aladdin, stderr};
 use futures_util::StreamExt;
+use test_support::services;
 
 const DAY: &str = "2024-01-10";
 /// A small shop, so a whole simulated day is ~17 000 records.
@@ -25,8 +26,8 @@ const SHOP: &str =
     "[shop]\nopened_on = \"2024-01-01\"\n[traffic]\norganic_sessions_per_day = 200.0\n";
 /// What `aladdin stream` carries by default.
 const DEFAULT_TABLES: &str = "customers,products,events,orders,payments,shipments";
-const AMQP: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
-const NATS: &str = "nats://127.0.0.1:4222";
+const AMQP: &str = services::RABBITMQ.url;
+const NATS: &str = services::NATS.url;
 
 /// One record of the changes view, as the message `aladdin stream` should send for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -153,23 +154,6 @@ fn unique(tag: &str) -> String {
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     )
-}
-
-/// Whether the broker listens; without it, SKIP (or fail under CI=true).
-fn broker_up(name: &str, addr: &str) -> bool {
-    let sock: SocketAddr = addr.parse().unwrap();
-    if TcpStream::connect_timeout(&sock, Duration::from_secs(2)).is_ok() {
-        return true;
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{name} is not reachable on {addr}, and CI=true requires it (.ci/run starts it)");
-    }
-    eprintln!(
-        "\n{bar}\nSKIP: {name} is not reachable on {addr}: this test did NOT run.\n\
-         Start it (see .ci/run) to test `aladdin stream` against it.\n{bar}\n",
-        bar = "!".repeat(78)
-    );
-    false
 }
 
 /// Runs a clean-up when dropped, so a failing test leaves nothing behind on the brokers.
@@ -613,7 +597,10 @@ mod rabbit {
 
 #[test]
 fn rabbitmq_replay_equals_the_changes_view() {
-    if !broker_up("RabbitMQ", "127.0.0.1:5672") {
+    if services::RABBITMQ
+        .require("rabbitmq_replay_equals_the_changes_view")
+        .is_none()
+    {
         return;
     }
     let want = expected();
@@ -637,7 +624,10 @@ fn rabbitmq_replay_equals_the_changes_view() {
 
 #[test]
 fn rabbitmq_connection_loss_loses_nothing() {
-    if !broker_up("RabbitMQ", "127.0.0.1:5672") {
+    if services::RABBITMQ
+        .require("rabbitmq_connection_loss_loses_nothing")
+        .is_none()
+    {
         return;
     }
     let want = expected();
@@ -813,7 +803,10 @@ mod nats {
 
 #[test]
 fn nats_replay_equals_the_changes_view() {
-    if !broker_up("NATS", "127.0.0.1:4222") {
+    if services::NATS
+        .require("nats_replay_equals_the_changes_view")
+        .is_none()
+    {
         return;
     }
     let want = expected();
@@ -835,7 +828,10 @@ fn nats_replay_equals_the_changes_view() {
 
 #[test]
 fn nats_connection_loss_loses_nothing() {
-    if !broker_up("NATS", "127.0.0.1:4222") {
+    if services::NATS
+        .require("nats_connection_loss_loses_nothing")
+        .is_none()
+    {
         return;
     }
     let want = expected();

@@ -8,8 +8,9 @@ mod dbtest;
 use std::path::Path;
 
 use common::{aladdin, ok};
-use dbtest::{fresh_db, small_shop};
+use dbtest::small_shop;
 use serde_json::Value;
+use test_support::pg::FreshDb;
 
 /// Runs `verify --json`; returns (exit code, report).
 fn verify(sc: &str, against: &str, from: &str, to: &str, extra: &[&str]) -> (i32, Value) {
@@ -38,7 +39,7 @@ fn day<'a>(report: &'a Value, table: &str, d: &str) -> &'a Value {
 
 #[test]
 fn verify_finds_what_was_done_to_a_postgres_load() {
-    let Some(db) = fresh_db("verify_finds_what_was_done_to_a_postgres_load") else {
+    let Some(db) = FreshDb::create("verify_finds_what_was_done_to_a_postgres_load") else {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
@@ -164,7 +165,7 @@ fn verify_finds_what_was_done_to_a_postgres_load() {
 /// Tables as another tool lands them: every column text, plus its own bookkeeping columns.
 #[test]
 fn verify_reads_tables_loaded_by_another_tool() {
-    let Some(db) = fresh_db("verify_reads_tables_loaded_by_another_tool") else {
+    let Some(db) = FreshDb::create("verify_reads_tables_loaded_by_another_tool") else {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();

@@ -1,20 +1,15 @@
-//! Helpers for the database tests: a fresh PostgreSQL database per test (dropped after), the
-//! skip-or-fail rule when PostgreSQL is down, and comparisons of loaded tables with `aladdin
-//! truth`.
+//! Helpers for the database tests: comparisons of loaded tables with `aladdin truth` (the
+//! fresh database per test, and the skip-or-fail rule, are test-support's).
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use faux::truth::{TableTruth, TruthSink};
 use faux::{Date, LogicalType, RowSink, Scenario, TableDef};
 use faux_sinks::verify::{Source, Val, ValuesRow};
 use serde_json::Value;
-
-pub const ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-pub const SERVER: &str = "postgres://postgres@127.0.0.1:5432";
 
 /// The small shop the month-long tests load (about 19,000 rows a day).
 pub const SMALL_SHOP: &str =
@@ -24,126 +19,6 @@ pub fn small_shop(dir: &Path) -> PathBuf {
     let f = dir.join("small-shop.toml");
     std::fs::write(&f, SMALL_SHOP).unwrap();
     f
-}
-
-/// A blocking PostgreSQL client for the tests.
-pub struct Pg {
-    runtime: tokio::runtime::Runtime,
-    client: tokio_postgres::Client,
-}
-
-impl Pg {
-    pub fn connect(url: &str) -> Result<Pg, String> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| e.to_string())?;
-        let client = runtime.block_on(async {
-            let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-                .await
-                .map_err(|e| format!("{e}: {:?}", std::error::Error::source(&e)))?;
-            tokio::spawn(async move {
-                let _ = conn.await;
-            });
-            Ok::<_, String>(client)
-        })?;
-        Ok(Pg { runtime, client })
-    }
-
-    /// Runs statements (no results).
-    pub fn exec(&self, sql: &str) {
-        self.runtime
-            .block_on(self.client.batch_execute(sql))
-            .unwrap_or_else(|e| panic!("{sql}: {e:?}"));
-    }
-
-    /// Runs statements; the server's message on failure.
-    pub fn try_exec(&self, sql: &str) -> Result<(), String> {
-        self.runtime
-            .block_on(self.client.batch_execute(sql))
-            .map_err(|e| match e.as_db_error() {
-                Some(db) => db.message().to_string(),
-                None => e.to_string(),
-            })
-    }
-
-    /// Every row of a query, every value as text (NULL as None).
-    pub fn rows(&self, sql: &str) -> Vec<Vec<Option<String>>> {
-        let msgs = self
-            .runtime
-            .block_on(self.client.simple_query(sql))
-            .unwrap_or_else(|e| panic!("{sql}: {e:?}"));
-        msgs.into_iter()
-            .filter_map(|m| match m {
-                tokio_postgres::SimpleQueryMessage::Row(r) => {
-                    Some((0..r.len()).map(|i| r.get(i).map(str::to_string)).collect())
-                }
-                _ => None,
-            })
-            .collect()
-    }
-
-    /// The single value of a query.
-    pub fn one(&self, sql: &str) -> String {
-        let rows = self.rows(sql);
-        assert_eq!(rows.len(), 1, "{sql}: {rows:?}");
-        rows[0][0].clone().unwrap_or_default()
-    }
-}
-
-/// A database created for one test and dropped when the test ends.
-pub struct FreshDb {
-    pub name: String,
-    admin: Pg,
-}
-
-impl FreshDb {
-    pub fn url(&self) -> String {
-        format!("{SERVER}/{}", self.name)
-    }
-
-    pub fn connect(&self) -> Pg {
-        Pg::connect(&self.url()).expect("connect to the fresh database")
-    }
-}
-
-impl Drop for FreshDb {
-    fn drop(&mut self) {
-        self.admin.exec(&format!(
-            "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
-            self.name
-        ));
-    }
-}
-
-/// A fresh database, or `None` (after a loud SKIP) when PostgreSQL is unreachable outside CI.
-/// In CI (`CI=true`) an unreachable PostgreSQL fails the test.
-pub fn fresh_db(test: &str) -> Option<FreshDb> {
-    let admin = match Pg::connect(ADMIN_URL) {
-        Ok(a) => a,
-        Err(e) => {
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!("PostgreSQL at {ADMIN_URL} is unreachable in CI: {e}");
-            }
-            eprintln!(
-                "\n*** SKIP {test}: PostgreSQL at {ADMIN_URL} is unreachable ({e}); start it with\n***   pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start\n"
-            );
-            return None;
-        }
-    };
-    static N: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    let name = format!(
-        "faux_test_{}_{}_{:x}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed),
-        nanos
-    );
-    admin.exec(&format!("CREATE DATABASE \"{name}\""));
-    Some(FreshDb { name, admin })
 }
 
 /// `aladdin truth … --as-of TO --from FROM --to TO`: per day, the rows created that day in
@@ -294,7 +169,11 @@ pub fn assert_matches_truth(
 
 /// Row count and an order-independent digest of every column of every table in a schema
 /// (computed by the server, independently of aladdin's readers).
-pub fn pg_contents(pg: &Pg, schema: &str, s: &Scenario) -> BTreeMap<&'static str, String> {
+pub fn pg_contents(
+    pg: &test_support::pg::Pg,
+    schema: &str,
+    s: &Scenario,
+) -> BTreeMap<&'static str, String> {
     s.tables()
         .iter()
         .map(|t| {

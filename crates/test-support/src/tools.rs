@@ -1,0 +1,62 @@
+//! Programs the tests run that cargo does not build for them: the Python clients and dbt in
+//! the repository's virtualenvs (`scripts/setup-clients.sh`), and binaries of other crates of
+//! the workspace.
+
+use std::path::{Path, PathBuf};
+
+use crate::Missing;
+
+const SETUP_CLIENTS: &str = "scripts/setup-clients.sh";
+
+/// The repository's root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("the repository root")
+}
+
+fn file(path: PathBuf, setup: &'static str) -> Result<PathBuf, Missing> {
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(Missing::new(
+            format!("{} is missing", path.display()),
+            setup,
+        ))
+    }
+}
+
+/// `NAME` of the client virtualenv `VENV` (`.venv-clients/VENV/bin/NAME`; one venv per tool,
+/// their pins clash).
+pub fn client(venv: &str, name: &str) -> Result<PathBuf, Missing> {
+    file(
+        repo_root()
+            .join(".venv-clients")
+            .join(venv)
+            .join("bin")
+            .join(name),
+        SETUP_CLIENTS,
+    )
+}
+
+/// [`client`] under the CI/SKIP policy of [`crate::require`].
+pub fn require_client(test: &str, venv: &str, name: &str) -> Option<PathBuf> {
+    crate::require(test, client(venv, name))
+}
+
+/// dbt (dbt-postgres 1.10) in the repository's `.venv`.
+pub fn dbt() -> Result<PathBuf, Missing> {
+    file(repo_root().join(".venv/bin/dbt"), SETUP_CLIENTS)
+}
+
+/// The binary `name` of another crate of the workspace, in the folder of `beside` (a test's
+/// own `env!("CARGO_BIN_EXE_…")`): cargo builds only the tested package's binaries, so
+/// this one is there after `cargo build --workspace` or `cargo test --workspace`, and may be
+/// older than the sources after a `cargo test -p`.
+pub fn binary_beside(beside: &str, name: &str) -> Result<PathBuf, Missing> {
+    file(
+        Path::new(beside).with_file_name(name),
+        "cargo build --workspace (cargo test --workspace builds it too)",
+    )
+}
