@@ -30,18 +30,15 @@ fn generate(scenario: &Path, out: &Path, extra: &[&str]) {
     ok(&args);
 }
 
-const TABLES: [&str; 10] = [
-    "customers",
-    "products",
-    "sessions",
-    "events",
-    "orders",
-    "order_items",
-    "payments",
-    "shipments",
-    "refunds",
-    "marketing_spend",
-];
+/// The tables of the scenario file, read from faux.
+fn tables() -> Vec<&'static str> {
+    faux::Scenario::from_toml("small-shop.toml", SMALL, faux::DEFAULT_SEED)
+        .unwrap()
+        .tables()
+        .iter()
+        .map(|t| t.name)
+        .collect()
+}
 
 #[test]
 fn runs_ranges_threads_and_views_are_deterministic() {
@@ -114,7 +111,7 @@ fn shards_concatenate_to_the_day_and_formats_agree() {
             &["--date", "2024-02-05", "--shard", &format!("{i}/3")],
         );
     }
-    for table in TABLES {
+    for table in tables() {
         let file = |dir: &Path, i: u32, ext: &str| {
             dir.join(format!("{table}/date=2024-02-05/part-{i}.{ext}"))
         };
@@ -182,7 +179,7 @@ fn truth_agrees_with_the_generated_files() {
     assert_eq!(truth["view"], "extract");
     let mut checked = 0;
     for day in ["2024-03-01", "2024-03-02", "2024-03-03"] {
-        for table in TABLES {
+        for table in tables() {
             let (header, rows) = parse_csv(
                 &std::fs::read(out.join(format!("{table}/date={day}/part-0.csv"))).unwrap(),
             );

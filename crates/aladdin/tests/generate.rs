@@ -104,7 +104,7 @@ fn the_shards_of_a_day_concatenated_equal_the_whole_day() {
         &["--date", "2024-03-15", "--format", "jsonl"],
     );
     for n in [2u32, 3, 7] {
-        for table in ["orders", "payments", "services", "marketing_investments"] {
+        for table in common::tables_of("shiny-rocks") {
             let part = |dir: &Path, i: u32, ext: &str| {
                 dir.join(format!("{table}/date=2024-03-15/part-{i}.{ext}"))
             };
@@ -224,7 +224,7 @@ fn csv_jsonl_and_parquet_hold_the_same_rows() {
             &["--date", "2024-11-29", "--format", f],
         );
     }
-    for table in ["orders", "payments", "services", "marketing_investments"] {
+    for table in common::tables_of("shiny-rocks") {
         let p = |f: &str| {
             tmp.path()
                 .join(f)

@@ -288,7 +288,7 @@ fn flows_run_the_commands_the_readme_documents() {
         .output()
         .unwrap();
     assert!(run.status.success(), "{}", common::stderr(&run));
-    for table in ["orders", "payments", "services", "marketing_investments"] {
+    for table in common::tables_of("shiny-rocks") {
         let (_, rows) = common::read_csv(&dir.path().join(format!("{table}.csv")));
         assert!(!rows.is_empty(), "{table}.csv is empty");
     }

@@ -38,7 +38,7 @@ fn first_rows_of_every_shiny_rocks_table() {
         2,
         "model version changed: review the snapshots below"
     );
-    for table in ["orders", "payments", "services", "marketing_investments"] {
+    for table in common::tables_of("shiny-rocks") {
         let dir = tmp.path().join(format!("{table}/date=2024-07-10"));
         insta::assert_snapshot!(format!("{table}_csv"), head(&dir.join("part-0.csv"), 4));
         insta::assert_snapshot!(format!("{table}_jsonl"), head(&dir.join("part-0.jsonl"), 3));

@@ -107,25 +107,20 @@ fn days(from: &str, to: &str) -> Vec<Date> {
     (0..=a.days_until(b)).map(|i| a.add_days(i)).collect()
 }
 
-const TABLES: [&str; 10] = [
-    "customers",
-    "products",
-    "sessions",
-    "events",
-    "orders",
-    "order_items",
-    "payments",
-    "shipments",
-    "refunds",
-    "marketing_spend",
-];
+/// A row's primary key, from its table's definition (`#`-joined when composite).
+fn key_of(s: &Scenario, table: &str, r: &Rec) -> String {
+    let def = s.table(table).unwrap();
+    assert!(!def.primary_key.is_empty(), "{table} has no key");
+    def.primary_key
+        .iter()
+        .map(|k| r[k].as_str())
+        .collect::<Vec<_>>()
+        .join("#")
+}
 
-fn key_of(table: &str, r: &Rec) -> String {
-    match table {
-        "order_items" => format!("{}#{}", r["order_id"], r["line_number"]),
-        "marketing_spend" => format!("{}#{}", r["date"], r["channel"]),
-        _ => r["id"].clone(),
-    }
+/// The names of the scenario's tables.
+fn tables(s: &Scenario) -> Vec<&'static str> {
+    s.tables().iter().map(|t| t.name).collect()
 }
 
 type Tables = BTreeMap<&'static str, BTreeMap<String, Rec>>;
@@ -133,12 +128,12 @@ type Tables = BTreeMap<&'static str, BTreeMap<String, Rec>>;
 /// The snapshot as of `at` of every table: all creation days from the opening.
 fn snapshot(s: &Scenario, at: Timestamp) -> Tables {
     let mut out = BTreeMap::new();
-    for table in TABLES {
+    for table in tables(s) {
         let mut m = BTreeMap::new();
         for d in days("2024-01-01", &at.date().to_string()) {
             for r in rows(s, table, d, View::Snapshot(at)) {
                 assert!(
-                    m.insert(key_of(table, &r), r).is_none(),
+                    m.insert(key_of(s, table, &r), r).is_none(),
                     "{table}: duplicate key in a snapshot"
                 );
             }
@@ -338,18 +333,18 @@ fn upserting_daily_extracts_and_replaying_changes_rebuild_the_snapshot() {
     let s = shop();
     let end = "2024-02-10";
     let snap = snapshot(&s, Timestamp::parse_flexible(end).unwrap());
-    for table in TABLES {
+    for table in tables(&s) {
         let mut upserted: BTreeMap<String, Rec> = BTreeMap::new();
         let mut replayed: BTreeMap<String, Rec> = BTreeMap::new();
         for d in days("2024-01-01", end) {
             for r in rows(&s, table, d, View::Extract) {
-                upserted.insert(key_of(table, &r), r);
+                upserted.insert(key_of(&s, table, &r), r);
             }
             for mut r in rows(&s, table, d, View::Changes) {
                 for c in ["op", "seq", "ts"] {
                     r.remove(c);
                 }
-                replayed.insert(key_of(table, &r), r);
+                replayed.insert(key_of(&s, table, &r), r);
             }
         }
         assert_eq!(upserted.len(), snap[table].len(), "{table}: row count");

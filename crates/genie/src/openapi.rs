@@ -52,6 +52,10 @@ fn row_schema(r: &Resource) -> Value {
         "description": r.def.description,
         "properties": props,
         "required": required,
+        // for loaders, machine-readable: what to merge on (empty: no key of its own, so
+        // only a full reload is exact) and what updated_at_min/max filter and the keyset sort by
+        "x-primary-key": r.def.primary_key,
+        "x-incremental-column": r.sort_col,
     })
 }
 

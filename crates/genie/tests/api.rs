@@ -291,7 +291,7 @@ async fn openapi_documents_every_endpoint_and_parameter() {
     assert_eq!(r.status, 200);
     let doc = r.body;
     assert_eq!(doc["openapi"], "3.1.0");
-    for t in RESOURCES {
+    for t in table_names() {
         let list = &doc["paths"][format!("/v1/{t}")]["get"];
         let names: Vec<&str> = list["parameters"]
             .as_array()

@@ -3,8 +3,9 @@
 //! `tap-rest-api-msdk`, schemathesis on our own OpenAPI document, and the Airbyte declarative
 //! manifest through `source-declarative-manifest`.
 //!
-//! The Python tools live in venvs under `.venv-clients/` (created by `.ci/run`). A missing
-//! tool, PostgreSQL or aladdin binary skips a test loudly, and fails it when `CI=true`.
+//! The Python tools live in venvs under `.venv-clients/` (scripts/setup-clients.sh, which
+//! `.ci/run` calls). A missing tool, PostgreSQL or aladdin binary skips a test loudly, and
+//! fails it when `CI=true` (test-support's rule).
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -14,19 +15,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-
-const RESOURCES: [&str; 10] = [
-    "customers",
-    "products",
-    "sessions",
-    "events",
-    "orders",
-    "order_items",
-    "payments",
-    "shipments",
-    "refunds",
-    "marketing_spend",
-];
+use test_support::pg::FreshDb;
+use test_support::tools::repo_root as root;
 
 /// About 19,000 rows a day; refunds start on the 8th day.
 const SHOP: &str =
@@ -35,35 +25,20 @@ const SHOP: &str =
 /// One client test at a time: each runs a server, a client and a clock on two cores.
 static SERIAL: Mutex<()> = Mutex::new(());
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-}
-
-/// `None` after a loud SKIP outside CI; a panic in CI.
-fn unavailable<T>(test: &str, what: &str) -> Option<T> {
-    if in_ci() {
-        panic!("{test}: {what} (required when CI=true; .ci/run sets it up)");
-    }
-    eprintln!("\n*** SKIP {test}: {what}; run scripts/setup-clients.sh to set it up\n");
-    None
-}
-
-/// A tool of one of the client venvs.
+/// A tool of one of the client venvs, or `None` after test-support's SKIP (a failure under
+/// `CI=true`).
 fn tool(test: &str, venv: &str, name: &str) -> Option<PathBuf> {
-    let p = root()
-        .join(".venv-clients")
-        .join(venv)
-        .join("bin")
-        .join(name);
-    if p.is_file() {
-        Some(p)
-    } else {
-        unavailable(test, &format!("{} is missing", p.display()))
-    }
+    test_support::tools::require_client(test, venv, name)
+}
+
+/// The tables of the scenario the servers serve: the resources every client must see.
+fn resources() -> Vec<&'static str> {
+    faux::Scenario::from_toml("shop.toml", SHOP, faux::DEFAULT_SEED)
+        .unwrap()
+        .tables()
+        .iter()
+        .map(|t| t.name)
+        .collect()
 }
 
 fn run(cmd: &mut Command, what: &str) -> Output {
@@ -180,76 +155,13 @@ impl Drop for Genie {
     }
 }
 
-/// A PostgreSQL database for one test (created and dropped with the dlt venv's psycopg2).
-struct FreshDb {
-    python: PathBuf,
-    name: String,
-}
-
-const PG_ADMIN: &str = "host=127.0.0.1 port=5432 user=postgres dbname=postgres";
-
-impl FreshDb {
-    fn create(test: &str, python: &Path) -> Option<FreshDb> {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos();
-        let name = format!("genie_clients_{}_{nanos:x}", std::process::id());
-        let out = Self::sql(python, &format!("CREATE DATABASE \"{name}\""));
-        if !out.status.success() {
-            return unavailable(
-                test,
-                &format!(
-                    "PostgreSQL at 127.0.0.1:5432 (user postgres) is unreachable: {}",
-                    text(&out.stderr).lines().last().unwrap_or_default()
-                ),
-            );
-        }
-        Some(FreshDb {
-            python: python.to_path_buf(),
-            name,
-        })
-    }
-
-    fn sql(python: &Path, sql: &str) -> Output {
-        let script = format!(
-            "import psycopg2\nc = psycopg2.connect({PG_ADMIN:?})\nc.autocommit = True\nc.cursor().execute({sql:?})\n"
-        );
-        Command::new(python)
-            .args(["-c", &script])
-            .output()
-            .expect("run python")
-    }
-
-    fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:5432/{}", self.name)
-    }
-}
-
-impl Drop for FreshDb {
-    fn drop(&mut self) {
-        let _ = Self::sql(
-            &self.python,
-            &format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name),
-        );
-    }
-}
-
 /// aladdin, built next to genie by `cargo test --workspace` (which builds every binary of the
 /// workspace first).
 fn aladdin(test: &str) -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_BIN_EXE_genie")).with_file_name("aladdin");
-    if p.is_file() {
-        Some(p)
-    } else {
-        unavailable(
-            test,
-            &format!(
-                "{} is missing: build it with cargo build -p aladdin (cargo test --workspace does)",
-                p.display()
-            ),
-        )
-    }
+    test_support::require(
+        test,
+        test_support::tools::binary_beside(env!("CARGO_BIN_EXE_genie"), "aladdin"),
+    )
 }
 
 /// Runs the dlt example once; returns the rows it loaded per table.
@@ -293,7 +205,7 @@ fn dlt_loads_every_resource_incrementally_and_verify_agrees() {
     let Some(aladdin) = aladdin(test) else {
         return;
     };
-    let Some(db) = FreshDb::create(test, &python) else {
+    let Some(db) = FreshDb::create(test) else {
         return;
     };
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
@@ -303,7 +215,7 @@ fn dlt_loads_every_resource_incrementally_and_verify_agrees() {
     let pipelines = g.dir.path().join("dlt-pipelines");
     let first = dlt_run(&python, &g, &db, &pipelines);
     eprintln!("first run: {first:?}");
-    for r in RESOURCES {
+    for r in resources() {
         assert!(first[r] > 0, "the first run loaded no {r}: {first:?}");
     }
     // the clock moves on: orders are placed and updated, sessions and events happen
@@ -365,7 +277,7 @@ fn dlt_loads_every_resource_incrementally_and_verify_agrees() {
     // … and it looked at all ten tables, with rows
     let doc: Value = serde_json::from_str(&report).unwrap();
     let s = doc.to_string();
-    for r in RESOURCES {
+    for r in resources() {
         assert!(
             s.contains(&format!("\"{r}\"")),
             "{r} not in the report: {s}"
@@ -413,9 +325,9 @@ fn singer_tap_emits_records_for_every_stream() {
         }
     }
     eprintln!("records: {records:?}");
-    assert!(schemas >= RESOURCES.len());
+    assert!(schemas >= resources().len());
     // every row of every resource, exactly (the clock is stopped)
-    for r in RESOURCES {
+    for r in resources() {
         let want = g.get(&format!("/v1/{r}?page=1&limit=1&include_deleted=true"))["total"]
             .as_u64()
             .unwrap();
@@ -524,7 +436,7 @@ fn airbyte_manifest_reads_every_stream() {
         .iter()
         .map(|s| s["name"].as_str().unwrap())
         .collect();
-    for r in RESOURCES {
+    for r in resources() {
         assert!(names.contains(&r), "{r} not in {names:?}");
     }
     let catalog_file = dir.join("catalog.json");
@@ -566,19 +478,19 @@ fn airbyte_manifest_reads_every_stream() {
         "read failed: {errors:?}\n{}",
         text(&out.stderr)
     );
-    for r in RESOURCES {
+    for r in resources() {
         let want = g.get(&format!("/v1/{r}?page=1&limit=1&include_deleted=true"))["total"]
             .as_u64()
             .unwrap();
         assert_eq!(records.get(r).copied(), Some(want), "{r}: {records:?}");
     }
-    assert!(states >= RESOURCES.len(), "{states} state messages");
+    assert!(states >= resources().len(), "{states} state messages");
 }
 
 /// The manifest as JSON (source-declarative-manifest takes it injected into the config),
 /// converted by the airbyte venv's PyYAML.
 fn serde_yaml_manifest(path: &Path) -> Value {
-    let python = root().join(".venv-clients/airbyte/bin/python");
+    let python = test_support::tools::client("airbyte", "python").unwrap();
     let out = Command::new(python)
         .args([
             "-c",

@@ -10,7 +10,7 @@ use common::*;
 
 macro_rules! db_or_skip {
     ($name:expr) => {
-        match TestDb::create($name) {
+        match test_support::pg::FreshDb::create($name) {
             Some(db) => db,
             None => return,
         }
@@ -19,8 +19,8 @@ macro_rules! db_or_skip {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lists_paginate_and_look_up_like_sqlite() {
-    let db = db_or_skip!("lists");
-    let app = spawn_with(Opts::default(), Some(&db.url)).await;
+    let db = db_or_skip!("lists_paginate_and_look_up_like_sqlite");
+    let app = spawn_with(Opts::default(), Some(&db.url())).await;
     assert!(app.run.store.is_postgres());
     check_cursor_walk(&app).await;
     check_page_and_offset(&app).await;
@@ -29,7 +29,7 @@ async fn lists_paginate_and_look_up_like_sqlite() {
 
     // the same simulation on SQLite serves the same rows
     let lite = spawn(Opts::default()).await;
-    for table in RESOURCES {
+    for table in table_names() {
         let q = format!("/v1/{table}?limit=1000&include_deleted=true");
         let (pg_rows, pg_as_of) = app.walk(&q).await;
         let (sq_rows, sq_as_of) = lite.walk(&q).await;
@@ -40,13 +40,13 @@ async fn lists_paginate_and_look_up_like_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changes_feed_is_ordered_and_expires() {
-    let db = db_or_skip!("changes");
+    let db = db_or_skip!("changes_feed_is_ordered_and_expires");
     let app = spawn_with(
         Opts {
             retention_days: 1,
             ..Opts::default()
         },
-        Some(&db.url),
+        Some(&db.url()),
     )
     .await;
     check_changes_feed(&app).await;
@@ -54,13 +54,13 @@ async fn changes_feed_is_ordered_and_expires() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn incremental_passes_follow_the_live_clock() {
-    let db = db_or_skip!("incremental");
+    let db = db_or_skip!("incremental_passes_follow_the_live_clock");
     let app = spawn_with(
         Opts {
             speed: 7200.0,
             ..Opts::default()
         },
-        Some(&db.url),
+        Some(&db.url()),
     )
     .await;
     check_incremental(&app).await;
@@ -68,17 +68,24 @@ async fn incremental_passes_follow_the_live_clock() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keys_are_hashed_and_managed_by_the_cli() {
-    let db = db_or_skip!("keys");
+    let db = db_or_skip!("keys_are_hashed_and_managed_by_the_cli");
     let genie = env!("CARGO_BIN_EXE_genie");
     let out = Command::new(genie)
-        .args(["--database-url", &db.url, "keys", "create", "--name", "ci"])
+        .args([
+            "--database-url",
+            &db.url(),
+            "keys",
+            "create",
+            "--name",
+            "ci",
+        ])
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
     let secret = String::from_utf8(out.stdout).unwrap().trim().to_string();
     assert!(secret.starts_with("fg_live_"));
     let list = Command::new(genie)
-        .args(["--database-url", &db.url, "keys", "list"])
+        .args(["--database-url", &db.url(), "keys", "list"])
         .output()
         .unwrap();
     let text = String::from_utf8(list.stdout).unwrap();
@@ -89,7 +96,7 @@ async fn keys_are_hashed_and_managed_by_the_cli() {
     assert!(!text.contains(&secret), "the secret is never listed");
     // stored as SHA-256 only, in the genie schema
     let store = std::thread::spawn({
-        let url = db.url.clone();
+        let url = db.url();
         move || {
             genie::Store::open_postgres(
                 faux_sinks::postgres::PgTarget::parse(&url, Some(genie::store::PG_SCHEMA)).unwrap(),
@@ -116,7 +123,7 @@ async fn keys_are_hashed_and_managed_by_the_cli() {
     let revoke = Command::new(genie)
         .args([
             "--database-url",
-            &db.url,
+            &db.url(),
             "keys",
             "revoke",
             &k.id.to_string(),
@@ -133,7 +140,7 @@ async fn keys_are_hashed_and_managed_by_the_cli() {
             .is_some()
     );
     let missing = Command::new(genie)
-        .args(["--database-url", &db.url, "keys", "revoke", "999"])
+        .args(["--database-url", &db.url(), "keys", "revoke", "999"])
         .output()
         .unwrap();
     assert!(!missing.status.success());
@@ -142,8 +149,8 @@ async fn keys_are_hashed_and_managed_by_the_cli() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_binary_restarts_with_its_keys_rows_and_clock() {
-    let db = db_or_skip!("restart");
-    let arg = format!("--database-url={}", db.url);
+    let db = db_or_skip!("killed_binary_restarts_with_its_keys_rows_and_clock");
+    let arg = format!("--database-url={}", db.url());
     check_binary_restart(&[&arg]).await;
 }
 

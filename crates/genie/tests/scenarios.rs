@@ -8,7 +8,6 @@ use std::collections::{BTreeSet, HashSet};
 
 use common::{App, Opts};
 use faux::Scenario;
-use serde_json::Value;
 
 /// A server for `scenario` (a name, or a path to a scenario file) on a temp SQLite store.
 async fn serve(scenario: &str, start: &str) -> App {
@@ -18,18 +17,6 @@ async fn serve(scenario: &str, start: &str) -> App {
     cfg.start = Some(faux::Timestamp::parse_flexible(start).unwrap());
     cfg.history_days = 2;
     common::spawn_config(cfg, dir, None).await
-}
-
-/// The id of `row` of table `def` in URLs: its primary key's values joined with ':'.
-fn id(def: &faux::TableDef, row: &Value) -> String {
-    def.primary_key
-        .iter()
-        .map(|k| match &row[*k] {
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        })
-        .collect::<Vec<_>>()
-        .join(":")
 }
 
 /// Everything the contract promises, for every table of `scenario`.
@@ -55,10 +42,17 @@ async fn check_serves_every_table(app: &App, scenario: &Scenario) {
     for def in scenario.tables() {
         let name = def.name;
         assert!(paths.contains(&format!("/v1/{name}")), "{name} in OpenAPI");
-        assert!(
-            doc["components"]["schemas"][name].is_object(),
-            "{name} schema"
+        let schema = &doc["components"]["schemas"][name];
+        assert!(schema.is_object(), "{name} schema");
+        // what a loader merges on and loads incrementally by (the dlt example reads these):
+        // the table's key, and its cursor or, for rows that never change, its partition column
+        assert_eq!(
+            schema["x-primary-key"],
+            serde_json::json!(def.primary_key),
+            "{name}"
         );
+        let incremental = def.cursor.unwrap_or(def.partition);
+        assert_eq!(schema["x-incremental-column"], incremental, "{name}");
         let (rows, _) = app
             .walk(&format!("/v1/{name}?limit=500&include_deleted=true"))
             .await;
@@ -69,6 +63,25 @@ async fn check_serves_every_table(app: &App, scenario: &Scenario) {
             continue;
         }
         served += 1;
+        // … and updated_at_min filters on that column, as the document says
+        let instant = |row: &serde_json::Value| {
+            let v = row[incremental].as_str().unwrap();
+            let v = if v.len() == 10 {
+                format!("{v}T00:00:00Z")
+            } else {
+                v.to_string()
+            };
+            (faux::Timestamp::parse_flexible(&v).unwrap().0, v)
+        };
+        let (min, min_text) = instant(&rows[rows.len() / 2]);
+        let (newer, _) = app
+            .walk(&format!(
+                "/v1/{name}?limit=500&include_deleted=true&updated_at_min={min_text}"
+            ))
+            .await;
+        let want = rows.iter().filter(|r| instant(r).0 >= min).count();
+        assert_eq!(newer.len(), want, "{name}: updated_at_min={min_text}");
+        assert!(newer.iter().all(|r| instant(r).0 >= min), "{name}");
         assert!(fed.contains(name), "{name} in the change feed");
         for row in rows.iter().take(3) {
             assert_eq!(
@@ -82,7 +95,9 @@ async fn check_serves_every_table(app: &App, scenario: &Scenario) {
             continue;
         }
         assert!(paths.contains(&format!("/v1/{name}/{{id}}")));
-        let one = app.get(&format!("/v1/{name}/{}", id(def, &rows[0]))).await;
+        let one = app
+            .get(&format!("/v1/{name}/{}", common::id(def, &rows[0])))
+            .await;
         assert_eq!(one.status, 200, "{name}: {}", one.body);
         assert_eq!(one.body, rows[0], "{name}");
         if let Some(parent) = def.parent {

@@ -1,12 +1,16 @@
 """Load every Genie resource with dlt's REST API source, incrementally, merged on the primary key.
 
+The resources, their primary keys and the column to load incrementally by come from genie's
+own /openapi.json (x-primary-key and x-incremental-column of each resource's schema), so the
+same script loads whatever scenario genie serves.
+
 Configuration (environment variables):
 
   GENIE_URL        the API, default http://127.0.0.1:8000
   GENIE_API_KEY    the key genie printed (or `genie keys create --name dlt`); required
   GENIE_DESTINATION  postgres (default) or duckdb
   GENIE_DATASET    the schema / dataset to load into, default genie_raw
-  GENIE_RESOURCES  comma-separated subset of the resources (default: all ten)
+  GENIE_RESOURCES  comma-separated subset of the resources (default: every one genie serves)
   GENIE_PIPELINES_DIR  where dlt keeps the pipeline state (default: dlt's, ~/.dlt/pipelines)
 
 The destination's credentials use dlt's own settings, e.g.
@@ -16,6 +20,8 @@ The destination's credentials use dlt's own settings, e.g.
 Run it as often as you like: the first run loads everything, later runs ask for the rows with
 updated_at (for append-only resources: their time column) at or after the newest one already
 loaded, and merge them on the primary key, so the tables hold each row once, newest version.
+A resource without a primary key of its own (Shiny Rocks' services) has nothing to merge on:
+it is reloaded whole on every run (replace), the only way its rows stay exactly once.
 """
 
 import json
@@ -27,19 +33,19 @@ import urllib.request
 import dlt
 from dlt.sources.rest_api import rest_api_source
 
-# resource -> (primary key, the column the API sorts and filters by with updated_at_min)
-RESOURCES = {
-    "customers": (["id"], "updated_at"),
-    "products": (["id"], "updated_at"),
-    "sessions": (["id"], "started_at"),
-    "events": (["id"], "occurred_at"),
-    "orders": (["id"], "updated_at"),
-    "order_items": (["order_id", "line_number"], "created_at"),
-    "payments": (["id"], "updated_at"),
-    "shipments": (["id"], "updated_at"),
-    "refunds": (["id"], "created_at"),
-    "marketing_spend": (["date", "channel"], "date"),
-}
+def resources_of(openapi: dict) -> dict:
+    """resource -> (primary key, incremental column), from genie's OpenAPI document."""
+    return {
+        name: (schema["x-primary-key"], schema["x-incremental-column"])
+        for name, schema in openapi["components"]["schemas"].items()
+        if "x-primary-key" in schema
+    }
+
+
+def fetch_openapi(base_url: str) -> dict:
+    req = urllib.request.Request(base_url.rstrip("/") + "/openapi.json")
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.load(r)
 
 
 def column_hints(openapi: dict, resource: str) -> dict:
@@ -87,10 +93,8 @@ def as_instant(value):
     return value
 
 
-def genie_source(base_url: str, api_key: str, resources: list):
-    req = urllib.request.Request(base_url.rstrip("/") + "/openapi.json")
-    with urllib.request.urlopen(req, timeout=30) as r:
-        openapi = json.load(r)
+def genie_source(base_url: str, api_key: str, openapi: dict, resources: list):
+    known = resources_of(openapi)
     config = {
         "client": {
             "base_url": base_url.rstrip("/") + "/v1/",
@@ -114,8 +118,19 @@ def genie_source(base_url: str, api_key: str, resources: list):
         "resources": [],
     }
     for name in resources:
-        pk, cursor = RESOURCES[name]
+        pk, cursor = known[name]
         columns = column_hints(openapi, name)
+        if not pk:
+            # nothing to merge on, and a date cursor would read its last day twice: reload
+            config["resources"].append(
+                {
+                    "name": name,
+                    "write_disposition": "replace",
+                    "columns": columns,
+                    "endpoint": {"path": name},
+                }
+            )
+            continue
         columns[cursor]["dedup_sort"] = "desc"
         config["resources"].append(
             {
@@ -142,11 +157,16 @@ def main() -> int:
     if not api_key:
         print("set GENIE_API_KEY to the key genie printed", file=sys.stderr)
         return 2
+    openapi = fetch_openapi(base_url)
+    known = resources_of(openapi)
+    if not known:
+        print(f"{base_url}/openapi.json lists no resources (x-primary-key)", file=sys.stderr)
+        return 2
     wanted = os.environ.get("GENIE_RESOURCES")
-    resources = [r.strip() for r in wanted.split(",")] if wanted else list(RESOURCES)
-    unknown = [r for r in resources if r not in RESOURCES]
+    resources = [r.strip() for r in wanted.split(",")] if wanted else list(known)
+    unknown = [r for r in resources if r not in known]
     if unknown:
-        print(f"unknown resources {unknown}; known: {list(RESOURCES)}", file=sys.stderr)
+        print(f"unknown resources {unknown}; known: {list(known)}", file=sys.stderr)
         return 2
     pipeline = dlt.pipeline(
         pipeline_name=os.environ.get("GENIE_PIPELINE", "genie"),
@@ -154,7 +174,7 @@ def main() -> int:
         dataset_name=os.environ.get("GENIE_DATASET", "genie_raw"),
         pipelines_dir=os.environ.get("GENIE_PIPELINES_DIR") or None,
     )
-    info = pipeline.run(genie_source(base_url, api_key, resources))
+    info = pipeline.run(genie_source(base_url, api_key, openapi, resources))
     print(info)
     counts = pipeline.last_trace.last_normalize_info.row_counts
     # one line the tests (and you) can read: rows loaded per table in this run

@@ -7,6 +7,16 @@ use std::process::{Command, Output};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_aladdin");
 
+/// The table names of a built-in scenario, read from faux (tests list no tables of their own).
+pub fn tables_of(scenario: &str) -> Vec<&'static str> {
+    faux::Scenario::by_name(scenario, faux::DEFAULT_SEED)
+        .unwrap()
+        .tables()
+        .iter()
+        .map(|t| t.name)
+        .collect()
+}
+
 /// Runs `aladdin ARGS…` and returns its output (never panics on a non-zero exit).
 pub fn aladdin(args: &[&str]) -> Output {
     Command::new(BIN)

@@ -14,18 +14,15 @@ use serde_json::Value;
 pub const SCENARIO: &str =
     "[shop]\nopened_on = \"2024-01-01\"\n[traffic]\norganic_sessions_per_day = 200.0\n";
 
-pub const RESOURCES: [&str; 10] = [
-    "customers",
-    "products",
-    "sessions",
-    "events",
-    "orders",
-    "order_items",
-    "payments",
-    "shipments",
-    "refunds",
-    "marketing_spend",
-];
+/// The scenario the servers of these tests serve (seed 7, as in [`config`]).
+pub fn scenario() -> faux::Scenario {
+    faux::Scenario::from_toml("shop.toml", SCENARIO, 7).unwrap()
+}
+
+/// The names of its tables: the resources served.
+pub fn table_names() -> Vec<&'static str> {
+    scenario().tables().iter().map(|t| t.name).collect()
+}
 
 pub struct App {
     pub run: Running,
@@ -187,16 +184,21 @@ pub fn openapi_paths(doc: &Value) -> std::collections::BTreeSet<String> {
     doc["paths"].as_object().unwrap().keys().cloned().collect()
 }
 
+/// The id of `row` of table `def` in URLs: its primary key's values joined with ':'.
+pub fn id(def: &faux::TableDef, row: &Value) -> String {
+    def.primary_key
+        .iter()
+        .map(|k| match &row[*k] {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// [`id`] of a row of the test scenario's table `table`.
 pub fn id_of(table: &str, row: &Value) -> String {
-    let s = |v: &Value| match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    match table {
-        "order_items" => format!("{}:{}", s(&row["order_id"]), s(&row["line_number"])),
-        "marketing_spend" => format!("{}:{}", s(&row["date"]), s(&row["channel"])),
-        _ => s(&row["id"]),
-    }
+    id(scenario().table(table).unwrap(), row)
 }
 
 pub fn assert_problem(r: &Resp, status: u16, code: &str) {
@@ -221,7 +223,7 @@ pub fn versions(app: &App, table: &str) -> HashMap<String, Vec<(i64, String)>> {
 }
 
 pub async fn check_cursor_walk(app: &App) {
-    for table in RESOURCES {
+    for table in table_names() {
         let (rows, _) = app.walk(&format!("/v1/{table}?limit=37")).await;
         let ids: Vec<String> = rows.iter().map(|r| id_of(table, r)).collect();
         let unique: HashSet<&String> = ids.iter().collect();
@@ -391,6 +393,7 @@ pub async fn check_changes_feed(app: &App) {
     let mut after = r.body["oldest_seq"].as_i64().unwrap();
     let mut seqs = Vec::new();
     let mut tables = HashSet::new();
+    let names = table_names();
     loop {
         let r = app
             .get(&format!("/v1/changes?after_seq={after}&limit=500"))
@@ -400,7 +403,7 @@ pub async fn check_changes_feed(app: &App) {
             seqs.push(c["seq"].as_i64().unwrap());
             assert!(["insert", "update", "delete"].contains(&c["op"].as_str().unwrap()));
             let table = c["table"].as_str().unwrap();
-            assert!(RESOURCES.contains(&table));
+            assert!(names.contains(&table), "{table}");
             tables.insert(table.to_string());
             assert!(c["data"].is_object(), "{c}");
             // the row is the change's own version: its id is the changed key
@@ -608,75 +611,4 @@ pub async fn check_binary_restart(store_args: &[&str]) {
     let err2 = g2.stderr.lock().unwrap().clone();
     assert!(!err2.contains("backfilled"), "backfilled again: {err2}");
     assert!(err2.contains("resuming the store at"), "{err2}");
-}
-
-/// A fresh PostgreSQL database for one test, dropped at the end; `None` (a loud SKIP) when
-/// PostgreSQL is not reachable, except under `CI=true`, where that fails the test.
-pub struct TestDb {
-    pub name: String,
-    pub url: String,
-}
-
-pub const PG_SERVER: &str = "postgres://postgres@127.0.0.1:5432";
-
-/// Runs SQL on the server's `postgres` database, on a thread of its own (callers are async).
-pub fn admin(sql: String) -> Result<(), String> {
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| e.to_string())?;
-        rt.block_on(async {
-            let (c, conn) =
-                tokio_postgres::connect(&format!("{PG_SERVER}/postgres"), tokio_postgres::NoTls)
-                    .await
-                    .map_err(|e| format!("{e}: {:?}", std::error::Error::source(&e)))?;
-            tokio::spawn(async move {
-                let _ = conn.await;
-            });
-            c.batch_execute(&sql)
-                .await
-                .map_err(|e| format!("{sql}: {e:?}"))
-        })
-    })
-    .join()
-    .unwrap()
-}
-
-impl TestDb {
-    pub fn create(test: &str) -> Option<TestDb> {
-        let mut r = [0u8; 4];
-        getrandom::fill(&mut r).unwrap();
-        let name = format!(
-            "genie_{test}_{}_{}",
-            std::process::id(),
-            r.iter().map(|b| format!("{b:02x}")).collect::<String>()
-        );
-        match admin(format!("CREATE DATABASE {name}")) {
-            Ok(()) => Some(TestDb {
-                url: format!("{PG_SERVER}/{name}"),
-                name,
-            }),
-            Err(e) => {
-                if std::env::var("CI").is_ok_and(|v| v == "true") {
-                    panic!(
-                        "PostgreSQL is not reachable at {PG_SERVER} ({e}), and CI=true requires it"
-                    );
-                }
-                eprintln!(
-                    "SKIP {test}: PostgreSQL is not reachable at {PG_SERVER} ({e}); under CI=true this fails"
-                );
-                None
-            }
-        }
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let _ = admin(format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            self.name
-        ));
-    }
 }
