@@ -128,6 +128,7 @@ pub(crate) mod fixture {
         cursor: None,
         partition: "b",
         parent: None,
+        keep: faux::Keep::Window,
     };
 
     /// (string, written as a label?, date, id)

@@ -8,8 +8,8 @@ use crate::ecommerce::config::{Config, ConfigError};
 use crate::feed::ChangeRecord;
 use crate::shiny_rocks::{self, ShinyRocks};
 use crate::simulation::Simulation;
-use crate::table::{RowSink, Shard, TableDef};
-use crate::time::Date;
+use crate::table::{Keep, RowSink, Shard, TableDef};
+use crate::time::{Date, Timestamp};
 pub use crate::view::View;
 
 /// A user-visible setting of a scenario, with its value and what it does.
@@ -241,6 +241,43 @@ impl Scenario {
                 view,
                 sink,
             ),
+        }
+    }
+
+    /// The creation days of `table` whose rows a live source holds at `at` when its history
+    /// window starts on `from` ([`TableDef::keep`]): every day since the first for
+    /// [`Keep::Always`], from `n` days before the window for [`Keep::LookBack`]`(n)`, the
+    /// window's days for [`Keep::Window`]. Oldest first; empty when `from` is after `at`.
+    pub fn held_days(&self, table: &TableDef, from: Date, at: Timestamp) -> Vec<Date> {
+        let first = self.first_day(at.date());
+        let start = match table.keep {
+            Keep::Always => first,
+            Keep::LookBack(n) => from.add_days(-(n as i32)).max(first),
+            Keep::Window => from.max(first),
+        };
+        let end = at.date();
+        if start > end {
+            return Vec::new();
+        }
+        (0..=start.days_until(end))
+            .map(|i| start.add_days(i))
+            .collect()
+    }
+
+    /// Writes the rows of `table` from creation day `day` of [`Scenario::held_days`] in their
+    /// state as of `at`: together, over those days, the state of the table a live source
+    /// holds. The snapshot view's partitions, except where a scenario groups rows by their
+    /// owner (an e-commerce order's family goes by the day of the order's session).
+    pub fn generate_held<S: RowSink>(
+        &self,
+        table: &'static TableDef,
+        day: Date,
+        at: Timestamp,
+        sink: &mut S,
+    ) -> Result<(), S::Error> {
+        match &self.kind {
+            Kind::Ecommerce(e) => e.generate_held(table, day, at, sink),
+            _ => self.generate(table, day, Shard::ALL, View::Snapshot(at), sink),
         }
     }
 

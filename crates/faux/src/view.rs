@@ -66,6 +66,7 @@ pub fn changes_table(table: &'static TableDef) -> &'static TableDef {
         cursor: Some("ts"),
         partition: "ts",
         parent: None,
+        keep: table.keep,
     }));
     known.push((key, def));
     def

@@ -12,7 +12,7 @@ use crate::store::{ClockState, Pending, Store, StoreError, day_changes};
 /// Replays one day's change records at a time into the store.
 #[derive(Debug)]
 pub struct Feeder {
-    scenario: Scenario,
+    scenario: Arc<Scenario>,
     store: Arc<Store>,
     day: Date,
     pending: Vec<Pending>,
@@ -23,17 +23,14 @@ pub struct Feeder {
 }
 
 impl Feeder {
-    /// A feeder continuing a store's clock, or starting at `from_day` for a new store.
+    /// A feeder continuing a store's clock (a filled store: [`crate::backfill`]).
     pub fn new(
-        scenario: Scenario,
+        scenario: Arc<Scenario>,
         store: Arc<Store>,
-        from_day: Date,
         retention_secs: i64,
     ) -> Result<Feeder, StoreError> {
-        let (day, last_seq) = match store.clock()? {
-            Some(c) => (Timestamp(c.reached).date(), c.last_seq),
-            None => (from_day, 0),
-        };
+        let c = store.clock()?.ok_or(StoreError::NotFilled)?;
+        let (day, last_seq) = (Timestamp(c.reached).date(), c.last_seq);
         Ok(Feeder {
             scenario,
             store,

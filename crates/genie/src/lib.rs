@@ -6,6 +6,7 @@
 //! [`openapi`] documents it from the same table definitions.
 
 pub mod api;
+pub mod backfill;
 pub mod chaos;
 pub mod clock;
 pub mod openapi;
@@ -170,14 +171,14 @@ pub struct Running {
     pub ticker: tokio::task::JoinHandle<Result<(), StoreError>>,
 }
 
+/// Told how a new store's first fill progresses ([`backfill::Progress`]).
+pub type OnProgress = Box<dyn FnMut(backfill::Progress) + Send>;
+
 /// Opens the store, backfills (new store) or catches up nothing (restart: the clock resumes
 /// where it stopped), binds the listener and starts serving and ticking.
-pub async fn start(
-    cfg: Config,
-    on_day: Box<dyn FnMut(faux::Date) + Send>,
-) -> Result<Running, GenieError> {
+pub async fn start(cfg: Config, on_progress: OnProgress) -> Result<Running, GenieError> {
     let store = Store::open(&cfg.data_dir)?;
-    start_on(cfg, store, on_day).await
+    start_on(cfg, store, on_progress).await
 }
 
 /// [`start`] on a store the caller opened (PostgreSQL: [`Store::open_postgres`]);
@@ -185,12 +186,12 @@ pub async fn start(
 pub async fn start_on(
     cfg: Config,
     store: Store,
-    on_day: Box<dyn FnMut(faux::Date) + Send>,
+    on_progress: OnProgress,
 ) -> Result<Running, GenieError> {
     let (scenario, identity) = load_scenario(&cfg.scenario, cfg.seed)?;
     // the store takes the feed a day at a time: let a day use every core
     let scenario = scenario.with_threads(faux::pool::all_cores());
-    start_scenario(cfg, store, scenario, identity, on_day).await
+    start_scenario(cfg, store, scenario, identity, on_progress).await
 }
 
 /// [`start_on`] with a scenario the caller built (e.g. a [`faux::Simulation`] of its own),
@@ -200,7 +201,7 @@ pub async fn start_scenario(
     store: Store,
     scenario: Scenario,
     identity: String,
-    on_day: Box<dyn FnMut(faux::Date) + Send>,
+    on_progress: OnProgress,
 ) -> Result<Running, GenieError> {
     // the port first: a port in use is reported before minutes of backfill, not after
     // (connections wait in the backlog until the backfill is done)
@@ -224,29 +225,37 @@ pub async fn start_scenario(
         (None, Some(s)) => s,
         (None, None) => now(),
     };
-    let from_day = start.date().add_days(-cfg.history_days);
     let (scenario_name, scenario_description) = (scenario.name(), scenario.description());
-    let feeder = clock::Feeder::new(scenario, store.clone(), from_day, cfg.retention_secs)?;
-    let feeder = Arc::new(Mutex::new(feeder));
-    let f = feeder.clone();
-    let s = store.clone();
-    let mut on_day = on_day;
-    tokio::task::spawn_blocking(move || {
-        // a new store is backfilled into empty tables: index them after the data
-        if prev.is_none() {
+    let scenario = Arc::new(scenario);
+    if prev.is_none() {
+        let (sc, s) = (scenario.clone(), store.clone());
+        let (history, retention) = (cfg.history_days, cfg.retention_secs);
+        let mut on_progress = on_progress;
+        tokio::task::spawn_blocking(move || {
+            // an earlier first fill that never finished is thrown away, not served; the
+            // tables are filled without indexes, which are built after the data, and
+            // without syncs (a crash loses nothing: the fill starts over)
+            s.clear_incomplete()?;
             s.defer_indexes()?;
-        }
-        let st = f
-            .lock()
-            .expect("feeder")
-            .advance_to(start.0, &mut *on_day)?;
-        if prev.is_none() {
+            s.fast_fill(true)?;
+            let st = backfill::fill(
+                &sc,
+                &s,
+                start,
+                history,
+                retention,
+                faux::pool::all_cores(),
+                &mut *on_progress,
+            )?;
             s.build_indexes()?;
-        }
-        Ok::<_, StoreError>(st)
-    })
-    .await
-    .map_err(|e| GenieError::Join(e.to_string()))??;
+            s.fast_fill(false)?;
+            s.finish_fill(&st)
+        })
+        .await
+        .map_err(|e| GenieError::Join(e.to_string()))??;
+    }
+    let feeder = clock::Feeder::new(scenario, store.clone(), cfg.retention_secs)?;
+    let feeder = Arc::new(Mutex::new(feeder));
     let state = api::AppState {
         store: store.clone(),
         scenario: (scenario_name, scenario_description),

@@ -223,6 +223,30 @@ fn keys(store: Store, k: Keys) -> Result<()> {
     Ok(())
 }
 
+/// A progress line for a new store's first fill: redrawn in place on a terminal, a line
+/// every tenth of the way otherwise (a log file).
+fn progress_line() -> genie::OnProgress {
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let mut shown = 0;
+    Box::new(move |p: genie::backfill::Progress| {
+        let line = format!(
+            "  filled {}/{} days, {} rows, {:.0} rows/s, {:.1} s",
+            p.days_done,
+            p.days,
+            p.rows,
+            p.rows_per_sec(),
+            p.elapsed_secs
+        );
+        let done = p.days_done == p.days;
+        if tty {
+            eprint!("\r{line}{}", if done { "\n" } else { "" });
+        } else if done || p.days_done * 10 / p.days.max(1) > shown {
+            shown = p.days_done * 10 / p.days.max(1);
+            eprintln!("{line}");
+        }
+    })
+}
+
 /// The history of a new store when `--history` is not given.
 const DEFAULT_HISTORY_DAYS: i32 = 90;
 
@@ -273,18 +297,13 @@ fn serve(data_dir: PathBuf, database_url: Option<PgTarget>, a: ServeArgs) -> Res
                 eprintln!("genie: resuming the store at {} from its clock, {at}…", store.location);
             }
             None => eprintln!(
-                "genie: new store at {}: backfilling {} days of history before {}…",
+                "genie: new store at {}: filling the shop as of {} ({} days of history)…",
                 store.location,
+                cfg.start.map_or("now".to_string(), |s| s.to_string()),
                 cfg.history_days,
-                cfg.start.map_or("now".to_string(), |s| s.to_string())
             ),
         }
-        let running = genie::start_on(
-            cfg,
-            store,
-            Box::new(|day| eprintln!("  backfilled {day}")),
-        )
-        .await?;
+        let running = genie::start_on(cfg, store, progress_line()).await?;
         let url = format!("http://{}", running.addr);
         let keys = running.store.list_keys()?;
         let active = keys.iter().filter(|k| k.revoked_at.is_none()).count();

@@ -38,6 +38,7 @@ static BOOKS: TableDef = TableDef {
     cursor: Some("updated_at"),
     partition: "updated_at",
     parent: None,
+    keep: faux::Keep::Always,
 };
 
 static LOANS: TableDef = TableDef {
@@ -57,6 +58,7 @@ static LOANS: TableDef = TableDef {
         column: "book_id",
         path: "loans",
     }),
+    keep: faux::Keep::Window,
 };
 
 static VISITS: TableDef = TableDef {
@@ -70,6 +72,7 @@ static VISITS: TableDef = TableDef {
     cursor: None,
     partition: "counted_at",
     parent: None,
+    keep: faux::Keep::Window,
 };
 
 static TABLES: &[&TableDef] = &[&BOOKS, &LOANS, &VISITS];

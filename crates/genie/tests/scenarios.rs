@@ -29,6 +29,12 @@ async fn check_serves_every_table(app: &App, scenario: &Scenario) {
         let r = app
             .get(&format!("/v1/changes?after_seq={after}&limit=1000"))
             .await;
+        if after == 0 && r.status == 410 {
+            // the store holds rows older than the feed (a shop's customers): a new client
+            // reads the lists, then the feed from where it begins
+            after = r.body["oldest_seq"].as_i64().unwrap();
+            continue;
+        }
         assert_eq!(r.status, 200, "{}", r.body);
         for c in r.body["data"].as_array().unwrap() {
             fed.insert(c["table"].as_str().unwrap().to_string());
@@ -82,7 +88,12 @@ async fn check_serves_every_table(app: &App, scenario: &Scenario) {
         let want = rows.iter().filter(|r| instant(r).0 >= min).count();
         assert_eq!(newer.len(), want, "{name}: updated_at_min={min_text}");
         assert!(newer.iter().all(|r| instant(r).0 >= min), "{name}");
-        assert!(fed.contains(name), "{name} in the change feed");
+        // the feed reaches back over the history window: a table with a row written in it
+        // is in the feed
+        let window = app.run.started_at.0 - 2 * 86_400;
+        if rows.iter().any(|r| instant(r).0 >= window) {
+            assert!(fed.contains(name), "{name} in the change feed");
+        }
         for row in rows.iter().take(3) {
             assert_eq!(
                 row.as_object().unwrap().len(),

@@ -80,6 +80,7 @@ pub struct Ecommerce {
     returners: Mutex<BTreeMap<Date, Arc<Returners>>>,
     orders: Mutex<BTreeMap<Date, Arc<Vec<OrderCtx>>>>,
     order_family: Mutex<BTreeMap<Date, Arc<views::OrderFamily>>>,
+    held_family: Mutex<BTreeMap<Date, Arc<views::HeldFamily>>>,
 }
 
 fn leak(s: &str) -> &'static str {
@@ -147,6 +148,7 @@ impl Ecommerce {
             returners: Mutex::new(BTreeMap::new()),
             orders: Mutex::new(BTreeMap::new()),
             order_family: Mutex::new(BTreeMap::new()),
+            held_family: Mutex::new(BTreeMap::new()),
             config,
         }
     }
@@ -195,6 +197,10 @@ impl Ecommerce {
 
     pub(crate) fn order_family_cache(&self) -> &Mutex<BTreeMap<Date, Arc<views::OrderFamily>>> {
         &self.order_family
+    }
+
+    pub(crate) fn held_family_cache(&self) -> &Mutex<BTreeMap<Date, Arc<views::HeldFamily>>> {
+        &self.held_family
     }
 
     pub fn tunables(&self) -> Vec<Tunable> {

@@ -2,7 +2,15 @@
 //! [`crate::table!`].
 
 use crate::rng::Uuid;
-use crate::table::{LogicalType as T, Parent};
+use crate::table::{Keep, LogicalType as T, Parent};
+
+use super::lifecycle::MAX_LIFECYCLE_DAYS;
+
+/// An order changes for up to this many days after it is placed: a store holding the orders
+/// placed this long before its history window holds every order that changes in it.
+const ORDER_LOOK_BACK: u16 = MAX_LIFECYCLE_DAYS as u16;
+/// An order is placed at most a day after its session started (a checkout after midnight).
+const SESSION_LOOK_BACK: u16 = ORDER_LOOK_BACK + 1;
 use crate::time::{Date, Timestamp};
 
 const MONEY: T = T::Decimal {
@@ -40,6 +48,7 @@ crate::table! {
         cursor: Some("updated_at"),
         partition: "updated_at",
         parent: None,
+        keep: Keep::Always,
     };
 }
 
@@ -65,6 +74,7 @@ crate::table! {
         cursor: Some("updated_at"),
         partition: "updated_at",
         parent: None,
+        keep: Keep::Always,
     };
 }
 
@@ -90,6 +100,7 @@ crate::table! {
         cursor: None,
         partition: "started_at",
         parent: None,
+        keep: Keep::LookBack(SESSION_LOOK_BACK),
     };
 }
 
@@ -118,6 +129,7 @@ crate::table! {
         cursor: None,
         partition: "occurred_at",
         parent: None,
+        keep: Keep::Window,
     };
 }
 
@@ -148,6 +160,7 @@ crate::table! {
         cursor: Some("updated_at"),
         partition: "updated_at",
         parent: None,
+        keep: Keep::LookBack(ORDER_LOOK_BACK),
     };
 }
 
@@ -173,6 +186,7 @@ crate::table! {
             column: "order_id",
             path: "items",
         }),
+        keep: Keep::LookBack(ORDER_LOOK_BACK),
     };
 }
 
@@ -198,6 +212,7 @@ crate::table! {
         cursor: Some("updated_at"),
         partition: "updated_at",
         parent: None,
+        keep: Keep::LookBack(ORDER_LOOK_BACK),
     };
 }
 
@@ -223,6 +238,7 @@ crate::table! {
         cursor: Some("updated_at"),
         partition: "updated_at",
         parent: None,
+        keep: Keep::LookBack(ORDER_LOOK_BACK),
     };
 }
 
@@ -246,6 +262,7 @@ crate::table! {
         cursor: None,
         partition: "created_at",
         parent: None,
+        keep: Keep::LookBack(ORDER_LOOK_BACK),
     };
 }
 
@@ -266,6 +283,7 @@ crate::table! {
         cursor: None,
         partition: "date",
         parent: None,
+        keep: Keep::Window,
     };
 }
 

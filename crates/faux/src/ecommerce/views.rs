@@ -58,6 +58,14 @@ pub struct OrderFamily {
     extract: [Vec<Rec>; 5],
 }
 
+/// The order family of the orders whose session began on a day, as of an instant: what a live
+/// source holds of them ([`Ecommerce::generate_held`]).
+#[derive(Debug)]
+pub struct HeldFamily {
+    at: Timestamp,
+    rows: [Vec<Rec>; 5],
+}
+
 fn end_of(day: Date) -> Timestamp {
     Timestamp(day.start().0 + 86_399)
 }
@@ -122,6 +130,49 @@ impl Ecommerce {
                     sink.row(rec)?;
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// The rows of `table` a live source holds from `day`, in their state as of `at`: the
+    /// snapshot view's partition, except that the order tables are grouped by the day of the
+    /// order's session, so that a store holding some days holds whole orders (an order with
+    /// its lines, payment, shipment and refunds, whenever those were created).
+    pub fn generate_held<S: RowSink>(
+        &self,
+        table: &'static TableDef,
+        day: Date,
+        at: Timestamp,
+        sink: &mut S,
+    ) -> Result<(), S::Error> {
+        let Some(f) = Family::of(table_of(table)) else {
+            return self.generate(table, day, Shard::ALL, View::Snapshot(at), sink);
+        };
+        if day > at.date() {
+            return Ok(());
+        }
+        let held = match super::cache_get(self.held_family_cache(), day) {
+            Some(h) if h.at == at => h,
+            _ => {
+                let mut rows: [Vec<Rec>; 5] = Default::default();
+                for o in self.orders_placed(day).iter() {
+                    if o.lifecycle.placed_at > at {
+                        continue;
+                    }
+                    // the lines (the session's detailed simulation) once for the five tables
+                    let (lines, money) = self.order_lines(o);
+                    for f in Family::ALL {
+                        rows[f as usize].extend(self.order_rows_with(f, o, &lines, &money, at));
+                    }
+                }
+                let h = Arc::new(HeldFamily { at, rows });
+                // a day per worker thread, its five tables one after the other
+                super::cache_put(self.held_family_cache(), day, h.clone(), 8);
+                h
+            }
+        };
+        for rec in &held.rows[f as usize] {
+            sink.row(rec)?;
         }
         Ok(())
     }

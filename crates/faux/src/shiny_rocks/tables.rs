@@ -1,7 +1,7 @@
 //! The Shiny Rocks tables, with the original's column names and value formats.
 
 use crate::rng::Uuid;
-use crate::table::{LogicalType as T, Parent};
+use crate::table::{Keep, LogicalType as T, Parent};
 use crate::time::Date;
 
 crate::table! {
@@ -27,6 +27,7 @@ crate::table! {
         cursor: None,
         partition: "order_date",
         parent: None,
+        keep: Keep::Window,
     };
 }
 
@@ -51,6 +52,7 @@ crate::table! {
             column: "order_id",
             path: "payments",
         }),
+        keep: Keep::Window,
     };
 }
 
@@ -72,6 +74,7 @@ crate::table! {
         cursor: None,
         partition: "run_date",
         parent: None,
+        keep: Keep::Window,
     };
 }
 
@@ -100,6 +103,7 @@ crate::table! {
         cursor: None,
         partition: "date",
         parent: None,
+        keep: Keep::Window,
     };
 }
 

@@ -38,6 +38,7 @@
 ///         cursor: None,
 ///         partition: "added_at",
 ///         parent: None,
+///         keep: faux::Keep::Window,
 ///     };
 /// }
 ///
@@ -89,7 +90,7 @@
 ///     }
 ///     pub static TAGS = TableDef {
 ///         name: "tags", description: "Tags.", primary_key: &[], cursor: None,
-///         partition: "name", parent: None,
+///         partition: "name", parent: None, keep: faux::Keep::Window,
 ///     };
 /// }
 /// ```
@@ -104,7 +105,7 @@
 ///     }
 ///     pub static TAGS = TableDef {
 ///         name: "tags", description: "Tags.", primary_key: &[], cursor: None,
-///         partition: "name", parent: None,
+///         partition: "name", parent: None, keep: faux::Keep::Window,
 ///     };
 /// }
 /// ```
@@ -119,7 +120,7 @@
 ///     }
 ///     pub static TAGS = TableDef {
 ///         name: "tags", description: "Tags.", primary_key: &[], cursor: None,
-///         partition: "name", parent: None,
+///         partition: "name", parent: None, keep: faux::Keep::Window,
 ///     };
 /// }
 /// ```

@@ -96,6 +96,23 @@ pub struct TableDef {
     pub partition: &'static str,
     /// The table whose rows own this table's rows (an order owns its lines), if any.
     pub parent: Option<Parent>,
+    /// Which of its rows a live source holds (Genie's store).
+    pub keep: Keep,
+}
+
+/// Which rows of a table a live source (Genie's store) holds, given a history window: a real
+/// shop's API serves its whole catalogue and every customer, and every order it serves whole,
+/// but not its clickstream since the day it opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    /// Every row ever created: other rows refer to them from any time (customers, products).
+    Always,
+    /// Rows created in the history window or up to this many days before it: rows that can
+    /// still change in the window (an order for its whole lifecycle), or that such rows refer
+    /// to (the session an order was placed in).
+    LookBack(u16),
+    /// Rows created in the history window (clickstream events, daily spend).
+    Window,
 }
 
 /// A table's owning table: each row belongs to the `table` row whose primary key equals its

@@ -440,6 +440,18 @@ impl Store {
         }
     }
 
+    /// During a new store's first fill (`on`): SQLite skips its syncs to disk. A crash
+    /// cannot lose anything that counts — a store without a clock is filled again — and a
+    /// killed process cannot corrupt the file (the journal still rolls back). Off again
+    /// before the clock is set. PostgreSQL is left as configured.
+    pub fn fast_fill(&self, on: bool) -> Result<(), StoreError> {
+        if let Backend::Sqlite { writer, .. } = &self.backend {
+            let c = writer.lock().expect("writer");
+            c.pragma_update(None, "synchronous", if on { "OFF" } else { "NORMAL" })?;
+        }
+        Ok(())
+    }
+
     /// The SQLite file, for the embedded store.
     pub fn sqlite_path(&self) -> Option<&Path> {
         match &self.backend {

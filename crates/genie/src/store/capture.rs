@@ -4,7 +4,9 @@
 
 use std::collections::HashMap;
 
-use faux::{ChangeRecord, Date, FieldVisitor, LogicalType, Op, Row, Scenario, Timestamp, Uuid};
+use faux::{
+    ChangeRecord, Date, FieldVisitor, LogicalType, Op, Row, RowSink, Scenario, Timestamp, Uuid,
+};
 use faux_sinks::sql::{Dialect, Upsert, ident};
 use rusqlite::types::Value;
 
@@ -128,6 +130,18 @@ impl Capture<'_> {
 
 /// A change record of the engine's feed, ready to apply to resource `res`.
 pub fn capture(res: &Resource, c: &ChangeRecord) -> Pending {
+    capture_row(res, c.table, &c.row, c.seq, c.ts.0, c.op)
+}
+
+/// A row of table `table` (resource `res`), captured as version `seq` written at `ts` by `op`.
+fn capture_row<R: Row>(
+    res: &Resource,
+    table: usize,
+    row: &R,
+    seq: i64,
+    ts: i64,
+    op: Op,
+) -> Pending {
     let mut cap = Capture {
         res,
         col: 0,
@@ -137,21 +151,50 @@ pub fn capture(res: &Resource, c: &ChangeRecord) -> Pending {
         created: 0,
         deleted: false,
     };
-    c.row.visit(&mut cap);
+    row.visit(&mut cap);
     Pending {
-        seq: c.seq,
-        ts: c.ts.0,
-        table: c.table,
-        op: c.op.as_str(),
+        seq,
+        ts,
+        table,
+        op: op.as_str(),
         key: if res.keyless() {
-            c.seq.to_string()
+            seq.to_string()
         } else {
             cap.key_parts.join(":")
         },
         sort: cap.sort,
         created: cap.created,
-        deleted: cap.deleted || c.op == Op::Delete,
+        deleted: cap.deleted || op == Op::Delete,
         values: cap.values,
+    }
+}
+
+/// Collects the rows of one keyed table's state ([`Scenario::generate_held`]) as rows to
+/// write: no sequence number, as of the row's own last change.
+#[derive(Debug)]
+pub struct StateSink<'a> {
+    res: &'a Resource,
+    table: usize,
+    pub rows: Vec<Pending>,
+}
+
+impl<'a> StateSink<'a> {
+    pub fn new(res: &'a Resource, table: usize) -> StateSink<'a> {
+        StateSink {
+            res,
+            table,
+            rows: Vec::new(),
+        }
+    }
+}
+
+impl RowSink for StateSink<'_> {
+    type Error = std::convert::Infallible;
+    fn row<R: Row>(&mut self, row: &R) -> Result<(), Self::Error> {
+        let mut p = capture_row(self.res, self.table, row, 0, 0, Op::Insert);
+        p.ts = p.sort;
+        self.rows.push(p);
+        Ok(())
     }
 }
 
@@ -251,106 +294,15 @@ impl Store {
                 last_seq: 0,
                 pruned_seq: 0,
             });
-            // a resource row keeps its latest version only: write each key once
-            let mut last: HashMap<(usize, &str), usize> = HashMap::new();
-            for (i, p) in changes.iter().enumerate() {
-                last.insert((p.table, p.key.as_str()), i);
+            for p in changes {
                 st.last_seq = st.last_seq.max(p.seq);
             }
             let retained: Vec<&Pending> = changes.iter().filter(|p| p.ts >= retain_after).collect();
             if let Some(p) = changes.iter().rfind(|p| p.ts < retain_after) {
                 st.pruned_seq = st.pruned_seq.max(p.seq);
             }
-            let feed = Upsert::new(&ident("changes"), &FEED.map(|(n, _)| n), &["seq"]);
-            if c.is_pg() {
-                if !retained.is_empty() {
-                    let mut cols = (vec![], vec![], vec![], vec![], vec![], vec![]);
-                    for p in &retained {
-                        let res = &resources[p.table];
-                        cols.0.push(Some(p.seq));
-                        cols.1.push(Some(res.name().to_string()));
-                        cols.2.push(Some(p.op.to_string()));
-                        cols.3.push(Some(p.ts));
-                        cols.4.push(Some(p.key.clone()));
-                        cols.5.push(p.feed_row(res));
-                    }
-                    c.exec(
-                        &feed.sql(&unnest(&FEED.map(|(_, int)| int))),
-                        &[
-                            Arg::IArr(cols.0),
-                            Arg::TArr(cols.1),
-                            Arg::TArr(cols.2),
-                            Arg::IArr(cols.3),
-                            Arg::TArr(cols.4),
-                            Arg::TArr(cols.5),
-                        ],
-                    )?;
-                }
-                for (t, res) in resources.iter().enumerate() {
-                    let rows: Vec<Vec<Arg>> = changes
-                        .iter()
-                        .enumerate()
-                        .filter(|(i, p)| p.table == t && last[&(t, p.key.as_str())] == *i)
-                        .map(|(_, p)| p.args(res))
-                        .collect();
-                    if rows.is_empty() {
-                        continue;
-                    }
-                    let cols = res.stored_cols();
-                    let mut arrays: Vec<Arg> = cols
-                        .iter()
-                        .map(|(_, i)| {
-                            if *i {
-                                Arg::IArr(vec![])
-                            } else {
-                                Arg::TArr(vec![])
-                            }
-                        })
-                        .collect();
-                    for row in rows {
-                        for (a, v) in arrays.iter_mut().zip(row) {
-                            match (a, v) {
-                                (Arg::IArr(x), Arg::I(n)) => x.push(Some(n)),
-                                (Arg::IArr(x), _) => x.push(None),
-                                (Arg::TArr(x), Arg::T(s)) => x.push(Some(s)),
-                                (Arg::TArr(x), _) => x.push(None),
-                                _ => unreachable!("arrays only"),
-                            }
-                        }
-                    }
-                    let integer: Vec<bool> = cols.iter().map(|(_, i)| *i).collect();
-                    c.exec(&res.upsert().sql(&unnest(&integer)), &arrays)?;
-                }
-            } else if let Conn::Sqlite(tx) = c {
-                // statements prepared once per batch, values bound straight from the changes
-                let mut feed = tx.prepare_cached(&feed.sql(&Dialect::Sqlite.values(FEED.len())))?;
-                let mut upserts: Vec<Option<rusqlite::CachedStatement<'_>>> =
-                    resources.iter().map(|_| None).collect();
-                for (i, p) in changes.iter().enumerate() {
-                    let res = &resources[p.table];
-                    if p.ts >= retain_after {
-                        feed.execute(rusqlite::params![
-                            p.seq,
-                            res.name(),
-                            p.op,
-                            p.ts,
-                            p.key.as_str(),
-                            p.feed_row(res),
-                        ])?;
-                    }
-                    if last[&(p.table, p.key.as_str())] == i {
-                        let stmt = match &mut upserts[p.table] {
-                            Some(s) => s,
-                            slot => {
-                                let values = Dialect::Sqlite.values(res.stored_cols().len());
-                                slot.insert(tx.prepare_cached(&res.upsert().sql(&values))?)
-                            }
-                        };
-                        p.bind(res, stmt)?;
-                        stmt.raw_execute()?;
-                    }
-                }
-            }
+            write_feed(c, resources, &retained)?;
+            write_resources(c, resources, changes)?;
             // prune the feed: the clock moved, older records leave the retention window.
             // seq grows with ts, so the first retained seq bounds what goes
             let first_kept = c.one_int(
@@ -372,6 +324,190 @@ impl Store {
             Ok(st)
         })
     }
+
+    /// One piece of a new store's first fill, in one transaction: `rows` of the resources'
+    /// state and `feed` records of the retained change feed. The clock is not set: a store
+    /// without one is incomplete ([`Store::finish_fill`] completes it).
+    pub fn load(&self, rows: &[Pending], feed: &[Pending]) -> Result<(), StoreError> {
+        let resources = self.resources();
+        self.tx(true, |c| {
+            write_feed(c, resources, &feed.iter().collect::<Vec<_>>())?;
+            match c {
+                Conn::Sqlite(tx) => append_rows(tx, resources, rows),
+                Conn::Pg(..) => write_resources(c, resources, rows),
+            }
+        })
+    }
+
+    /// Completes a first fill: from now on the store is served, and resumed on restart.
+    pub fn finish_fill(&self, st: &ClockState) -> Result<(), StoreError> {
+        self.tx(true, |c| c.set_clock(st))
+    }
+
+    /// Empties the resources and the feed of a store whose first fill never finished (it has
+    /// no clock): it is filled again from scratch. API keys stay.
+    pub fn clear_incomplete(&self) -> Result<(), StoreError> {
+        let resources = self.resources();
+        self.tx(true, |c| {
+            if c.clock()?.is_some() {
+                return Ok(());
+            }
+            c.exec("DELETE FROM changes", &[])?;
+            for r in resources {
+                c.exec(&format!("DELETE FROM {}", ident(r.name())), &[])?;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Writes `rows` to their resource tables: a row keeps its latest version only, so each key
+/// is written once (the last of `rows` wins; rows are in sequence order).
+fn write_resources(
+    c: &mut Conn<'_>,
+    resources: &[Resource],
+    rows: &[Pending],
+) -> Result<(), StoreError> {
+    let mut last: HashMap<(usize, &str), usize> = HashMap::with_capacity(rows.len());
+    for (i, p) in rows.iter().enumerate() {
+        last.insert((p.table, p.key.as_str()), i);
+    }
+    let is_last = |i: usize, p: &Pending| last[&(p.table, p.key.as_str())] == i;
+    if let Conn::Sqlite(tx) = c {
+        // statements prepared once per transaction, values bound straight from the rows
+        let mut upserts: Vec<Option<rusqlite::CachedStatement<'_>>> =
+            resources.iter().map(|_| None).collect();
+        for (i, p) in rows.iter().enumerate() {
+            if !is_last(i, p) {
+                continue;
+            }
+            let res = &resources[p.table];
+            let stmt = match &mut upserts[p.table] {
+                Some(s) => s,
+                slot => {
+                    let values = Dialect::Sqlite.values(res.stored_cols().len());
+                    slot.insert(tx.prepare_cached(&res.upsert().sql(&values))?)
+                }
+            };
+            p.bind(res, stmt)?;
+            stmt.raw_execute()?;
+        }
+        return Ok(());
+    }
+    for (t, res) in resources.iter().enumerate() {
+        let cols = res.stored_cols();
+        let mut arrays: Vec<Arg> = cols
+            .iter()
+            .map(|(_, i)| {
+                if *i {
+                    Arg::IArr(vec![])
+                } else {
+                    Arg::TArr(vec![])
+                }
+            })
+            .collect();
+        let mut any = false;
+        for (i, p) in rows.iter().enumerate() {
+            if p.table != t || !is_last(i, p) {
+                continue;
+            }
+            any = true;
+            for (a, v) in arrays.iter_mut().zip(p.args(res)) {
+                match (a, v) {
+                    (Arg::IArr(x), Arg::I(n)) => x.push(Some(n)),
+                    (Arg::IArr(x), _) => x.push(None),
+                    (Arg::TArr(x), Arg::T(s)) => x.push(Some(s)),
+                    (Arg::TArr(x), _) => x.push(None),
+                    _ => unreachable!("arrays only"),
+                }
+            }
+        }
+        if any {
+            let integer: Vec<bool> = cols.iter().map(|(_, i)| *i).collect();
+            c.exec(&res.upsert().sql(&unnest(&integer)), &arrays)?;
+        }
+    }
+    Ok(())
+}
+
+/// Appends `rows` (one per key) to the resource tables of a fresh fill, which have no index
+/// yet ([`Store::defer_indexes`]); the unique key index built after the fill checks that
+/// each key came once.
+fn append_rows(
+    tx: &rusqlite::Transaction<'_>,
+    resources: &[Resource],
+    rows: &[Pending],
+) -> Result<(), StoreError> {
+    let mut inserts: Vec<Option<rusqlite::CachedStatement<'_>>> =
+        resources.iter().map(|_| None).collect();
+    for p in rows {
+        let res = &resources[p.table];
+        let stmt = match &mut inserts[p.table] {
+            Some(s) => s,
+            slot => {
+                let names: Vec<&str> = res.stored_cols().iter().map(|(n, _)| *n).collect();
+                let sql = format!(
+                    "INSERT INTO {} ({}) {}",
+                    ident(res.name()),
+                    faux_sinks::sql::idents(names.iter()),
+                    Dialect::Sqlite.values(names.len())
+                );
+                slot.insert(tx.prepare_cached(&sql)?)
+            }
+        };
+        p.bind(res, stmt)?;
+        stmt.raw_execute()?;
+    }
+    Ok(())
+}
+
+/// Appends `records` to the retained change feed.
+fn write_feed(
+    c: &mut Conn<'_>,
+    resources: &[Resource],
+    records: &[&Pending],
+) -> Result<(), StoreError> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    let feed = Upsert::new(&ident("changes"), &FEED.map(|(n, _)| n), &["seq"]);
+    if let Conn::Sqlite(tx) = c {
+        let mut stmt = tx.prepare_cached(&feed.sql(&Dialect::Sqlite.values(FEED.len())))?;
+        for p in records {
+            let res = &resources[p.table];
+            stmt.execute(rusqlite::params![
+                p.seq,
+                res.name(),
+                p.op,
+                p.ts,
+                p.key.as_str(),
+                p.feed_row(res),
+            ])?;
+        }
+        return Ok(());
+    }
+    let mut cols = (vec![], vec![], vec![], vec![], vec![], vec![]);
+    for p in records {
+        let res = &resources[p.table];
+        cols.0.push(Some(p.seq));
+        cols.1.push(Some(res.name().to_string()));
+        cols.2.push(Some(p.op.to_string()));
+        cols.3.push(Some(p.ts));
+        cols.4.push(Some(p.key.clone()));
+        cols.5.push(p.feed_row(res));
+    }
+    c.exec(
+        &feed.sql(&unnest(&FEED.map(|(_, int)| int))),
+        &[
+            Arg::IArr(cols.0),
+            Arg::TArr(cols.1),
+            Arg::TArr(cols.2),
+            Arg::IArr(cols.3),
+            Arg::TArr(cols.4),
+            Arg::TArr(cols.5),
+        ],
+    )?;
+    Ok(())
 }
 
 #[cfg(test)]

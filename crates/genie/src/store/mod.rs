@@ -31,7 +31,7 @@ mod schema;
 use std::path::PathBuf;
 
 pub use backend::{Arg, Backend, Conn, PG_SCHEMA, Pg, PgClient};
-pub use capture::{Pending, capture, day_changes, decimal_text};
+pub use capture::{Pending, StateSink, capture, day_changes, decimal_text};
 pub use clock_state::ClockState;
 pub use keys::{ApiKey, hash_key, now_rfc3339};
 pub use queries::{Change, Filters, ListQuery, Page};
@@ -62,6 +62,8 @@ pub enum StoreError {
     },
     #[error("random number generator: {0}")]
     Random(String),
+    #[error("the store has no clock: its first fill has not finished")]
+    NotFilled,
     #[error("no API key with id {0}")]
     UnknownKey(i64),
     #[error("unknown scope {scope:?}: a key takes {valid}")]

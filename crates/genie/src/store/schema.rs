@@ -217,19 +217,20 @@ pub fn render<'a>(res: &Resource, cells: impl IntoIterator<Item = &'a Value>) ->
 }
 
 impl Store {
-    /// Before the first backfill of a new embedded store: drops the secondary indexes, which
-    /// [`Store::build_indexes`] builds again after the data (much faster than maintaining
-    /// them row by row). Opening the store builds missing indexes too, so a backfill that
-    /// stops half-way leaves nothing behind. PostgreSQL keeps its indexes.
+    /// Before the first fill of a new embedded store (its tables empty): the resource tables
+    /// are made again without any index — not even the key's — so the fill appends rows in
+    /// the order it writes them, and [`Store::build_indexes`] sorts them into indexes after
+    /// the data (much faster than inserting random ids into B-trees row by row). The key
+    /// then has a unique index of its own, which upserts conflict on as they would on a
+    /// primary key. PostgreSQL keeps its tables and indexes.
     pub fn defer_indexes(&self) -> Result<(), StoreError> {
         if self.is_postgres() {
             return Ok(());
         }
         let mut sql = String::new();
         for r in self.resources() {
-            for (name, _) in r.indexes() {
-                sql.push_str(&format!("DROP INDEX IF EXISTS {};\n", ident(&name)));
-            }
+            sql.push_str(&format!("DROP TABLE IF EXISTS {};\n", ident(r.name())));
+            sql.push_str(&create_table(r, Dialect::Sqlite, false));
         }
         self.tx(true, |c| match c {
             Conn::Sqlite(tx) => Ok(tx.execute_batch(&sql)?),
@@ -237,15 +238,40 @@ impl Store {
         })
     }
 
-    /// Builds the indexes [`Store::defer_indexes`] dropped (and any other missing one).
+    /// Builds the indexes [`Store::defer_indexes`] left out (and any other missing one).
     pub fn build_indexes(&self) -> Result<(), StoreError> {
         if self.is_postgres() {
             return Ok(());
         }
-        let sql = schema_sql(self.resources(), Dialect::Sqlite);
+        let mut sql = String::new();
+        for r in self.resources() {
+            if !self.has_primary_key(r)? {
+                sql.push_str(&create_index_sql(
+                    &format!("{}_key", r.name()),
+                    r,
+                    &[r.key_name()],
+                    true,
+                ));
+            }
+        }
+        sql.push_str(&schema_sql(self.resources(), Dialect::Sqlite));
         self.tx(true, |c| match c {
             Conn::Sqlite(tx) => Ok(tx.execute_batch(&sql)?),
             Conn::Pg(..) => Ok(()),
+        })
+    }
+
+    /// The SQLite table of `r` was created with its key as primary key (not by a fresh fill).
+    fn has_primary_key(&self, r: &Resource) -> Result<bool, StoreError> {
+        self.tx(false, |c| {
+            let n = c.one_int(
+                &format!(
+                    "SELECT count(*) FROM pragma_table_info('{}') WHERE pk > 0",
+                    r.name()
+                ),
+                &[],
+            )?;
+            Ok(n.unwrap_or(0) > 0)
         })
     }
 
@@ -307,27 +333,42 @@ CREATE TABLE IF NOT EXISTS api_keys (id {}, name TEXT NOT NULL, prefix TEXT NOT 
 }
 
 /// The DDL of a scenario's resource tables and their indexes, derived from the table
-/// definitions.
+/// definitions (tables that exist are left as they are).
 pub fn schema_sql(resources: &[Resource], d: Dialect) -> String {
     let mut sql = String::new();
     for r in resources {
-        let name = ident(r.name());
-        let mut table = CreateTable::new(&name);
-        table.if_not_exists();
-        for (col, integer) in r.stored_cols() {
-            // the bookkeeping columns are always set
-            let not_null = r.def.column(col).is_none_or(|c| !c.nullable);
-            table.column(col, &stored_type(d, integer), not_null);
-        }
-        table.primary_key(&[r.key_name()]);
-        sql.push_str(&table.sql());
-        sql.push_str(";\n");
+        sql.push_str(&create_table(r, d, true));
         for (index, cols) in r.indexes() {
-            sql.push_str(&create_index(&index, &name, &cols));
-            sql.push_str(";\n");
+            sql.push_str(&create_index_sql(&index, r, &cols, false));
         }
     }
     sql
+}
+
+/// `CREATE TABLE IF NOT EXISTS` for `r`, with its key as primary key or (`keyed` false, for
+/// a fresh fill) without any.
+fn create_table(r: &Resource, d: Dialect, keyed: bool) -> String {
+    let mut table = CreateTable::new(&ident(r.name()));
+    table.if_not_exists();
+    for (col, integer) in r.stored_cols() {
+        // the bookkeeping columns are always set
+        let not_null = r.def.column(col).is_none_or(|c| !c.nullable);
+        table.column(col, &stored_type(d, integer), not_null);
+    }
+    if keyed {
+        table.primary_key(&[r.key_name()]);
+    }
+    format!("{};\n", table.sql())
+}
+
+fn create_index_sql(index: &str, r: &Resource, cols: &[&str], unique: bool) -> String {
+    let sql = create_index(index, &ident(r.name()), cols);
+    let sql = if unique {
+        sql.replacen("CREATE INDEX", "CREATE UNIQUE INDEX", 1)
+    } else {
+        sql
+    };
+    format!("{sql};\n")
 }
 
 #[cfg(test)]

@@ -83,6 +83,7 @@ static MART: TableDef = TableDef {
     cursor: None,
     partition: "date",
     parent: None,
+    keep: faux::Keep::Window,
 };
 
 /// The rows of `table` whose partition day falls in the range (every column, canonical, in
