@@ -6,10 +6,12 @@
 //! - [`model`]: feature encoding, the logistic regression, metrics;
 //! - [`train`]: matured labels → training set → fit → evaluation against the oracle;
 //! - [`registry`]: versioned models in a folder;
-//! - [`serve`]: the prediction API.
+//! - [`serve`]: the prediction API;
+//! - [`publish`]: Kingfisher's messages (`kingfisher.model.trained`).
 
 pub mod ingest;
 pub mod model;
+pub mod publish;
 pub mod registry;
 pub mod serve;
 pub mod store;

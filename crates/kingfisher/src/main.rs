@@ -89,6 +89,12 @@ struct TrainArgs {
     /// Train on at most this many days before the held-out day.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=3650))]
     train_days: Option<u32>,
+    /// Publish `kingfisher.model.trained` (the model's summary and metrics) to this RabbitMQ.
+    #[arg(long)]
+    broker: Option<String>,
+    /// The exchange Kingfisher's messages go to (durable, topic).
+    #[arg(long, default_value = "kingfisher", requires = "broker")]
+    events_exchange: String,
 }
 
 #[derive(Debug, clap::Args)]
@@ -219,6 +225,16 @@ fn train_cmd(a: TrainArgs) -> anyhow::Result<()> {
         println!("  warning: {n} held-out labels differ from the truth file");
     }
     println!("{}", serde_json::to_string(&r.metrics)?);
+    if let Some(broker) = &a.broker {
+        let body = kingfisher::serve::summary(&r);
+        runtime()?.block_on(kingfisher::publish::publish(
+            broker,
+            &a.events_exchange,
+            "kingfisher.model.trained",
+            &body,
+        ))?;
+        println!("published kingfisher.model.trained (v{})", r.version);
+    }
     Ok(())
 }
 

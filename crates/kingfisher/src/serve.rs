@@ -164,7 +164,8 @@ async fn predict(State(state): State<AppState>, body: Bytes) -> Result<Response,
     Ok(axum::Json(out).into_response())
 }
 
-fn summary(r: &ModelRecord) -> Value {
+/// A model's summary: what `GET /v1/models` lists and `kingfisher.model.trained` carries.
+pub fn summary(r: &ModelRecord) -> Value {
     json!({
         "version": r.version,
         "kind": r.kind,

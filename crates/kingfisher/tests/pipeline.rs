@@ -200,6 +200,11 @@ fn stream_features_train_serve() {
     assert!(matured > 1500, "{matured} matured carts");
 
     // train: as of the end of the stream, and earlier (no label before it matured)
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (_conn, mut trained) = rt.block_on(listen(broker, "kingfisher.model.#"));
     let reg = dir.path().join("models");
     let out = run(Command::new(KF)
         .args(["train", "--store"])
@@ -207,7 +212,18 @@ fn stream_features_train_serve() {
         .arg("--registry")
         .arg(&reg)
         .arg("--truth")
-        .arg(&truth_path));
+        .arg(&truth_path)
+        .args(["--broker", broker, "--events-exchange", "kingfisher-test"]));
+    let message = rt.block_on(async {
+        use futures_util::StreamExt;
+        tokio::time::timeout(Duration::from_secs(10), trained.next())
+            .await
+            .expect("kingfisher.model.trained within 10 s")
+            .unwrap()
+            .unwrap()
+    });
+    assert_eq!(message.routing_key.as_str(), "kingfisher.model.trained");
+    let published: serde_json::Value = serde_json::from_slice(&message.data).unwrap();
     eprintln!("{}", String::from_utf8_lossy(&out.stdout));
     let registry = Registry::new(&reg);
     let v1 = registry.load(1).unwrap();
@@ -216,6 +232,8 @@ fn stream_features_train_serve() {
         "the newest day matured by {LAST} 23:59:59"
     );
     assert!(v1.training_to < v1.holdout_day);
+    assert_eq!(published["version"], 1);
+    assert_eq!(published["data_digest"], v1.data_digest.as_str());
     let m = &v1.metrics;
     assert_eq!(
         (m.label_mismatches, m.missing_from_truth),
@@ -277,6 +295,63 @@ fn stream_features_train_serve() {
     assert!(v2.metrics.oracle.is_none());
 
     serve(&reg, &sa, &carts_a, &v1);
+}
+
+/// An exclusive queue on the test exchange bound to `key`, consumed without acks.
+async fn listen(broker: &str, key: &str) -> (lapin::Connection, lapin::Consumer) {
+    use lapin::options::{
+        BasicConsumeOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
+    };
+    use lapin::types::FieldTable;
+    let conn = lapin::Connection::connect(broker, lapin::ConnectionProperties::default())
+        .await
+        .unwrap();
+    let ch = conn.create_channel().await.unwrap();
+    ch.exchange_declare(
+        "kingfisher-test".into(),
+        lapin::ExchangeKind::Topic,
+        ExchangeDeclareOptions {
+            durable: true,
+            ..ExchangeDeclareOptions::default()
+        },
+        FieldTable::default(),
+    )
+    .await
+    .unwrap();
+    let q = ch
+        .queue_declare(
+            "".into(),
+            QueueDeclareOptions {
+                exclusive: true,
+                auto_delete: true,
+                ..QueueDeclareOptions::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    ch.queue_bind(
+        q.name().clone(),
+        "kingfisher-test".into(),
+        key.into(),
+        QueueBindOptions::default(),
+        FieldTable::default(),
+    )
+    .await
+    .unwrap();
+    let consumer = ch
+        .basic_consume(
+            q.name().clone(),
+            "pipeline-test".into(),
+            BasicConsumeOptions {
+                no_ack: true,
+                ..BasicConsumeOptions::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    (conn, consumer)
 }
 
 /// The first seq of the first day, so "half way" is between it and the last.
