@@ -145,6 +145,14 @@ impl Scenario {
         }
     }
 
+    /// The e-commerce simulation (for its answer keys beyond tables, e.g. cart labels).
+    pub fn as_ecommerce(&self) -> Option<&Ecommerce> {
+        match &self.kind {
+            Kind::Ecommerce(e) => Some(e),
+            Kind::ShinyRocks(_) | Kind::Custom(_) => None,
+        }
+    }
+
     pub fn name(&self) -> &'static str {
         match &self.kind {
             Kind::ShinyRocks(_) => ShinyRocks::NAME,

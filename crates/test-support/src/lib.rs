@@ -115,7 +115,7 @@ pub fn requirements() -> Vec<Requirement> {
             check: services::POSTGRES.reachable().map(drop),
         },
         Requirement {
-            tests: "aladdin stream (RabbitMQ tests)",
+            tests: "aladdin stream (RabbitMQ tests); kingfisher pipeline::stream_features_train_serve",
             check: services::RABBITMQ.reachable().map(drop),
         },
         Requirement {

@@ -20,6 +20,7 @@
 
 pub mod catalog;
 pub mod config;
+pub mod labels;
 pub mod lifecycle;
 pub mod people;
 pub mod sessions;

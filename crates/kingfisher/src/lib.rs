@@ -1,0 +1,22 @@
+//! Kingfisher: cart purchase propensity over Faux Genie's live stream.
+//!
+//! - [`store`]: the feature store (SQLite): point-in-time features per cart, scored at a
+//!   session's first `add_to_cart`, and labels as they arrive, idempotent by `seq`;
+//! - [`ingest`]: the RabbitMQ consumer feeding the store from `aladdin stream`;
+//! - [`model`]: feature encoding, the logistic regression, metrics;
+//! - [`train`]: matured labels → training set → fit → evaluation against the oracle;
+//! - [`registry`]: versioned models in a folder;
+//! - [`serve`]: the prediction API;
+//! - [`publish`]: Kingfisher's messages (`kingfisher.model.trained`).
+
+pub mod ingest;
+pub mod model;
+pub mod publish;
+pub mod registry;
+pub mod serve;
+pub mod store;
+pub mod train;
+
+/// The label's horizon: checked out in the cart's session or in a session resuming it on
+/// one of the next 7 days (as `aladdin truth --labels` defines it).
+pub const LABEL_DAYS: i32 = faux::ecommerce::labels::LABEL_DAYS;

@@ -1,0 +1,285 @@
+//! `kingfisher`: features from the live stream, training against the oracle, serving.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use kingfisher::ingest::{self, IngestOptions};
+use kingfisher::registry::Registry;
+use kingfisher::serve::{AppState, router};
+use kingfisher::store::Store;
+use kingfisher::train::{self, TrainOptions};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kingfisher",
+    version,
+    about = "Cart purchase propensity over Faux Genie's live stream: features, training graded against the simulation's true probabilities, a model registry and a prediction API."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Consume `aladdin stream`'s sessions and events from RabbitMQ into the feature store.
+    Features(FeaturesArgs),
+    /// Train a model on the matured labels, evaluate it on the newest matured day, register it.
+    Train(TrainArgs),
+    /// Serve predictions over HTTP.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct FeaturesArgs {
+    /// RabbitMQ URL.
+    #[arg(long, default_value = "amqp://guest:guest@127.0.0.1:5672/%2f")]
+    broker: String,
+    /// The exchange `aladdin stream` publishes to (its --exchange).
+    #[arg(long, default_value = "faux")]
+    exchange: String,
+    /// The stream's routing-key prefix (its --prefix; by default the scenario name).
+    #[arg(long, default_value = "ecommerce")]
+    prefix: String,
+    /// The durable queue this service reads (kept across restarts).
+    #[arg(long, default_value = "kingfisher.features")]
+    queue: String,
+    /// The feature store (SQLite file, created if missing).
+    #[arg(long, default_value = "kingfisher.db")]
+    store: PathBuf,
+    /// Records applied per transaction at most.
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..=20_000))]
+    batch: u64,
+    /// Stop after no record arrived for this many seconds [default: run until stopped].
+    #[arg(long, value_parser = parse_seconds)]
+    exit_when_idle: Option<Duration>,
+    /// Stop once the store has applied this seq (a finished `aladdin stream` prints its last).
+    #[arg(long)]
+    stop_at_seq: Option<i64>,
+    /// Declare the queue and its bindings, then exit (run before the stream starts).
+    #[arg(long)]
+    setup_only: bool,
+    /// Let the broker delete the queue after this many seconds without a consumer (for
+    /// throw-away runs; the same value must be given on every run).
+    #[arg(long, value_parser = parse_seconds)]
+    queue_expires: Option<Duration>,
+}
+
+#[derive(Debug, clap::Args)]
+struct TrainArgs {
+    /// The feature store `kingfisher features` fills.
+    #[arg(long, default_value = "kingfisher.db")]
+    store: PathBuf,
+    /// The model registry folder.
+    #[arg(long, default_value = "models")]
+    registry: PathBuf,
+    /// `aladdin truth --labels` output for the same scenario and seed: scores the oracle on
+    /// the held-out carts.
+    #[arg(long)]
+    truth: Option<PathBuf>,
+    /// Train as of this instant (RFC 3339, a date or epoch seconds) [default: the last record
+    /// in the store].
+    #[arg(long, value_parser = parse_instant)]
+    as_of: Option<faux::Timestamp>,
+    /// Train on at most this many days before the held-out day.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    train_days: Option<u32>,
+    /// Publish `kingfisher.model.trained` (the model's summary and metrics) to this RabbitMQ.
+    #[arg(long)]
+    broker: Option<String>,
+    /// The exchange Kingfisher's messages go to (durable, topic).
+    #[arg(long, default_value = "kingfisher", requires = "broker")]
+    events_exchange: String,
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// The model registry folder.
+    #[arg(long, default_value = "models")]
+    registry: PathBuf,
+    /// The feature store, for predictions by cart_id.
+    #[arg(long)]
+    store: Option<PathBuf>,
+    /// Serve this version [default: the newest].
+    #[arg(long)]
+    model_version: Option<u32>,
+    /// Address to listen on (port 0: any free port; the address is printed).
+    #[arg(long, default_value = "127.0.0.1:8780")]
+    listen: String,
+}
+
+fn parse_seconds(s: &str) -> Result<Duration, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v < 1e9 => Ok(Duration::from_secs_f64(v)),
+        _ => Err(format!(
+            "invalid duration {s:?}: expected a number of seconds above 0"
+        )),
+    }
+}
+
+fn parse_instant(s: &str) -> Result<faux::Timestamp, String> {
+    faux::Timestamp::parse_flexible(s).map_err(|e| e.to_string())
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("KINGFISHER_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,lapin=off")),
+        )
+        .init();
+    let result = match cli.command {
+        Command::Features(a) => features(a),
+        Command::Train(a) => train_cmd(a),
+        Command::Serve(a) => serve(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}
+
+fn features(a: FeaturesArgs) -> anyhow::Result<()> {
+    let mut store = Store::open(&a.store)?;
+    let opts = IngestOptions {
+        broker: a.broker,
+        exchange: a.exchange,
+        prefix: a.prefix,
+        queue: a.queue,
+        batch: a.batch as usize,
+        exit_when_idle: a.exit_when_idle,
+        stop_at_seq: a.stop_at_seq,
+        setup_only: a.setup_only,
+        queue_expires: a.queue_expires,
+    };
+    let s = runtime()?.block_on(ingest::run(&mut store, &opts))?;
+    let progress = store.progress()?;
+    tracing::info!(
+        "received {} records, applied {} (the rest were seen before), {} malformed; store at seq {}",
+        s.received,
+        s.applied,
+        s.malformed,
+        progress.map_or("none".into(), |(seq, ts)| format!("{seq} ({ts})"))
+    );
+    Ok(())
+}
+
+fn train_cmd(a: TrainArgs) -> anyhow::Result<()> {
+    let store = Store::open(&a.store)?;
+    let registry = Registry::new(&a.registry);
+    let truth = a.truth.as_deref().map(train::read_truth).transpose()?;
+    let opts = TrainOptions {
+        as_of: a.as_of,
+        train_days: a.train_days,
+        truth,
+    };
+    let r = train::train(&store, &registry, &opts)?;
+    let m = &r.metrics;
+    let fmt = |s: &kingfisher::registry::Scores| {
+        format!(
+            "log loss {:.4}, AUC {}",
+            s.log_loss,
+            s.auc.map_or("n/a".into(), |a| format!("{a:.4}"))
+        )
+    };
+    println!(
+        "model v{}: trained on {} carts ({} to {}), held out {} carts of {}",
+        r.version, r.train_carts, r.training_from, r.training_to, r.holdout_carts, r.holdout_day
+    );
+    println!("  model    {}", fmt(&m.model));
+    println!("  constant {}", fmt(&m.constant));
+    match &m.oracle {
+        Some(o) => println!(
+            "  oracle   {}  (gap in log loss: {:+.4})",
+            fmt(o),
+            m.model.log_loss - o.log_loss
+        ),
+        None => println!("  oracle   (give --truth to score it)"),
+    }
+    if let Some(n) = m.label_mismatches
+        && n > 0
+    {
+        println!("  warning: {n} held-out labels differ from the truth file");
+    }
+    println!("{}", serde_json::to_string(&r.metrics)?);
+    if let Some(broker) = &a.broker {
+        let body = kingfisher::serve::summary(&r);
+        runtime()?.block_on(kingfisher::publish::publish(
+            broker,
+            &a.events_exchange,
+            "kingfisher.model.trained",
+            &body,
+        ))?;
+        println!("published kingfisher.model.trained (v{})", r.version);
+    }
+    Ok(())
+}
+
+fn serve(a: ServeArgs) -> anyhow::Result<()> {
+    let registry = Registry::new(&a.registry);
+    // a corrupt model file is refused here, before anything is served
+    let model = match a.model_version {
+        Some(v) => registry.load(v)?,
+        None => registry.latest()?,
+    };
+    let store = a
+        .store
+        .as_deref()
+        .map(|p| {
+            if !p.is_file() {
+                anyhow::bail!("--store {}: no such feature store", p.display());
+            }
+            Ok(Arc::new(Mutex::new(Store::open(p)?)))
+        })
+        .transpose()?;
+    let state = AppState {
+        registry,
+        model: Arc::new(model),
+        store,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(&a.listen)
+            .await
+            .with_context(|| format!("--listen {}", a.listen))?;
+        let addr = listener.local_addr()?;
+        println!(
+            "listening on http://{addr} (model v{})",
+            state.model.version
+        );
+        use std::io::Write;
+        std::io::stdout().flush()?;
+        axum::serve(listener, router(state))
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await?;
+        anyhow::Ok(())
+    })
+}

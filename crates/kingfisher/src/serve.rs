@@ -1,0 +1,220 @@
+//! The prediction API: `POST /v1/predict`, `GET /v1/models`, `GET /v1/models/{version}`.
+//! Errors are RFC 9457 problem details (`application/problem+json`), as Genie's are.
+
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+
+use crate::registry::{ModelRecord, Registry, RegistryError};
+use crate::store::{Features, Store};
+
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub registry: Registry,
+    pub model: Arc<ModelRecord>,
+    /// The feature store, for predictions by cart id (None: explicit features only).
+    pub store: Option<Arc<Mutex<Store>>>,
+}
+
+/// A problem+json answer.
+#[derive(Debug)]
+pub struct Problem {
+    status: StatusCode,
+    title: &'static str,
+    detail: String,
+}
+
+impl Problem {
+    fn new(status: StatusCode, title: &'static str, detail: impl Into<String>) -> Problem {
+        Problem {
+            status,
+            title,
+            detail: detail.into(),
+        }
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let body = json!({
+            "type": "about:blank",
+            "title": self.title,
+            "status": self.status.as_u16(),
+            "detail": self.detail,
+        });
+        (
+            self.status,
+            [(header::CONTENT_TYPE, "application/problem+json")],
+            body.to_string(),
+        )
+            .into_response()
+    }
+}
+
+fn bad_request(detail: impl Into<String>) -> Problem {
+    Problem::new(StatusCode::BAD_REQUEST, "Bad Request", detail)
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/predict", post(predict))
+        .route("/v1/models", get(models))
+        .route("/v1/models/{version}", get(model))
+        .fallback(|| async {
+            Problem::new(
+                StatusCode::NOT_FOUND,
+                "Not Found",
+                "no such endpoint: POST /v1/predict, GET /v1/models and GET /v1/models/{version} exist",
+            )
+        })
+        .with_state(state)
+}
+
+/// Checks explicit features beyond their types.
+fn check(f: &Features) -> Result<(), String> {
+    if f.hour > 23 {
+        return Err(format!("features.hour = {} must be 0 to 23", f.hour));
+    }
+    if f.weekday > 6 {
+        return Err(format!(
+            "features.weekday = {} must be 0 (Monday) to 6 (Sunday)",
+            f.weekday
+        ));
+    }
+    if !f.unit_price.is_finite() || f.unit_price < 0.0 {
+        return Err(format!(
+            "features.unit_price = {} must be a price of 0 or more",
+            f.unit_price
+        ));
+    }
+    if f.days_since_last_order
+        .is_some_and(|d| !d.is_finite() || d < 0.0)
+    {
+        return Err("features.days_since_last_order must be null or 0 or more days".into());
+    }
+    Ok(())
+}
+
+async fn predict(State(state): State<AppState>, body: Bytes) -> Result<Response, Problem> {
+    let v: Value = serde_json::from_slice(&body)
+        .map_err(|e| bad_request(format!("the body is not JSON: {e}")))?;
+    let obj = v.as_object().ok_or_else(|| {
+        bad_request(r#"expected an object: {"cart_id": "…"} or {"features": {…}}"#)
+    })?;
+    if let Some(k) = obj.keys().find(|k| *k != "cart_id" && *k != "features") {
+        return Err(bad_request(format!(
+            "unknown field {k:?}: give cart_id or features"
+        )));
+    }
+    let model = &state.model;
+    let (features, cart) = match (obj.get("cart_id"), obj.get("features")) {
+        (Some(_), Some(_)) | (None, None) => {
+            return Err(bad_request(
+                "give exactly one of cart_id (scored from the feature store) and features",
+            ));
+        }
+        (Some(id), None) => {
+            let id = id
+                .as_str()
+                .ok_or_else(|| bad_request(format!("cart_id = {id} must be a string")))?;
+            let store = state.store.as_ref().ok_or_else(|| {
+                bad_request("this server has no feature store (--store): give features")
+            })?;
+            let cart = store
+                .lock()
+                .expect("store lock")
+                .cart(id)
+                .map_err(|e| {
+                    Problem::new(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "Internal Server Error",
+                        e.to_string(),
+                    )
+                })?
+                .ok_or_else(|| {
+                    Problem::new(
+                        StatusCode::NOT_FOUND,
+                        "Not Found",
+                        format!(
+                            "cart {id:?} is not in the feature store (not scored yet, or unknown)"
+                        ),
+                    )
+                })?;
+            (cart.features.clone(), Some(cart))
+        }
+        (None, Some(f)) => {
+            let f: Features = serde_json::from_value(f.clone())
+                .map_err(|e| bad_request(format!("invalid features: {e}")))?;
+            check(&f).map_err(bad_request)?;
+            (f, None)
+        }
+    };
+    let p = model.model.predict(&features);
+    let mut out = json!({"p": p, "model_version": model.version});
+    if let Some(c) = cart {
+        out["cart_id"] = json!(c.cart_id);
+        out["scored_at"] = json!(c.scored_at.to_string());
+    }
+    Ok(axum::Json(out).into_response())
+}
+
+/// A model's summary: what `GET /v1/models` lists and `kingfisher.model.trained` carries.
+pub fn summary(r: &ModelRecord) -> Value {
+    json!({
+        "version": r.version,
+        "kind": r.kind,
+        "trained_as_of": r.trained_as_of,
+        "training_from": r.training_from,
+        "training_to": r.training_to,
+        "holdout_day": r.holdout_day,
+        "data_digest": r.data_digest,
+        "metrics": r.metrics,
+    })
+}
+
+fn registry_problem(e: RegistryError) -> Problem {
+    match e {
+        RegistryError::Unknown { .. } => {
+            Problem::new(StatusCode::NOT_FOUND, "Not Found", e.to_string())
+        }
+        e => Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Internal Server Error",
+            e.to_string(),
+        ),
+    }
+}
+
+async fn models(State(state): State<AppState>) -> Result<Response, Problem> {
+    let mut list = Vec::new();
+    for v in state.registry.versions().map_err(registry_problem)? {
+        match state.registry.load(v) {
+            Ok(r) => list.push(summary(&r)),
+            // a corrupt version is listed as such, not hidden
+            Err(e) => list.push(json!({"version": v, "error": e.to_string()})),
+        }
+    }
+    Ok(axum::Json(json!({"serving": state.model.version, "models": list})).into_response())
+}
+
+async fn model(
+    State(state): State<AppState>,
+    Path(version): Path<String>,
+) -> Result<Response, Problem> {
+    let v: u32 = version.parse().map_err(|_| {
+        bad_request(format!(
+            "model version {version:?} must be a positive integer, as GET /v1/models lists them"
+        ))
+    })?;
+    let r = state.registry.load(v).map_err(registry_problem)?;
+    let mut out = summary(&r);
+    out["features"] = json!(r.features);
+    out["model"] = json!(r.model);
+    Ok(axum::Json(out).into_response())
+}

@@ -1,0 +1,548 @@
+//! The feature store: SQLite, fed change records in `seq` order.
+//!
+//! Features are computed when a cart is scored (its session's first `add_to_cart`) from what
+//! the store holds at that instant, and frozen: they are point-in-time by construction. Each
+//! batch of records is applied in one transaction together with the last applied `seq`, and
+//! records at or below it are skipped, so a redelivered message or a restart changes nothing.
+
+use std::path::Path;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+
+use faux::{Date, Timestamp};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("feature store: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("record seq {seq}: {message}")]
+    Record { seq: i64, message: String },
+    #[error("stored features of cart {cart}: {source}")]
+    Features {
+        cart: String,
+        source: serde_json::Error,
+    },
+}
+
+/// One change record as `aladdin stream` publishes it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Change {
+    pub table: String,
+    pub op: String,
+    pub seq: i64,
+    pub ts: String,
+    pub row: serde_json::Value,
+}
+
+/// What is known of a cart when it is scored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Features {
+    pub channel: String,
+    pub device: String,
+    /// The session belongs to a customer account.
+    pub signed_in: bool,
+    /// The customer's earlier sessions.
+    pub sessions_before: u32,
+    /// The customer's orders placed before this instant.
+    pub orders_before: u32,
+    /// Days since the customer's last order (None: never ordered).
+    pub days_since_last_order: Option<f64>,
+    /// Products viewed in the session before the first add.
+    pub product_views: u32,
+    /// The first product added: unit price and units.
+    pub unit_price: f64,
+    pub quantity: u32,
+    pub hour: u32,
+    /// 0 = Monday.
+    pub weekday: u32,
+}
+
+/// A scored cart with its label state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cart {
+    pub cart_id: String,
+    pub day: Date,
+    pub scored_at: Timestamp,
+    pub features: Features,
+    pub ordered_at: Option<Timestamp>,
+    /// When the session that placed the order started.
+    pub order_session_started_at: Option<Timestamp>,
+}
+
+impl Cart {
+    /// The instant the label is known: the last session that can order the cart (resumed on
+    /// day + 7, at most an hour long) has ended.
+    pub fn matures_at(&self) -> Timestamp {
+        Timestamp(self.day.add_days(crate::LABEL_DAYS + 1).start().0 + 3600)
+    }
+
+    /// The label as known at `as_of` (None: not matured yet).
+    pub fn label_at(&self, as_of: Timestamp) -> Option<bool> {
+        if self.matures_at() > as_of {
+            return None;
+        }
+        let horizon = self.day.add_days(crate::LABEL_DAYS + 1).start();
+        Some(
+            self.ordered_at.is_some_and(|t| t <= as_of)
+                && self.order_session_started_at.is_some_and(|s| s < horizon),
+        )
+    }
+}
+
+/// A `carts` row as read: id, day, scored_at, features, ordered_at, order session start.
+type CartRow = (String, String, i64, String, Option<i64>, Option<i64>);
+
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS progress (id INTEGER PRIMARY KEY CHECK (id = 1), last_seq INTEGER NOT NULL, last_ts INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions (id TEXT PRIMARY KEY, customer_id TEXT, started_at INTEGER NOT NULL,
+  channel TEXT NOT NULL, device TEXT NOT NULL, sessions_before INTEGER NOT NULL, product_views INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS customers (id TEXT PRIMARY KEY, sessions INTEGER NOT NULL DEFAULT 0,
+  orders INTEGER NOT NULL DEFAULT 0, last_order_at INTEGER);
+CREATE TABLE IF NOT EXISTS carts (cart_id TEXT PRIMARY KEY, session_id TEXT NOT NULL, day TEXT NOT NULL,
+  scored_at INTEGER NOT NULL, seq INTEGER NOT NULL, features TEXT NOT NULL, ordered_at INTEGER, order_session_started_at INTEGER);
+CREATE INDEX IF NOT EXISTS carts_by_day ON carts (day);
+";
+
+fn parse_ts(seq: i64, field: &str, v: Option<&serde_json::Value>) -> Result<Timestamp, StoreError> {
+    let text = v
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| StoreError::Record {
+            seq,
+            message: format!("{field} is missing or not a string"),
+        })?;
+    Timestamp::parse_flexible(text).map_err(|e| StoreError::Record {
+        seq,
+        message: format!("{field} = {text:?}: {e}"),
+    })
+}
+
+fn text<'a>(seq: i64, row: &'a serde_json::Value, field: &str) -> Result<&'a str, StoreError> {
+    row.get(field)
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| StoreError::Record {
+            seq,
+            message: format!("row.{field} is missing or not a string"),
+        })
+}
+
+impl Store {
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let conn = Connection::open(path)?;
+        // one writer; WAL lets the API read while features write
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Store { conn })
+    }
+
+    /// The last applied seq and its time (None: nothing applied yet).
+    pub fn progress(&self) -> Result<Option<(i64, Timestamp)>, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT last_seq, last_ts FROM progress", [], |r| {
+                Ok((r.get(0)?, Timestamp(r.get(1)?)))
+            })
+            .optional()?)
+    }
+
+    /// Applies `batch` (in seq order) in one transaction; returns how many were new.
+    pub fn apply(&mut self, batch: &[Change]) -> Result<usize, StoreError> {
+        let tx = self.conn.transaction()?;
+        let mut last: Option<(i64, i64)> = tx
+            .query_row("SELECT last_seq, last_ts FROM progress", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
+        let mut applied = 0;
+        for c in batch {
+            if last.is_some_and(|(s, _)| c.seq <= s) {
+                continue; // seen: a redelivery or a re-sent duplicate
+            }
+            let ts = parse_ts(c.seq, "ts", Some(&serde_json::Value::String(c.ts.clone())))?;
+            apply_one(&tx, c, ts)?;
+            last = Some((c.seq, ts.0));
+            applied += 1;
+        }
+        if let Some((seq, ts)) = last {
+            tx.execute(
+                "INSERT INTO progress (id, last_seq, last_ts) VALUES (1, ?1, ?2)
+                 ON CONFLICT (id) DO UPDATE SET last_seq = excluded.last_seq, last_ts = excluded.last_ts",
+                params![seq, ts],
+            )?;
+        }
+        tx.commit()?;
+        Ok(applied)
+    }
+
+    fn cart_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CartRow> {
+        Ok((
+            r.get(0)?,
+            r.get(1)?,
+            r.get(2)?,
+            r.get(3)?,
+            r.get(4)?,
+            r.get(5)?,
+        ))
+    }
+
+    fn decode(
+        (cart_id, day, scored_at, features, ordered_at, started): CartRow,
+    ) -> Result<Cart, StoreError> {
+        let features = serde_json::from_str(&features).map_err(|source| StoreError::Features {
+            cart: cart_id.clone(),
+            source,
+        })?;
+        Ok(Cart {
+            day: day.parse().map_err(|e| StoreError::Record {
+                seq: 0,
+                message: format!("cart {cart_id}: day {day:?}: {e}"),
+            })?,
+            cart_id,
+            scored_at: Timestamp(scored_at),
+            features,
+            ordered_at: ordered_at.map(Timestamp),
+            order_session_started_at: started.map(Timestamp),
+        })
+    }
+
+    const CART_COLUMNS: &str =
+        "cart_id, day, scored_at, features, ordered_at, order_session_started_at";
+
+    /// One cart by id.
+    pub fn cart(&self, cart_id: &str) -> Result<Option<Cart>, StoreError> {
+        let row = self
+            .conn
+            .query_row(
+                &format!(
+                    "SELECT {} FROM carts WHERE cart_id = ?1",
+                    Self::CART_COLUMNS
+                ),
+                [cart_id],
+                Self::cart_from_row,
+            )
+            .optional()?;
+        row.map(Self::decode).transpose()
+    }
+
+    /// Every cart, in scoring order (seq).
+    pub fn carts(&self) -> Result<Vec<Cart>, StoreError> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {} FROM carts ORDER BY seq",
+            Self::CART_COLUMNS
+        ))?;
+        let rows = stmt
+            .query_map([], Self::cart_from_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.into_iter().map(Self::decode).collect()
+    }
+}
+
+fn apply_one(tx: &rusqlite::Transaction<'_>, c: &Change, ts: Timestamp) -> Result<(), StoreError> {
+    if c.op != "insert" {
+        return Ok(()); // features read inserts only: sessions and events are not updated
+    }
+    let row = &c.row;
+    match c.table.as_str() {
+        "sessions" => {
+            let id = text(c.seq, row, "id")?;
+            let customer = row.get("customer_id").and_then(|v| v.as_str());
+            let started = parse_ts(c.seq, "row.started_at", row.get("started_at"))?;
+            let before: i64 = match customer {
+                Some(cu) => {
+                    tx.execute(
+                        "INSERT INTO customers (id, sessions) VALUES (?1, 1)
+                         ON CONFLICT (id) DO UPDATE SET sessions = sessions + 1",
+                        [cu],
+                    )?;
+                    tx.query_row(
+                        "SELECT sessions - 1 FROM customers WHERE id = ?1",
+                        [cu],
+                        |r| r.get(0),
+                    )?
+                }
+                None => 0,
+            };
+            tx.execute(
+                "INSERT OR IGNORE INTO sessions (id, customer_id, started_at, channel, device, sessions_before)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    id,
+                    customer,
+                    started.0,
+                    text(c.seq, row, "channel")?,
+                    text(c.seq, row, "device")?,
+                    before
+                ],
+            )?;
+        }
+        "events" => {
+            let kind = text(c.seq, row, "event_type")?;
+            let session = text(c.seq, row, "session_id")?;
+            let props = row.get("properties");
+            let cart_id = props
+                .and_then(|p| p.get("cart_id"))
+                .and_then(|v| v.as_str());
+            match kind {
+                "product_view" => {
+                    tx.execute(
+                        "UPDATE sessions SET product_views = product_views + 1 WHERE id = ?1",
+                        [session],
+                    )?;
+                }
+                "add_to_cart" => {
+                    let Some(cart) = cart_id else {
+                        return Err(StoreError::Record {
+                            seq: c.seq,
+                            message: "add_to_cart without properties.cart_id".into(),
+                        });
+                    };
+                    let known: bool = tx.query_row(
+                        "SELECT EXISTS (SELECT 1 FROM carts WHERE cart_id = ?1)",
+                        [cart],
+                        |r| r.get(0),
+                    )?;
+                    if !known {
+                        score(tx, c, ts, session, cart)?;
+                    }
+                }
+                "order_placed" => {
+                    let started: Option<(i64, Option<String>)> = tx
+                        .query_row(
+                            "SELECT started_at, customer_id FROM sessions WHERE id = ?1",
+                            [session],
+                            |r| Ok((r.get(0)?, r.get(1)?)),
+                        )
+                        .optional()?;
+                    if let Some(cart) = cart_id {
+                        tx.execute(
+                            "UPDATE carts SET ordered_at = ?2, order_session_started_at = ?3
+                             WHERE cart_id = ?1 AND ordered_at IS NULL",
+                            params![cart, ts.0, started.as_ref().map(|s| s.0)],
+                        )?;
+                    }
+                    let customer = row
+                        .get("customer_id")
+                        .and_then(|v| v.as_str())
+                        .map(str::to_string)
+                        .or(started.and_then(|s| s.1));
+                    if let Some(cu) = customer {
+                        tx.execute(
+                            "INSERT INTO customers (id, orders, last_order_at) VALUES (?1, 1, ?2)
+                             ON CONFLICT (id) DO UPDATE SET orders = orders + 1, last_order_at = excluded.last_order_at",
+                            params![cu, ts.0],
+                        )?;
+                    }
+                }
+                _ => {}
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Freezes the features of `cart` at its first `add_to_cart` (record `c`, at `ts`).
+fn score(
+    tx: &rusqlite::Transaction<'_>,
+    c: &Change,
+    ts: Timestamp,
+    session: &str,
+    cart: &str,
+) -> Result<(), StoreError> {
+    let s: Option<(Option<String>, String, String, u32, u32)> = tx
+        .query_row(
+            "SELECT customer_id, channel, device, sessions_before, product_views FROM sessions WHERE id = ?1",
+            [session],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )
+        .optional()?;
+    let Some((customer, channel, device, sessions_before, product_views)) = s else {
+        return Err(StoreError::Record {
+            seq: c.seq,
+            message: format!(
+                "add_to_cart of session {session}, which the store has not seen: stream the sessions table too (--tables sessions,events)"
+            ),
+        });
+    };
+    let (orders_before, last_order_at) = match &customer {
+        Some(cu) => tx
+            .query_row(
+                "SELECT orders, last_order_at FROM customers WHERE id = ?1",
+                [cu],
+                |r| Ok((r.get::<_, u32>(0)?, r.get::<_, Option<i64>>(1)?)),
+            )
+            .optional()?
+            .unwrap_or((0, None)),
+        None => (0, None),
+    };
+    let props = c.row.get("properties");
+    let unit_price = props
+        .and_then(|p| p.get("unit_price"))
+        .and_then(|v| v.as_str().and_then(|s| s.parse().ok()).or(v.as_f64()))
+        .unwrap_or(0.0);
+    let quantity = c.row.get("quantity").and_then(|v| v.as_u64()).unwrap_or(1) as u32;
+    let secs = ts.0.rem_euclid(86_400);
+    let day = ts.date();
+    let weekday = day.weekday();
+    let features = Features {
+        channel,
+        device,
+        signed_in: customer.is_some(),
+        sessions_before,
+        orders_before,
+        days_since_last_order: last_order_at.map(|t| (ts.0 - t) as f64 / 86_400.0),
+        product_views,
+        unit_price,
+        quantity,
+        hour: (secs / 3600) as u32,
+        weekday,
+    };
+    tx.execute(
+        "INSERT INTO carts (cart_id, session_id, day, scored_at, seq, features) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            cart,
+            session,
+            day.to_string(),
+            ts.0,
+            c.seq,
+            serde_json::to_string(&features).expect("features serialize")
+        ],
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(seq: i64, ts: &str, table: &str, row: serde_json::Value) -> Change {
+        Change {
+            table: table.into(),
+            op: "insert".into(),
+            seq,
+            ts: ts.into(),
+            row,
+        }
+    }
+
+    fn session(seq: i64, ts: &str, id: &str, customer: Option<&str>) -> Change {
+        change(
+            seq,
+            ts,
+            "sessions",
+            serde_json::json!({"id": id, "customer_id": customer, "started_at": ts,
+                "channel": "email", "device": "mobile"}),
+        )
+    }
+
+    fn event(seq: i64, ts: &str, session: &str, kind: &str, cart: Option<&str>) -> Change {
+        let props = match cart {
+            Some(c) => serde_json::json!({"cart_id": c, "unit_price": "12.50"}),
+            None => serde_json::json!({}),
+        };
+        change(
+            seq,
+            ts,
+            "events",
+            serde_json::json!({"session_id": session, "customer_id": null, "event_type": kind,
+                "quantity": 2, "occurred_at": ts, "properties": props}),
+        )
+    }
+
+    /// A customer's first session orders its cart; its second session adds another cart.
+    fn records() -> Vec<Change> {
+        vec![
+            session(1, "2024-01-01T10:00:00Z", "s1", Some("c1")),
+            event(2, "2024-01-01T10:00:10Z", "s1", "product_view", None),
+            event(3, "2024-01-01T10:01:00Z", "s1", "add_to_cart", Some("k1")),
+            event(4, "2024-01-01T10:05:00Z", "s1", "order_placed", Some("k1")),
+            session(5, "2024-01-03T09:00:00Z", "s2", Some("c1")),
+            event(6, "2024-01-03T09:00:30Z", "s2", "product_view", None),
+            event(7, "2024-01-03T09:00:40Z", "s2", "product_view", None),
+            event(8, "2024-01-03T09:01:00Z", "s2", "add_to_cart", Some("k2")),
+            event(9, "2024-01-03T09:02:00Z", "s2", "add_to_cart", Some("k2")),
+        ]
+    }
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("f.db")).unwrap();
+        (dir, s)
+    }
+
+    #[test]
+    fn features_are_frozen_at_the_first_add_to_cart() {
+        let (_d, mut s) = store();
+        assert_eq!(s.apply(&records()).unwrap(), 9);
+        let k2 = s.cart("k2").unwrap().unwrap();
+        let f = &k2.features;
+        assert_eq!(
+            (f.sessions_before, f.orders_before, f.product_views),
+            (1, 1, 2)
+        );
+        assert_eq!(
+            f.days_since_last_order,
+            Some((2 * 86_400 - 65 * 60 + 60) as f64 / 86_400.0)
+        );
+        assert_eq!(
+            (f.unit_price, f.quantity, f.hour, f.weekday),
+            (12.5, 2, 9, 2)
+        );
+        let k1 = s.cart("k1").unwrap().unwrap();
+        assert_eq!(
+            (k1.features.sessions_before, k1.features.orders_before),
+            (0, 0)
+        );
+        assert_eq!(k1.features.days_since_last_order, None);
+    }
+
+    #[test]
+    fn redelivered_records_change_nothing() {
+        let (_d1, mut once) = store();
+        once.apply(&records()).unwrap();
+        let (_d2, mut twice) = store();
+        let r = records();
+        twice.apply(&r[..6]).unwrap();
+        // a redelivery of the whole stream after a crash: the first six are skipped
+        assert_eq!(twice.apply(&r).unwrap(), 3);
+        assert_eq!(twice.apply(&r[2..4]).unwrap(), 0);
+        assert_eq!(once.carts().unwrap(), twice.carts().unwrap());
+        assert_eq!(once.progress().unwrap(), twice.progress().unwrap());
+    }
+
+    #[test]
+    fn labels_are_unknown_until_they_mature() {
+        let (_d, mut s) = store();
+        s.apply(&records()).unwrap();
+        let k1 = s.cart("k1").unwrap().unwrap();
+        let at = |t: &str| Timestamp::parse_flexible(t).unwrap();
+        // day 2024-01-01: known from 2024-01-09T01:00:00Z on
+        assert_eq!(k1.label_at(at("2024-01-09T00:59:59Z")), None);
+        assert_eq!(k1.label_at(at("2024-01-09T01:00:00Z")), Some(true));
+        let k2 = s.cart("k2").unwrap().unwrap();
+        assert_eq!(k2.label_at(at("2024-01-11T01:00:00Z")), Some(false));
+        // an order seen by the store but after the training instant is not used
+        let late = Cart {
+            ordered_at: Some(at("2024-01-12T00:00:00Z")),
+            order_session_started_at: Some(at("2024-01-09T10:00:00Z")),
+            ..k2.clone()
+        };
+        assert_eq!(late.label_at(at("2024-01-11T12:00:00Z")), Some(false));
+        assert_eq!(late.label_at(at("2024-01-12T00:00:00Z")), Some(true));
+        // resumed on day + 8: outside the horizon
+        let outside = Cart {
+            ordered_at: Some(at("2024-01-11T00:10:00Z")),
+            order_session_started_at: Some(at("2024-01-11T00:00:00Z")),
+            ..k2
+        };
+        assert_eq!(outside.label_at(at("2024-02-01T00:00:00Z")), Some(false));
+    }
+}
