@@ -8,6 +8,8 @@
 #   .venv-clients/singer/     tap-rest-api-msdk         crates/genie/tests/clients.rs
 #   .venv-clients/schemathesis/ schemathesis            crates/genie/tests/clients.rs
 #   .venv-clients/airbyte/    airbyte-cdk               crates/genie/tests/clients.rs
+#   .venv-clients/python/     maturin, pyspark 4, pyarrow, pandas, polars, duckdb, pytest
+#                             crates/aladdin/tests/python.rs (builds the faux_genie wheel)
 #
 # Services are not installed here: the tests also want PostgreSQL on 127.0.0.1:5432 (user
 # postgres, trust), RabbitMQ on 5672 and NATS JetStream on 4222 (`.ci/run` starts local ones).
@@ -35,5 +37,12 @@ clients_venv dlt dlt "dlt[postgres]==1.31.*"
 clients_venv singer tap-rest-api-msdk "tap-rest-api-msdk==1.4.*"
 clients_venv schemathesis schemathesis "schemathesis==4.32.*"
 clients_venv airbyte source-declarative-manifest "airbyte-cdk==7.39.*"
+
+echo "== the Python package's build and test tools (into .venv-clients/python)"
+# maturin builds crates/faux-py into a wheel that tests/python.rs installs here; pyspark 4 runs
+# its data source in local mode (Java 17); pandas, Polars and DuckDB read its record batches
+clients_venv python maturin "maturin==1.16.*" "pyspark==4.0.*" "pyarrow==26.*" \
+  "pandas==3.*" "polars==2.*" "duckdb==2.*" "pytest==9.*"
 .venv-clients/dlt/bin/dlt --version
 .venv-clients/schemathesis/bin/schemathesis --version
+.venv-clients/python/bin/maturin --version

@@ -16,6 +16,7 @@
 //! - `postgres` (feature `postgres`): idempotent daily loads into PostgreSQL with binary COPY,
 //!   and reading tables back for `verify`.
 //! - `sqlite` (feature `sqlite`): the same semantics for a SQLite file.
+//! - [`truth_report`]: the answer key as JSON (`aladdin truth`, Python's `truth()`).
 //! - [`verify`]: comparing loaded rows (databases or files) with the truth, per table and day.
 //! - `stream` (feature `stream`; brokers with `amqp`, `nats`): the live stream of change
 //!   records to standard output, RabbitMQ or NATS JetStream, paced by a virtual clock.
@@ -38,6 +39,7 @@ pub mod sqlite;
 #[cfg(feature = "stream")]
 pub mod stream;
 mod text;
+pub mod truth_report;
 pub mod verify;
 
 use std::path::{Path, PathBuf};

@@ -96,68 +96,61 @@ impl ColumnBuilder {
     }
 }
 
-/// Collects rows into Arrow column builders and writes them as Parquet row groups.
-pub struct ParquetEncoder<W: Write + Send> {
+/// Collects rows of one table into Arrow column builders and hands them out as record
+/// batches: the one row-to-Arrow conversion, shared by the Parquet encoder and the Python
+/// package's readers.
+pub struct BatchBuilder {
     schema: SchemaRef,
     columns: Vec<ColumnBuilder>,
     col: usize,
-    writer: ArrowWriter<W>,
 }
 
-impl<W: Write + Send> std::fmt::Debug for ParquetEncoder<W> {
+impl std::fmt::Debug for BatchBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ParquetEncoder")
+        f.debug_struct("BatchBuilder")
             .field("schema", &self.schema)
+            .field("rows", &self.len())
             .finish()
     }
 }
 
-impl<W: Write + Send> ParquetEncoder<W> {
-    pub fn new(table: &TableDef, out: W) -> Result<Self, SinkError> {
-        let schema = arrow_schema(table);
-        let props = WriterProperties::builder()
-            .set_compression(Compression::SNAPPY)
-            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-            .set_created_by(format!("faux-genie {}", env!("CARGO_PKG_VERSION")))
-            .build();
-        let writer = ArrowWriter::try_new(out, schema.clone(), Some(props))?;
-        Ok(ParquetEncoder {
+impl BatchBuilder {
+    pub fn new(table: &TableDef) -> BatchBuilder {
+        BatchBuilder {
+            schema: arrow_schema(table),
             columns: table
                 .columns
                 .iter()
                 .map(|c| ColumnBuilder::new(c.ty))
                 .collect(),
-            schema,
             col: 0,
-            writer,
-        })
+        }
     }
 
+    pub fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    /// Appends one row.
     #[inline]
-    pub fn row<R: Row>(&mut self, row: &R) -> Result<(), SinkError> {
+    pub fn row<R: Row>(&mut self, row: &R) {
         self.col = 0;
         row.visit(self);
-        if self.columns[0].len() >= ROW_GROUP_ROWS {
-            self.flush()?;
-        }
-        Ok(())
     }
 
-    fn flush(&mut self) -> Result<(), SinkError> {
-        if self.columns[0].len() == 0 {
-            return Ok(());
-        }
+    /// Rows appended since the last [`BatchBuilder::finish`].
+    pub fn len(&self) -> usize {
+        self.columns.first().map_or(0, ColumnBuilder::len)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The rows appended so far as one batch; the builder starts empty again.
+    pub fn finish(&mut self) -> Result<RecordBatch, arrow_schema::ArrowError> {
         let arrays = self.columns.iter_mut().map(ColumnBuilder::finish).collect();
-        let batch = RecordBatch::try_new(self.schema.clone(), arrays)?;
-        self.writer.write(&batch)?;
-        self.writer.flush()?;
-        Ok(())
-    }
-
-    /// Writes the last row group and the footer; returns the underlying writer.
-    pub fn finish(mut self) -> Result<W, SinkError> {
-        self.flush()?;
-        Ok(self.writer.into_inner()?)
+        RecordBatch::try_new(self.schema.clone(), arrays)
     }
 
     #[inline(always)]
@@ -168,13 +161,65 @@ impl<W: Write + Send> ParquetEncoder<W> {
     }
 }
 
+/// Collects rows into Arrow column builders and writes them as Parquet row groups.
+pub struct ParquetEncoder<W: Write + Send> {
+    batch: BatchBuilder,
+    writer: ArrowWriter<W>,
+}
+
+impl<W: Write + Send> std::fmt::Debug for ParquetEncoder<W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ParquetEncoder")
+            .field("batch", &self.batch)
+            .finish()
+    }
+}
+
+impl<W: Write + Send> ParquetEncoder<W> {
+    pub fn new(table: &TableDef, out: W) -> Result<Self, SinkError> {
+        let batch = BatchBuilder::new(table);
+        let props = WriterProperties::builder()
+            .set_compression(Compression::SNAPPY)
+            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+            .set_created_by(format!("faux-genie {}", env!("CARGO_PKG_VERSION")))
+            .build();
+        let writer = ArrowWriter::try_new(out, batch.schema(), Some(props))?;
+        Ok(ParquetEncoder { batch, writer })
+    }
+
+    #[inline]
+    pub fn row<R: Row>(&mut self, row: &R) -> Result<(), SinkError> {
+        self.batch.row(row);
+        if self.batch.len() >= ROW_GROUP_ROWS {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), SinkError> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let batch = self.batch.finish()?;
+        self.writer.write(&batch)?;
+        self.writer.flush()?;
+        Ok(())
+    }
+
+    /// Writes the last row group and the footer; returns the underlying writer.
+    pub fn finish(mut self) -> Result<W, SinkError> {
+        self.flush()?;
+        Ok(self.writer.into_inner()?)
+    }
+}
+
 // A visit call whose method does not match the column's type is a bug in a table definition;
 // the snapshot and round-trip tests cover every table, so mismatches panic loudly there.
 fn mismatch(method: &str) -> ! {
     panic!("row visited a column with {method}() that its table defines with another type")
 }
 
-impl<W: Write + Send> FieldVisitor for ParquetEncoder<W> {
+impl FieldVisitor for BatchBuilder {
     fn text(&mut self, v: &str) {
         match self.next() {
             ColumnBuilder::Text(b) => b.append_value(v),

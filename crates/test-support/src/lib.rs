@@ -106,6 +106,11 @@ pub fn requirements() -> Vec<Requirement> {
             "source-declarative-manifest",
             "genie clients::airbyte_manifest_reads_every_stream",
         ),
+        client(
+            "python",
+            "maturin",
+            "aladdin python::* (the faux_genie wheel: Python reader, Spark data source)",
+        ),
         Requirement {
             tests: "aladdin dbt (the Shiny Rocks dbt project, with PostgreSQL)",
             check: tools::dbt().map(drop),

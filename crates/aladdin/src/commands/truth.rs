@@ -1,11 +1,8 @@
 //! `aladdin truth`: the answer key of a range of days, as JSON on stdout.
 
-use std::collections::BTreeMap;
-
 use clap::Args;
-use faux::truth::{TableTruth, TruthSink};
-use faux::{Date, DateRange, MODEL_VERSION, Shard, Timestamp, View};
-use serde_json::{Value, json};
+use faux::{Date, DateRange, Timestamp};
+use serde_json::json;
 
 use crate::commands::common::{Days, ScenarioArgs, parse_instant};
 
@@ -45,96 +42,22 @@ pub struct TruthArgs {
     labels: bool,
 }
 
-fn money(units: i64, scale: u8) -> String {
-    let pow = 10i64.pow(scale as u32);
-    let sign = if units < 0 { "-" } else { "" };
-    format!(
-        "{sign}{}.{:0width$}",
-        (units / pow).abs(),
-        (units % pow).abs(),
-        width = scale as usize
-    )
-}
-
-fn table_json(t: &TableTruth, def: &faux::TableDef) -> Value {
-    let sums: serde_json::Map<String, Value> = t
-        .sums
-        .iter()
-        .map(|(col, units)| {
-            let scale = match def.column(col).map(|c| c.ty) {
-                Some(faux::LogicalType::Decimal { scale, .. }) => scale,
-                _ => 0,
-            };
-            (col.to_string(), Value::String(money(*units, scale)))
-        })
-        .collect();
-    json!({
-        "rows": t.rows,
-        "created": t.created,
-        "updated": t.updated,
-        "deleted": t.deleted,
-        "sums": sums,
-        "digest": format!("{:016x}", t.digest),
-    })
-}
-
 pub fn run(args: TruthArgs) -> anyhow::Result<()> {
     let scenario = args.scenario.load()?;
     if args.labels {
         return labels(&scenario, &args);
     }
-    let view = args.as_of.map_or(View::Extract, View::Snapshot);
     let range = args.days.range(
         args.as_of
             .and_then(|t| DateRange::new(scenario.first_day(t.date()), t.date()).ok()),
     )?;
-    let (from, to) = (range.first(), range.last());
     let tables = super::generate::select_tables(&scenario, &args.tables)?;
-    let days: Vec<Date> = range.days().collect();
-    let items: Vec<(Date, &'static faux::TableDef)> = days
-        .iter()
-        .flat_map(|d| tables.iter().map(move |t| (*d, *t)))
-        .collect();
     let threads = args
         .threads
         .map(|t| t as usize)
         .unwrap_or_else(faux_sinks::pool::all_cores);
-    let truths: Vec<TableTruth> = faux_sinks::pool::map(items.len(), threads, |i| {
-        let (day, table) = items[i];
-        let mut sink = TruthSink::new(table, day);
-        let Ok(()) = scenario.generate(table, day, Shard::ALL, view, &mut sink);
-        sink.truth
-    });
-    // items are (day, table) in day order, then table order
-    let results: BTreeMap<(Date, usize), &TableTruth> = items
-        .iter()
-        .zip(&truths)
-        .map(|(&(day, table), truth)| {
-            let t = tables
-                .iter()
-                .position(|x| std::ptr::eq(*x, table))
-                .unwrap_or(0);
-            ((day, t), truth)
-        })
-        .collect();
-    let mut per_day = serde_json::Map::new();
-    for day in &days {
-        let mut per_table = serde_json::Map::new();
-        for (t, def) in tables.iter().enumerate() {
-            per_table.insert(def.name.to_string(), table_json(results[&(*day, t)], def));
-        }
-        per_day.insert(day.to_string(), Value::Object(per_table));
-    }
-    let out = json!({
-        "scenario": scenario.name(),
-        "seed": scenario.seed(),
-        "model_version": MODEL_VERSION,
-        "view": view.name(),
-        "as_of": args.as_of.map(|t| t.to_string()),
-        "from": from.to_string(),
-        "to": to.to_string(),
-        "days": per_day,
-    });
+    let out =
+        faux_sinks::truth_report::truth_report(&scenario, &tables, range, args.as_of, threads);
     println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(())
 }
