@@ -8,6 +8,9 @@
 #   .venv-clients/singer/     tap-rest-api-msdk         crates/genie/tests/clients.rs
 #   .venv-clients/schemathesis/ schemathesis            crates/genie/tests/clients.rs
 #   .venv-clients/airbyte/    airbyte-cdk               crates/genie/tests/clients.rs
+#   .venv-clients/playwright/ playwright-core (npm)     crates/genie/tests/console.rs
+#
+# The console's browser test also wants Debian's chromium (`.ci/run` installs it) and node.
 #
 # Services are not installed here: the tests also want PostgreSQL on 127.0.0.1:5432 (user
 # postgres, trust), RabbitMQ on 5672 and NATS JetStream on 4222 (`.ci/run` starts local ones).
@@ -37,3 +40,11 @@ clients_venv schemathesis schemathesis "schemathesis==4.32.*"
 clients_venv airbyte source-declarative-manifest "airbyte-cdk==7.39.*"
 .venv-clients/dlt/bin/dlt --version
 .venv-clients/schemathesis/bin/schemathesis --version
+
+echo "== playwright-core for crates/genie/tests/console.rs (npm, into .venv-clients/playwright)"
+# only the driver: it runs Debian's /usr/bin/chromium, no browser download
+if [ ! -f .venv-clients/playwright/node_modules/playwright-core/package.json ]; then
+  mkdir -p .venv-clients/playwright
+  npm install --silent --no-audit --no-fund --prefix .venv-clients/playwright "playwright-core@1.65.2"
+fi
+node -e 'console.log("playwright-core " + require("./.venv-clients/playwright/node_modules/playwright-core/package.json").version)'

@@ -129,7 +129,15 @@ async fn the_console_endpoints_refuse_missing_unknown_and_revoked_keys() {
         assert_eq!(ok.headers["x-content-type-options"], "nosniff");
     }
     // what the page shows of the shop: the clock, every resource's rows, orders per day
-    let s = app.get("/v1/console/status").await.body;
+    // (counted in the background: null until then)
+    let mut s = app.get("/v1/console/status").await.body;
+    for _ in 0..100 {
+        if !s["counts_age_s"].is_null() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        s = app.get("/v1/console/status").await.body;
+    }
     assert_eq!(s["clock"]["as_of"], "2024-01-04T06:00:00Z", "{s}");
     let names: Vec<&str> = s["resources"]
         .as_array()
@@ -363,11 +371,13 @@ async fn the_console_works_in_a_real_browser() {
     let bytes = result["first_load_bytes"].as_u64().unwrap();
     // measurements, reported (BENCHMARKS.md records them); the size budget is the issue's
     println!(
-        "console: first load {bytes} bytes over the wire in {} requests, interactive after {ms:.0} ms ({} the 1 s budget); {} operations in the reference",
+        "console: first load {bytes} bytes over the wire in {} requests, interactive after {ms:.0} ms ({} the 1 s budget), complete (API reference drawn) after {} ms; {} operations in the reference",
         result["first_load_requests"],
         if ms < 1000.0 { "within" } else { "OVER" },
+        result["complete_ms"],
         result["operations"]
     );
+    println!("console: what the browser measured: {result}");
     assert!(bytes <= 1024 * 1024, "{bytes} bytes");
     // no key in any line genie printed or logged (the access log was on)
     let logs = format!("{}{}", g.stdout.lock().unwrap(), g.stderr.lock().unwrap());

@@ -78,9 +78,20 @@ pub struct Console {
 #[derive(Debug, Default)]
 struct Cached {
     clock: Option<(Instant, Clock)>,
-    counts: Option<(Instant, Vec<(usize, i64)>)>,
+    /// The last row counts, and when they were made.
+    counts: Option<(Instant, Counts)>,
+    /// A recount is running (in the background: a poll never waits for one).
+    counting: bool,
     /// Orders created per finished day: they no longer change.
     days: HashMap<faux::Date, i64>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Counts {
+    /// Live rows per resource, in store order.
+    rows: Vec<i64>,
+    /// Orders created per day, when the scenario has orders.
+    orders_per_day: Option<Vec<(String, i64)>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -267,20 +278,28 @@ pub(super) async fn status(
     axum::Extension(p): axum::Extension<Principal>,
 ) -> Result<Response, Problem> {
     only_known(&query_pairs(&raw)?, "/v1/console/status", &[])?;
-    let (clock, counts, days) = {
+    let (clock, counts) = {
         // one refresh at a time: other consoles wait for it and share it
         let mut c = st.console.status.lock().await;
-        refresh(&st.store, &mut c).await?;
+        if c.clock
+            .as_ref()
+            .is_none_or(|(t, _)| t.elapsed() >= STATUS_EVERY)
+        {
+            let s = st.store.clone();
+            let clock = blocking(move || latest_changes(&s).map_err(Problem::internal)).await?;
+            c.clock = Some((Instant::now(), clock));
+        }
+        if !c.counting
+            && c.counts
+                .as_ref()
+                .is_none_or(|(t, _)| t.elapsed() >= COUNTS_EVERY)
+        {
+            c.counting = true;
+            tokio::spawn(recount(st.store.clone(), st.console.clone()));
+        }
         let clock = c.clock.as_ref().map(|(_, k)| k.clone()).unwrap_or_default();
         let counts = c.counts.as_ref().map(|(t, n)| (t.elapsed(), n.clone()));
-        let orders = st.store.resource("orders").map(|(t, _)| t);
-        let days = match (orders, clock.as_of) {
-            (Some(t), Some(now)) if may_read(&p, "orders") => {
-                Some(orders_per_day(&st.store, t, now, &mut c.days).await?)
-            }
-            _ => None,
-        };
-        (clock, counts, days)
+        (clock, counts)
     };
     let resources: Vec<serde_json::Value> = st
         .store
@@ -289,10 +308,7 @@ pub(super) async fn status(
         .enumerate()
         .filter(|(_, r)| may_read(&p, r.name()))
         .map(|(i, r)| {
-            let rows = counts
-                .as_ref()
-                .and_then(|(_, n)| n.iter().find(|(t, _)| *t == i))
-                .map(|(_, n)| *n);
+            let rows = counts.as_ref().and_then(|(_, n)| n.rows.get(i).copied());
             serde_json::json!({"name": r.name(), "rows": rows})
         })
         .collect();
@@ -304,6 +320,10 @@ pub(super) async fn status(
             serde_json::json!({"seq": seq, "table": table, "op": op, "ts": Timestamp(*ts).to_string(), "id": key})
         })
         .collect();
+    let days = counts
+        .as_ref()
+        .and_then(|(_, n)| n.orders_per_day.clone())
+        .filter(|_| may_read(&p, "orders"));
     let body = serde_json::json!({
         "object": "console_status",
         "scenario": st.scenario.0,
@@ -323,38 +343,47 @@ pub(super) async fn status(
     Ok(json_response(body.to_string()))
 }
 
-/// Reads the clock and the latest changes, and recounts the rows, when they are stale.
-async fn refresh(store: &std::sync::Arc<Store>, c: &mut Cached) -> Result<(), Problem> {
-    if c.clock
-        .as_ref()
-        .is_none_or(|(t, _)| t.elapsed() >= STATUS_EVERY)
-    {
-        let s = store.clone();
-        let clock = blocking(move || latest_changes(&s).map_err(Problem::internal)).await?;
-        c.clock = Some((Instant::now(), clock));
+/// Counts every resource's rows and the orders of the last days, then files the result.
+async fn recount(store: std::sync::Arc<Store>, console: std::sync::Arc<Console>) {
+    let done = console.status.lock().await.days.clone();
+    let got = tokio::task::spawn_blocking(move || count_all(&store, done)).await;
+    let mut c = console.status.lock().await;
+    c.counting = false;
+    match got {
+        Ok(Ok((counts, days))) => {
+            c.days = days;
+            c.counts = Some((Instant::now(), counts));
+        }
+        Ok(Err(e)) => tracing::error!(error = %e, "console: counting rows failed"),
+        Err(e) => tracing::error!(error = %e, "console: counting rows panicked"),
     }
-    if c.counts
-        .as_ref()
-        .is_none_or(|(t, _)| t.elapsed() >= COUNTS_EVERY)
-    {
-        let s = store.clone();
-        let counts = blocking(move || {
-            (0..s.resources().len())
-                .map(|t| {
-                    Ok((
-                        t,
-                        s.list(t, &count_query(Default::default()))?
-                            .total
-                            .unwrap_or(0),
-                    ))
-                })
-                .collect::<Result<Vec<_>, crate::StoreError>>()
-                .map_err(Problem::internal)
+}
+
+fn count_all(
+    store: &Store,
+    mut done: HashMap<faux::Date, i64>,
+) -> Result<(Counts, HashMap<faux::Date, i64>), crate::StoreError> {
+    let rows = (0..store.resources().len())
+        .map(|t| {
+            Ok(store
+                .list(t, &count_query(Default::default()))?
+                .total
+                .unwrap_or(0))
         })
-        .await?;
-        c.counts = Some((Instant::now(), counts));
-    }
-    Ok(())
+        .collect::<Result<Vec<_>, crate::StoreError>>()?;
+    let orders = store.resource("orders").map(|(t, _)| t);
+    let now = store.clock()?.map(|c| c.reached);
+    let orders_per_day = match (orders, now) {
+        (Some(t), Some(now)) => Some(orders_per_day(store, t, now, &mut done)?),
+        _ => None,
+    };
+    Ok((
+        Counts {
+            rows,
+            orders_per_day,
+        },
+        done,
+    ))
 }
 
 /// A query that only counts the rows matching `filters`.
@@ -374,7 +403,7 @@ fn latest_changes(store: &Store) -> Result<Clock, crate::StoreError> {
     let Some(state) = store.clock()? else {
         return Ok(Clock::default());
     };
-    let mut back: i64 = 10_000;
+    let mut back: i64 = 1_000;
     loop {
         let mut after = (state.last_seq - back).max(state.pruned_seq).max(0);
         let mut got: VecDeque<(i64, String, String, i64, String)> = VecDeque::new();
@@ -413,52 +442,36 @@ fn latest_changes(store: &Store) -> Result<Clock, crate::StoreError> {
 
 /// Orders created on each of the last [`CHART_DAYS`] virtual days up to `now` (deleted ones
 /// included: they were created); finished days are counted once.
-async fn orders_per_day(
-    store: &std::sync::Arc<Store>,
+fn orders_per_day(
+    store: &Store,
     t: usize,
     now: i64,
     done: &mut HashMap<faux::Date, i64>,
-) -> Result<Vec<(String, i64)>, Problem> {
+) -> Result<Vec<(String, i64)>, crate::StoreError> {
     let today = Timestamp(now).date();
-    let days: Vec<faux::Date> = (0..CHART_DAYS)
+    (0..CHART_DAYS)
         .rev()
-        .map(|back| today.add_days(-back))
-        .collect();
-    let todo: Vec<faux::Date> = days
-        .iter()
-        .copied()
-        .filter(|d| *d == today || !done.contains_key(d))
-        .collect();
-    let s = store.clone();
-    let counted = blocking(move || {
-        todo.into_iter()
-            .map(|d| {
-                let f = crate::store::Filters {
-                    created_min: Some(d.start().0),
-                    created_max: Some(d.succ().start().0 - 1),
-                    include_deleted: true,
-                    ..Default::default()
-                };
-                Ok((d, s.list(t, &count_query(f))?.total.unwrap_or(0)))
-            })
-            .collect::<Result<Vec<_>, crate::StoreError>>()
-            .map_err(Problem::internal)
-    })
-    .await?;
-    let mut out = Vec::with_capacity(days.len());
-    let mut today_n = 0;
-    for (d, n) in counted {
-        if d == today {
-            today_n = n;
-        } else {
-            done.insert(d, n);
-        }
-    }
-    for d in days {
-        let n = if d == today { today_n } else { done[&d] };
-        out.push((d.to_string(), n));
-    }
-    Ok(out)
+        .map(|back| {
+            let d = today.add_days(-back);
+            let n = match done.get(&d) {
+                Some(n) if d != today => *n,
+                _ => {
+                    let f = crate::store::Filters {
+                        created_min: Some(d.start().0),
+                        created_max: Some(d.succ().start().0 - 1),
+                        include_deleted: true,
+                        ..Default::default()
+                    };
+                    let n = store.list(t, &count_query(f))?.total.unwrap_or(0);
+                    if d != today {
+                        done.insert(d, n);
+                    }
+                    n
+                }
+            };
+            Ok((d.to_string(), n))
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -67,7 +67,9 @@ try {
     });
     await page.goto(url);
     await ready(page);
-    result.interactive_ms = await page.evaluate(() => performance.getEntriesByName("console-interactive")[0].startTime);
+    const mark = (name) => page.evaluate((n) => Math.round(performance.getEntriesByName(n)[0].startTime), name);
+    result.interactive_ms = await mark("console-interactive");
+    result.complete_ms = await mark("console-complete");
     // every response of the load has finished once the page is drawn
     await page.waitForTimeout(300);
     result.first_load_bytes = sizes.reduce((a, b) => a + b, 0);
