@@ -130,7 +130,8 @@ function renderChart(days, counting) {
     const bar = svg("rect", { x, y: h - pad - bh, width: Math.max(1, bw - 4), height: bh, class: i === days.length - 1 ? "bar today" : "bar" });
     bar.append(svg("title", {}, `${d.day}: ${d.orders} orders${i === days.length - 1 ? " so far" : ""}`));
     nodes.push(bar);
-    if (i % 2 === days.length % 2 || i === days.length - 1) nodes.push(svg("text", { x: x + (bw - 4) / 2, y: h - 6, "text-anchor": "middle" }, d.day.slice(5)));
+    // every other day labelled, counted back from today's
+    if ((days.length - 1 - i) % 2 === 0) nodes.push(svg("text", { x: x + (bw - 4) / 2, y: h - 6, "text-anchor": "middle" }, d.day.slice(5)));
     nodes.push(svg("text", { x: x + (bw - 4) / 2, y: h - pad - bh - 3, "text-anchor": "middle" }, String(d.orders)));
   });
   chart.replaceChildren(...nodes);

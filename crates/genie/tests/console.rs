@@ -299,7 +299,7 @@ async fn the_console_works_in_a_real_browser() {
             "--seed",
             "7",
             "--history",
-            "2d",
+            "3d",
             "--start",
             "2024-01-04T06:00:00Z",
             "--speed",
@@ -350,6 +350,10 @@ async fn the_console_works_in_a_real_browser() {
         .env("EXPECT", expect.to_string())
         .env("CHROMIUM", &tools.chromium)
         .env("PLAYWRIGHT_DIR", &tools.playwright_dir);
+    // CONSOLE_SCREENSHOT=docs/console.png saves what the browser saw (the README's picture)
+    if let Some(path) = std::env::var_os("CONSOLE_SCREENSHOT") {
+        node.env("SCREENSHOT", path);
+    }
     let out = tokio::task::spawn_blocking(move || node.output())
         .await
         .unwrap()

@@ -148,7 +148,9 @@ try {
 
   if (process.env.SCREENSHOT) {
     await me.locator("summary").click();
-    await a.page.screenshot({ path: process.env.SCREENSHOT, fullPage: false });
+    await a.page.setViewportSize({ width: 1280, height: 1300 });
+    await a.page.evaluate(() => window.scrollTo(0, 0));
+    await a.page.screenshot({ path: process.env.SCREENSHOT });
   }
 
   // 3. key B sees its own requests only
