@@ -76,12 +76,18 @@ pub fn browser() -> Result<Browser, Missing> {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
     let chromium = file(chromium, "apt-get install -y chromium (.ci/run does)")?;
-    let node = std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .map(|d| d.join("node"))
-        .find(|p| p.is_file())
+    let on_path = |name: &str| {
+        std::env::var_os("PATH")
+            .into_iter()
+            .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    };
+    let node = on_path("node")
         .ok_or_else(|| Missing::new("node is not on PATH", "apt-get install -y nodejs npm"))?;
+    // the test runs the console's curl snippet as shown
+    on_path("curl")
+        .ok_or_else(|| Missing::new("curl is not on PATH", "apt-get install -y curl"))?;
     let playwright_dir = repo_root().join(".venv-clients/playwright");
     file(
         playwright_dir.join("node_modules/playwright-core/package.json"),
