@@ -10,6 +10,9 @@
 #   .venv-clients/airbyte/    airbyte-cdk               crates/genie/tests/clients.rs
 #   .venv-clients/python/     maturin, pyspark 4, pyarrow, pandas, polars, duckdb, pytest
 #                             crates/aladdin/tests/python.rs (builds the faux_genie wheel)
+#   .venv-clients/playwright/ playwright-core (npm)     crates/genie/tests/console.rs
+#
+# The console's browser test also wants Debian's chromium (`.ci/run` installs it) and node.
 #
 # Services are not installed here: the tests also want PostgreSQL on 127.0.0.1:5432 (user
 # postgres, trust), RabbitMQ on 5672 and NATS JetStream on 4222 (`.ci/run` starts local ones).
@@ -46,3 +49,11 @@ clients_venv python maturin "maturin==1.16.*" "pyspark==4.0.*" "pyarrow==26.*" \
 .venv-clients/dlt/bin/dlt --version
 .venv-clients/schemathesis/bin/schemathesis --version
 .venv-clients/python/bin/maturin --version
+
+echo "== playwright-core for crates/genie/tests/console.rs (npm, into .venv-clients/playwright)"
+# only the driver: it runs Debian's /usr/bin/chromium, no browser download
+if [ ! -f .venv-clients/playwright/node_modules/playwright-core/package.json ]; then
+  mkdir -p .venv-clients/playwright
+  npm install --silent --no-audit --no-fund --prefix .venv-clients/playwright "playwright-core@1.65.2"
+fi
+node -e 'console.log("playwright-core " + require("./.venv-clients/playwright/node_modules/playwright-core/package.json").version)'

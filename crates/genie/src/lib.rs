@@ -10,6 +10,7 @@ pub mod backfill;
 pub mod chaos;
 pub mod clock;
 pub mod openapi;
+pub mod page;
 pub mod paging;
 pub mod problem;
 pub mod serve;
@@ -262,6 +263,7 @@ pub async fn start_scenario(
         limiter: Arc::new(api::Limiter::new(cfg.rate)),
         chaos: Arc::new(chaos::Chaos::new(cfg.chaos, cfg.seed)),
         link_base: cfg.public_url.clone().unwrap_or_default().into(),
+        console: Arc::new(api::Console::new(cfg.speed)),
     };
     let app = api::router(state);
     let header_timeout = cfg.header_timeout;

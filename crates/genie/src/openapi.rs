@@ -150,6 +150,80 @@ fn item_responses(mut okv: Value) -> Value {
     r
 }
 
+/// The web console's data endpoints (the page itself, `/`, is HTML and not part of the API).
+fn console_paths(paths: &mut serde_json::Map<String, Value>) {
+    let time = json!({"type": "string", "format": "date-time"});
+    let fault = json!({"type": ["string", "null"], "enum": ["internal", "unavailable", "rate_limited", null]});
+    paths.insert(
+        "/v1/console/status".into(),
+        json!({"get": {
+            "operationId": "get_console_status",
+            "summary": "The console's view of the shop",
+            "description": "The virtual clock and its speed, the chaos level and rate limit, and for the resources the key may read: their live rows (recounted every 10 s; null until first counted), the latest retained changes, and orders created per virtual day over the last 14 days (null without orders). Not subject to --chaos, and not in the request log.",
+            "tags": ["console"],
+            "responses": responses(ok("The status.", json!({
+                "type": "object",
+                "properties": {
+                    "object": {"type": "string", "const": "console_status"},
+                    "scenario": {"type": "string"},
+                    "clock": {"type": "object", "properties": {
+                        "as_of": {"type": ["string", "null"], "format": "date-time"},
+                        "speed": {"type": "number", "description": "Virtual seconds per real second."},
+                        "last_seq": {"type": "integer"}
+                    }, "required": ["as_of", "speed", "last_seq"]},
+                    "chaos": {"type": "string", "enum": ["off", "mild", "realistic", "hostile"]},
+                    "rate_limit": {"type": "object", "properties": {"burst": {"type": "integer"}, "per_second": {"type": "number"}}, "required": ["burst", "per_second"]},
+                    "key": {"type": "object", "properties": {"name": {"type": "string"}, "prefix": {"type": "string"}, "scopes": {"type": "array", "items": {"type": "string"}}}, "required": ["name", "prefix", "scopes"]},
+                    "counts_age_s": {"type": ["integer", "null"], "minimum": 0},
+                    "resources": {"type": "array", "items": {"type": "object", "properties": {
+                        "name": {"type": "string"}, "rows": {"type": ["integer", "null"], "minimum": 0}
+                    }, "required": ["name", "rows"]}},
+                    "latest_changes": {"type": "array", "items": {"type": "object", "properties": {
+                        "seq": {"type": "integer"}, "table": {"type": "string"},
+                        "op": {"type": "string", "enum": ["insert", "update", "delete"]},
+                        "ts": time, "id": {"type": "string"}
+                    }, "required": ["seq", "table", "op", "ts", "id"]}},
+                    "orders_per_day": {"type": ["array", "null"], "items": {"type": "object", "properties": {
+                        "day": {"type": "string", "format": "date"}, "orders": {"type": "integer", "minimum": 0}
+                    }, "required": ["day", "orders"]}}
+                },
+                "required": ["object", "scenario", "clock", "chaos", "rate_limit", "key", "counts_age_s", "resources", "latest_changes", "orders_per_day"]
+            }), false), &[400, 401, 429]),
+        }}),
+    );
+    paths.insert(
+        "/v1/console/requests".into(),
+        json!({"get": {
+            "operationId": "list_console_requests",
+            "summary": "The calling key's own requests",
+            "description": format!("The last {} requests made with this key to the other /v1 endpoints (not the console's), newest first, kept in memory since genie started: time, method, path (credential-like query values masked), status, latency, the rate-limit tokens left, and what --chaos did to it. Requests with no, an unknown or a revoked key belong to no key and are not kept. Not subject to --chaos.", crate::api::LOG_CAPACITY),
+            "tags": ["console"],
+            "responses": responses(ok("The key's requests.", json!({
+                "type": "object",
+                "properties": {
+                    "object": {"type": "string", "const": "list"},
+                    "capacity": {"type": "integer"},
+                    "data": {"type": "array", "items": {"type": "object", "properties": {
+                        "at": {"type": "string", "format": "date-time", "description": "Wall-clock time the request arrived."},
+                        "request_id": {"type": "string"},
+                        "method": {"type": "string"},
+                        "path": {"type": "string"},
+                        "status": {"type": "integer"},
+                        "latency_ms": {"type": "number", "minimum": 0},
+                        "rate_limit_remaining": {"type": ["integer", "null"], "minimum": 0},
+                        "chaos": {"oneOf": [{"type": "null"}, {"type": "object", "properties": {
+                            "fault": fault,
+                            "delay_ms": {"type": ["integer", "null"], "minimum": 0},
+                            "overlap_rows": {"type": ["integer", "null"], "minimum": 1}
+                        }, "required": ["fault", "delay_ms", "overlap_rows"]}]}
+                    }, "required": ["at", "request_id", "method", "path", "status", "latency_ms", "rate_limit_remaining", "chaos"]}}
+                },
+                "required": ["object", "capacity", "data"]
+            }), false), &[400, 401, 429]),
+        }}),
+    );
+}
+
 /// The whole document.
 pub fn document(resources: &[Resource], scenario: (&str, &str)) -> Value {
     let mut paths = serde_json::Map::new();
@@ -352,6 +426,7 @@ pub fn document(resources: &[Resource], scenario: (&str, &str)) -> Value {
             }), false), &[401, 429]),
         }}),
     );
+    console_paths(&mut paths);
     paths.insert(
         "/healthz".into(),
         json!({"get": {

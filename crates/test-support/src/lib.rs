@@ -112,6 +112,10 @@ pub fn requirements() -> Vec<Requirement> {
             "aladdin python::* (the faux_genie wheel: Python reader, Spark data source)",
         ),
         Requirement {
+            tests: "genie console::the_console_works_in_a_real_browser (Chromium, node, playwright-core)",
+            check: tools::browser().map(drop),
+        },
+        Requirement {
             tests: "aladdin dbt (the Shiny Rocks dbt project, with PostgreSQL)",
             check: tools::dbt().map(drop),
         },

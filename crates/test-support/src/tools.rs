@@ -60,3 +60,42 @@ pub fn binary_beside(beside: &str, name: &str) -> Result<PathBuf, Missing> {
         "cargo build --workspace (cargo test --workspace builds it too)",
     )
 }
+
+/// The browser test's tools (`crates/genie/tests/console.rs`): Debian's Chromium, Node.js and
+/// the folder whose `node_modules` holds playwright-core (`.venv-clients/playwright`, installed
+/// by `scripts/setup-clients.sh`). `CHROMIUM` names another Chromium.
+#[derive(Debug, Clone)]
+pub struct Browser {
+    pub chromium: PathBuf,
+    pub node: PathBuf,
+    pub playwright_dir: PathBuf,
+}
+
+pub fn browser() -> Result<Browser, Missing> {
+    let chromium = std::env::var_os("CHROMIUM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
+    let chromium = file(chromium, "apt-get install -y chromium (.ci/run does)")?;
+    let on_path = |name: &str| {
+        std::env::var_os("PATH")
+            .into_iter()
+            .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    };
+    let node = on_path("node")
+        .ok_or_else(|| Missing::new("node is not on PATH", "apt-get install -y nodejs npm"))?;
+    // the test runs the console's curl snippet as shown
+    on_path("curl")
+        .ok_or_else(|| Missing::new("curl is not on PATH", "apt-get install -y curl"))?;
+    let playwright_dir = repo_root().join(".venv-clients/playwright");
+    file(
+        playwright_dir.join("node_modules/playwright-core/package.json"),
+        SETUP_CLIENTS,
+    )?;
+    Ok(Browser {
+        chromium,
+        node,
+        playwright_dir,
+    })
+}

@@ -12,7 +12,7 @@ use crate::problem::Problem;
 use crate::store::ApiKey;
 
 /// Query parameters that look like credentials: keys in URLs end up in logs and histories.
-const KEY_PARAMS: &[&str] = &[
+pub(super) const KEY_PARAMS: &[&str] = &[
     "api_key",
     "apikey",
     "key",

@@ -21,16 +21,23 @@ pub(super) async fn chaos(State(st): State<AppState>, mut req: Request, next: Ne
     if let Some(k) = fault.overlap {
         req.extensions_mut().insert(Overlap(k));
     }
-    match fault.problem() {
+    let mut resp = match fault.problem() {
         Some(p) => p.into_response(),
         None => next.run(req).await,
-    }
+    };
+    // for the key's request log (the console shows what chaos did)
+    resp.extensions_mut().insert(fault);
+    resp
 }
 
 static REQUESTS: AtomicU64 = AtomicU64::new(0);
 
+/// A request's id, for handlers and layers inside [`request_id`] (the key's request log).
+#[derive(Debug, Clone)]
+pub(super) struct RequestId(pub(super) String);
+
 /// Adds `X-Request-Id` (the caller's if it sent a sane one) and writes the access log.
-pub(super) async fn request_id(req: Request, next: Next) -> Response {
+pub(super) async fn request_id(mut req: Request, next: Next) -> Response {
     let given = req
         .headers()
         .get("x-request-id")
@@ -51,6 +58,7 @@ pub(super) async fn request_id(req: Request, next: Next) -> Response {
             r.iter().map(|b| format!("{b:02x}")).collect::<String>()
         )
     });
+    req.extensions_mut().insert(RequestId(id.clone()));
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let t0 = Instant::now();

@@ -7,6 +7,7 @@
 
 mod auth;
 mod changes;
+mod console;
 mod layers;
 mod limit;
 mod params;
@@ -26,6 +27,7 @@ use crate::problem::Problem;
 use crate::store::Store;
 
 pub use auth::Principal;
+pub use console::{Console, LOG_CAPACITY};
 pub use limit::{Limiter, RateLimit};
 
 /// What every handler shares.
@@ -39,6 +41,8 @@ pub struct AppState {
     /// What links start with: the configured public URL, or nothing (relative links). Never
     /// the request's `Host`, which any client can set.
     pub link_base: Arc<str>,
+    /// The web console's request logs and cached status.
+    pub console: Arc<Console>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -50,10 +54,25 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/{resource}/{id}/{nested}", get(resources::nested))
         // outermost runs first: a bad key is a 401 even under chaos
         .layer(middleware::from_fn_with_state(state.clone(), layers::chaos))
-        .layer(middleware::from_fn_with_state(state.clone(), auth::auth));
+        .layer(middleware::from_fn_with_state(state.clone(), auth::auth))
+        // outside auth: the limiter's own 429s go into the key's log too
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            console::log_requests,
+        ));
+    // the console's own data: a key as for /v1, but no chaos (the page must not break) and
+    // not in the request log (its polling would drown the learner's requests)
+    let console = Router::new()
+        .route("/v1/console/status", get(console::status))
+        .route("/v1/console/requests", get(console::requests))
+        .layer(middleware::from_fn_with_state(state.clone(), auth::auth))
+        .layer(middleware::map_response(secured));
     Router::new()
+        .route("/", get(crate::page::index))
+        .route("/console/{name}", get(crate::page::asset))
         .route("/healthz", get(service::healthz))
         .route("/openapi.json", get(service::openapi))
+        .merge(console)
         .merge(v1)
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(fallback)
@@ -61,6 +80,10 @@ pub fn router(state: AppState) -> Router {
         .layer(tower_http::compression::CompressionLayer::new())
         .layer(middleware::from_fn(layers::request_id))
         .with_state(state)
+}
+
+async fn secured(r: Response) -> Response {
+    crate::page::secure(r)
 }
 
 async fn fallback() -> Problem {

@@ -440,11 +440,19 @@ pub struct Genie {
     pub url: String,
     pub first_key: Option<String>,
     pub stderr: std::sync::Arc<std::sync::Mutex<String>>,
+    /// Everything it printed on stdout so far.
+    pub stdout: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 pub fn start_binary(args: &[&str]) -> Genie {
+    start_binary_env(args, &[])
+}
+
+/// [`start_binary`] with environment variables set (`RUST_LOG` for the access log).
+pub fn start_binary_env(args: &[&str], env: &[(&str, &str)]) -> Genie {
     let mut child = Command::new(env!("CARGO_BIN_EXE_genie"))
         .args(args)
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -461,11 +469,16 @@ pub fn start_binary(args: &[&str]) -> Genie {
     });
     let out = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let sink = stdout.clone();
     std::thread::spawn(move || {
+        // read to the end (kept in `stdout`): a full pipe would block genie
         for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
+            let mut s = sink.lock().unwrap();
+            s.push_str(&line);
+            s.push('\n');
+            drop(s);
+            let _ = tx.send(line);
         }
     });
     let t0 = Instant::now();
@@ -498,6 +511,7 @@ pub fn start_binary(args: &[&str]) -> Genie {
         url,
         first_key: key,
         stderr,
+        stdout,
     }
 }
 
