@@ -13,8 +13,9 @@
 //! - [`commands::stream`]: `aladdin stream` — change records paced by a virtual clock to stdout,
 //!   RabbitMQ or NATS JetStream.
 //! - [`commands::common`]: scenario loading and day ranges shared by the commands.
-//! - [`commands::destination`]: the destination flags (`--out`, `--against`, `--database-url`,
-//!   `--from-dir`): which kinds each takes, and the usage error for the rest.
+//! - the destination flags (`--out`, `--against`, `--database-url`, `--from-dir`) are
+//!   `faux_sinks::destination::Flag`s: which kinds each takes, and the usage error
+//!   (`FlagError`) for the rest.
 //! - [`commands::scenario`]: `aladdin scenario list|show` — scenarios, tables, columns, tunables.
 //! - [`usage`]: the usage-error type that maps to exit code 2.
 //!
@@ -105,7 +106,11 @@ fn main() -> ExitCode {
         {
             ExitCode::from(130)
         }
-        Err(e) if e.downcast_ref::<UsageError>().is_some() => {
+        Err(e)
+            if e.downcast_ref::<UsageError>().is_some()
+                || e.downcast_ref::<faux_sinks::destination::FlagError>()
+                    .is_some() =>
+        {
             eprintln!("error: {}", message(&e));
             eprintln!("\nFor more information, try '--help'.");
             ExitCode::from(2)

@@ -113,7 +113,7 @@ pub enum DestinationError {
         "{shown} looks like a {scheme}: URL but is not one: a URL needs `{scheme}://`, and a folder name has no `{scheme}:`"
     )]
     NotAUrl { shown: String, scheme: String },
-    #[error("{shown}: this build has no {} support (feature {feature})", .kind.noun())]
+    #[error("{shown} is {}, which this build cannot use (cargo feature {feature})", .kind.noun())]
     NotBuilt {
         shown: String,
         kind: Kind,
@@ -270,6 +270,79 @@ fn url_like_scheme(s: &str) -> Option<&str> {
         || ["http", "https", "file", "mysql"].contains(&scheme.to_ascii_lowercase().as_str());
     (is_scheme && (rest.starts_with('/') || known)).then_some(scheme)
 }
+
+/// A command-line flag that names a destination (`--against`, `--out`, `--database-url`):
+/// the CLIs (aladdin and genie) declare their flags with this, so that a bad value gets the
+/// same message, naming the flag, the value and what the flag takes, whichever binary read it.
+#[derive(Debug)]
+pub struct Flag {
+    /// `--against`.
+    pub name: &'static str,
+    /// What the command does with it: `verify reads`.
+    pub verb: &'static str,
+    /// The kinds it takes, in the order they are offered.
+    pub kinds: &'static [Kind],
+    /// Where a value of another kind goes, if anywhere: `a folder goes to --from-dir`.
+    pub hint: Option<&'static str>,
+}
+
+impl Flag {
+    /// Parses `value`. A destination of a kind this flag does not take is returned: the
+    /// command matches the kinds it takes and hands the rest to [`Flag::refuse`].
+    pub fn parse(&self, value: &str) -> Result<Destination, FlagError> {
+        Destination::parse(value).map_err(|e| self.invalid(value, e))
+    }
+
+    /// [`Flag::parse`] for a path argument (which need not be UTF-8).
+    pub fn parse_os(&self, value: &OsStr) -> Result<Destination, FlagError> {
+        Destination::parse_os(value).map_err(|e| self.invalid(&value.to_string_lossy(), e))
+    }
+
+    fn invalid(&self, value: &str, e: DestinationError) -> FlagError {
+        match e.kind() {
+            // a broken URL of a kind the flag does not take anyway: say that, not the flaw
+            Some(kind) if !self.kinds.contains(&kind) => self.refuse_kind(value, kind),
+            // the error says what a URL of its kind looks like
+            Some(_) => FlagError(format!("{}: {e}", self.name)),
+            None => FlagError(format!("{}: {e}; {}", self.name, self.takes())),
+        }
+    }
+
+    /// The usage error for a destination this flag does not take.
+    pub fn refuse(&self, value: &str, d: &Destination) -> FlagError {
+        self.refuse_kind(value, d.kind())
+    }
+
+    fn refuse_kind(&self, value: &str, kind: Kind) -> FlagError {
+        let shown = match kind {
+            Kind::Folder => value.to_string(),
+            _ => redact(value),
+        };
+        FlagError(format!(
+            "{} {shown} is {}: {}{}",
+            self.name,
+            kind.noun(),
+            self.takes(),
+            self.hint.map(|h| format!(" ({h})")).unwrap_or_default()
+        ))
+    }
+
+    /// `verify reads a folder, postgres://… or sqlite://…`.
+    fn takes(&self) -> String {
+        let forms: Vec<&str> = self.kinds.iter().map(|k| k.form()).collect();
+        let list = match forms.split_last() {
+            Some((last, [])) => last.to_string(),
+            Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+            None => String::new(),
+        };
+        format!("{} {list}", self.verb)
+    }
+}
+
+/// A value a [`Flag`] does not take; the message names the flag (a usage error to the CLI).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct FlagError(pub String);
 
 /// The URL with any password masked, for messages: `postgres://ann:***@db/shop`; also in a
 /// string that only starts like one (`postgres:ann:secret@db/shop`).
@@ -449,5 +522,58 @@ mod tests {
         // an `@` in the path is not the authority's
         assert_eq!(redact("x://h/a:b@c"), "x://h/a:b@c");
         assert_eq!(redact("plain"), "plain");
+    }
+}
+
+// the URLs below parse with their sinks' features, as in the binaries (and the workspace's
+// tests, which unify the features)
+#[cfg(all(
+    test,
+    feature = "postgres",
+    feature = "sqlite",
+    feature = "nats",
+    feature = "amqp"
+))]
+mod flag_tests {
+    use super::*;
+
+    const AGAINST: Flag = Flag {
+        name: "--against",
+        verb: "verify reads",
+        kinds: &[Kind::Folder, Kind::Postgres, Kind::Sqlite],
+        hint: None,
+    };
+
+    #[test]
+    fn a_kind_the_flag_does_not_take_is_named_with_what_it_takes() {
+        let d = AGAINST.parse("nats://127.0.0.1:4222").unwrap();
+        assert_eq!(
+            AGAINST.refuse("nats://127.0.0.1:4222", &d).to_string(),
+            "--against nats://127.0.0.1:4222 is a NATS server: verify reads a folder, \
+             postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE or sqlite://PATH.db"
+        );
+        // a broken URL of such a kind: the kind is the problem, and no password is shown
+        let e = AGAINST.parse("amqp://u:secret@h:notaport").unwrap_err();
+        let e = e.to_string();
+        assert!(
+            e.starts_with("--against amqp://u:***@h:notaport is a RabbitMQ (AMQP) broker: verify reads a folder"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_bad_value_is_named_with_what_the_flag_takes() {
+        let e = AGAINST.parse("ftp://x").unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "--against: unknown scheme ftp:// in ftp://x; verify reads a folder, \
+             postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE or sqlite://PATH.db"
+        );
+        let e = AGAINST.parse("sqlite://").unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "--against: invalid SQLite URL sqlite://: no file name \
+             (expected sqlite://relative/path.db or sqlite:///absolute/path.db)"
+        );
     }
 }

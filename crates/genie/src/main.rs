@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use faux_sinks::destination::{Destination, Flag, Kind};
 use faux_sinks::postgres::PgTarget;
 use genie::{Config, RateLimit, Store};
 
@@ -19,8 +20,9 @@ struct Cli {
     data_dir: PathBuf,
     /// Keep the store in PostgreSQL instead (postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE;
     /// tables in schema "genie" of that database), for serving and for `genie keys`.
-    #[arg(long, global = true, value_parser = parse_database_url, conflicts_with = "data_dir")]
-    database_url: Option<PgTarget>,
+    /// (Parsed after clap, which would echo the value — password included — in its error.)
+    #[arg(long, global = true, conflicts_with = "data_dir")]
+    database_url: Option<String>,
     #[command(flatten)]
     serve: ServeArgs,
     #[command(subcommand)]
@@ -112,8 +114,22 @@ fn parse_speed(s: &str) -> Result<f64, String> {
         })
 }
 
+/// `--database-url`, parsed as aladdin parses its destination flags: a bad value gets the
+/// same message.
+const DATABASE_URL: Flag = Flag {
+    name: "--database-url",
+    verb: "genie stores its data in",
+    kinds: &[Kind::Postgres],
+    hint: Some("an SQLite store is a folder: --data-dir"),
+};
+
 fn parse_database_url(s: &str) -> Result<PgTarget, String> {
-    PgTarget::parse(s, Some(genie::store::PG_SCHEMA)).map_err(|e| e.to_string())
+    match DATABASE_URL.parse(s).map_err(|e| e.to_string())? {
+        Destination::Postgres(t) => t
+            .with_schema(Some(genie::store::PG_SCHEMA))
+            .map_err(|e| format!("{}: {e}", DATABASE_URL.name)),
+        other => Err(DATABASE_URL.refuse(s, &other).to_string()),
+    }
 }
 
 /// An http(s) URL without query or fragment; kept without a trailing `/`.
@@ -145,6 +161,14 @@ fn parse_time(s: &str) -> Result<faux::Timestamp, String> {
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
+    let database_url = cli.database_url.as_deref().map(|s| {
+        parse_database_url(s).unwrap_or_else(|e| {
+            // a usage error: exit 2 with clap's usage hint
+            <Cli as clap::CommandFactory>::command()
+                .error(clap::error::ErrorKind::ValueValidation, e)
+                .exit()
+        })
+    });
     tracing_subscriber::fmt()
         // logs on stderr: stdout carries the URL, the key and the curl line
         .with_writer(std::io::stderr)
@@ -155,8 +179,8 @@ fn main() -> Result<()> {
         )
         .init();
     match cli.command {
-        Some(Command::Keys(k)) => keys(open_store(&cli.data_dir, cli.database_url.as_ref())?, k),
-        None => serve(cli.data_dir, cli.database_url, cli.serve),
+        Some(Command::Keys(k)) => keys(open_store(&cli.data_dir, database_url.as_ref())?, k),
+        None => serve(cli.data_dir, database_url, cli.serve),
     }
 }
 

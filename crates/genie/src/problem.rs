@@ -16,6 +16,13 @@ pub const CODES: &[(&str, u16, &str)] = &[
     ("insufficient_scope", 403, "Insufficient scope"),
     ("not_found", 404, "Not found"),
     ("method_not_allowed", 405, "Method not allowed"),
+    ("malformed_request", 400, "Malformed request"),
+    ("uri_too_long", 414, "URI too long"),
+    (
+        "header_fields_too_large",
+        431,
+        "Request header fields too large",
+    ),
     ("changes_expired", 410, "Changes no longer retained"),
     ("rate_limited", 429, "Too many requests"),
     ("internal", 500, "Internal error"),

@@ -673,3 +673,200 @@ async fn a_total_is_counted_once_per_snapshot() {
     assert!(r.body["total"].as_i64().unwrap() < total);
     assert_eq!(app.run.store.counts_run() - before, 2);
 }
+
+/// Sends `request` on a fresh connection and reads the answer until the server closes it.
+async fn raw_exchange(app: &App, request: &[u8]) -> (String, Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = app.base.trim_start_matches("http://").to_string();
+    let mut c = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    // the server may answer (and close) before it has read all of an oversized request
+    let _ = c.write_all(request).await;
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(20), async {
+        let mut chunk = [0u8; 4096];
+        loop {
+            match c.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "the connection stayed open");
+    let text = String::from_utf8(buf).unwrap();
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("no head in {text:?}"));
+    let head = head.to_ascii_lowercase();
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length: "))
+        .unwrap_or_else(|| panic!("no content-length in {head}"))
+        .parse()
+        .unwrap();
+    assert_eq!(body.len(), length, "{head}");
+    let body = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body:?}"));
+    (head, body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_or_malformed_requests_are_problems_too() {
+    let app = spawn(Opts::default()).await;
+    let long_uri = format!(
+        "GET /v1/orders?limit={} HTTP/1.1\r\nHost: x\r\n\r\n",
+        "1".repeat(genie::serve::MAX_URI_BYTES)
+    );
+    let many_headers = format!(
+        "GET /v1/orders HTTP/1.1\r\nHost: x\r\n{}\r\n",
+        (0..=genie::serve::MAX_HEADERS)
+            .map(|i| format!("x-h{i}: {i}\r\n"))
+            .collect::<String>()
+    );
+    let huge_header = format!(
+        "GET /v1/orders HTTP/1.1\r\nHost: x\r\nx-big: {}\r\n\r\n",
+        "a".repeat(600_000)
+    );
+    for (request, status, code) in [
+        (long_uri.as_str(), 414, "uri_too_long"),
+        (many_headers.as_str(), 431, "header_fields_too_large"),
+        (huge_header.as_str(), 431, "header_fields_too_large"),
+        ("NOT HTTP AT ALL\r\n\r\n", 400, "malformed_request"),
+    ] {
+        let (head, body) = raw_exchange(&app, request.as_bytes()).await;
+        assert!(head.starts_with(&format!("http/1.1 {status} ")), "{head}");
+        assert!(
+            head.contains("\r\ncontent-type: application/problem+json"),
+            "{head}"
+        );
+        assert_eq!(body["code"], code, "{body}");
+        assert_eq!(body["status"], status, "{body}");
+        assert!(body["detail"].as_str().unwrap().len() > 20, "{body}");
+    }
+    // every code the server answers with is documented
+    let doc = app.get_with("/openapi.json", None).await.body;
+    let codes = doc["components"]["schemas"]["Problem"]["properties"]["code"]["enum"].to_string();
+    for code in [
+        "uri_too_long",
+        "header_fields_too_large",
+        "malformed_request",
+    ] {
+        assert!(codes.contains(code), "{code} not in {codes}");
+    }
+    // … and ordinary requests are served as before
+    assert_eq!(app.get("/v1/orders?limit=1").await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_preflights_are_answered_without_a_key() {
+    let app = spawn(Opts::default()).await;
+    let r = app
+        .client
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{}/v1/orders?limit=5", app.base),
+        )
+        .header("origin", "https://notebook.example")
+        .header("access-control-request-method", "GET")
+        .header("access-control-request-headers", "authorization")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let h = r.headers();
+    assert_eq!(h["access-control-allow-origin"], "*");
+    assert_eq!(h["access-control-allow-methods"], "GET, HEAD");
+    let allowed = h["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    for name in ["authorization", "x-api-key"] {
+        assert!(allowed.contains(name), "{allowed}");
+    }
+    assert!(h.contains_key("access-control-max-age"));
+    // the request itself: any origin may read the answer and the headers a client needs
+    let r = app
+        .client
+        .get(format!("{}/v1/orders?limit=1", app.base))
+        .bearer_auth(&app.key)
+        .header("origin", "https://notebook.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["access-control-allow-origin"], "*");
+    let exposed = r.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    for name in ["link", "ratelimit", "retry-after", "etag", "x-request-id"] {
+        assert!(exposed.split(", ").any(|e| e == name), "{exposed}");
+    }
+    // errors too, so a script can read why; a request without a key is still a 401
+    let r = app.get_with("/v1/orders", None).await;
+    assert_problem(&r, 401, "missing_api_key");
+    assert_eq!(r.headers["access-control-allow-origin"], "*");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chaos_throttling_carries_the_headers_of_real_throttling() {
+    let app = spawn(Opts {
+        chaos: genie::chaos::ChaosLevel::Mild,
+        ..Opts::default()
+    })
+    .await;
+    // mild chaos throttles about one request in a hundred (seeded)
+    let mut throttled = None;
+    for _ in 0..1000 {
+        let r = app.get("/v1/me").await;
+        if r.status == 429 {
+            throttled = Some(r);
+            break;
+        }
+    }
+    let r = throttled.expect("a 429 in 1000 requests under mild chaos");
+    assert_problem(&r, 429, "rate_limited");
+    assert!(r.body["detail"].as_str().unwrap().contains("--chaos mild"));
+    let retry: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    // as a real 429 (rate_limit_bursts_then_recovers): nothing left until Retry-After
+    assert_eq!(
+        r.headers["ratelimit"].to_str().unwrap(),
+        format!("\"burst\";r=0;t={retry}")
+    );
+    assert_eq!(r.headers["ratelimit-policy"], "\"burst\";q=100000;w=1");
+    for name in ["ratelimit-remaining", "x-ratelimit-remaining"] {
+        assert_eq!(r.headers[name], "0", "{name}");
+    }
+    for name in ["ratelimit-reset", "x-ratelimit-reset"] {
+        assert_eq!(
+            r.headers[name].to_str().unwrap(),
+            retry.to_string(),
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_cursor_is_the_first_page() {
+    let app = spawn(Opts::default()).await;
+    let first = app.get("/v1/orders?limit=3").await;
+    let empty = app.get("/v1/orders?limit=3&cursor=").await;
+    assert_eq!(empty.status, 200, "{}", empty.body);
+    assert_eq!(empty.body["data"], first.body["data"]);
+    assert_eq!(empty.body["next_cursor"], first.body["next_cursor"]);
+    assert!(first.body["data"].as_array().unwrap().len() == 3);
+    // … as the document says, so that a generated client may send it
+    let doc = app.get_with("/openapi.json", None).await.body;
+    let params = doc["paths"]["/v1/orders"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    let cursor = params.iter().find(|p| p["name"] == "cursor").unwrap();
+    assert!(
+        cursor["description"]
+            .as_str()
+            .unwrap()
+            .contains("empty cursor"),
+        "{cursor}"
+    );
+    let kinds = cursor["schema"]["anyOf"].as_array().unwrap();
+    assert!(kinds.iter().any(|k| k["maxLength"] == 0), "{cursor}");
+}

@@ -38,3 +38,49 @@ fn a_bad_public_url_is_a_usage_error_naming_the_value() {
         assert!(err.contains("http(s)://"), "{err}");
     }
 }
+
+#[test]
+fn a_bad_database_url_gets_the_message_aladdin_gives() {
+    let run = |url: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_genie"))
+            .args(["--database-url", url, "keys", "list"])
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // the destination parser's words, through the same faux_sinks::destination::Flag
+    // aladdin's --against and --database-url use
+    let takes = "genie stores its data in postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE";
+    for (url, want) in [
+        (
+            "mysql://nope",
+            format!("--database-url: unknown scheme mysql:// in mysql://nope; {takes}"),
+        ),
+        (
+            "sqlite://shop.db",
+            format!(
+                "--database-url sqlite://shop.db is a SQLite database: {takes} (an SQLite store is a folder: --data-dir)"
+            ),
+        ),
+        (
+            "genie-data",
+            format!("--database-url genie-data is a file or folder name: {takes}"),
+        ),
+        (
+            "postgres:me@host/db",
+            "--database-url: postgres:me@host/db looks like a postgres: URL but is not one".into(),
+        ),
+    ] {
+        let (code, err) = run(url);
+        assert_eq!(code, Some(2), "{url}: {err}");
+        assert!(err.contains(&want), "{url}: {err}");
+    }
+    // a password is never echoed, not even by the argument parser
+    let (code, err) = run("postgres://ann:s3cret@h:notaport/db");
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("postgres://ann:***@h:notaport/db"), "{err}");
+    assert!(!err.contains("s3cret"), "{err}");
+}

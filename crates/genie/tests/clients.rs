@@ -1,7 +1,9 @@
 //! Real clients against the real `genie` binary: dlt's REST API source (loaded into a fresh
 //! PostgreSQL database and checked with `aladdin verify`), the Singer tap
 //! `tap-rest-api-msdk`, schemathesis on our own OpenAPI document, and the Airbyte declarative
-//! manifest through `source-declarative-manifest`.
+//! manifest through `source-declarative-manifest`. The servers serve a scenario file (`SHOP`,
+//! written next to their data) or, for dlt and schemathesis, also the built-in Shiny Rocks:
+//! the clients learn the resources from the OpenAPI document, whatever the scenario.
 //!
 //! The Python tools live in venvs under `.venv-clients/` (scripts/setup-clients.sh, which
 //! `.ci/run` calls). A missing tool, PostgreSQL or aladdin binary skips a test loudly, and
@@ -41,6 +43,16 @@ fn resources() -> Vec<&'static str> {
         .collect()
 }
 
+/// The tables of the built-in scenario `name`.
+fn resources_of(name: &str) -> Vec<&'static str> {
+    faux::Scenario::by_name(name, faux::DEFAULT_SEED)
+        .unwrap()
+        .tables()
+        .iter()
+        .map(|t| t.name)
+        .collect()
+}
+
 fn run(cmd: &mut Command, what: &str) -> Output {
     let t0 = Instant::now();
     let out = cmd
@@ -63,7 +75,19 @@ struct Genie {
 }
 
 impl Genie {
+    /// A genie serving the `SHOP` scenario file.
     fn start(history: &str, start: &str, speed: &str, extra: &[&str]) -> Genie {
+        Genie::serving(None, history, start, speed, extra)
+    }
+
+    /// A genie serving the built-in scenario `scenario`, or without one the `SHOP` file.
+    fn serving(
+        scenario: Option<&str>,
+        history: &str,
+        start: &str,
+        speed: &str,
+        extra: &[&str],
+    ) -> Genie {
         let dir = tempfile::tempdir().unwrap();
         let shop = dir.path().join("shop.toml");
         std::fs::write(&shop, SHOP).unwrap();
@@ -83,7 +107,7 @@ impl Genie {
             .arg("--data-dir")
             .arg(&data)
             .arg("--scenario")
-            .arg(&shop)
+            .arg(scenario.map_or(shop.as_os_str(), std::ffi::OsStr::new))
             .args(["--history", history, "--start", start, "--speed", speed])
             .args(["--listen", "127.0.0.1:0"])
             .args(extra)
@@ -196,16 +220,19 @@ fn dlt_run(python: &Path, g: &Genie, db: &FreshDb, pipelines: &Path) -> BTreeMap
     serde_json::from_str(line).unwrap()
 }
 
+/// What a dlt test needs: dlt's python, aladdin and a fresh database (or `None` after
+/// test-support's SKIP, a failure under `CI=true`).
+fn dlt_needs(test: &str) -> Option<(PathBuf, PathBuf, FreshDb)> {
+    let python = tool(test, "dlt", "python")?;
+    let aladdin = aladdin(test)?;
+    let db = FreshDb::create(test)?;
+    Some((python, aladdin, db))
+}
+
 #[test]
 fn dlt_loads_every_resource_incrementally_and_verify_agrees() {
     let test = "dlt_loads_every_resource_incrementally_and_verify_agrees";
-    let Some(python) = tool(test, "dlt", "python") else {
-        return;
-    };
-    let Some(aladdin) = aladdin(test) else {
-        return;
-    };
-    let Some(db) = FreshDb::create(test) else {
+    let Some((python, aladdin, db)) = dlt_needs(test) else {
         return;
     };
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
@@ -260,31 +287,89 @@ fn dlt_loads_every_resource_incrementally_and_verify_agrees() {
     // newer version from after the last day is fine): aladdin compares row by row
     let to = second_start.date().add_days(-1).to_string();
     let shop = g.dir.path().join("shop.toml");
+    verify_agrees(
+        &aladdin,
+        shop.as_os_str(),
+        &db,
+        ("2024-01-01", &to),
+        &resources(),
+    );
+    // the days checked include the one the first run saw half of
+    assert!(to.as_str() >= "2024-01-13", "{to}");
+}
+
+/// `aladdin verify` of schema genie_raw of `db` against `scenario` (a name or a file) over
+/// the days `from`..=`to` finds no difference, and compared rows of every table of `tables`.
+fn verify_agrees(
+    aladdin: &Path,
+    scenario: &std::ffi::OsStr,
+    db: &FreshDb,
+    (from, to): (&str, &str),
+    tables: &[&str],
+) {
     let out = run(
-        Command::new(&aladdin)
+        Command::new(aladdin)
             .args(["verify", "--scenario"])
-            .arg(&shop)
+            .arg(scenario)
             .args(["--against", &db.url(), "--schema", "genie_raw"])
-            .args(["--from", "2024-01-01", "--to", &to, "--json"]),
+            .args(["--from", from, "--to", to, "--json"]),
         "aladdin verify",
     );
     let report = text(&out.stdout);
     assert!(
         out.status.success(),
-        "aladdin verify found differences (2024-01-01 to {to}):\n{report}\n{}",
+        "aladdin verify found differences ({from} to {to}):\n{report}\n{}",
         text(&out.stderr)
     );
-    // … and it looked at all ten tables, with rows
+    // … and it looked at every table, each with rows, all found
     let doc: Value = serde_json::from_str(&report).unwrap();
-    let s = doc.to_string();
-    for r in resources() {
-        assert!(
-            s.contains(&format!("\"{r}\"")),
-            "{r} not in the report: {s}"
+    for r in tables {
+        let t = &doc["tables"][r];
+        let expected = t["expected"].as_u64();
+        assert!(expected > Some(0), "{r}: no rows checked: {doc}");
+        assert_eq!(t["found"].as_u64(), expected, "{r}: {doc}");
+    }
+}
+
+/// The rows a resource serves (`total` of its first page in page mode).
+fn total(g: &Genie, resource: &str) -> u64 {
+    g.get(&format!(
+        "/v1/{resource}?page=1&limit=1&include_deleted=true"
+    ))["total"]
+        .as_u64()
+        .unwrap()
+}
+
+#[test]
+fn dlt_loads_every_shiny_rocks_resource_and_verify_agrees() {
+    let test = "dlt_loads_every_shiny_rocks_resource_and_verify_agrees";
+    let Some((python, aladdin, db)) = dlt_needs(test) else {
+        return;
+    };
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // 2024-03-01 … 03-04 (a Shiny Rocks day's rows are all there from its first second), the
+    // clock stopped: about 21,000 rows
+    let g = Genie::serving(Some("shiny-rocks"), "3d", "2024-03-04T06:00:00Z", "0", &[]);
+    let pipelines = g.dir.path().join("dlt-pipelines");
+    let first = dlt_run(&python, &g, &db, &pipelines);
+    eprintln!("first run: {first:?}");
+    let tables = resources_of("shiny-rocks");
+    for r in &tables {
+        assert_eq!(
+            first[*r],
+            total(&g, r),
+            "{r}: every row, in one run: {first:?}"
         );
     }
-    // the days checked include the one the first run saw half of
-    assert!(to.as_str() >= "2024-01-13", "{to}");
+    // services have no key to merge on: the example loads them with replace. (Not checked
+    // yet: a second run loaded one day of services, not all — open, see the branch's report.)
+    verify_agrees(
+        &aladdin,
+        std::ffi::OsStr::new("shiny-rocks"),
+        &db,
+        ("2024-03-01", "2024-03-04"),
+        &tables,
+    );
 }
 
 #[test]
@@ -328,9 +413,7 @@ fn singer_tap_emits_records_for_every_stream() {
     assert!(schemas >= resources().len());
     // every row of every resource, exactly (the clock is stopped)
     for r in resources() {
-        let want = g.get(&format!("/v1/{r}?page=1&limit=1&include_deleted=true"))["total"]
-            .as_u64()
-            .unwrap();
+        let want = total(&g, r);
         assert!(want > 0, "{r}: no rows to read");
         assert_eq!(records.get(r).copied(), Some(want), "{r}: {records:?}");
     }
@@ -342,17 +425,18 @@ fn singer_tap_emits_records_for_every_stream() {
     );
 }
 
-#[test]
-fn schemathesis_finds_no_failures() {
-    let test = "schemathesis_finds_no_failures";
+/// schemathesis on the OpenAPI document of a genie serving `scenario` (a built-in name, or
+/// the `SHOP` file) finds no failure.
+fn schemathesis_passes(test: &str, scenario: Option<&str>, start: &str) {
     let Some(st) = tool(test, "schemathesis", "schemathesis") else {
         return;
     };
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     // a generous rate limit, so the fuzzer reaches the logic behind it (429s are fine too)
-    let g = Genie::start(
+    let g = Genie::serving(
+        scenario,
         "3d",
-        "2024-01-04T06:00:00Z",
+        start,
         "0",
         &["--rate-limit", "100000", "--burst", "100000"],
     );
@@ -372,6 +456,24 @@ fn schemathesis_finds_no_failures() {
     );
     assert!(report.contains("passed"), "{report}");
     assert!(!report.contains("failures"), "{report}");
+}
+
+#[test]
+fn schemathesis_finds_no_failures() {
+    schemathesis_passes(
+        "schemathesis_finds_no_failures",
+        None,
+        "2024-01-04T06:00:00Z",
+    );
+}
+
+#[test]
+fn schemathesis_finds_no_failures_on_shiny_rocks() {
+    schemathesis_passes(
+        "schemathesis_finds_no_failures_on_shiny_rocks",
+        Some("shiny-rocks"),
+        "2024-03-04T06:00:00Z",
+    );
 }
 
 #[test]
@@ -479,9 +581,7 @@ fn airbyte_manifest_reads_every_stream() {
         text(&out.stderr)
     );
     for r in resources() {
-        let want = g.get(&format!("/v1/{r}?page=1&limit=1&include_deleted=true"))["total"]
-            .as_u64()
-            .unwrap();
+        let want = total(&g, r);
         assert_eq!(records.get(r).copied(), Some(want), "{r}: {records:?}");
     }
     assert!(states >= resources().len(), "{states} state messages");

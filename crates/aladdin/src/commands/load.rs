@@ -12,8 +12,8 @@ use faux_sinks::postgres::{PgError, PgLoad, PgTarget};
 use faux_sinks::sqlite::SqliteLoad;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::commands::destination::Flag;
 use crate::usage::{UsageError, usage};
+use faux_sinks::destination::Flag;
 
 /// Flags that only apply when `--out` is a database.
 #[derive(Debug, Clone, Args)]
@@ -74,7 +74,7 @@ impl Database {
                 }
                 Ok(None)
             }
-            other => Err(OUT.refuse(&out.to_string_lossy(), &other)),
+            other => Err(OUT.refuse(&out.to_string_lossy(), &other).into()),
         }
     }
 }

@@ -1,6 +1,5 @@
 pub mod chart;
 pub mod common;
-pub mod destination;
 pub mod generate;
 pub mod load;
 pub mod scenario;

@@ -11,9 +11,9 @@ use faux_sinks::stream::{
 };
 
 use crate::commands::common::{ScenarioArgs, parse_instant};
-use crate::commands::destination::Flag;
 use crate::commands::generate::select_tables;
 use crate::usage::{UsageError, usage};
+use faux_sinks::destination::Flag;
 
 /// Stream change records, paced by a virtual clock, to stdout, RabbitMQ or NATS JetStream.
 #[derive(Debug, Args)]

@@ -14,8 +14,8 @@ use faux_sinks::verify::{
 use serde_json::{Value, json};
 
 use crate::commands::common::{Days, ScenarioArgs};
-use crate::commands::destination::Flag;
 use crate::usage::{UsageError, usage};
+use faux_sinks::destination::Flag;
 
 /// Check a pipeline: compare loaded tables with the truth, per table and day.
 #[derive(Debug, Args)]
@@ -82,7 +82,7 @@ fn open_source(args: &VerifyArgs) -> anyhow::Result<Box<dyn Source>> {
         Destination::Folder(dir) => {
             Box::new(FileSource::new(&dir).map_err(|e| UsageError(format!("--against: {e}")))?)
         }
-        other => return Err(AGAINST.refuse(a, &other)),
+        other => return Err(AGAINST.refuse(a, &other).into()),
     })
 }
 

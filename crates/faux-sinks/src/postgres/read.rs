@@ -11,7 +11,7 @@ use tokio_postgres::Client;
 
 use super::{PgError, PgTarget, describe};
 use crate::sql::{day_bounds, ident};
-use crate::verify::{Mode, Source, Val, VerifyError, canonical_text, column_positions};
+use crate::verify::{Source, Val, VerifyError, canonical_text, column_positions};
 
 /// A schema of a PostgreSQL database, as a [`Source`] of loaded rows.
 #[derive(Debug)]
@@ -47,10 +47,6 @@ impl PgSource {
 impl Source for PgSource {
     fn describe(&self) -> String {
         format!("PostgreSQL {}", self.target.describe())
-    }
-
-    fn mode(&self, _: &TableDef) -> Mode {
-        Mode::Latest
     }
 
     fn read(

@@ -9,7 +9,7 @@ use rusqlite::{Connection, OpenFlags};
 
 use super::SqliteError;
 use crate::sql::ident;
-use crate::verify::{Mode, Raw, Source, Val, VerifyError, canonical, column_positions};
+use crate::verify::{Raw, Source, Val, VerifyError, canonical, column_positions};
 
 #[derive(Debug)]
 pub struct SqliteSource {
@@ -43,10 +43,6 @@ impl SqliteSource {
 impl Source for SqliteSource {
     fn describe(&self) -> String {
         format!("SQLite {}", self.path.display())
-    }
-
-    fn mode(&self, _: &TableDef) -> Mode {
-        Mode::Latest
     }
 
     fn read(

@@ -66,8 +66,11 @@ pub trait Source: std::fmt::Debug {
     /// Where the data is, for messages (`postgres 127.0.0.1:5432/shop schema public`).
     fn describe(&self) -> String;
 
-    /// How `table` is compared.
-    fn mode(&self, table: &TableDef) -> Mode;
+    /// How `table` is compared; by default as a database holds it, loaded by upsert
+    /// ([`Mode::Latest`]).
+    fn mode(&self, _table: &TableDef) -> Mode {
+        Mode::Latest
+    }
 
     /// Hands every row of `table` to `row` as canonical values in the table's column order
     /// (or the reason a row could not be read). `days`: only rows whose partition column

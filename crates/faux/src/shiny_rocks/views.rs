@@ -8,7 +8,7 @@ use crate::view::View;
 
 use super::ShinyRocks;
 use super::model::PLATFORMS;
-use super::tables::{MARKETING_INVESTMENTS, ORDERS, PAYMENTS, Rec, Table};
+use super::tables::{Rec, Table};
 
 impl ShinyRocks {
     /// Writes `table`'s rows of `day` that belong to `shard`, in order, into `sink`.
@@ -19,27 +19,32 @@ impl ShinyRocks {
         shard: Shard,
         sink: &mut S,
     ) -> Result<(), S::Error> {
-        if std::ptr::eq(table, &MARKETING_INVESTMENTS) {
-            for p in shard.range(PLATFORMS.len() as u64) {
-                sink.row(&self.marketing_investment(day, p as usize))?;
+        // exhaustive: a table added to scenario_tables! without its rows here fails the build
+        match Table::of(table).expect("a Shiny Rocks table") {
+            Table::Orders => {
+                let keys = self.day_keys(day);
+                for i in shard.range(self.order_count(day)) {
+                    sink.row(&self.order_in(&keys, day, i))?;
+                }
             }
-            return Ok(());
-        }
-        let keys = self.day_keys(day);
-        let orders = shard.range(self.order_count(day));
-        if std::ptr::eq(table, &ORDERS) {
-            for i in orders {
-                sink.row(&self.order_in(&keys, day, i))?;
+            Table::Payments => {
+                let keys = self.day_keys(day);
+                for i in shard.range(self.order_count(day)) {
+                    let (order_id, product_id) = self.order_for_payment(&keys, i);
+                    sink.row(&self.payment_in(&keys, order_id, product_id, day, i))?;
+                }
             }
-        } else if std::ptr::eq(table, &PAYMENTS) {
-            for i in orders {
-                let (order_id, product_id) = self.order_for_payment(&keys, i);
-                sink.row(&self.payment_in(&keys, order_id, product_id, day, i))?;
+            Table::Services => {
+                let keys = self.day_keys(day);
+                for i in shard.range(self.order_count(day)) {
+                    let (user_id, product_id) = self.order_for_services(&keys, i);
+                    self.services_in(&keys, user_id, product_id, day, i, |s| sink.row(&s))?;
+                }
             }
-        } else {
-            for i in orders {
-                let (user_id, product_id) = self.order_for_services(&keys, i);
-                self.services_in(&keys, user_id, product_id, day, i, |s| sink.row(&s))?;
+            Table::MarketingInvestments => {
+                for p in shard.range(PLATFORMS.len() as u64) {
+                    sink.row(&self.marketing_investment(day, p as usize))?;
+                }
             }
         }
         Ok(())
@@ -120,6 +125,7 @@ mod tests {
     use super::*;
     use crate::rng::Uuid;
     use crate::shiny_rocks::SERVICES_TABLE;
+    use crate::shiny_rocks::tables::{ORDERS, PAYMENTS};
     use crate::table::{FieldVisitor, Row};
 
     /// Collects every row of a table as its CSV-like field list.

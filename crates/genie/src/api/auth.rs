@@ -2,7 +2,7 @@
 //! its scopes, and its rate limit, reported in the `RateLimit-*` headers.
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
@@ -92,7 +92,20 @@ pub(super) async fn auth(
     };
     req.extensions_mut().insert(Principal(key));
     let mut resp = next.run(req).await;
-    for (k, v) in rate_headers(cfg.burst, quota.remaining, quota.reset, window) {
+    // a 429 from --chaos plays "another client used up the key's quota": the headers say so
+    // as a real 429's do (nothing left, full again after Retry-After)
+    let (remaining, reset) = match resp.status() {
+        StatusCode::TOO_MANY_REQUESTS => {
+            let retry = resp
+                .headers()
+                .get(header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+                .unwrap_or(1);
+            (0, retry)
+        }
+        _ => (quota.remaining, quota.reset),
+    };
+    for (k, v) in rate_headers(cfg.burst, remaining, reset, window) {
         if let Ok(v) = HeaderValue::from_str(&v) {
             resp.headers_mut().insert(k, v);
         }

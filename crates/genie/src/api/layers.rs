@@ -1,11 +1,11 @@
-//! What wraps every request: an `X-Request-Id` and the access log line, and under `--chaos`
-//! the seeded delays and faults before an authenticated request's handler.
+//! What wraps every request: an `X-Request-Id` and the access log line, CORS, and under
+//! `--chaos` the seeded delays and faults before an authenticated request's handler.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use axum::extract::{Request, State};
-use axum::http::HeaderValue;
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -27,6 +27,55 @@ pub(super) async fn chaos(State(st): State<AppState>, mut req: Request, next: Ne
     };
     // for the key's request log (the console shows what chaos did)
     resp.extensions_mut().insert(fault);
+    resp
+}
+
+/// Headers a browser script may send: the key, a conditional read, a request id.
+const CORS_ALLOW_HEADERS: &str = "Authorization, X-API-Key, If-None-Match, X-Request-Id";
+/// Headers a browser script may read besides the CORS-safelisted ones.
+const CORS_EXPOSE_HEADERS: &str = "Link, ETag, Retry-After, RateLimit, RateLimit-Policy, \
+    RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, X-RateLimit-Limit, \
+    X-RateLimit-Remaining, X-RateLimit-Reset, X-Request-Id";
+
+/// CORS for browser clients, from any origin: keys travel in a header a script sets, never in
+/// cookies a browser would attach by itself, so letting every origin call the API gives a page
+/// nothing its user's key did not already. A preflight (`OPTIONS` with `Origin` and
+/// `Access-Control-Request-Method`) is answered here, 204, before authentication — browsers
+/// send it without the key; every other response allows any origin and exposes the headers a
+/// client reads (links, rate limits, ETag).
+pub(super) async fn cors(req: Request, next: Next) -> Response {
+    let h = req.headers();
+    let preflight = req.method() == Method::OPTIONS
+        && h.contains_key(header::ORIGIN)
+        && h.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    let mut resp = if preflight {
+        let mut r = StatusCode::NO_CONTENT.into_response();
+        let rh = r.headers_mut();
+        rh.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("GET, HEAD"),
+        );
+        rh.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static(CORS_ALLOW_HEADERS),
+        );
+        rh.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("86400"),
+        );
+        r
+    } else {
+        let mut r = next.run(req).await;
+        r.headers_mut().insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static(CORS_EXPOSE_HEADERS),
+        );
+        r
+    };
+    resp.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
     resp
 }
 

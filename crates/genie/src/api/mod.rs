@@ -78,6 +78,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(fallback)
         // gzip when the client accepts it; small bodies (problems, health) stay plain
         .layer(tower_http::compression::CompressionLayer::new())
+        .layer(middleware::from_fn(layers::cors))
         .layer(middleware::from_fn(layers::request_id))
         .with_state(state)
 }

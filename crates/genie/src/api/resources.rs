@@ -22,6 +22,18 @@ fn overlap_row<T>(rows: &[T], overlap: Option<usize>) -> Option<&T> {
     rows.len().checked_sub(1 + back).map(|i| &rows[i])
 }
 
+/// The store's index of `resource`, once it is known to exist and the key may read it.
+fn readable(st: &AppState, p: &Principal, resource: &str) -> Result<usize, Problem> {
+    let Some((t, _)) = st.store.resource(resource) else {
+        return Err(Problem::new(
+            "not_found",
+            format!("no resource {resource:?}; see /openapi.json"),
+        ));
+    };
+    require_scope(p, &format!("read:{resource}"))?;
+    Ok(t)
+}
+
 pub(super) async fn list(
     State(st): State<AppState>,
     Path(resource): Path<String>,
@@ -29,14 +41,8 @@ pub(super) async fn list(
     axum::Extension(p): axum::Extension<Principal>,
     overlap: Option<axum::Extension<Overlap>>,
 ) -> Result<Response, Problem> {
+    let t = readable(&st, &p, &resource)?;
     let store = st.store.clone();
-    let Some((t, _)) = store.resource(&resource) else {
-        return Err(Problem::new(
-            "not_found",
-            format!("no resource {resource:?}; see /openapi.json"),
-        ));
-    };
-    require_scope(&p, &format!("read:{resource}"))?;
     let pairs = query_pairs(&raw)?;
     let lp = parse_list(&resource, &pairs)?;
     let q = ListQuery {
@@ -138,14 +144,8 @@ pub(super) async fn one(
     request_headers: axum::http::HeaderMap,
     axum::Extension(p): axum::Extension<Principal>,
 ) -> Result<Response, Problem> {
+    let t = readable(&st, &p, &resource)?;
     let store = st.store.clone();
-    let Some((t, _)) = store.resource(&resource) else {
-        return Err(Problem::new(
-            "not_found",
-            format!("no resource {resource:?}; see /openapi.json"),
-        ));
-    };
-    require_scope(&p, &format!("read:{resource}"))?;
     if store.resources()[t].keyless() {
         return Err(Problem::new(
             "not_found",

@@ -15,9 +15,9 @@ use faux::{DEFAULT_SEED, Date};
 use serde_json::json;
 
 use crate::commands::common::{Days, load_scenario};
-use crate::commands::destination::Flag;
 use crate::usage::usage;
 use data::Source;
+use faux_sinks::destination::Flag;
 use faux_sinks::destination::{Destination, Kind as DestinationKind};
 use faux_sinks::postgres::PgSource;
 
@@ -232,7 +232,7 @@ pub fn run(args: ChartArgs) -> anyhow::Result<()> {
     let mut source = if let Some(dir) = &args.from_dir {
         let dir = match FROM_DIR.parse_os(dir.as_os_str())? {
             Destination::Folder(dir) => dir,
-            other => return Err(FROM_DIR.refuse(&dir.to_string_lossy(), &other)),
+            other => return Err(FROM_DIR.refuse(&dir.to_string_lossy(), &other).into()),
         };
         if !dir.is_dir() {
             usage!("--from-dir {} is not a folder", dir.display());
@@ -244,7 +244,7 @@ pub fn run(args: ChartArgs) -> anyhow::Result<()> {
     } else if let Some(url) = &args.database_url {
         let database = match DATABASE_URL.parse(url)? {
             Destination::Postgres(target) => target,
-            other => return Err(DATABASE_URL.refuse(url, &other)),
+            other => return Err(DATABASE_URL.refuse(url, &other).into()),
         };
         let target = |flag: &str, schema: &str| match database.clone().with_schema(Some(schema)) {
             Ok(t) => Ok(t),
