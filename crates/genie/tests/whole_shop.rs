@@ -39,7 +39,7 @@ async fn everything(app: &App, s: &Scenario) -> BTreeMap<&'static str, HashMap<S
 async fn every_reference_in_every_served_row_resolves() {
     let app = old_shop().await;
     let s = common::scenario();
-    let all = everything(&app, &s).await;
+    let all = everything(&app, s).await;
     // (table, column, the table it names); nullable columns may be null
     let refs = [
         ("sessions", "customer_id", "customers"),
@@ -120,7 +120,7 @@ async fn every_reference_in_every_served_row_resolves() {
 async fn the_store_holds_every_row_as_of_its_clock() {
     let app = old_shop().await;
     let s = common::scenario();
-    let all = everything(&app, &s).await;
+    let all = everything(&app, s).await;
     let start = Timestamp::parse_flexible("2024-03-20T12:00:00Z").unwrap();
     // the expected rows come from the change feed — every version since the opening,
     // captured and rendered as the live clock does — the store from the first fill's state

@@ -14,9 +14,11 @@ use serde_json::Value;
 pub const SCENARIO: &str =
     "[shop]\nopened_on = \"2024-01-01\"\n[traffic]\norganic_sessions_per_day = 200.0\n";
 
-/// The scenario the servers of these tests serve (seed 7, as in [`config`]).
-pub fn scenario() -> faux::Scenario {
-    faux::Scenario::from_toml("shop.toml", SCENARIO, 7).unwrap()
+/// The scenario the servers of these tests serve (seed 7, as in [`config`]), built once: a
+/// scenario works out its traffic for years ahead when it is made, and `id_of` asks per row.
+pub fn scenario() -> &'static faux::Scenario {
+    static SCENARIO_ONCE: std::sync::OnceLock<faux::Scenario> = std::sync::OnceLock::new();
+    SCENARIO_ONCE.get_or_init(|| faux::Scenario::from_toml("shop.toml", SCENARIO, 7).unwrap())
 }
 
 /// The names of its tables: the resources served.
