@@ -582,7 +582,10 @@ pub async fn check_binary_restart(store_args: &[&str]) {
     g.child.kill().unwrap();
     g.child.wait().unwrap();
     let killed_at = Instant::now();
-    assert!(g.stderr.lock().unwrap().contains("backfilled"));
+    assert!(
+        g.stderr.lock().unwrap().contains("filled "),
+        "a progress line of the first fill"
+    );
 
     // --start and --history belong to a new store: on this one they are refused, not ignored
     for extra in [["--start", "2024-01-02"], ["--history", "2d"]] {
