@@ -124,7 +124,7 @@ async fn the_store_holds_every_row_as_of_its_clock() {
     let start = Timestamp::parse_flexible("2024-03-20T12:00:00Z").unwrap();
     // the expected rows come from the change feed — every version since the opening,
     // captured and rendered as the live clock does — the store from the first fill's state
-    let res = genie::store::resources(&s);
+    let res = genie::store::resources(s);
     let mut signed_up = 0;
     let mut latest: HashMap<(usize, String), Value> = HashMap::new();
     let window = start.date().add_days(-3);
