@@ -93,6 +93,11 @@ def as_instant(value):
     return value
 
 
+def params() -> dict:
+    """A new dict per resource: dlt writes the incremental start_param into it."""
+    return {"limit": 1000, "include_deleted": "true"}
+
+
 def genie_source(base_url: str, api_key: str, openapi: dict, resources: list):
     known = resources_of(openapi)
     config = {
@@ -110,10 +115,11 @@ def genie_source(base_url: str, api_key: str, openapi: dict, resources: list):
             # merge (delete-insert) on the primary key; a row updated while a pass pages
             # through the API can come twice in one run: keep its newest version
             "write_disposition": {"disposition": "merge", "strategy": "delete-insert"},
-            "endpoint": {
-                "data_selector": "data",
-                "params": {"limit": 1000, "include_deleted": "true"},
-            },
+            # no "params" here: dlt adds a resource's incremental start_param to its params
+            # dict in place, and a dict shared through the defaults would carry one
+            # resource's `updated_at_min` into every other (a keyless resource reloaded with
+            # replace then lost every row older than it) — see `params()` below
+            "endpoint": {"data_selector": "data"},
         },
         "resources": [],
     }
@@ -127,7 +133,7 @@ def genie_source(base_url: str, api_key: str, openapi: dict, resources: list):
                     "name": name,
                     "write_disposition": "replace",
                     "columns": columns,
-                    "endpoint": {"path": name},
+                    "endpoint": {"path": name, "params": params()},
                 }
             )
             continue
@@ -139,6 +145,7 @@ def genie_source(base_url: str, api_key: str, openapi: dict, resources: list):
                 "columns": columns,
                 "endpoint": {
                     "path": name,
+                    "params": params(),
                     "incremental": {
                         "start_param": "updated_at_min",
                         "cursor_path": cursor,
