@@ -537,35 +537,42 @@ async fn links_never_come_from_the_host_header() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pages_are_gzipped_for_clients_that_accept_it() {
+async fn pages_are_compressed_gzip_or_brotli_as_the_client_accepts() {
     use std::io::Read;
     let app = spawn(Opts::default()).await;
     let url = format!("{}/v1/events?limit=100", app.base);
     let plain = app.get("/v1/events?limit=100").await;
     assert_eq!(plain.status, 200);
-    let r = app
-        .client
-        .get(&url)
-        .bearer_auth(&app.key)
-        .header("accept-encoding", "gzip")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    assert_eq!(r.headers()["content-encoding"], "gzip");
-    let zipped = r.bytes().await.unwrap();
-    let mut text = String::new();
-    flate2::read::GzDecoder::new(&zipped[..])
-        .read_to_string(&mut text)
-        .unwrap();
-    let body: Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(body["data"], plain.body["data"]);
-    assert!(
-        zipped.len() * 3 < text.len(),
-        "{} bytes for {}",
-        zipped.len(),
-        text.len()
-    );
+    for (accept, encoding) in [("gzip", "gzip"), ("br", "br"), ("gzip, br", "br")] {
+        let r = app
+            .client
+            .get(&url)
+            .bearer_auth(&app.key)
+            .header("accept-encoding", accept)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["content-encoding"], encoding, "{accept}");
+        let packed = r.bytes().await.unwrap();
+        let mut text = String::new();
+        match encoding {
+            "gzip" => flate2::read::GzDecoder::new(&packed[..])
+                .read_to_string(&mut text)
+                .unwrap(),
+            _ => brotli::Decompressor::new(&packed[..], 4096)
+                .read_to_string(&mut text)
+                .unwrap(),
+        };
+        let body: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(body["data"], plain.body["data"], "{accept}");
+        assert!(
+            packed.len() * 3 < text.len(),
+            "{accept}: {} bytes for {}",
+            packed.len(),
+            text.len()
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

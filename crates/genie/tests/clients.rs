@@ -369,7 +369,10 @@ fn dlt_loads_every_shiny_rocks_resource_and_verify_agrees() {
     eprintln!("second run: {second:?}");
     assert_eq!(second["services"], total(&g, "services"), "{second:?}");
     for r in tables.iter().filter(|r| **r != "services") {
-        assert_eq!(second[*r], 0, "{r}: nothing changed, the clock is stopped: {second:?}");
+        assert_eq!(
+            second[*r], 0,
+            "{r}: nothing changed, the clock is stopped: {second:?}"
+        );
     }
     verify_agrees(
         &aladdin,

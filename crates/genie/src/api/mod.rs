@@ -76,7 +76,7 @@ pub fn router(state: AppState) -> Router {
         .merge(v1)
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(fallback)
-        // gzip when the client accepts it; small bodies (problems, health) stay plain
+        // brotli or gzip, as the client accepts; small bodies (problems, health) stay plain
         .layer(tower_http::compression::CompressionLayer::new())
         .layer(middleware::from_fn(layers::cors))
         .layer(middleware::from_fn(layers::request_id))
