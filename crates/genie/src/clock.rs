@@ -117,8 +117,22 @@ pub async fn run(
     let mut last = Instant::now();
     // a tick is a write transaction: often enough to look live, rare enough to stay cheap
     let tick = Duration::from_millis(200);
+    // every ~30 s, memory the ticks freed (a day's changes, at high speeds) goes back to the
+    // system, so a long-running genie stays as small as a new one
+    let mut ticks: u64 = 0;
     loop {
         tokio::time::sleep(tick).await;
+        ticks += 1;
+        if ticks.is_multiple_of(150) {
+            let f = feeder.clone();
+            let _ = tokio::task::spawn_blocking(move || {
+                let store = f.lock().expect("feeder").store.clone();
+                if let Err(e) = store.release_memory() {
+                    tracing::warn!(error = %e, "releasing memory failed");
+                }
+            })
+            .await;
+        }
         let now = Instant::now();
         let dt = now.duration_since(last).as_secs_f64();
         last = now;

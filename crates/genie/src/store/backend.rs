@@ -288,6 +288,9 @@ pub(super) fn text(v: &Value) -> String {
     }
 }
 
+/// Reader connections kept open between requests (more are opened for a burst, then closed).
+const MAX_IDLE_READERS: usize = 4;
+
 fn open_conn(path: &Path) -> Result<Connection, StoreError> {
     let c = Connection::open(path)?;
     // WAL lets list requests read one consistent snapshot while the clock writes
@@ -306,9 +309,6 @@ impl Store {
         })?;
         let path = dir.join("genie.sqlite");
         let writer = open_conn(&path)?;
-        // the writer inserts into B-trees keyed by random ids: a larger page cache (64 MiB)
-        // keeps their inner pages resident during backfill
-        writer.pragma_update(None, "cache_size", -65_536)?;
         writer.execute_batch(&base_schema_sql(Dialect::Sqlite))?;
         Ok(Store {
             location: dir.display().to_string(),
@@ -406,7 +406,12 @@ impl Store {
                     }
                     Ok(out)
                 })();
-                readers.lock().expect("readers").push(c);
+                let mut idle = readers.lock().expect("readers");
+                // a burst of concurrent requests opens a reader each; only a few stay open
+                // (each holds its page cache and statements)
+                if idle.len() < MAX_IDLE_READERS {
+                    idle.push(c);
+                }
                 out
             }
             Backend::Postgres(pg) => {
@@ -444,10 +449,43 @@ impl Store {
     /// cannot lose anything that counts — a store without a clock is filled again — and a
     /// killed process cannot corrupt the file (the journal still rolls back). Off again
     /// before the clock is set. PostgreSQL is left as configured.
+    /// The writer's page cache is large only then (64 MiB: the fill inserts into B-trees
+    /// keyed by random ids, whose inner pages should stay resident); afterwards a clock tick
+    /// writes a few rows, and the default 2 MiB cache does.
     pub fn fast_fill(&self, on: bool) -> Result<(), StoreError> {
         if let Backend::Sqlite { writer, .. } = &self.backend {
             let c = writer.lock().expect("writer");
             c.pragma_update(None, "synchronous", if on { "OFF" } else { "NORMAL" })?;
+            c.pragma_update(None, "cache_size", if on { -65_536 } else { -2_000 })?;
+        }
+        if !on {
+            self.release_memory()?;
+        }
+        Ok(())
+    }
+
+    /// Hands memory not in use back to the system: SQLite's page caches of idle
+    /// connections, then the allocator's free heap (glibc keeps freed memory — after a fill,
+    /// hundreds of MB — in the process unless asked to return it).
+    pub fn release_memory(&self) -> Result<(), StoreError> {
+        if let Backend::Sqlite {
+            writer, readers, ..
+        } = &self.backend
+        {
+            writer
+                .lock()
+                .expect("writer")
+                .execute_batch("PRAGMA shrink_memory")?;
+            for r in readers.lock().expect("readers").iter() {
+                r.execute_batch("PRAGMA shrink_memory")?;
+            }
+        }
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        #[allow(unsafe_code)]
+        // SAFETY: malloc_trim takes no pointer and only returns free pages of the allocator's
+        // own arenas to the system
+        unsafe {
+            libc::malloc_trim(0);
         }
         Ok(())
     }
@@ -458,5 +496,37 @@ impl Store {
             Backend::Sqlite { path, .. } => Some(path),
             Backend::Postgres(_) => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A burst of concurrent reads opens a connection each; afterwards only a few stay open.
+    #[test]
+    fn a_burst_of_readers_leaves_a_few_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let burst = 3 * MAX_IDLE_READERS;
+        let together = std::sync::Barrier::new(burst);
+        std::thread::scope(|s| {
+            for _ in 0..burst {
+                s.spawn(|| {
+                    store
+                        .tx(false, |_| {
+                            // every reader is open at once before any is handed back
+                            together.wait();
+                            Ok(())
+                        })
+                        .unwrap()
+                });
+            }
+        });
+        let Backend::Sqlite { readers, .. } = &store.backend else {
+            unreachable!()
+        };
+        assert_eq!(readers.lock().unwrap().len(), MAX_IDLE_READERS);
+        store.release_memory().unwrap();
     }
 }
