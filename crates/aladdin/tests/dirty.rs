@@ -95,6 +95,32 @@ fn dirty_off_writes_the_clean_bytes() {
     }
     assert_same_tree(&tree(a.path()), &tree(b.path()));
     assert!(!b.path().join("_defects").exists());
+    // a clean rerun over a dirty folder leaves no manifest of defects it no longer holds
+    let out = b.path().to_str().unwrap();
+    let day = [
+        "generate",
+        "--scenario",
+        "shiny-rocks",
+        "--date",
+        "2024-03-01",
+        "-q",
+        "--out",
+        out,
+    ];
+    ok(&[&day[..], &["--dirty", "nasty"]].concat());
+    assert!(
+        tree(&b.path().join("_defects"))
+            .values()
+            .any(|m| !m.is_empty())
+    );
+    ok(&day);
+    assert!(tree(&b.path().join("_defects")).is_empty());
+    let without_manifest = |t: BTreeMap<String, Vec<u8>>| -> BTreeMap<String, Vec<u8>> {
+        t.into_iter()
+            .filter(|(p, _)| !p.starts_with("_defects/"))
+            .collect()
+    };
+    assert_same_tree(&tree(a.path()), &without_manifest(tree(b.path())));
 }
 
 #[test]

@@ -42,9 +42,9 @@ impl From<&Defect> for DefectRecord {
 }
 
 /// The manifest file of a partition, relative to the output folder.
-pub fn path(table: &TableDef, day: Date, shard: Shard) -> PathBuf {
+pub fn path(table: &str, day: Date, shard: Shard) -> PathBuf {
     PathBuf::from(DEFECTS_DIR)
-        .join(table.name)
+        .join(table)
         .join(format!("date={day}"))
         .join(format!("part-{}.jsonl", shard.index))
 }
@@ -68,12 +68,30 @@ pub fn write(
     shard: Shard,
     defects: &[Defect],
 ) -> Result<(), SinkError> {
-    let file = out.join(path(table, day, shard));
+    let file = out.join(path(table.name, day, shard));
     let dir = file.parent().unwrap_or(out);
     std::fs::create_dir_all(dir).map_err(|e| SinkError::io(dir, e))?;
     let tmp = dir.join(format!(".part-{}.jsonl.tmp", shard.index));
     std::fs::write(&tmp, to_jsonl(defects)).map_err(|e| SinkError::io(&tmp, e))?;
     std::fs::rename(&tmp, &file).map_err(|e| SinkError::io(&file, e))
+}
+
+/// Removes the manifest files of partitions written clean (a rerun without `--dirty` over a
+/// dirty folder); nothing to do, and no file system work, when the folder has no manifest.
+pub fn forget(out: &Path, written: &[crate::PartitionStats]) -> Result<(), SinkError> {
+    if !out.join(DEFECTS_DIR).is_dir() {
+        return Ok(());
+    }
+    for p in written {
+        let file = out.join(path(p.table, p.date, p.shard));
+        match std::fs::remove_file(&file) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(SinkError::io(&file, e));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// Every defect recorded under `out/_defects`, sorted (table, day, key, column, kind).

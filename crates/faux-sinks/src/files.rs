@@ -427,6 +427,10 @@ impl FileRun<'_> {
                 return Err(e);
             }
         };
+        if self.dirty == Profile::Off {
+            // a clean rerun over a dirty folder: the partitions rewritten have no defects now
+            crate::defects::forget(&self.out, &stats)?;
+        }
         crate::manifest::Manifest::for_run(self, &stats).merge_into(&self.out)?;
         Ok(stats)
     }
