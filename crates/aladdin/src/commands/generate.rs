@@ -24,7 +24,8 @@ use crate::usage::{UsageError, usage};
     aladdin generate --scenario shiny-rocks --date 2024-07-10 --layout flat --out .\n  \
     aladdin generate --scenario shiny-rocks --days 30 --format parquet --shard 0/4 --out data/\n  \
     aladdin generate --scenario ecommerce --from 2025-01-01 --to 2025-01-31 --view changes --out cdc/\n  \
-    aladdin generate --scenario my-shop.toml --view snapshot --as-of 2025-03-31 --from 2025-01-01 --to 2025-03-31 --out snapshot/\n\n\
+    aladdin generate --scenario my-shop.toml --view snapshot --as-of 2025-03-31 --from 2025-01-01 --to 2025-03-31 --out snapshot/\n  \
+    aladdin generate --dirty realistic --from 2020-01-01 --to 2020-01-07 --format jsonl --out landing/\n\n\
     Files are written as OUT/<table>/date=YYYY-MM-DD/part-<shard>.<ext> plus OUT/_manifest.json.")]
 pub struct GenerateArgs {
     #[command(flatten)]

@@ -24,7 +24,8 @@ use faux_sinks::destination::Flag;
     aladdin verify --against postgres://postgres@127.0.0.1:5432/shop --from 2025-01-01 --to 2025-01-31\n  \
     aladdin verify --against postgres://me@db/warehouse --schema raw_shop --from 2025-01-01 --to 2025-01-31 --json\n  \
     aladdin verify --against sqlite://shop.db --date 2025-01-15\n  \
-    aladdin verify --against landing/ --scenario shiny-rocks --from 2024-01-01 --to 2024-01-31\n\n\
+    aladdin verify --against landing/ --scenario shiny-rocks --from 2024-01-01 --to 2024-01-31\n  \
+    aladdin verify --dirty realistic --against postgres://postgres@127.0.0.1:5432/shop --schema clean --from 2020-01-01 --to 2020-01-07\n\n\
     Tables are read by column name: extra columns (_dlt_load_id, _sdc_extracted_at …) are ignored,\n\
     and column types may differ (text, timestamp, numeric, double). In a database, a table with an\n\
     updated_at cursor must hold each row once, in its newest version of the range (a newer version\n\
