@@ -226,3 +226,110 @@ pub fn grade_table(
     }
     report
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::{Collector, VerifyError};
+    use faux::{Row, RowSink, Shard, View};
+
+    #[derive(Debug)]
+    struct Memory(Vec<Vec<Val>>);
+
+    impl Source for Memory {
+        fn describe(&self) -> String {
+            "memory".into()
+        }
+        fn mode(&self, _: &TableDef) -> Mode {
+            Mode::PerDay
+        }
+        fn read(
+            &mut self,
+            _: &'static TableDef,
+            _: Option<(Date, Date)>,
+            row: &mut dyn FnMut(Result<Vec<Val>, String>),
+        ) -> Result<(), VerifyError> {
+            self.0.iter().for_each(|r| row(Ok(r.clone())));
+            Ok(())
+        }
+    }
+
+    fn clean_rows(s: &Scenario, table: &'static TableDef, day: Date) -> Vec<Vec<Val>> {
+        struct All(Vec<Vec<Val>>, &'static TableDef);
+        impl RowSink for All {
+            type Error = std::convert::Infallible;
+            fn row<R: Row>(&mut self, row: &R) -> Result<(), Self::Error> {
+                self.0.push(Collector::new(self.1).collect(row).to_vec());
+                Ok(())
+            }
+        }
+        let mut all = All(Vec::new(), table);
+        let Ok(()) = s.generate(table, day, Shard::ALL, View::Extract, &mut all);
+        all.0
+    }
+
+    /// The clean rows themselves fix everything; a value defect's row dropped is *removed*
+    /// (allowed), a duplicate removed with its real row is *dropped* (fails), and a clean row
+    /// altered is *changed* (fails).
+    #[test]
+    fn grades_fixed_removed_dropped_and_clean_rows_changed() {
+        let s = Scenario::by_name("ecommerce", 42).unwrap();
+        let table = s.table("orders").unwrap();
+        let day: Date = "2020-01-03".parse().unwrap();
+        let range = DateRange::day(day);
+        let clean = clean_rows(&s, table, day);
+        let defects = faux::dirty::defects(&s, table, day, Profile::Nasty);
+        let id_of = |key: &str| Val::Uuid(super::super::values::parse_uuid(key).unwrap());
+        let value_defect = defects.iter().find(|d| !d.kind.adds_a_row()).unwrap();
+        let duplicate = defects
+            .iter()
+            .find(|d| d.kind == DefectKind::ExactDuplicate && d.key != value_defect.key)
+            .unwrap();
+        let touched: HashSet<&str> = defects.iter().map(|d| d.key.as_str()).collect();
+        let grade = |rows: Vec<Vec<Val>>| {
+            grade_table(&mut Memory(rows), &s, table, range, Profile::Nasty, 1)
+        };
+
+        let perfect = grade(clean.clone());
+        assert!(perfect.passed(), "{perfect:?}");
+        let planted: u64 = perfect.kinds.values().map(|g| g.planted).sum();
+        let fixed: u64 = perfect.kinds.values().map(|g| g.fixed).sum();
+        assert_eq!(
+            (planted, fixed),
+            (defects.len() as u64, defects.len() as u64)
+        );
+
+        let without = |keys: &[&str]| -> Vec<Vec<Val>> {
+            let ids: Vec<Val> = keys.iter().map(|k| id_of(k)).collect();
+            clean
+                .iter()
+                .filter(|r| !ids.contains(&r[0]))
+                .cloned()
+                .collect()
+        };
+        let quarantined = grade(without(&[&value_defect.key]));
+        assert_eq!(
+            quarantined.kinds[&value_defect.kind].removed, 1,
+            "{quarantined:?}"
+        );
+        assert!(quarantined.passed(), "{quarantined:?}");
+
+        let both = grade(without(&[&duplicate.key]));
+        assert_eq!(
+            both.kinds[&DefectKind::ExactDuplicate].dropped,
+            1,
+            "{both:?}"
+        );
+        assert!(!both.passed());
+
+        let mut changed = clean.clone();
+        let victim = changed
+            .iter_mut()
+            .find(|r| !touched.iter().any(|k| id_of(k) == r[0]))
+            .unwrap();
+        victim[4] = Val::Text("XXX".into()); // currency
+        let r = grade(changed);
+        assert_eq!(r.clean.changed, 1, "{r:?}");
+        assert!(!r.passed());
+    }
+}
