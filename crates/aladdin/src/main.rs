@@ -9,6 +9,8 @@
 //! - [`commands::load`]: `aladdin generate --out postgres://…|sqlite://…` — idempotent daily
 //!   loads into a database.
 //! - [`commands::verify`]: `aladdin verify` — a pipeline's loaded tables against the truth.
+//! - [`commands::dirty`]: `aladdin verify --dirty` — a cleaning pipeline graded against the
+//!   defects `generate --dirty` planted.
 //! - [`commands::chart`]: `aladdin chart` — Shiny Rocks charts (PNG/SVG) from files, PostgreSQL or memory.
 //! - [`commands::stream`]: `aladdin stream` — change records paced by a virtual clock to stdout,
 //!   RabbitMQ or NATS JetStream.

@@ -10,6 +10,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use faux::dirty::Profile;
 use faux::{Date, DateRange, Row, RowSink, Scenario, Shard, TableDef, View};
 use xxhash_rust::xxh3::Xxh3;
 
@@ -264,7 +265,18 @@ pub fn write_partition(
     out: &Path,
     rel: &Path,
 ) -> Result<PartitionStats, SinkError> {
-    write_partition_until(scenario, table, day, shard, view, format, out, rel, &NEVER)
+    write_partition_until(
+        scenario,
+        table,
+        day,
+        shard,
+        view,
+        format,
+        Profile::Off,
+        out,
+        rel,
+        &NEVER,
+    )
 }
 
 /// [`write_partition`], abandoned (its temporary file removed) once `stop` is set.
@@ -276,6 +288,7 @@ fn write_partition_until(
     shard: Shard,
     view: View,
     format: Format,
+    dirty: Profile,
     out: &Path,
     rel: &Path,
     stop: &AtomicBool,
@@ -296,7 +309,14 @@ fn write_partition_until(
     .map_err(|e| SinkError::io(&tmp, e))?;
     let result = (|| {
         let mut sink = PartitionSink::new(Scenario::output_table(table, view), format, file, stop)?;
-        scenario.generate(table, day, shard, view, &mut sink)?;
+        if dirty == Profile::Off {
+            scenario.generate(table, day, shard, view, &mut sink)?;
+        } else {
+            // the dirty layer post-processes the daily extract (the CLI refuses other views)
+            let mut defects = Vec::new();
+            faux::dirty::generate(scenario, table, day, shard, dirty, &mut sink, &mut defects)?;
+            crate::defects::write(out, table, day, shard, &defects)?;
+        }
         let rows = sink.rows;
         let (bytes, checksum) = sink.finish().map_err(|e| e.at(&tmp))?;
         fs::rename(&tmp, &path).map_err(|e| SinkError::io(&path, e))?;
@@ -328,6 +348,9 @@ pub struct FileRun<'a> {
     pub layout: Layout,
     pub out: PathBuf,
     pub threads: usize,
+    /// Defects planted over the daily extract ([`Profile::Off`]: none, the clean bytes), each
+    /// partition's recorded in `OUT/_defects/` (see [`crate::defects`]).
+    pub dirty: Profile,
     /// The scenario file, when the scenario came from one (recorded in the manifest).
     pub scenario_source: Option<crate::manifest::ScenarioSource>,
 }
@@ -361,6 +384,13 @@ impl FileRun<'_> {
                 self.days.day_count()
             )));
         }
+        if self.dirty != Profile::Off && self.view != View::Extract {
+            return Err(SinkError::Invalid(format!(
+                "dirty data ({}) is planted in the daily extract, not in the {} view",
+                self.dirty,
+                self.view.name()
+            )));
+        }
         fs::create_dir_all(&self.out).map_err(|e| SinkError::io(&self.out, e))?;
 
         let items: Vec<(Date, &'static TableDef)> = self
@@ -381,6 +411,7 @@ impl FileRun<'_> {
                 self.shard,
                 self.view,
                 self.format,
+                self.dirty,
                 &self.out,
                 &rel,
                 stop,
@@ -396,6 +427,10 @@ impl FileRun<'_> {
                 return Err(e);
             }
         };
+        if self.dirty == Profile::Off {
+            // a clean rerun over a dirty folder: the partitions rewritten have no defects now
+            crate::defects::forget(&self.out, &stats)?;
+        }
         crate::manifest::Manifest::for_run(self, &stats).merge_into(&self.out)?;
         Ok(stats)
     }

@@ -7,6 +7,7 @@
 //! - [`csv`]: RFC 4180 encoder (CRLF, minimal quoting, header from the table definition).
 //! - [`jsonl`]: JSON Lines encoder.
 //! - [`parquet`]: Arrow schema derivation and a Parquet encoder with bounded row groups.
+//! - [`defects`]: the defects manifest of a dirty run (`OUT/_defects/`), written and read.
 //! - [`destination`]: where rows go or are read from (a folder, a database URL, a broker URL or
 //!   standard output), parsed once for every caller.
 //! - [`files`]: formats, layouts (Hive-style partitions or flat), atomic partition writes and
@@ -22,6 +23,7 @@
 //!   records to standard output, RabbitMQ or NATS JetStream, paced by a virtual clock.
 
 pub mod csv;
+pub mod defects;
 pub mod destination;
 pub mod files;
 pub mod jsonl;

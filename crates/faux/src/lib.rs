@@ -19,12 +19,15 @@
 //!   change over days, payments, shipments, refunds, marketing spend).
 //! - [`simulation`]: scenarios defined outside faux ([`Simulation`]): a change feed, from
 //!   which every view is derived.
+//! - [`dirty`]: dirty data — defects planted over a day's rows (`--dirty`), and their
+//!   manifest.
 //! - [`truth`]: the answer key (counts, sums, digests per table and day).
 //!
 //! Determinism: every value is drawn from a stream keyed by `(seed, scenario, table, day,
 //! entity index)`, so a day — or a shard of a day — generates alone, in any order, on any
 //! thread, with the same result.
 
+pub mod dirty;
 pub mod ecommerce;
 pub mod feed;
 pub mod pool;

@@ -321,6 +321,7 @@ fn files_and_sqlite_hold_the_custom_tables() {
         out: tmp.path().join("files"),
         threads: 2,
         scenario_source: None,
+        dirty: faux::dirty::Profile::Off,
     };
     let stats = run.run(&|_| {}).unwrap();
     assert_eq!(stats.len(), days().len() * 3);

@@ -116,11 +116,11 @@ pub fn requirements() -> Vec<Requirement> {
             check: tools::browser().map(drop),
         },
         Requirement {
-            tests: "aladdin dbt (the Shiny Rocks dbt project, with PostgreSQL)",
+            tests: "aladdin dbt (the Shiny Rocks dbt project, with PostgreSQL); aladdin dirty::the_example_dbt_project_cleans_the_realistic_profile",
             check: tools::dbt().map(drop),
         },
         Requirement {
-            tests: "aladdin postgres, verify, dbt, chart (database parts); genie postgres_store, clients (dlt)",
+            tests: "aladdin postgres, verify, dbt, dirty, chart (database parts); genie postgres_store, clients (dlt)",
             check: services::POSTGRES.reachable().map(drop),
         },
         Requirement {

@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
+use faux::dirty::Profile;
 use faux::{Date, DateRange, Scenario, Shard, TableDef, Timestamp, View};
 use faux_sinks::manifest::ScenarioSource;
 use faux_sinks::{FileRun, Format, Layout, Manifest, PartitionStats, SinkError};
@@ -23,7 +24,8 @@ use crate::usage::{UsageError, usage};
     aladdin generate --scenario shiny-rocks --date 2024-07-10 --layout flat --out .\n  \
     aladdin generate --scenario shiny-rocks --days 30 --format parquet --shard 0/4 --out data/\n  \
     aladdin generate --scenario ecommerce --from 2025-01-01 --to 2025-01-31 --view changes --out cdc/\n  \
-    aladdin generate --scenario my-shop.toml --view snapshot --as-of 2025-03-31 --from 2025-01-01 --to 2025-03-31 --out snapshot/\n\n\
+    aladdin generate --scenario my-shop.toml --view snapshot --as-of 2025-03-31 --from 2025-01-01 --to 2025-03-31 --out snapshot/\n  \
+    aladdin generate --dirty realistic --from 2020-01-01 --to 2020-01-07 --format jsonl --out landing/\n\n\
     Files are written as OUT/<table>/date=YYYY-MM-DD/part-<shard>.<ext> plus OUT/_manifest.json.")]
 pub struct GenerateArgs {
     #[command(flatten)]
@@ -71,6 +73,16 @@ pub struct GenerateArgs {
     /// in order, are the whole day.
     #[arg(long, default_value = "0/1", value_parser = parse_shard)]
     shard: Shard,
+
+    /// Plant defects in the daily extract (duplicates, nulls, malformed emails, enum casing,
+    /// amounts in cents, orphan lines), each recorded in OUT/_defects/; off writes the clean
+    /// data. The same seed and profile plant the same defects.
+    #[arg(long, default_value = "off", value_parser = parse_profile)]
+    dirty: Profile,
+}
+
+fn parse_profile(s: &str) -> Result<Profile, String> {
+    s.parse()
 }
 
 fn parse_format(s: &str) -> Result<Format, String> {
@@ -150,8 +162,21 @@ pub fn run(args: GenerateArgs, quiet: bool) -> anyhow::Result<()> {
         );
     }
     let tables = select_tables(&scenario, &args.tables)?;
+    if args.dirty != Profile::Off && view != View::Extract {
+        usage!(
+            "--dirty plants defects in the daily extract: drop --view {} (or --dirty)",
+            view.name()
+        );
+    }
     // ---- a database --out hands over to commands/load.rs ----
     if let Some(database) = super::load::Database::from_out(&args.out, &args.db)? {
+        if args.dirty != Profile::Off {
+            usage!(
+                "--dirty {} writes files for now: give a folder --out, and load the files with \
+                 the loader under test",
+                args.dirty
+            );
+        }
         if view != View::Extract {
             usage!(
                 "a database --out loads the daily extract: drop --view {}",
@@ -191,6 +216,7 @@ pub fn run(args: GenerateArgs, quiet: bool) -> anyhow::Result<()> {
         out: args.out.clone(),
         threads,
         scenario_source,
+        dirty: args.dirty,
     };
 
     let bar = if quiet {
@@ -265,6 +291,13 @@ pub fn run(args: GenerateArgs, quiet: bool) -> anyhow::Result<()> {
             args.format,
             args.out.display()
         );
+        if args.dirty != Profile::Off {
+            eprintln!(
+                "--dirty {}: the defects planted are listed in {}",
+                args.dirty,
+                args.out.join(faux_sinks::defects::DEFECTS_DIR).display()
+            );
+        }
     }
     Ok(())
 }

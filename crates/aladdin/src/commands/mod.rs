@@ -1,5 +1,6 @@
 pub mod chart;
 pub mod common;
+pub mod dirty;
 pub mod generate;
 pub mod load;
 pub mod scenario;

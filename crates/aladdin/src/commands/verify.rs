@@ -5,6 +5,7 @@
 
 use anyhow::bail;
 use clap::Args;
+use faux::dirty::Profile;
 use faux_sinks::destination::{Destination, Kind};
 use faux_sinks::postgres::PgSource;
 use faux_sinks::sqlite::SqliteSource;
@@ -23,7 +24,8 @@ use faux_sinks::destination::Flag;
     aladdin verify --against postgres://postgres@127.0.0.1:5432/shop --from 2025-01-01 --to 2025-01-31\n  \
     aladdin verify --against postgres://me@db/warehouse --schema raw_shop --from 2025-01-01 --to 2025-01-31 --json\n  \
     aladdin verify --against sqlite://shop.db --date 2025-01-15\n  \
-    aladdin verify --against landing/ --scenario shiny-rocks --from 2024-01-01 --to 2024-01-31\n\n\
+    aladdin verify --against landing/ --scenario shiny-rocks --from 2024-01-01 --to 2024-01-31\n  \
+    aladdin verify --dirty realistic --against postgres://postgres@127.0.0.1:5432/shop --schema clean --from 2020-01-01 --to 2020-01-07\n\n\
     Tables are read by column name: extra columns (_dlt_load_id, _sdc_extracted_at …) are ignored,\n\
     and column types may differ (text, timestamp, numeric, double). In a database, a table with an\n\
     updated_at cursor must hold each row once, in its newest version of the range (a newer version\n\
@@ -56,6 +58,22 @@ pub struct VerifyArgs {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
+
+    /// Grade a cleaning pipeline instead: the tables hold the cleaned data of
+    /// `generate --dirty PROFILE` (same scenario, seed and days); every planted defect must be
+    /// fixed (or its row removed) and every clean row kept as it was.
+    #[arg(long, value_parser = parse_profile)]
+    dirty: Option<Profile>,
+}
+
+fn parse_profile(s: &str) -> Result<Profile, String> {
+    match s.parse()? {
+        Profile::Off => Err(
+            "--dirty off plants nothing to grade: use light, realistic or nasty (or drop --dirty)"
+                .into(),
+        ),
+        p => Ok(p),
+    }
 }
 
 /// `verify --against`: what verify can read back.
@@ -213,6 +231,17 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<()> {
         .map(|t| t as usize)
         .unwrap_or_else(faux_sinks::pool::all_cores);
     let mut source = open_source(&args)?;
+    if let Some(profile) = args.dirty {
+        let run = super::dirty::Grading {
+            scenario: &scenario,
+            tables: &tables,
+            range,
+            profile,
+            threads,
+            json: args.json,
+        };
+        return run.run(source.as_mut());
+    }
     let reports: Vec<TableReport> = tables
         .iter()
         .map(|t| verify_table(source.as_mut(), &scenario, t, range, threads))

@@ -32,7 +32,7 @@ pub(super) struct Found {
 }
 
 /// Bucket of a row: its day in [`Mode::PerDay`], one bucket per key in [`Mode::Latest`].
-fn bucket(mode: Mode, day: Date) -> i32 {
+pub(super) fn bucket(mode: Mode, day: Date) -> i32 {
     match mode {
         Mode::Latest => i32::MIN,
         Mode::PerDay => day.days_since_epoch(),
@@ -40,7 +40,7 @@ fn bucket(mode: Mode, day: Date) -> i32 {
 }
 
 /// Generates the truth's rows of `table` for the days (daily extracts, on `threads`).
-fn expected_rows(
+pub(super) fn expected_rows(
     scenario: &Scenario,
     table: &'static TableDef,
     range: DateRange,

@@ -18,9 +18,11 @@
 //! Modules: [`values`] (canonical values), [`files`] (reading a folder of files),
 //! `fingerprint` (a row reduced to key, version, day and content digest), `compare` (the
 //! truth against a source, counted per day), `examples` (the differing rows a report names),
-//! `report` (what a comparison returns).
+//! `report` (what a comparison returns), [`dirty`] (grading a cleaning pipeline against the
+//! defects a dirty profile planted).
 
 mod compare;
+pub mod dirty;
 mod examples;
 pub mod files;
 mod fingerprint;

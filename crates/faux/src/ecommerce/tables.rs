@@ -35,10 +35,10 @@ crate::table! {
         pub last_name: &'static str = text(T::Text, "Last name."),
         pub email: String = text(T::Text, "Unique email, derived from the name."),
         pub username: String = text(T::Text, "Unique user name."),
-        pub country: &'static str = text(T::Text, "ISO 3166 alpha-2 country code."),
+        pub country: &'static str = label(T::Text, "ISO 3166 alpha-2 country code."),
         pub city: &'static str = text(T::Text, "Current city."),
         pub persona: &'static str =
-            text(T::Text, "window_shopper, future_buyer, buyer or loyal."),
+            label(T::Text, "window_shopper, future_buyer, buyer or loyal."),
         pub marketing_opt_in: bool = bool(T::Bool, "Agreed to marketing emails."),
     }
     pub static CUSTOMERS = TableDef {
@@ -58,10 +58,10 @@ crate::table! {
         pub id: Uuid = uuid(T::Uuid, "Product id."),
         pub sku: String = text(T::Text, "Stock keeping unit, unique."),
         pub name: String = text(T::Text, "Product name."),
-        pub category: &'static str = text(T::Text, "Catalogue category."),
+        pub category: &'static str = label(T::Text, "Catalogue category."),
         /// Cents.
         pub price: i64 = decimal(PRICE, "Current unit price."),
-        pub currency: &'static str = text(T::Text, "ISO 4217 currency."),
+        pub currency: &'static str = label(T::Text, "ISO 4217 currency."),
         pub active: bool = bool(T::Bool, "false once withdrawn from sale."),
         pub created_at: Timestamp = timestamp(T::Timestamp, "When the product was listed."),
         pub updated_at: Timestamp =
@@ -86,11 +86,11 @@ crate::table! {
             uuid(T::Uuid, "The logged-in (or signed-up) customer.").nullable(),
         pub started_at: Timestamp = timestamp(T::Timestamp, "First event."),
         pub ended_at: Timestamp = timestamp(T::Timestamp, "Last event."),
-        pub channel: &'static str = text(
+        pub channel: &'static str = label(
             T::Text,
             "Acquisition channel (utm_source): organic, direct, referral or a paid channel."
         ),
-        pub device: &'static str = text(T::Text, "desktop, mobile or tablet."),
+        pub device: &'static str = label(T::Text, "desktop, mobile or tablet."),
         pub landing_page: String = text(T::Text, "First page viewed."),
     }
     pub static SESSIONS = TableDef {
@@ -111,7 +111,7 @@ crate::table! {
         pub session_id: Uuid = uuid(T::Uuid, "Session of the event."),
         pub customer_id: Option<Uuid> =
             uuid(T::Uuid, "Customer, once known in the session.").nullable(),
-        pub event_type: &'static str = text(
+        pub event_type: &'static str = label(
             T::Text,
             "page_view, product_view, add_to_cart, remove_from_cart, sign_up, checkout_started, order_placed or payment_failed."
         ),
@@ -139,17 +139,17 @@ crate::table! {
         pub id: Uuid = uuid(T::Uuid, "Order id."),
         pub customer_id: Uuid = uuid(T::Uuid, "Buyer."),
         pub session_id: Uuid = uuid(T::Uuid, "Session of the checkout."),
-        pub status: &'static str = text(
+        pub status: &'static str = label(
             T::Text,
             "placed, paid, payment_failed, cancelled, shipped, delivered, returned, refunded or partially_refunded."
         ),
-        pub currency: &'static str = text(T::Text, "ISO 4217 currency."),
+        pub currency: &'static str = label(T::Text, "ISO 4217 currency."),
         pub subtotal: i64 = decimal(MONEY, "Σ quantity × unit_price of the order items."),
         pub discount: i64 = decimal(MONEY, "Coupon discount."),
         pub shipping: i64 = decimal(MONEY, "Shipping fee."),
         pub tax: i64 = decimal(MONEY, "Tax on subtotal − discount + shipping."),
         pub total: i64 = decimal(MONEY, "subtotal − discount + shipping + tax."),
-        pub utm_source: &'static str = text(T::Text, "Channel of the checkout session."),
+        pub utm_source: &'static str = label(T::Text, "Channel of the checkout session."),
         pub created_at: Timestamp = timestamp(T::Timestamp, "Checkout time."),
         pub updated_at: Timestamp = timestamp(T::Timestamp, "Last status change."),
     }
@@ -196,8 +196,8 @@ crate::table! {
         pub id: Uuid = uuid(T::Uuid, "Payment id."),
         pub order_id: Uuid = uuid(T::Uuid, "The order."),
         pub method: &'static str =
-            text(T::Text, "card, paypal, apple_pay or bank_transfer (per the scenario)."),
-        pub status: &'static str = text(
+            label(T::Text, "card, paypal, apple_pay or bank_transfer (per the scenario)."),
+        pub status: &'static str = label(
             T::Text,
             "authorized, captured, failed, voided, refunded or partially_refunded."
         ),
@@ -221,9 +221,9 @@ crate::table! {
     pub struct Shipment {
         pub id: Uuid = uuid(T::Uuid, "Shipment id."),
         pub order_id: Uuid = uuid(T::Uuid, "The order."),
-        pub carrier: &'static str = text(T::Text, "Carrier."),
+        pub carrier: &'static str = label(T::Text, "Carrier."),
         pub status: &'static str =
-            text(T::Text, "shipped, delivery_failed, delivered or returned."),
+            label(T::Text, "shipped, delivery_failed, delivered or returned."),
         pub attempts: i64 = int(T::Int, "Delivery attempts so far (0–3)."),
         pub shipped_at: Timestamp =
             timestamp(T::Timestamp, "Handed to the carrier (the row's creation)."),
@@ -248,7 +248,7 @@ crate::table! {
         pub id: Uuid = uuid(T::Uuid, "Refund id."),
         pub order_id: Uuid = uuid(T::Uuid, "The order."),
         pub payment_id: Uuid = uuid(T::Uuid, "The payment refunded."),
-        pub reason: &'static str = text(
+        pub reason: &'static str = label(
             T::Text,
             "returned_undeliverable, damaged, not_as_described, changed_mind or late_delivery."
         ),
@@ -270,7 +270,7 @@ crate::table! {
     #[derive(Debug, Clone, PartialEq)]
     pub struct MarketingSpend {
         pub date: Date = date(T::Date, "Day."),
-        pub channel: &'static str = text(T::Text, "Paid channel (the sessions' utm_source)."),
+        pub channel: &'static str = label(T::Text, "Paid channel (the sessions' utm_source)."),
         pub campaign: String = text(T::Text, "Campaign name."),
         pub spend: i64 = decimal(MONEY, "Spend that day."),
         pub impressions: i64 = int(T::Int, "Ad impressions."),

@@ -1,0 +1,93 @@
+//! What a defect is: its kind, and the manifest record naming the row, the column and the
+//! clean value it replaced.
+
+/// The kinds of defect the dirty layer plants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum DefectKind {
+    /// The same row delivered twice, byte for byte.
+    ExactDuplicate,
+    /// The row delivered twice, one copy with a text value padded with spaces.
+    NearDuplicate,
+    /// A null in a nullable column that has a value.
+    Null,
+    /// An email written with capitals and spaces, `@@`, or ` at ` for `@`.
+    MalformedEmail,
+    /// An enum value (a status, a method, a country code) in another casing.
+    EnumCase,
+    /// Every amount of the row in cents instead of currency units (×100).
+    AmountInCents,
+    /// A child row (an order line) whose parent (order) never arrives.
+    Orphan,
+}
+
+impl DefectKind {
+    pub const ALL: [DefectKind; 7] = [
+        DefectKind::ExactDuplicate,
+        DefectKind::NearDuplicate,
+        DefectKind::Null,
+        DefectKind::MalformedEmail,
+        DefectKind::EnumCase,
+        DefectKind::AmountInCents,
+        DefectKind::Orphan,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            DefectKind::ExactDuplicate => "exact_duplicate",
+            DefectKind::NearDuplicate => "near_duplicate",
+            DefectKind::Null => "null",
+            DefectKind::MalformedEmail => "malformed_email",
+            DefectKind::EnumCase => "enum_case",
+            DefectKind::AmountInCents => "amount_in_cents",
+            DefectKind::Orphan => "orphan",
+        }
+    }
+
+    /// The defect adds a row the clean data does not have (a copy, an orphan): the fix is
+    /// to drop it. Otherwise it changes a value of a real row: the fix restores the value.
+    pub fn adds_a_row(self) -> bool {
+        matches!(
+            self,
+            DefectKind::ExactDuplicate | DefectKind::NearDuplicate | DefectKind::Orphan
+        )
+    }
+}
+
+impl std::fmt::Display for DefectKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for DefectKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<DefectKind, String> {
+        DefectKind::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = DefectKind::ALL.iter().map(|k| k.name()).collect();
+                format!(
+                    "unknown defect kind {s:?}: valid kinds are {}",
+                    names.join(", ")
+                )
+            })
+    }
+}
+
+/// One planted defect, as the manifest records it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Defect {
+    pub table: &'static str,
+    /// The day whose extract holds the dirty row.
+    pub day: crate::Date,
+    /// The dirty row's primary key as text, `|`-separated (an orphan's own key).
+    pub key: String,
+    /// The column changed; `None` for a defect of the whole row (exact duplicate, orphan).
+    pub column: Option<&'static str>,
+    pub kind: DefectKind,
+    /// The clean value (`None`: null, or the row should not exist).
+    pub clean: Option<String>,
+    /// The value written instead (`None`: null, or the whole row).
+    pub dirty: Option<String>,
+}
