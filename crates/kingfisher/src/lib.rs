@@ -4,15 +4,21 @@
 //!   session's first `add_to_cart`, and labels as they arrive, idempotent by `seq`;
 //! - [`ingest`]: the RabbitMQ consumer feeding the store from `aladdin stream`;
 //! - [`model`]: feature encoding, the logistic regression, metrics;
+//! - [`evaluate`]: a model next to the baselines and the oracle on a range of days;
 //! - [`train`]: matured labels → training set → fit → evaluation against the oracle;
 //! - [`registry`]: versioned models in a folder;
 //! - [`serve`]: the prediction API;
+//! - [`online`]: serving's hot swap of the deployed model and its `kingfisher.prediction`s;
+//! - [`run`]: everything in one process on an in-process feed (`kingfisher run`);
 //! - [`publish`]: Kingfisher's messages (`kingfisher.model.trained`).
 
+pub mod evaluate;
 pub mod ingest;
 pub mod model;
+pub mod online;
 pub mod publish;
 pub mod registry;
+pub mod run;
 pub mod serve;
 pub mod store;
 pub mod train;
