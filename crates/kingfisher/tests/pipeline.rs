@@ -1,7 +1,8 @@
-//! Kingfisher end to end over the real RabbitMQ: `aladdin stream` of a small shop →
+//! Kingfisher end to end over the real RabbitMQ: `aladdin stream` of 45 days of a small shop →
 //! `kingfisher features` (killed mid-stream and restarted, next to an uninterrupted run, then
 //! fed duplicates) → `kingfisher train` graded against the oracle, with promotion → point in
-//! time checked against `aladdin generate`'s files → `kingfisher evaluate` → `kingfisher serve`.
+//! time checked against `aladdin generate`'s files → `kingfisher evaluate` → `kingfisher serve`
+//! (hot swap, and a `kingfisher.prediction` per cart).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -14,7 +15,10 @@ use kingfisher::train::{self as train, TrainOptions, read_truth};
 
 const KF: &str = env!("CARGO_BIN_EXE_kingfisher");
 const FIRST: &str = "2024-01-01";
-const LAST: &str = "2024-01-24";
+/// 45 days: labels of the first 37 mature within the stream.
+const LAST: &str = "2024-02-14";
+/// The newest day whose labels have matured by the end of LAST (8 days and 1 hour later).
+const NEWEST_MATURED: &str = "2024-02-06";
 
 fn scenario() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/small-shop.toml")
@@ -229,7 +233,7 @@ fn stream_features_train_serve() {
     let registry = Registry::new(&reg);
     let v1 = registry.load(1).unwrap();
     assert_eq!(
-        v1.holdout_day, "2024-01-16",
+        v1.holdout_day, NEWEST_MATURED,
         "the newest day matured by {LAST} 23:59:59"
     );
     assert!(v1.training_to < v1.holdout_day);
@@ -733,7 +737,7 @@ fn point_in_time(aladdin: &Path, dir: &Path, streamed: &Path, carts: &[Cart]) {
     );
 }
 
-/// `kingfisher evaluate` of v2 (trained as of 2024-01-20, held out 2024-01-11) on the days
+/// `kingfisher evaluate` of v2 (trained as of 2024-01-20, held out 2024-01-11) on all the days
 /// after its held-out day: below the oracle, clearly above both baselines.
 fn evaluate(
     store: &Path,
@@ -742,7 +746,7 @@ fn evaluate(
     truth: &HashMap<String, kingfisher::train::Truth>,
     deployed: u32,
 ) {
-    let (from, to) = ("2024-01-12", "2024-01-16");
+    let (from, to) = ("2024-01-12", NEWEST_MATURED);
     let out = run(Command::new(KF)
         .args([
             "evaluate",
@@ -847,14 +851,7 @@ fn evaluate(
     assert!(text.contains("give --truth"), "{text}");
     // a range with no matured label is refused, naming the range
     let out = Command::new(KF)
-        .args([
-            "evaluate",
-            "--from",
-            "2024-01-20",
-            "--to",
-            "2024-01-24",
-            "--store",
-        ])
+        .args(["evaluate", "--from", "2024-02-08", "--to", LAST, "--store"])
         .arg(store)
         .arg("--registry")
         .arg(reg)
@@ -862,7 +859,7 @@ fn evaluate(
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        !out.status.success() && err.contains("2024-01-20 to 2024-01-24"),
+        !out.status.success() && err.contains(&format!("2024-02-08 to {LAST}")),
         "{err}"
     );
 }
