@@ -6,6 +6,7 @@
 //! - [`model`]: feature encoding, the logistic regression, metrics;
 //! - [`evaluate`]: a model next to the baselines and the oracle on a range of days;
 //! - [`train`]: matured labels → training set → fit → evaluation against the oracle;
+//! - [`trainer`]: the training service (`kingfisher.train.requested`, daily in virtual time);
 //! - [`registry`]: versioned models in a folder;
 //! - [`serve`]: the prediction API;
 //! - [`online`]: serving's hot swap of the deployed model and its `kingfisher.prediction`s;
@@ -22,6 +23,7 @@ pub mod run;
 pub mod serve;
 pub mod store;
 pub mod train;
+pub mod trainer;
 
 /// The label's horizon: checked out in the cart's session or in a session resuming it on
 /// one of the next 7 days (as `aladdin truth --labels` defines it).

@@ -158,6 +158,23 @@ struct TrainArgs {
     /// The exchange Kingfisher's messages go to (durable, topic).
     #[arg(long, default_value = "kingfisher", requires = "broker")]
     events_exchange: String,
+    /// Run as a service: train on every `kingfisher.train.requested` message (body `{}` or
+    /// `{"as_of": "<instant>", "train_days": N}`) read from --queue.
+    #[arg(long, requires = "broker")]
+    on_request: bool,
+    /// With --on-request: also train each time the store's last record enters a new day.
+    #[arg(long, requires = "on_request")]
+    daily: bool,
+    /// The durable queue of training requests.
+    #[arg(long, default_value = "kingfisher.train")]
+    queue: String,
+    /// With --on-request: stop after this many seconds without a request.
+    #[arg(long, value_parser = parse_seconds, requires = "on_request")]
+    exit_when_idle: Option<Duration>,
+    /// With --on-request: let the broker delete the queue after this many seconds without a
+    /// consumer (throw-away runs).
+    #[arg(long, value_parser = parse_seconds, requires = "on_request")]
+    queue_expires: Option<Duration>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -276,6 +293,28 @@ fn train_cmd(a: TrainArgs) -> anyhow::Result<()> {
     let store = Store::open(&a.store)?;
     let registry = Registry::new(&a.registry);
     let truth = a.truth.as_deref().map(train::read_truth).transpose()?;
+    if a.on_request {
+        let broker = a.broker.clone().expect("clap requires --broker");
+        let opts = kingfisher::trainer::TrainerOptions {
+            broker,
+            exchange: a.events_exchange.clone(),
+            queue: a.queue.clone(),
+            store: a.store.clone(),
+            registry: a.registry.clone(),
+            train_days: a.train_days,
+            truth,
+            daily: a.daily,
+            exit_when_idle: a.exit_when_idle,
+            queue_expires: a.queue_expires,
+        };
+        return runtime()?
+            .block_on(kingfisher::trainer::run(&opts, |line| {
+                use std::io::Write;
+                println!("{line}");
+                let _ = std::io::stdout().flush();
+            }))
+            .map_err(Into::into);
+    }
     let opts = TrainOptions {
         as_of: a.as_of,
         train_days: a.train_days,

@@ -335,6 +335,85 @@ fn stream_features_train_serve() {
 
     serve(&reg, &sa, &carts_a, &v1);
     online(broker, &reg, &sa, &carts_a);
+    train_requests(broker, &prefix, &reg, &sa);
+}
+
+/// `kingfisher train --on-request`: a request trains as of its instant, publishes
+/// `kingfisher.model.trained` and — the deployed v3 being corrupt — is promoted; a bad
+/// request is skipped.
+fn train_requests(broker: &str, prefix: &str, reg: &Path, store: &Path) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (_conn, mut models) = rt.block_on(listen(broker, "kingfisher.model.*"));
+    let mut child = Running(
+        Command::new(KF)
+            .args(["train", "--on-request", "--exit-when-idle", "5"])
+            .args(["--queue-expires", "60"])
+            .args(["--broker", broker, "--events-exchange", "kingfisher-test"])
+            .args(["--queue", &format!("{prefix}.train"), "--store"])
+            .arg(store)
+            .arg("--registry")
+            .arg(reg)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut out = std::io::BufReader::new(child.0.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    assert!(
+        line.starts_with("waiting for kingfisher.train.requested"),
+        "{line}"
+    );
+    rt.block_on(async {
+        for body in [
+            serde_json::json!("not an object"),
+            serde_json::json!({"as_of": "2024-02-01T00:00:00Z"}),
+        ] {
+            kingfisher::publish::publish(
+                broker,
+                "kingfisher-test",
+                "kingfisher.train.requested",
+                &body,
+            )
+            .await
+            .unwrap();
+        }
+        let mut keys = Vec::new();
+        while keys.len() < 2 {
+            use futures_util::StreamExt;
+            let d = tokio::time::timeout(Duration::from_secs(60), models.next())
+                .await
+                .expect("the trainer's messages within 60 s")
+                .unwrap()
+                .unwrap();
+            let v: serde_json::Value = serde_json::from_slice(&d.data).unwrap();
+            assert_eq!(v["version"], 4, "{v}");
+            assert_eq!(v["trained_as_of"], "2024-02-01T00:00:00Z", "{v}");
+            keys.push(d.routing_key.as_str().to_string());
+        }
+        assert_eq!(
+            keys,
+            ["kingfisher.model.trained", "kingfisher.model.deployed"]
+        );
+    });
+    let status = child.0.wait().unwrap();
+    assert!(status.success(), "the trainer ended with {status}");
+    let registry = Registry::new(reg);
+    let v4 = registry.load(4).unwrap();
+    // day D is known from D + 8 days 01:00: by 2024-02-01T00:00 the newest is 2024-01-23
+    // (known from 2024-01-31T01:00)
+    assert_eq!(v4.holdout_day, "2024-01-23");
+    assert!(v4.promoted && v4.deployed_before.is_none(), "{v4:?}");
+    assert_eq!(registry.deployed().unwrap(), Some(4));
+    assert_eq!(
+        registry.versions().unwrap(),
+        [1, 2, 3, 4],
+        "the bad request trained nothing"
+    );
 }
 
 async fn next_json(
