@@ -217,6 +217,18 @@ fn parse_seconds(s: &str) -> Result<Duration, String> {
     }
 }
 
+/// A usage error found after parsing (flags that do not fit together): exit code 2.
+#[derive(Debug)]
+struct Usage(String);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Usage {}
+
 fn parse_date(s: &str) -> Result<faux::Date, String> {
     s.parse::<faux::Date>()
         .map_err(|e| format!("invalid date {s:?}: {e} (expected YYYY-MM-DD)"))
@@ -253,7 +265,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::from(1)
+            ExitCode::from(if e.is::<Usage>() { 2 } else { 1 })
         }
     }
 }
@@ -383,6 +395,9 @@ fn train_cmd(a: TrainArgs) -> anyhow::Result<()> {
 }
 
 fn evaluate(a: EvaluateArgs) -> anyhow::Result<()> {
+    if a.from > a.to {
+        return Err(Usage(format!("--from {} is after --to {}", a.from, a.to)).into());
+    }
     if !a.store.is_file() {
         anyhow::bail!("--store {}: no such feature store", a.store.display());
     }
@@ -415,10 +430,11 @@ fn run_all(a: RunArgs) -> anyhow::Result<()> {
     let store = a.dir.join("kingfisher.db");
     let registry = a.dir.join("models");
     if store.exists() || registry.exists() {
-        anyhow::bail!(
+        return Err(Usage(format!(
             "--dir {} already holds a run: remove it or give another --dir",
             a.dir.display()
-        );
+        ))
+        .into());
     }
     std::fs::create_dir_all(&a.dir).with_context(|| format!("--dir {}", a.dir.display()))?;
     let opts = RunOptions {
@@ -471,6 +487,12 @@ fn run_all(a: RunArgs) -> anyhow::Result<()> {
 }
 
 fn serve(a: ServeArgs) -> anyhow::Result<()> {
+    if a.broker.is_some() && a.store.is_none() {
+        return Err(Usage(
+            "--broker publishes predictions of the feature store's carts: give --store too".into(),
+        )
+        .into());
+    }
     let registry = Registry::new(&a.registry);
     // a corrupt model file is refused here, before anything is served
     let pinned = a.model_version.is_some();
@@ -501,11 +523,7 @@ fn serve(a: ServeArgs) -> anyhow::Result<()> {
             }),
             poll: Duration::from_millis(200),
         }),
-        (Some(_), None) => {
-            anyhow::bail!(
-                "--broker publishes predictions of the feature store's carts: give --store too"
-            )
-        }
+        (Some(_), None) => unreachable!("checked above"),
         _ => None,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()

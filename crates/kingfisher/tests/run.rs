@@ -142,7 +142,37 @@ fn run_feeds_trains_promotes_predicts_and_evaluates() {
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        !out.status.success() && err.contains("already holds a run"),
+        out.status.code() == Some(2) && err.contains("already holds a run"),
         "{err}"
     );
+}
+
+#[test]
+fn usage_errors_exit_2_naming_the_values() {
+    for (args, says) in [
+        (
+            &["evaluate", "--from", "2024-01-05", "--to", "2024-01-01"][..],
+            "--from 2024-01-05 is after --to 2024-01-01",
+        ),
+        (
+            &["evaluate", "--from", "2024-1-5", "--to", "2024-01-06"],
+            "2024-1-5",
+        ),
+        (&["run", "--days", "3"], "--days"),
+        (
+            &[
+                "serve",
+                "--broker",
+                "amqp://127.0.0.1:1",
+                "--listen",
+                "127.0.0.1:0",
+            ],
+            "give --store too",
+        ),
+    ] {
+        let out = Command::new(KF).args(args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
 }
