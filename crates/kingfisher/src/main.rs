@@ -9,6 +9,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use kingfisher::ingest::{self, IngestOptions};
+use kingfisher::online::{self, OnlineOptions};
 use kingfisher::registry::Registry;
 use kingfisher::serve::{AppState, router};
 use kingfisher::store::Store;
@@ -33,6 +34,68 @@ enum Command {
     Train(TrainArgs),
     /// Serve predictions over HTTP.
     Serve(ServeArgs),
+    /// Grade the deployed model on a range of days next to the baselines and the oracle.
+    Evaluate(EvaluateArgs),
+    /// Everything in one process, no broker: a shop's days fed in virtual time → features →
+    /// daily training and promotion → predictions → evaluation, then the prediction API.
+    Run(RunArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// An ecommerce scenario file [default: the small shop built in, as in the tests].
+    #[arg(long)]
+    scenario: Option<PathBuf>,
+    /// Seed of the simulation.
+    #[arg(long, default_value_t = faux::DEFAULT_SEED)]
+    seed: u64,
+    /// The first day fed.
+    #[arg(long, default_value = "2024-01-01", value_parser = parse_date)]
+    start: faux::Date,
+    /// Days fed (labels mature 8 days after theirs: the first model comes on day 10).
+    #[arg(long, default_value_t = 45, value_parser = clap::value_parser!(u32).range(10..=3650))]
+    days: u32,
+    /// Folder of the run: the feature store (kingfisher.db) and the registry (models/, with
+    /// predictions.jsonl); it must not hold an earlier run.
+    #[arg(long, default_value = "kingfisher-run")]
+    dir: PathBuf,
+    /// Train at the end of every this many virtual days.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=365))]
+    train_every: u32,
+    /// Train on at most this many days before the held-out day.
+    #[arg(long, default_value_t = 28, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    train_days: u32,
+    /// Address of the prediction API served at the end.
+    #[arg(long, default_value = "127.0.0.1:8780")]
+    listen: String,
+    /// Exit after the evaluation instead of serving.
+    #[arg(long)]
+    no_serve: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct EvaluateArgs {
+    /// The first day of carts graded.
+    #[arg(long, value_parser = parse_date)]
+    from: faux::Date,
+    /// The last day of carts graded (only carts whose label has matured count).
+    #[arg(long, value_parser = parse_date)]
+    to: faux::Date,
+    /// The feature store `kingfisher features` fills.
+    #[arg(long, default_value = "kingfisher.db")]
+    store: PathBuf,
+    /// The model registry folder.
+    #[arg(long, default_value = "models")]
+    registry: PathBuf,
+    /// `aladdin truth --labels` output covering these days: grades the oracle.
+    #[arg(long)]
+    truth: Option<PathBuf>,
+    /// Grade this version [default: the deployed one, else the newest].
+    #[arg(long)]
+    model_version: Option<u32>,
+    /// Print the report as JSON instead of a table.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -95,6 +158,23 @@ struct TrainArgs {
     /// The exchange Kingfisher's messages go to (durable, topic).
     #[arg(long, default_value = "kingfisher", requires = "broker")]
     events_exchange: String,
+    /// Run as a service: train on every `kingfisher.train.requested` message (body `{}` or
+    /// `{"as_of": "<instant>", "train_days": N}`) read from --queue.
+    #[arg(long, requires = "broker")]
+    on_request: bool,
+    /// With --on-request: also train each time the store's last record enters a new day.
+    #[arg(long, requires = "on_request")]
+    daily: bool,
+    /// The durable queue of training requests.
+    #[arg(long, default_value = "kingfisher.train")]
+    queue: String,
+    /// With --on-request: stop after this many seconds without a request.
+    #[arg(long, value_parser = parse_seconds, requires = "on_request")]
+    exit_when_idle: Option<Duration>,
+    /// With --on-request: let the broker delete the queue after this many seconds without a
+    /// consumer (throw-away runs).
+    #[arg(long, value_parser = parse_seconds, requires = "on_request")]
+    queue_expires: Option<Duration>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -105,12 +185,27 @@ struct ServeArgs {
     /// The feature store, for predictions by cart_id.
     #[arg(long)]
     store: Option<PathBuf>,
-    /// Serve this version [default: the newest].
+    /// Serve this version and no other [default: the deployed one, else the newest, swapped
+    /// when another is deployed].
     #[arg(long)]
     model_version: Option<u32>,
     /// Address to listen on (port 0: any free port; the address is printed).
     #[arg(long, default_value = "127.0.0.1:8780")]
     listen: String,
+    /// RabbitMQ: swap models on `kingfisher.model.deployed` at once, and publish a
+    /// `kingfisher.prediction` for every cart the feature store (--store) scores.
+    #[arg(long)]
+    broker: Option<String>,
+    /// The exchange of Kingfisher's messages (durable, topic).
+    #[arg(long, default_value = "kingfisher")]
+    events_exchange: String,
+    /// The prediction publisher's cursor (the last cart's seq confirmed by the broker)
+    /// [default: the store's path + `.predictions`].
+    #[arg(long)]
+    predictions_cursor: Option<PathBuf>,
+    /// How often the registry's deployed version is checked, besides the messages.
+    #[arg(long, default_value = "2", value_parser = parse_seconds)]
+    follow_every: Duration,
 }
 
 fn parse_seconds(s: &str) -> Result<Duration, String> {
@@ -120,6 +215,23 @@ fn parse_seconds(s: &str) -> Result<Duration, String> {
             "invalid duration {s:?}: expected a number of seconds above 0"
         )),
     }
+}
+
+/// A usage error found after parsing (flags that do not fit together): exit code 2.
+#[derive(Debug)]
+struct Usage(String);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Usage {}
+
+fn parse_date(s: &str) -> Result<faux::Date, String> {
+    s.parse::<faux::Date>()
+        .map_err(|e| format!("invalid date {s:?}: {e} (expected YYYY-MM-DD)"))
 }
 
 fn parse_instant(s: &str) -> Result<faux::Timestamp, String> {
@@ -146,12 +258,14 @@ fn main() -> ExitCode {
         Command::Features(a) => features(a),
         Command::Train(a) => train_cmd(a),
         Command::Serve(a) => serve(a),
+        Command::Evaluate(a) => evaluate(a),
+        Command::Run(a) => run_all(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::from(1)
+            ExitCode::from(if e.is::<Usage>() { 2 } else { 1 })
         }
     }
 }
@@ -191,6 +305,28 @@ fn train_cmd(a: TrainArgs) -> anyhow::Result<()> {
     let store = Store::open(&a.store)?;
     let registry = Registry::new(&a.registry);
     let truth = a.truth.as_deref().map(train::read_truth).transpose()?;
+    if a.on_request {
+        let broker = a.broker.clone().expect("clap requires --broker");
+        let opts = kingfisher::trainer::TrainerOptions {
+            broker,
+            exchange: a.events_exchange.clone(),
+            queue: a.queue.clone(),
+            store: a.store.clone(),
+            registry: a.registry.clone(),
+            train_days: a.train_days,
+            truth,
+            daily: a.daily,
+            exit_when_idle: a.exit_when_idle,
+            queue_expires: a.queue_expires,
+        };
+        return runtime()?
+            .block_on(kingfisher::trainer::run(&opts, |line| {
+                use std::io::Write;
+                println!("{line}");
+                let _ = std::io::stdout().flush();
+            }))
+            .map_err(Into::into);
+    }
     let opts = TrainOptions {
         as_of: a.as_of,
         train_days: a.train_days,
@@ -224,6 +360,17 @@ fn train_cmd(a: TrainArgs) -> anyhow::Result<()> {
     {
         println!("  warning: {n} held-out labels differ from the truth file");
     }
+    match (&r.deployed_before, r.promoted) {
+        (None, _) => println!("  deployed: v{} (nothing was deployed)", r.version),
+        (Some(d), true) => println!(
+            "  deployed: v{} (v{} had log loss {:.4} on the held-out day)",
+            r.version, d.version, d.scores.log_loss
+        ),
+        (Some(d), false) => println!(
+            "  not deployed: v{} keeps serving (log loss {:.4} on the held-out day)",
+            d.version, d.scores.log_loss
+        ),
+    }
     println!("{}", serde_json::to_string(&r.metrics)?);
     if let Some(broker) = &a.broker {
         let body = kingfisher::serve::summary(&r);
@@ -234,16 +381,124 @@ fn train_cmd(a: TrainArgs) -> anyhow::Result<()> {
             &body,
         ))?;
         println!("published kingfisher.model.trained (v{})", r.version);
+        if r.promoted {
+            runtime()?.block_on(kingfisher::publish::publish(
+                broker,
+                &a.events_exchange,
+                "kingfisher.model.deployed",
+                &body,
+            ))?;
+            println!("published kingfisher.model.deployed (v{})", r.version);
+        }
     }
     Ok(())
 }
 
+fn evaluate(a: EvaluateArgs) -> anyhow::Result<()> {
+    if a.from > a.to {
+        return Err(Usage(format!("--from {} is after --to {}", a.from, a.to)).into());
+    }
+    if !a.store.is_file() {
+        anyhow::bail!("--store {}: no such feature store", a.store.display());
+    }
+    let store = Store::open(&a.store)?;
+    let registry = Registry::new(&a.registry);
+    let record = match a.model_version {
+        Some(v) => registry.load(v)?,
+        None => registry.serving()?,
+    };
+    let truth = a.truth.as_deref().map(train::read_truth).transpose()?;
+    let report = kingfisher::evaluate::evaluate(&store, &record, a.from, a.to, truth.as_ref())?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", kingfisher::evaluate::render(&report));
+    }
+    Ok(())
+}
+
+fn run_all(a: RunArgs) -> anyhow::Result<()> {
+    use kingfisher::run::{RunOptions, SMALL_SHOP};
+    let scenario = match &a.scenario {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("--scenario {}", p.display()))?;
+            faux::Scenario::from_toml(&p.display().to_string(), &text, a.seed)?
+        }
+        None => faux::Scenario::from_toml("small-shop.toml (built in)", SMALL_SHOP, a.seed)?,
+    };
+    let store = a.dir.join("kingfisher.db");
+    let registry = a.dir.join("models");
+    if store.exists() || registry.exists() {
+        return Err(Usage(format!(
+            "--dir {} already holds a run: remove it or give another --dir",
+            a.dir.display()
+        ))
+        .into());
+    }
+    std::fs::create_dir_all(&a.dir).with_context(|| format!("--dir {}", a.dir.display()))?;
+    let opts = RunOptions {
+        start: a.start,
+        days: a.days,
+        store: store.clone(),
+        registry: registry.clone(),
+        train_every: a.train_every,
+        train_days: Some(a.train_days),
+    };
+    println!(
+        "feeding {} days of {} from {} (in process, virtual time) into {}",
+        a.days,
+        a.scenario
+            .as_ref()
+            .map_or("the built-in small shop".into(), |p| p
+                .display()
+                .to_string()),
+        a.start,
+        a.dir.display()
+    );
+    let started = std::time::Instant::now();
+    let s = kingfisher::run::run(&scenario, &opts, |line| println!("{line}"))?;
+    println!(
+        "fed {} records in {:.1} s: {} carts, {} models trained, {} predictions ({})",
+        s.records,
+        started.elapsed().as_secs_f64(),
+        s.carts,
+        s.trained.len(),
+        s.predictions,
+        registry.join("predictions.jsonl").display()
+    );
+    match &s.evaluation {
+        Some(r) => print!("{}", kingfisher::evaluate::render(r)),
+        None => println!("no evaluation: feed more days (a model a week before the end is graded)"),
+    }
+    if a.no_serve {
+        return Ok(());
+    }
+    serve(ServeArgs {
+        registry,
+        store: Some(store),
+        model_version: None,
+        listen: a.listen,
+        broker: None,
+        events_exchange: "kingfisher".into(),
+        predictions_cursor: None,
+        follow_every: Duration::from_secs(2),
+    })
+}
+
 fn serve(a: ServeArgs) -> anyhow::Result<()> {
+    if a.broker.is_some() && a.store.is_none() {
+        return Err(Usage(
+            "--broker publishes predictions of the feature store's carts: give --store too".into(),
+        )
+        .into());
+    }
     let registry = Registry::new(&a.registry);
     // a corrupt model file is refused here, before anything is served
+    let pinned = a.model_version.is_some();
     let model = match a.model_version {
         Some(v) => registry.load(v)?,
-        None => registry.latest()?,
+        None => registry.serving()?,
     };
     let store = a
         .store
@@ -255,10 +510,21 @@ fn serve(a: ServeArgs) -> anyhow::Result<()> {
             Ok(Arc::new(Mutex::new(Store::open(p)?)))
         })
         .transpose()?;
-    let state = AppState {
-        registry,
-        model: Arc::new(model),
-        store,
+    let state = AppState::new(registry, model, store);
+    let online = match (&a.broker, &a.store) {
+        (Some(broker), Some(store)) => Some(OnlineOptions {
+            broker: broker.clone(),
+            exchange: a.events_exchange.clone(),
+            store: store.clone(),
+            cursor: a.predictions_cursor.clone().unwrap_or_else(|| {
+                let mut p = store.clone().into_os_string();
+                p.push(".predictions");
+                p.into()
+            }),
+            poll: Duration::from_millis(200),
+        }),
+        (Some(_), None) => unreachable!("checked above"),
+        _ => None,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -271,8 +537,19 @@ fn serve(a: ServeArgs) -> anyhow::Result<()> {
         let addr = listener.local_addr()?;
         println!(
             "listening on http://{addr} (model v{})",
-            state.model.version
+            state.current().version
         );
+        if !pinned {
+            let broker = a.broker.clone().map(|b| (b, a.events_exchange.clone()));
+            tokio::spawn(online::follow_deployed(
+                state.clone(),
+                broker,
+                a.follow_every,
+            ));
+        }
+        if let Some(o) = online {
+            tokio::spawn(online::publish_predictions(state.clone(), o));
+        }
         use std::io::Write;
         std::io::stdout().flush()?;
         axum::serve(listener, router(state))

@@ -67,7 +67,21 @@ pub struct ModelRecord {
     pub data_digest: String,
     pub features: Vec<String>,
     pub metrics: Metrics,
+    /// The model deployed when this one was trained, scored on the same held-out carts
+    /// (None: nothing was deployed).
+    #[serde(default)]
+    pub deployed_before: Option<Challenge>,
+    /// This model beat the deployed one on its held-out day and was deployed.
+    #[serde(default)]
+    pub promoted: bool,
     pub model: Logistic,
+}
+
+/// The deployed model's scores on a new model's held-out carts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Challenge {
+    pub version: u32,
+    pub scores: Scores,
 }
 
 #[derive(Debug, Clone)]
@@ -162,6 +176,47 @@ impl Registry {
         }
         record.model.check().map_err(corrupt)?;
         Ok(record)
+    }
+
+    /// The version promoted last (`deployed.json`; None: nothing promoted yet).
+    pub fn deployed(&self) -> Result<Option<u32>, RegistryError> {
+        let path = self.root.join("deployed.json");
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(self.io(&path)(e)),
+        };
+        let v: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| RegistryError::Corrupt {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
+        match v["version"].as_u64().and_then(|v| u32::try_from(v).ok()) {
+            Some(v) => Ok(Some(v)),
+            None => Err(RegistryError::Corrupt {
+                path,
+                message: "expected {\"version\": <number>}".into(),
+            }),
+        }
+    }
+
+    /// Marks `version` as deployed (written aside and renamed: readers see the old or the
+    /// new pointer, never half of one).
+    pub fn deploy(&self, version: u32) -> Result<(), RegistryError> {
+        self.load(version)?;
+        let path = self.root.join("deployed.json");
+        let tmp = self.root.join(".deployed.json.tmp");
+        std::fs::write(&tmp, serde_json::json!({ "version": version }).to_string())
+            .map_err(self.io(&tmp))?;
+        std::fs::rename(&tmp, &path).map_err(self.io(&path))
+    }
+
+    /// What serves by default: the deployed version, else the newest.
+    pub fn serving(&self) -> Result<ModelRecord, RegistryError> {
+        match self.deployed()? {
+            Some(v) => self.load(v),
+            None => self.latest(),
+        }
     }
 
     /// The newest version.

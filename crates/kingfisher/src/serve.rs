@@ -1,7 +1,7 @@
 //! The prediction API: `POST /v1/predict`, `GET /v1/models`, `GET /v1/models/{version}`.
 //! Errors are RFC 9457 problem details (`application/problem+json`), as Genie's are.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -17,9 +17,68 @@ use crate::store::{Features, Store};
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub registry: Registry,
-    pub model: Arc<ModelRecord>,
+    /// The model serving; swapped whole when another version is deployed.
+    model: Arc<RwLock<Arc<ModelRecord>>>,
     /// The feature store, for predictions by cart id (None: explicit features only).
     pub store: Option<Arc<Mutex<Store>>>,
+    /// Why the deployed version is not the one serving (it failed to load), if it is not.
+    swap_error: Arc<Mutex<Option<String>>>,
+}
+
+impl AppState {
+    pub fn new(
+        registry: Registry,
+        model: ModelRecord,
+        store: Option<Arc<Mutex<Store>>>,
+    ) -> AppState {
+        AppState {
+            registry,
+            model: Arc::new(RwLock::new(Arc::new(model))),
+            store,
+            swap_error: Arc::default(),
+        }
+    }
+
+    /// The model serving now.
+    pub fn current(&self) -> Arc<ModelRecord> {
+        self.model.read().expect("model lock").clone()
+    }
+
+    /// Swaps in the registry's deployed version when it is not the one serving. A version
+    /// that does not load is refused: the previous model keeps serving and the error is
+    /// reported by `GET /v1/models`. Returns the version swapped in.
+    pub fn follow_deployed(&self) -> Option<u32> {
+        let wanted = match self.registry.deployed() {
+            Ok(Some(v)) => v,
+            Ok(None) => return None,
+            Err(e) => {
+                *self.swap_error.lock().expect("swap error lock") = Some(e.to_string());
+                return None;
+            }
+        };
+        if self.current().version == wanted {
+            *self.swap_error.lock().expect("swap error lock") = None;
+            return None;
+        }
+        match self.registry.load(wanted) {
+            Ok(m) => {
+                let from = self.current().version;
+                *self.model.write().expect("model lock") = Arc::new(m);
+                *self.swap_error.lock().expect("swap error lock") = None;
+                tracing::info!("serving model v{wanted} (was v{from})");
+                Some(wanted)
+            }
+            Err(e) => {
+                let mut last = self.swap_error.lock().expect("swap error lock");
+                let message = format!("deployed v{wanted} refused: {e}");
+                if last.as_deref() != Some(message.as_str()) {
+                    tracing::error!("{message}; v{} keeps serving", self.current().version);
+                }
+                *last = Some(message);
+                None
+            }
+        }
+    }
 }
 
 /// A problem+json answer.
@@ -112,7 +171,7 @@ async fn predict(State(state): State<AppState>, body: Bytes) -> Result<Response,
             "unknown field {k:?}: give cart_id or features"
         )));
     }
-    let model = &state.model;
+    let model = state.current();
     let (features, cart) = match (obj.get("cart_id"), obj.get("features")) {
         (Some(_), Some(_)) | (None, None) => {
             return Err(bad_request(
@@ -175,6 +234,8 @@ pub fn summary(r: &ModelRecord) -> Value {
         "holdout_day": r.holdout_day,
         "data_digest": r.data_digest,
         "metrics": r.metrics,
+        "deployed_before": r.deployed_before,
+        "promoted": r.promoted,
     })
 }
 
@@ -200,7 +261,15 @@ async fn models(State(state): State<AppState>) -> Result<Response, Problem> {
             Err(e) => list.push(json!({"version": v, "error": e.to_string()})),
         }
     }
-    Ok(axum::Json(json!({"serving": state.model.version, "models": list})).into_response())
+    let deployed = state.registry.deployed().ok().flatten();
+    let swap_error = state.swap_error.lock().expect("swap error lock").clone();
+    Ok(axum::Json(json!({
+        "serving": state.current().version,
+        "deployed": deployed,
+        "swap_error": swap_error,
+        "models": list,
+    }))
+    .into_response())
 }
 
 async fn model(

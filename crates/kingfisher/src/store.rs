@@ -232,6 +232,23 @@ impl Store {
         row.map(Self::decode).transpose()
     }
 
+    /// Up to `limit` carts scored after `seq`, in scoring order, each with its seq (the
+    /// prediction publisher's cursor).
+    pub fn carts_after(&self, seq: i64, limit: usize) -> Result<Vec<(i64, Cart)>, StoreError> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {}, seq FROM carts WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            Self::CART_COLUMNS
+        ))?;
+        let rows = stmt
+            .query_map(params![seq, limit as i64], |r| {
+                Ok((Self::cart_from_row(r)?, r.get::<_, i64>(6)?))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.into_iter()
+            .map(|(row, seq)| Ok((seq, Self::decode(row)?)))
+            .collect()
+    }
+
     /// Every cart, in scoring order (seq).
     pub fn carts(&self) -> Result<Vec<Cart>, StoreError> {
         let mut stmt = self.conn.prepare(&format!(

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use faux::{Date, Timestamp};
 
 use crate::model::{FitError, Logistic, auc, log_loss};
-use crate::registry::{Metrics, ModelRecord, Registry, RegistryError, Scores};
+use crate::registry::{Challenge, Metrics, ModelRecord, Registry, RegistryError, Scores};
 use crate::store::{Cart, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -190,6 +190,31 @@ pub fn train(
         }
         None => (None, None, None),
     };
+    let model_scores = scores(&p, &y);
+    // promotion: the new model must beat the deployed one on the newest matured day; a
+    // deployed model that no longer loads is replaced
+    let deployed_before = match registry.deployed()? {
+        Some(v) => match registry.load(v) {
+            Ok(d) => {
+                let dp: Vec<f64> = holdout
+                    .iter()
+                    .map(|(c, _)| d.model.predict(&c.features))
+                    .collect();
+                Some(Challenge {
+                    version: v,
+                    scores: scores(&dp, &y),
+                })
+            }
+            Err(e) => {
+                tracing::warn!("the deployed model cannot be loaded, replacing it: {e}");
+                None
+            }
+        },
+        None => None,
+    };
+    let promoted = deployed_before
+        .as_ref()
+        .is_none_or(|d| model_scores.log_loss < d.scores.log_loss);
     let record = ModelRecord {
         version: registry.next_version()?,
         kind: "logistic_regression".into(),
@@ -214,14 +239,19 @@ pub fn train(
         data_digest,
         features: model.encoding.names(),
         metrics: Metrics {
-            model: scores(&p, &y),
+            model: model_scores,
             constant,
             oracle,
             label_mismatches,
             missing_from_truth: missing,
         },
+        deployed_before,
+        promoted,
         model,
     };
     registry.register(&record)?;
+    if promoted {
+        registry.deploy(record.version)?;
+    }
     Ok(record)
 }
