@@ -137,10 +137,14 @@ async fn cut_short(resp: Response, cut: Cut) -> (Response, usize, usize) {
         Cut::Reset { .. } => std::io::ErrorKind::ConnectionReset,
         Cut::Truncate { .. } => std::io::ErrorKind::UnexpectedEof,
     };
-    let chunks: [Result<axum::body::Bytes, std::io::Error>; 2] = [
-        Ok(bytes.slice(..kept)),
-        Err(std::io::Error::new(reason, "cut short by --chaos")),
-    ];
+    use futures_util::StreamExt;
+    let head = futures_util::stream::iter([Ok::<_, std::io::Error>(bytes.slice(..kept))]);
+    // a moment between the part and the failure: the head and the part go out first, as
+    // when a connection dies mid-body
+    let fail = futures_util::stream::once(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        Err(std::io::Error::new(reason, "cut short by --chaos"))
+    });
     match cut {
         // a chunked body that never ends: the client sees the connection go
         Cut::Reset { .. } => {
@@ -153,7 +157,7 @@ async fn cut_short(resp: Response, cut: Cut) -> (Response, usize, usize) {
                 .insert(header::CONTENT_LENGTH, HeaderValue::from(total));
         }
     }
-    let body = axum::body::Body::from_stream(futures_util::stream::iter(chunks));
+    let body = axum::body::Body::from_stream(head.chain(fail));
     (Response::from_parts(parts, body), kept, total)
 }
 

@@ -143,7 +143,18 @@ impl App {
         if let Some(k) = key {
             req = req.bearer_auth(k);
         }
-        let r = req.send().await.unwrap();
+        // a connection reset before the answer's head (--chaos connection-resets) is a 599 too
+        let r = match req.send().await {
+            Ok(r) => r,
+            Err(e) if e.is_request() || e.is_connect() => {
+                return Resp {
+                    status: StatusCode::from_u16(599).unwrap(),
+                    headers: Default::default(),
+                    body: Value::String(format!("no answer: {e}")),
+                };
+            }
+            Err(e) => panic!("{e}"),
+        };
         let status = r.status();
         let headers = r.headers().clone();
         // a body cut short (--chaos connection-resets, truncated-responses) is a 599, the
