@@ -128,7 +128,7 @@ impl FaultKind {
             FaultKind::LateArrivals => d(
                 &[200],
                 &[],
-                "a row version shows in the lists only 1 s to 2/5/15 min (virtual) after its updated_at, like a lagging replica: updated_at_min = the newest updated_at loaded misses it",
+                "a row version shows in the lists only 1 s to 5/15 min (virtual: realistic/hostile) after its updated_at, like a lagging replica: updated_at_min = the newest updated_at loaded misses it",
                 "a lookback: updated_at_min = high-water mark minus the profile's maximum lag (15 min covers every profile), upserting on the key; or follow /v1/changes, which is never late",
             ),
             FaultKind::ExpiredCursors => d(
@@ -261,7 +261,8 @@ impl ChaosLevel {
         };
         let (late, max_lag_secs, ttl, reset, truncate, hard_deletes, drift_after) = match self {
             ChaosLevel::Off => (0.0, 0, None, 0.0, 0.0, false, None),
-            ChaosLevel::Mild => (0.01, 120, None, 0.0, 0.0, false, None),
+            // mild stays what clients that merely retry survive: no data faults, no cut bodies
+            ChaosLevel::Mild => (0.0, 0, None, 0.0, 0.0, false, None),
             ChaosLevel::Realistic => (0.03, 300, Some(1800), 0.01, 0.01, true, Some(86_400)),
             ChaosLevel::Hostile => (0.10, 900, Some(300), 0.03, 0.03, true, Some(0)),
         };

@@ -38,8 +38,9 @@ pub struct Problem {
     pub param: Option<String>,
     /// For `changes_expired`: the `after_seq` to resume the feed from.
     pub oldest_seq: Option<i64>,
-    /// For `cursor_expired`: the list request that resumes the pass.
-    pub resume: Option<String>,
+    /// For `cursor_expired`: the list request that resumes the pass (boxed: a `Problem` is
+    /// the error of every handler, kept small).
+    pub resume: Option<Box<str>>,
     pub headers: Vec<(&'static str, String)>,
 }
 
@@ -99,7 +100,7 @@ impl Problem {
             v["oldest_seq"] = s.into();
         }
         if let Some(r) = &self.resume {
-            v["resume"] = r.clone().into();
+            v["resume"] = r.to_string().into();
         }
         v
     }

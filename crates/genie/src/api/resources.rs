@@ -238,6 +238,9 @@ pub(super) fn finish(
     r
 }
 
+/// A row version held back as late: (key, `_sort`, lag in seconds).
+type Held = (String, i64, i64);
+
 /// A page of the store under `q` without the versions `--chaos late-arrivals` holds back
 /// (read further to fill it), and those held back: (key, `_sort`, lag).
 fn list_visible(
@@ -246,7 +249,7 @@ fn list_visible(
     mut q: ListQuery,
     chaos: &Chaos,
     resource: &str,
-) -> Result<(Page, Vec<(String, i64, i64)>), crate::StoreError> {
+) -> Result<(Page, Vec<Held>), crate::StoreError> {
     let want = q.limit as usize;
     let mut page = store.list(t, &q)?;
     if chaos.rates().late <= 0.0 {
@@ -306,7 +309,7 @@ fn expired(st: &AppState, resource: &str, lp: &ListParams, c: &Cursor, ttl: u64)
         Timestamp(from)
     );
     let mut r = Problem {
-        resume: Some(resume),
+        resume: Some(resume.into()),
         ..Problem::new("cursor_expired", detail)
     }
     .into_response();
