@@ -477,10 +477,13 @@ impl Chaos {
         self
     }
 
-    /// Under schema drift, the API version of an answer read at `as_of` for a client that
-    /// pinned `pinned` (an index into [`API_VERSIONS`]); `None` without schema drift.
+    /// The API version of an answer read at `as_of` for a client that pinned `pinned` (an
+    /// index into [`API_VERSIONS`]): the pinned one, or under schema drift the newest from the
+    /// drift date on; `None` (the original shape, unnamed) without either.
     pub fn version(&self, pinned: Option<usize>, as_of: i64) -> Option<usize> {
-        let from = self.drift_from?;
+        let Some(from) = self.drift_from else {
+            return pinned;
+        };
         Some(pinned.unwrap_or(if as_of >= from {
             API_VERSIONS.len() - 1
         } else {

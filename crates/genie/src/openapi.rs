@@ -76,7 +76,7 @@ fn version_param() -> Value {
     let v = crate::chaos::API_VERSIONS;
     json!({
         "name": "API-Version", "in": "header", "required": false,
-        "description": format!("Under --chaos schema-drift: the API version to answer in. {} is the original shape; {} renames created_at to created and adds object (the resource's name). Without it, a client gets the newest version from the drift date on (realistic: a virtual day after genie started serving; hostile: at once). Pin it to keep your shape. Ignored without schema drift.", v[0], v[v.len() - 1]),
+        "description": format!("Under --chaos schema-drift: the API version to answer in. {} is the original shape; {} renames created_at to created and adds object (the resource's name). Without it, a client gets the newest version from the drift date on (realistic: a virtual day after genie started serving; hostile: at once). Pin it to keep your shape. Without schema drift an answer is in the version pinned, or the original shape. An unknown version is a 400.", v[0], v[v.len() - 1]),
         "schema": {"type": "string", "enum": v}
     })
 }
@@ -172,7 +172,7 @@ fn rate_headers() -> Value {
 
 fn ok(description: &str, schema: Value, link: bool) -> Value {
     let mut headers = rate_headers();
-    headers["API-Version"] = json!({"description": "Under --chaos schema-drift: the API version this answer is in (see the API-Version request header).", "schema": {"type": "string", "enum": crate::chaos::API_VERSIONS}});
+    headers["API-Version"] = json!({"description": "The API version this answer is in, when the request pinned one or --chaos schema-drift is on (see the API-Version request header).", "schema": {"type": "string", "enum": crate::chaos::API_VERSIONS}});
     if link {
         headers["Link"] = json!({"description": "<next page URL>; rel=\"next\" when has_more.", "schema": {"type": "string"}});
     }

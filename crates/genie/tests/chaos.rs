@@ -392,6 +392,22 @@ async fn the_openapi_document_describes_every_chaos_status_and_header() {
     assert!(list["503"]["headers"]["Retry-After"].is_object());
     assert!(doc["components"]["schemas"]["Problem"]["properties"]["resume"].is_object());
     assert!(doc["paths"]["/v1/chaos/log"]["get"].is_object());
+    // with chaos off, API-Version is still checked, and a pinned version honoured
+    let bad = app
+        .client
+        .get(format!("{}/v1/orders", app.base))
+        .bearer_auth(&app.key)
+        .header("API-Version", "1999-01-01")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    let none = app.get("/v1/orders?limit=1").await;
+    assert!(none.headers.get("api-version").is_none());
+    assert!(none.body["data"][0]["created_at"].is_string());
+    // and the log is empty: nothing was injected
+    let log = app.get("/v1/chaos/log").await;
+    assert_eq!(log.body["data"], serde_json::json!([]), "{}", log.body);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

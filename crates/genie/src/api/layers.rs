@@ -38,8 +38,8 @@ pub(super) async fn chaos(State(st): State<AppState>, mut req: Request, next: Ne
     if let Some(k) = fault.overlap {
         req.extensions_mut().insert(Overlap(k));
     }
-    // schema drift: the version the client pins, if any (an unknown one is its mistake)
-    if st.chaos.rates().drift_after.is_some() {
+    // the API version the client pins, if any (an unknown one is its mistake, chaos or not)
+    {
         let given = req
             .headers()
             .get("api-version")
