@@ -197,7 +197,8 @@ fn item_responses(mut okv: Value) -> Value {
     let cache = json!({"description": "private, no-cache: rows change as the clock runs; revalidate with If-None-Match.", "schema": {"type": "string"}});
     okv["headers"]["ETag"] = etag.clone();
     okv["headers"]["Cache-Control"] = cache.clone();
-    let mut r = responses(okv, &[401, 403, 404, 429]);
+    // 400: an unknown API-Version
+    let mut r = responses(okv, &[400, 401, 403, 404, 429]);
     r["304"] = json!({"description": "Not modified: the row is the version If-None-Match named.",
         "headers": {"ETag": etag, "Cache-Control": cache}});
     r
@@ -426,7 +427,7 @@ pub fn document(resources: &[Resource], scenario: (&str, &str)) -> Value {
                         "as_of": {"type": "string", "format": "date-time"}
                     },
                     "required": ["object", "data", "has_more", "as_of"]
-                }), false), &[401, 403, 404, 429]),
+                }), false), &[400, 401, 403, 404, 429]),
             }}),
         );
     }
