@@ -22,7 +22,7 @@ pub struct Cursor {
     pub k: String,
     pub f: Filters,
     /// When the pass's first page was answered (wall clock, epoch seconds): a cursor's age,
-    /// for `--chaos expired-cursors`.
+    /// for `--chaos expired-cursors`; 0 when the server issued it without expiry.
     pub t: i64,
 }
 

@@ -116,8 +116,13 @@ pub(super) async fn list(
                     s: *s,
                     k: k.clone(),
                     f: lp.filters,
-                    // the pass's age runs from its first page
-                    t: lp.cursor.as_ref().map_or(now, |c| c.t),
+                    // the pass's age runs from its first page; without expiry no clock goes
+                    // in, so a pass's cursors are the same run after run
+                    t: match (&lp.cursor, rates.cursor_ttl) {
+                        (Some(c), _) => c.t,
+                        (None, Some(_)) => now,
+                        (None, None) => 0,
+                    },
                 }
                 .encode()
                 .ok_or_else(|| {
