@@ -145,6 +145,8 @@ function chaosCell(c) {
   const marks = [];
   if (c.fault) marks.push(el("span", { class: "fault", title: "injected by --chaos: retry, honouring Retry-After" }, `chaos: ${c.fault}`));
   if (c.delay_ms !== null && c.delay_ms !== undefined) marks.push(el("span", { class: "slow" }, `chaos: +${c.delay_ms} ms`));
+  if (c.cut) marks.push(el("span", { class: "fault", title: "the body was cut short: retry" }, `chaos: ${c.cut}`));
+  for (const d of c.data || []) marks.push(el("span", { class: "slow", title: "a data fault: see /v1/chaos/log" }, `chaos: ${d}`));
   if (c.overlap_rows) marks.push(el("span", { class: "slow", title: "the next page repeats rows of this one: upsert on the primary key" }, `chaos: next page repeats ≤${c.overlap_rows}`));
   return el("td", { class: "chaos" }, ...marks.flatMap((m, i) => (i ? [" ", m] : [m])));
 }

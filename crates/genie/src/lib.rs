@@ -102,7 +102,10 @@ pub struct Config {
     pub retention_secs: i64,
     pub rate: RateLimit,
     /// Seeded faults on the data endpoints (off by default).
-    pub chaos: chaos::ChaosLevel,
+    pub chaos: chaos::ChaosSpec,
+    /// Overrides the chaos setting's cursor TTL (`--cursor-ttl`); expired cursors are on
+    /// whenever this is set.
+    pub cursor_ttl: Option<std::time::Duration>,
     /// The URL clients reach the API at (`https://api.example.com`), for absolute links;
     /// `None`: links are relative (`/v1/orders?cursor=…`), never built from a `Host` header.
     pub public_url: Option<String>,
@@ -125,7 +128,8 @@ impl Default for Config {
                 burst: 200,
                 per_second: 50.0,
             },
-            chaos: chaos::ChaosLevel::Off,
+            chaos: chaos::ChaosSpec::default(),
+            cursor_ttl: None,
             public_url: None,
             header_timeout: serve::HEADER_READ_TIMEOUT,
         }
@@ -261,7 +265,16 @@ pub async fn start_scenario(
         store: store.clone(),
         scenario: (scenario_name, scenario_description),
         limiter: Arc::new(api::Limiter::new(cfg.rate)),
-        chaos: Arc::new(chaos::Chaos::new(cfg.chaos, cfg.seed)),
+        chaos: Arc::new(
+            chaos::Chaos::new(cfg.chaos.clone(), cfg.seed)
+                .with_cursor_ttl(cfg.cursor_ttl)
+                .with_start(start.0),
+        ),
+        // the answer log's file only when there is something to answer for
+        chaos_log: Arc::new(api::ChaosLog::new(
+            (!cfg.chaos.is_off() || cfg.cursor_ttl.is_some())
+                .then(|| cfg.data_dir.join(api::ChaosLog::FILE)),
+        )),
         link_base: cfg.public_url.clone().unwrap_or_default().into(),
         console: Arc::new(api::Console::new(cfg.speed)),
     };

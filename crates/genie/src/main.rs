@@ -63,11 +63,18 @@ struct ServeArgs {
     /// Burst per key (token bucket size).
     #[arg(long, default_value_t = 200)]
     burst: u32,
-    /// Seeded faults on the data endpoints: off, mild, realistic, hostile (500s, 503s and
-    /// 429s with Retry-After, slow answers, overlapping pages); a client that retries and
-    /// upserts on the primary key still gets every row.
+    /// Seeded faults on the data endpoints: a profile (off, mild, realistic, hostile) and/or
+    /// single faults, comma-separated (server-errors, outages, throttling, slow-answers,
+    /// overlapping-pages, late-arrivals, expired-cursors, connection-resets,
+    /// truncated-responses, hard-deletes, schema-drift; a fault named alone runs at its
+    /// hostile strength).
+    /// Every injected fault is in GET /v1/chaos/log and DATA_DIR/chaos-log.jsonl.
     #[arg(long, default_value = "off", value_parser = parse_chaos)]
-    chaos: genie::chaos::ChaosLevel,
+    chaos: genie::chaos::ChaosSpec,
+    /// Cursors older than this many seconds (since the first page of their pass) answer 410
+    /// cursor_expired; overrides the --chaos profile's TTL (realistic 1800, hostile 300).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    cursor_ttl: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -147,7 +154,7 @@ fn parse_public_url(s: &str) -> Result<String, String> {
     }
 }
 
-fn parse_chaos(s: &str) -> Result<genie::chaos::ChaosLevel, String> {
+fn parse_chaos(s: &str) -> Result<genie::chaos::ChaosSpec, String> {
     s.parse()
 }
 
@@ -295,6 +302,7 @@ fn serve(data_dir: PathBuf, database_url: Option<PgTarget>, a: ServeArgs) -> Res
             per_second: a.rate_limit,
         },
         chaos: a.chaos,
+        cursor_ttl: a.cursor_ttl.map(std::time::Duration::from_secs),
         public_url: a.public_url,
         header_timeout: genie::serve::HEADER_READ_TIMEOUT,
     };
@@ -304,7 +312,7 @@ fn serve(data_dir: PathBuf, database_url: Option<PgTarget>, a: ServeArgs) -> Res
         .context("starting the tokio runtime")?;
     rt.block_on(async move {
         let store = open_store(&cfg.data_dir, database_url.as_ref())?;
-        let chaos = cfg.chaos;
+        let chaos = cfg.chaos.clone();
         let scenario_line = format!("{} (seed {})", cfg.scenario, cfg.seed);
         match store.clock()? {
             Some(clock) => {
@@ -335,8 +343,8 @@ fn serve(data_dir: PathBuf, database_url: Option<PgTarget>, a: ServeArgs) -> Res
         println!("  scenario: {scenario_line}");
         println!("  clock:   {} (virtual)", running.started_at);
         println!("  OpenAPI: {url}/openapi.json");
-        if chaos != genie::chaos::ChaosLevel::Off {
-            println!("  chaos:   {} (seeded faults on /v1: retry on 429/5xx, honour Retry-After)", chaos.name());
+        if !chaos.is_off() {
+            println!("  chaos:   {} (seeded faults on /v1: retry on 429/5xx, honour Retry-After; answer log at /v1/chaos/log)", chaos.name());
         }
         if active == 0 {
             let (k, secret) = running.store.create_key("first key", &["read:all".into()])?;

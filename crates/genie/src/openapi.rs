@@ -71,6 +71,58 @@ fn time_param(name: &str, what: &str) -> Value {
     })
 }
 
+/// `API-Version` (schema drift, Stripe-style): the version whose row shape the client wants.
+fn version_param() -> Value {
+    let v = crate::chaos::API_VERSIONS;
+    json!({
+        "name": "API-Version", "in": "header", "required": false,
+        "description": format!("Under --chaos schema-drift: the API version to answer in. {} is the original shape; {} renames created_at to created and adds object (the resource's name). Without it, a client gets the newest version from the drift date on (realistic: a virtual day after genie started serving; hostile: at once). Pin it to keep your shape. Without schema drift an answer is in the version pinned, or the original shape. An unknown version is a 400.", v[0], v[v.len() - 1]),
+        "schema": {"type": "string", "enum": v}
+    })
+}
+
+/// A row of `name` in either version's shape.
+fn any_version(name: &str) -> Value {
+    json!({"anyOf": [
+        {"$ref": format!("#/components/schemas/{name}")},
+        {"$ref": format!("#/components/schemas/{}", drifted_name(name))}
+    ]})
+}
+
+fn drifted_name(name: &str) -> String {
+    let v = crate::chaos::API_VERSIONS;
+    format!("{name}_{}", v[v.len() - 1].replace('-', "_"))
+}
+
+/// The newest version's shape of a row schema: `created_at` renamed `created`, `object` added.
+fn drifted_schema(mut row: Value, name: &str) -> Value {
+    let props = row["properties"].as_object_mut().expect("properties");
+    if let Some(c) = props.remove("created_at") {
+        props.insert("created".into(), c);
+    }
+    props.insert("object".into(), json!({"type": "string", "const": name}));
+    let required: Vec<Value> = row["required"]
+        .as_array()
+        .expect("required")
+        .iter()
+        .map(|r| {
+            if r == "created_at" {
+                json!("created")
+            } else {
+                r.clone()
+            }
+        })
+        .chain([json!("object")])
+        .collect();
+    row["required"] = Value::Array(required);
+    row["description"] = json!(format!(
+        "{} (API version {}: --chaos schema-drift)",
+        row["description"].as_str().unwrap_or(""),
+        crate::chaos::API_VERSIONS[crate::chaos::API_VERSIONS.len() - 1]
+    ));
+    row
+}
+
 fn limit_param() -> Value {
     json!({
         "name": "limit", "in": "query", "required": false,
@@ -120,6 +172,7 @@ fn rate_headers() -> Value {
 
 fn ok(description: &str, schema: Value, link: bool) -> Value {
     let mut headers = rate_headers();
+    headers["API-Version"] = json!({"description": "The API version this answer is in, when the request pinned one or --chaos schema-drift is on (see the API-Version request header).", "schema": {"type": "string", "enum": crate::chaos::API_VERSIONS}});
     if link {
         headers["Link"] = json!({"description": "<next page URL>; rel=\"next\" when has_more.", "schema": {"type": "string"}});
     }
@@ -144,7 +197,8 @@ fn item_responses(mut okv: Value) -> Value {
     let cache = json!({"description": "private, no-cache: rows change as the clock runs; revalidate with If-None-Match.", "schema": {"type": "string"}});
     okv["headers"]["ETag"] = etag.clone();
     okv["headers"]["Cache-Control"] = cache.clone();
-    let mut r = responses(okv, &[401, 403, 404, 429]);
+    // 400: an unknown API-Version
+    let mut r = responses(okv, &[400, 401, 403, 404, 429]);
     r["304"] = json!({"description": "Not modified: the row is the version If-None-Match named.",
         "headers": {"ETag": etag, "Cache-Control": cache}});
     r
@@ -154,6 +208,8 @@ fn item_responses(mut okv: Value) -> Value {
 fn console_paths(paths: &mut serde_json::Map<String, Value>) {
     let time = json!({"type": "string", "format": "date-time"});
     let fault = json!({"type": ["string", "null"], "enum": ["internal", "unavailable", "rate_limited", null]});
+    let cut = json!({"type": ["string", "null"], "enum": ["connection_reset", "truncated", null], "description": "The body was cut short: the connection reset mid-body, or closed before Content-Length bytes."});
+    let data = json!({"type": "array", "items": {"type": "string", "enum": ["late_rows", "hard_deletes", "cursor_expired"]}, "description": "Data faults: row versions held back as late, deleted rows hidden, an expired cursor (details in /v1/chaos/log)."});
     paths.insert(
         "/v1/console/status".into(),
         json!({"get": {
@@ -171,7 +227,7 @@ fn console_paths(paths: &mut serde_json::Map<String, Value>) {
                         "speed": {"type": "number", "description": "Virtual seconds per real second."},
                         "last_seq": {"type": "integer"}
                     }, "required": ["as_of", "speed", "last_seq"]},
-                    "chaos": {"type": "string", "enum": ["off", "mild", "realistic", "hostile"]},
+                    "chaos": {"type": "string", "description": "The --chaos setting: off, a profile (mild, realistic, hostile) and/or single faults, comma-separated."},
                     "rate_limit": {"type": "object", "properties": {"burst": {"type": "integer"}, "per_second": {"type": "number"}}, "required": ["burst", "per_second"]},
                     "key": {"type": "object", "properties": {"name": {"type": "string"}, "prefix": {"type": "string"}, "scopes": {"type": "array", "items": {"type": "string"}}}, "required": ["name", "prefix", "scopes"]},
                     "counts_age_s": {"type": ["integer", "null"], "minimum": 0},
@@ -214,8 +270,10 @@ fn console_paths(paths: &mut serde_json::Map<String, Value>) {
                         "chaos": {"oneOf": [{"type": "null"}, {"type": "object", "properties": {
                             "fault": fault,
                             "delay_ms": {"type": ["integer", "null"], "minimum": 0},
-                            "overlap_rows": {"type": ["integer", "null"], "minimum": 1}
-                        }, "required": ["fault", "delay_ms", "overlap_rows"]}]}
+                            "overlap_rows": {"type": ["integer", "null"], "minimum": 1},
+                            "cut": cut,
+                            "data": data
+                        }, "required": ["fault", "delay_ms", "overlap_rows", "cut", "data"]}]}
                     }, "required": ["at", "request_id", "method", "path", "status", "latency_ms", "rate_limit_remaining", "chaos"]}}
                 },
                 "required": ["object", "capacity", "data"]
@@ -240,23 +298,23 @@ pub fn document(resources: &[Resource], scenario: (&str, &str)) -> Value {
                 "detail": {"type": "string"},
                 "code": {"type": "string", "enum": CODES.iter().map(|c| c.0).collect::<Vec<_>>()},
                 "param": {"type": "string", "description": "The query parameter at fault (invalid_parameter)."},
-                "oldest_seq": {"type": "integer", "description": "changes_expired: the after_seq to resume the feed from (every change after it is retained)."}
+                "oldest_seq": {"type": "integer", "description": "changes_expired: the after_seq to resume the feed from (every change after it is retained)."},
+                "resume": {"type": "string", "format": "uri-reference", "description": "cursor_expired: the list request that resumes the pass (its filters, updated_at_min = the updated_at the cursor had reached)."}
             },
             "required": ["type", "title", "status", "detail", "code"]
         }),
     );
-    let sec_problems = [400u16, 401, 403, 429];
     for r in resources {
         let name = r.name();
-        let row = format!("#/components/schemas/{name}");
         let cursor = json!({
             "type": "string",
             "pattern": cursor_pattern(name),
             "minLength": name.len() + 1 + CURSOR_CHARS,
             "maxLength": name.len() + 1 + CURSOR_CHARS,
-            "description": format!("Opaque: \"{name}.\" and {CURSOR_CHARS} base64url characters carrying the keyset position (updated_at, id) and the filters of the pass. Pass next_cursor back unchanged. Every string of this shape is a valid position.")
+            "description": format!("Opaque: \"{name}.\" and {CURSOR_CHARS} base64url characters carrying the keyset position (updated_at, id) and the filters of the pass. Pass next_cursor back unchanged. Every string of this shape is a valid position. Under --chaos expired-cursors a cursor whose pass began more than the TTL ago answers 410 cursor_expired (resume: the request that continues the pass).")
         });
         schemas.insert(name.to_string(), row_schema(r));
+        schemas.insert(drifted_name(name), drifted_schema(row_schema(r), name));
         let mut params = vec![
             limit_param(),
             json!({"name": "cursor", "in": "query", "required": false,
@@ -300,11 +358,12 @@ pub fn document(resources: &[Resource], scenario: (&str, &str)) -> Value {
         params.push(json!({"name": "include_deleted", "in": "query", "required": false,
             "description": if r.has_deleted { "Also return soft-deleted rows (deleted_at set)." } else { "Accepted for uniformity; this resource has no deletions." },
             "schema": {"type": "boolean", "default": false}}));
+        params.push(version_param());
         let list_schema = json!({
             "type": "object",
             "properties": {
                 "object": {"type": "string", "const": "list"},
-                "data": {"type": "array", "items": {"$ref": row}},
+                "data": {"type": "array", "items": any_version(name)},
                 "has_more": {"type": "boolean"},
                 "next_cursor": {"oneOf": [cursor, {"type": "null"}]},
                 "links": {"type": "object", "properties": {"next": {"type": ["string", "null"], "format": "uri-reference", "description": "The next page: relative (/v1/…), or absolute under --public-url."}}, "required": ["next"]},
@@ -323,7 +382,7 @@ pub fn document(resources: &[Resource], scenario: (&str, &str)) -> Value {
                 "description": format!("{} Sorted by ({}, {}).", r.def.description, r.sort_col, r.id_shape()),
                 "tags": [name],
                 "parameters": params,
-                "responses": responses(ok(&format!("A page of {name}."), list_schema, true), &sec_problems),
+                "responses": responses(ok(&format!("A page of {name}."), list_schema, true), &[400, 401, 403, 410, 429]),
             }}),
         );
         if r.keyless() {
@@ -341,8 +400,8 @@ pub fn document(resources: &[Resource], scenario: (&str, &str)) -> Value {
                     "schema": {"type": "string"}},
                     {"name": "If-None-Match", "in": "header", "required": false,
                     "description": "An ETag of this row from an earlier read: 304 when the row has not changed since.",
-                    "schema": {"type": "string"}}],
-                "responses": item_responses(ok("The row.", json!({"$ref": row}), false)),
+                    "schema": {"type": "string"}}, version_param()],
+                "responses": item_responses(ok("The row.", any_version(name), false)),
             }}),
         );
     }
@@ -356,19 +415,19 @@ pub fn document(resources: &[Resource], scenario: (&str, &str)) -> Value {
                 "summary": format!("The {name} of one row of {}", parent.table),
                 "description": format!("Every {name} row whose {} is the id, in key order ({}).", parent.column, child.id_shape()),
                 "tags": [parent.table],
-                "parameters": [{"name": "id", "in": "path", "required": true, "description": format!("The {} id.", parent.table), "schema": {"type": "string"}}],
+                "parameters": [{"name": "id", "in": "path", "required": true, "description": format!("The {} id.", parent.table), "schema": {"type": "string"}}, version_param()],
                 "responses": responses(ok(&format!("The {name} rows."), json!({
                     "type": "object",
                     "properties": {
                         "object": {"type": "string", "const": "list"},
-                        "data": {"type": "array", "items": {"$ref": format!("#/components/schemas/{name}")}},
+                        "data": {"type": "array", "items": any_version(name)},
                         "has_more": {"type": "boolean"},
                         "next_cursor": {"type": "null"},
                         "links": {"type": "object"},
                         "as_of": {"type": "string", "format": "date-time"}
                     },
                     "required": ["object", "data", "has_more", "as_of"]
-                }), false), &[401, 403, 404, 429]),
+                }), false), &[400, 401, 403, 404, 429]),
             }}),
         );
     }
@@ -377,12 +436,13 @@ pub fn document(resources: &[Resource], scenario: (&str, &str)) -> Value {
         json!({"get": {
             "operationId": "list_changes",
             "summary": "The change feed",
-            "description": "Every insert, update and delete of every resource the key may read, ordered by seq: the key needs read:changes, and gets the records of read:all, or of the resources it has read:<resource> for. Follow next_after_seq. 410 when after_seq is older than the retained changes, with oldest_seq: reload with the list endpoints, then follow the feed from after_seq=oldest_seq. A new client does the same: lists first (their as_of), then the feed from oldest_seq (or later).",
+            "description": "Every insert, update and delete of every resource the key may read, ordered by seq: the key needs read:changes, and gets the records of read:all, or of the resources it has read:<resource> for. Follow next_after_seq. 410 when after_seq is older than the retained changes, with oldest_seq: reload with the list endpoints, then follow the feed from after_seq=oldest_seq. A new client does the same: lists first (their as_of), then the feed from oldest_seq (or later). The feed is never late (--chaos late-arrivals) and carries deletions as op: delete (--chaos hard-deletes).",
             "tags": ["changes"],
             "parameters": [
                 limit_param(),
                 {"name": "after_seq", "in": "query", "required": false, "description": "Return changes with seq greater than this (0 = from the oldest retained).",
-                 "schema": {"type": "integer", "minimum": 0, "format": "int64", "default": 0}}
+                 "schema": {"type": "integer", "minimum": 0, "format": "int64", "default": 0}},
+                version_param()
             ],
             "responses": responses(ok("Changes in seq order.", json!({
                 "type": "object",
@@ -428,6 +488,36 @@ pub fn document(resources: &[Resource], scenario: (&str, &str)) -> Value {
     );
     console_paths(&mut paths);
     paths.insert(
+        "/v1/chaos/log".into(),
+        json!({"get": {
+            "operationId": "get_chaos_log",
+            "summary": "The faults --chaos injected into this key's requests",
+            "description": format!("Newest first, the last {} of the calling key's requests that --chaos did something to, with their request id (X-Request-Id) and each fault: its kind and what it did. The same entries, every key's, are appended to chaos-log.jsonl in genie's data folder. Empty with --chaos off. Not subject to --chaos itself.", crate::api::CHAOS_LOG_CAPACITY),
+            "tags": ["chaos"],
+            "responses": responses(ok("The key's answer log.", json!({
+                "type": "object",
+                "properties": {
+                    "object": {"type": "string", "const": "list"},
+                    "chaos": {"type": "string", "description": "The --chaos setting."},
+                    "capacity": {"type": "integer"},
+                    "data": {"type": "array", "items": {"type": "object", "properties": {
+                        "at": {"type": "string", "format": "date-time"},
+                        "request_id": {"type": "string"},
+                        "key": {"type": "string", "description": "The key's prefix."},
+                        "method": {"type": "string"},
+                        "path": {"type": "string"},
+                        "status": {"type": "integer"},
+                        "faults": {"type": "array", "items": {"type": "object", "properties": {
+                            "kind": {"type": "string", "enum": ["internal", "unavailable", "rate_limited", "slow", "connection_reset", "truncated", "cursor_expired", "late_rows", "hard_deletes"]},
+                            "detail": {"type": "string"}
+                        }, "required": ["kind", "detail"]}}
+                    }, "required": ["at", "request_id", "key", "method", "path", "status", "faults"]}}
+                },
+                "required": ["object", "chaos", "capacity", "data"]
+            }), false), &[400, 401, 429]),
+        }}),
+    );
+    paths.insert(
         "/healthz".into(),
         json!({"get": {
             "operationId": "healthz",
@@ -448,6 +538,14 @@ pub fn document(resources: &[Resource], scenario: (&str, &str)) -> Value {
             "description": format!("Live, changing data of the {} scenario ({}) for practising extraction: API keys, cursor/page/offset pagination, incremental filters on updated_at, a change feed, rate limits and RFC 9457 errors.", scenario.0, scenario.1)
         },
         "servers": [{"url": "/"}],
+        // what --chaos can do, fault by fault: a client reading the contract learns what to survive
+        "x-chaos": {
+            "description": "genie --chaos (off by default) injects seeded faults into the /v1 data endpoints: a profile (mild, realistic, hostile) and/or single faults. Each fault lists the statuses and headers a client sees and the recipe that copes; every injected fault is in GET /v1/chaos/log.",
+            "faults": crate::chaos::FaultKind::ALL.iter().map(|f| {
+                let d = f.doc();
+                json!({"name": f.name(), "statuses": d.statuses, "headers": d.headers, "effect": d.effect, "recipe": d.recipe})
+            }).collect::<Vec<_>>(),
+        },
         "security": [{"bearer": []}, {"apiKey": []}],
         "paths": paths,
         "components": {

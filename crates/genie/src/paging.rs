@@ -21,15 +21,18 @@ pub struct Cursor {
     pub s: i64,
     pub k: String,
     pub f: Filters,
+    /// When the pass's first page was answered (wall clock, epoch seconds): a cursor's age,
+    /// for `--chaos expired-cursors`; 0 when the server issued it without expiry.
+    pub t: i64,
 }
 
 /// Bytes of an encoded cursor after its `resource.` prefix: a multiple of 3, so the base64url
 /// text has no padding and no spare bits, and every string of [`CURSOR_CHARS`] characters of
 /// the alphabet decodes to a valid position (see [`Cursor::decode`]).
-const CURSOR_BYTES: usize = 99;
+const CURSOR_BYTES: usize = 108;
 pub const CURSOR_CHARS: usize = CURSOR_BYTES / 3 * 4;
 /// The longest primary key (as its `_key` text) a cursor holds.
-pub const CURSOR_KEY_MAX: usize = CURSOR_BYTES - 42;
+pub const CURSOR_KEY_MAX: usize = CURSOR_BYTES - 50;
 
 /// The documented shape of the cursors of `resource` (OpenAPI `pattern`).
 pub fn cursor_pattern(resource: &str) -> String {
@@ -39,7 +42,7 @@ pub fn cursor_pattern(resource: &str) -> String {
 impl Cursor {
     /// `resource.` + base64url of a fixed layout: sort (i64), flags (bit 0–3: which of
     /// updated_at_min/max, created_at_min/max are set; bit 4: include_deleted), the four
-    /// bounds (i64 each), the key's length and the key, zero-padded.
+    /// bounds (i64 each), the pass's start (i64), the key's length and the key, zero-padded.
     /// `None` when the key is longer than [`CURSOR_KEY_MAX`] bytes.
     pub fn encode(&self) -> Option<String> {
         let key = self.k.as_bytes();
@@ -63,6 +66,7 @@ impl Cursor {
         for v in bounds {
             b.extend_from_slice(&v.unwrap_or(0).to_be_bytes());
         }
+        b.extend_from_slice(&self.t.to_be_bytes());
         b.push(key.len() as u8);
         b.extend_from_slice(key);
         b.resize(CURSOR_BYTES, 0);
@@ -84,11 +88,11 @@ impl Cursor {
         let int = |at: usize| i64::from_be_bytes(b[at..at + 8].try_into().expect("8 bytes"));
         let flags = b[8];
         let bound = |i: usize| (flags & (1 << i) != 0).then(|| int(9 + 8 * i));
-        let len = (b[41] as usize).min(CURSOR_KEY_MAX);
+        let len = (b[49] as usize).min(CURSOR_KEY_MAX);
         Some(Cursor {
             r: resource.to_string(),
             s: int(0),
-            k: String::from_utf8_lossy(&b[42..42 + len]).into_owned(),
+            k: String::from_utf8_lossy(&b[50..50 + len]).into_owned(),
             f: Filters {
                 updated_min: bound(0),
                 updated_max: bound(1),
@@ -96,6 +100,7 @@ impl Cursor {
                 created_max: bound(3),
                 include_deleted: flags & (1 << 4) != 0,
             },
+            t: int(41),
         })
     }
 }
@@ -115,6 +120,7 @@ mod tests {
                 include_deleted: true,
                 ..Filters::default()
             },
+            t: 1_700_000_123,
         };
         let e = c.encode().unwrap();
         let body = e.strip_prefix("orders.").unwrap();

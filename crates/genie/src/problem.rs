@@ -24,6 +24,7 @@ pub const CODES: &[(&str, u16, &str)] = &[
         "Request header fields too large",
     ),
     ("changes_expired", 410, "Changes no longer retained"),
+    ("cursor_expired", 410, "Cursor expired"),
     ("rate_limited", 429, "Too many requests"),
     ("internal", 500, "Internal error"),
     ("unavailable", 503, "Service unavailable"),
@@ -37,6 +38,9 @@ pub struct Problem {
     pub param: Option<String>,
     /// For `changes_expired`: the `after_seq` to resume the feed from.
     pub oldest_seq: Option<i64>,
+    /// For `cursor_expired`: the list request that resumes the pass (boxed: a `Problem` is
+    /// the error of every handler, kept small).
+    pub resume: Option<Box<str>>,
     pub headers: Vec<(&'static str, String)>,
 }
 
@@ -47,6 +51,7 @@ impl Problem {
             detail: detail.into(),
             param: None,
             oldest_seq: None,
+            resume: None,
             headers: Vec::new(),
         }
     }
@@ -93,6 +98,9 @@ impl Problem {
         }
         if let Some(s) = self.oldest_seq {
             v["oldest_seq"] = s.into();
+        }
+        if let Some(r) = &self.resume {
+            v["resume"] = r.to_string().into();
         }
         v
     }

@@ -84,3 +84,23 @@ fn a_bad_database_url_gets_the_message_aladdin_gives() {
     assert!(err.contains("postgres://ann:***@h:notaport/db"), "{err}");
     assert!(!err.contains("s3cret"), "{err}");
 }
+
+#[test]
+fn an_unknown_chaos_name_is_a_usage_error_listing_the_valid_ones() {
+    let (code, err) = genie(&["--chaos", "mild,late-arivals", "--listen", "127.0.0.1:0"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("\"late-arivals\""), "{err}");
+    for valid in [
+        "off",
+        "mild",
+        "realistic",
+        "hostile",
+        "late-arrivals",
+        "expired-cursors",
+        "connection-resets",
+        "truncated-responses",
+        "hard-deletes",
+    ] {
+        assert!(err.contains(valid), "{valid}: {err}");
+    }
+}

@@ -7,7 +7,6 @@ mod common;
 use std::process::Command;
 
 use common::{SCENARIO, assert_problem, start_binary_env};
-use genie::chaos::ChaosLevel;
 use serde_json::Value;
 
 /// A key's log, as `/v1/console/requests` gives it.
@@ -32,7 +31,7 @@ async fn request_id(app: &common::App, path: &str, key: &str) -> (u16, String, V
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_key_sees_its_own_requests_with_what_chaos_did() {
     let app = common::spawn(common::Opts {
-        chaos: ChaosLevel::Hostile,
+        chaos: common::old_hostile(),
         ..Default::default()
     })
     .await;

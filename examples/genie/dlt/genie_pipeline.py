@@ -104,6 +104,9 @@ def genie_source(base_url: str, api_key: str, openapi: dict, resources: list):
         "client": {
             "base_url": base_url.rstrip("/") + "/v1/",
             "auth": {"type": "bearer", "token": api_key},
+            # the row shape this pipeline was written for: genie --chaos schema-drift changes
+            # the shape of clients that pin no version
+            "headers": {"API-Version": "2024-01-01"},
             # next_cursor / has_more: the cursor carries the filters of the pass
             "paginator": {
                 "type": "cursor",

@@ -17,6 +17,7 @@ pub(super) async fn changes(
     State(st): State<AppState>,
     RawQuery(raw): RawQuery,
     axum::Extension(p): axum::Extension<Principal>,
+    pin: Option<axum::Extension<crate::chaos::ApiPin>>,
 ) -> Result<Response, Problem> {
     require_scope(&p, "read:changes")?;
     let pairs = query_pairs(&raw)?;
@@ -55,6 +56,24 @@ pub(super) async fn changes(
     };
     let has_more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
+    // --chaos schema-drift: each record's row in the answer's version
+    let mut injected = crate::chaos::Injected::default();
+    let pin = pin.map(|p| p.0);
+    let mut version = None;
+    for c in rows.iter_mut() {
+        let mut one = [std::mem::take(&mut c.row)];
+        version = super::resources::versioned(&st, pin, as_of, &c.table, &mut one, &mut injected);
+        let [row] = one;
+        c.row = row;
+    }
+    // one note per answer, not per record
+    injected.notes.truncate(1);
+    if version.is_none() {
+        version = st
+            .chaos
+            .version(pin.and_then(|p| p.0), as_of)
+            .map(|v| crate::chaos::API_VERSIONS[v]);
+    }
     let next_after = rows.last().map_or(after, |r| r.seq);
     let link = format!(
         "{}/v1/changes?after_seq={next_after}&limit={limit}",
@@ -90,5 +109,5 @@ pub(super) async fn changes(
     if has_more && let Ok(v) = HeaderValue::from_str(&format!("<{link}>; rel=\"next\"")) {
         r.headers_mut().insert(header::LINK, v);
     }
-    Ok(r)
+    Ok(super::resources::finish(r, version, injected))
 }

@@ -21,7 +21,7 @@ use serde::Serialize;
 use super::auth::{KEY_PARAMS, Principal};
 use super::params::{only_known, query_pairs};
 use super::{AppState, blocking, json_response};
-use crate::chaos::Fault;
+use crate::chaos::{Fault, Injected};
 use crate::problem::Problem;
 use crate::store::{ListQuery, Store, hash_key};
 
@@ -64,6 +64,10 @@ pub struct ChaosNote {
     pub delay_ms: Option<u64>,
     /// A cursor page whose next page repeats up to this many of its rows.
     pub overlap_rows: Option<usize>,
+    /// A body cut short: `connection_reset` or `truncated`.
+    pub cut: Option<&'static str>,
+    /// What the data faults did: `late_rows`, `hard_deletes`, `cursor_expired`.
+    pub data: Vec<&'static str>,
 }
 
 /// Per-key request logs, and the console's cached status.
@@ -148,7 +152,7 @@ fn key_hash(h: &HeaderMap) -> Option<String> {
 }
 
 /// The path and query to log: credential-like parameters keep their name, not their value.
-fn loggable(uri: &axum::http::Uri) -> String {
+pub(super) fn loggable(uri: &axum::http::Uri) -> String {
     let mut out = uri.path().to_string();
     if let Some(q) = uri.query() {
         let parts: Vec<String> = q
@@ -177,7 +181,7 @@ fn loggable(uri: &axum::http::Uri) -> String {
     out
 }
 
-fn rfc3339_millis(t: SystemTime) -> String {
+pub(super) fn rfc3339_millis(t: SystemTime) -> String {
     let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = Timestamp(d.as_secs() as i64).to_string();
     format!("{}.{:03}Z", secs.trim_end_matches('Z'), d.subsec_millis())
@@ -224,9 +228,22 @@ pub(super) async fn log_requests(State(st): State<AppState>, req: Request, next:
             fault: f.fail.as_ref().map(|(code, ..)| *code),
             delay_ms: f.delay.map(|d| d.as_millis() as u64),
             overlap_rows: overlap,
+            cut: f
+                .cut
+                .filter(|_| resp.status() == 200 && f.fail.is_none())
+                .map(|c| c.name()),
+            data: resp
+                .extensions()
+                .get::<Injected>()
+                .map(|i| i.notes.iter().map(|(k, _)| *k).collect())
+                .unwrap_or_default(),
         };
-        (note.fault.is_some() || note.delay_ms.is_some() || note.overlap_rows.is_some())
-            .then_some(note)
+        (note.fault.is_some()
+            || note.delay_ms.is_some()
+            || note.overlap_rows.is_some()
+            || note.cut.is_some()
+            || !note.data.is_empty())
+        .then_some(note)
     });
     let entry = Entry {
         at: rfc3339_millis(at),
@@ -332,7 +349,7 @@ pub(super) async fn status(
             "speed": st.console.speed,
             "last_seq": clock.last_seq,
         },
-        "chaos": st.chaos.level().name(),
+        "chaos": st.chaos.spec().name(),
         "rate_limit": {"burst": st.limiter.cfg.burst, "per_second": st.limiter.cfg.per_second},
         "key": {"name": p.0.name, "prefix": p.0.prefix, "scopes": p.0.scopes},
         "counts_age_s": counts.as_ref().map(|(age, _)| age.as_secs()),

@@ -1,12 +1,14 @@
 //! The HTTP API: [`router`] and the state its handlers share. One module per concern:
 //! `auth` (API keys, scopes, the rate-limit headers), `limit` (the per-key token buckets),
-//! `layers` (request ids and the access log, `--chaos` faults), `params` (query parameters),
+//! `layers` (request ids and the access log, `--chaos` faults), `chaos_log` (the
+//! faults injected, per key), `params` (query parameters),
 //! `resources` (a resource's list, one row, nested rows), `changes` (the change feed) and
 //! `service` (health, the OpenAPI document, the caller's key). Errors are
 //! `application/problem+json` ([`crate::problem`]).
 
 mod auth;
 mod changes;
+mod chaos_log;
 mod console;
 mod layers;
 mod limit;
@@ -27,6 +29,7 @@ use crate::problem::Problem;
 use crate::store::Store;
 
 pub use auth::Principal;
+pub use chaos_log::{CHAOS_LOG_CAPACITY, ChaosEntry, ChaosLog, Injection};
 pub use console::{Console, LOG_CAPACITY};
 pub use limit::{Limiter, RateLimit};
 
@@ -43,6 +46,8 @@ pub struct AppState {
     pub link_base: Arc<str>,
     /// The web console's request logs and cached status.
     pub console: Arc<Console>,
+    /// Every fault `--chaos` injected.
+    pub chaos_log: Arc<ChaosLog>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -65,6 +70,8 @@ pub fn router(state: AppState) -> Router {
     let console = Router::new()
         .route("/v1/console/status", get(console::status))
         .route("/v1/console/requests", get(console::requests))
+        // the answer log is read like the console's data: never failed by chaos itself
+        .route("/v1/chaos/log", get(chaos_log::log))
         .layer(middleware::from_fn_with_state(state.clone(), auth::auth))
         .layer(middleware::map_response(secured));
     Router::new()

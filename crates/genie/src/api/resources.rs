@@ -8,12 +8,12 @@ use axum::response::{IntoResponse, Response};
 use faux::Timestamp;
 
 use super::auth::{Principal, require_scope};
-use super::params::{parse_list, query_pairs};
+use super::params::{ListParams, parse_list, query_pairs};
 use super::{AppState, blocking, json_response};
-use crate::chaos::Overlap;
+use crate::chaos::{API_VERSIONS, ApiPin, Chaos, Injected, Overlap, drifted_row};
 use crate::paging::{CURSOR_KEY_MAX, Cursor};
 use crate::problem::Problem;
-use crate::store::ListQuery;
+use crate::store::{ListQuery, Page};
 
 /// The row the next page's cursor starts after: the last, or `overlap` rows before it (at
 /// most all but the first row are repeated, so a pass always moves on).
@@ -40,11 +40,31 @@ pub(super) async fn list(
     RawQuery(raw): RawQuery,
     axum::Extension(p): axum::Extension<Principal>,
     overlap: Option<axum::Extension<Overlap>>,
+    pin: Option<axum::Extension<ApiPin>>,
 ) -> Result<Response, Problem> {
+    let pin = pin.map(|p| p.0);
     let t = readable(&st, &p, &resource)?;
     let store = st.store.clone();
     let pairs = query_pairs(&raw)?;
-    let lp = parse_list(&resource, &pairs)?;
+    let mut lp = parse_list(&resource, &pairs)?;
+    let rates = *st.chaos.rates();
+    let now = crate::now().0;
+    let mut injected = Injected::default();
+    // --chaos expired-cursors: a pass older than the TTL starts over from where it was
+    if let (Some(ttl), Some(c)) = (rates.cursor_ttl, &lp.cursor)
+        && now.saturating_sub(c.t) > ttl.as_secs() as i64
+    {
+        return Ok(expired(&st, &resource, &lp, c, ttl.as_secs()));
+    }
+    // --chaos hard-deletes: deleted rows are gone (the change feed still says so)
+    let res = &store.resources()[t];
+    if rates.hard_deletes && res.has_deleted {
+        lp.filters.include_deleted = false;
+        injected.notes.push((
+            "hard_deletes",
+            format!("deleted {resource} are not listed (include_deleted has no effect): their deletion is in /v1/changes as op: delete"),
+        ));
+    }
     let q = ListQuery {
         filters: lp.filters,
         after: lp.cursor.as_ref().map(|c| (c.s, c.k.clone())),
@@ -52,7 +72,37 @@ pub(super) async fn list(
         skip: (lp.page.unwrap_or(1) - 1) * lp.limit + lp.offset.unwrap_or(0),
         total: lp.page.is_some() || lp.offset.is_some(),
     };
-    let page = blocking(move || store.list(t, &q).map_err(Problem::internal)).await?;
+    let chaos = st.chaos.clone();
+    let name = resource.clone();
+    let (page, late) =
+        blocking(move || list_visible(&store, t, q, &chaos, &name).map_err(Problem::internal))
+            .await?;
+    if !late.is_empty() {
+        let shown: Vec<String> = late
+            .iter()
+            .take(10)
+            .map(|(k, s, lag)| {
+                format!(
+                    "{k} (updated_at {}, visible from {})",
+                    Timestamp(*s),
+                    Timestamp(s + lag)
+                )
+            })
+            .collect();
+        injected.notes.push((
+            "late_rows",
+            format!(
+                "{} {resource} version(s) held back as not yet arrived: {}{}",
+                late.len(),
+                shown.join(", "),
+                if late.len() > shown.len() {
+                    ", …"
+                } else {
+                    ""
+                }
+            ),
+        ));
+    }
     let mut rows = page.rows;
     let has_more = rows.len() as i64 > lp.limit;
     rows.truncate(lp.limit as usize);
@@ -66,6 +116,13 @@ pub(super) async fn list(
                     s: *s,
                     k: k.clone(),
                     f: lp.filters,
+                    // the pass's age runs from its first page; without expiry no clock goes
+                    // in, so a pass's cursors are the same run after run
+                    t: match (&lp.cursor, rates.cursor_ttl) {
+                        (Some(c), _) => c.t,
+                        (None, Some(_)) => now,
+                        (None, None) => 0,
+                    },
                 }
                 .encode()
                 .ok_or_else(|| {
@@ -103,9 +160,11 @@ pub(super) async fn list(
             (None, link)
         }
     };
-    let mut body = String::with_capacity(rows.iter().map(|r| r.0.len() + 1).sum::<usize>() + 256);
+    let mut json: Vec<String> = rows.into_iter().map(|(j, _, _)| j).collect();
+    let version = versioned(&st, pin, page.as_of, &resource, &mut json, &mut injected);
+    let mut body = String::with_capacity(json.iter().map(|r| r.len() + 1).sum::<usize>() + 256);
     body.push_str("{\"object\":\"list\",\"data\":[");
-    for (i, (j, _, _)) in rows.iter().enumerate() {
+    for (i, j) in json.iter().enumerate() {
         if i > 0 {
             body.push(',');
         }
@@ -135,7 +194,137 @@ pub(super) async fn list(
     {
         r.headers_mut().insert(header::LINK, v);
     }
-    Ok(r)
+    Ok(finish(r, version, injected))
+}
+
+/// Under `--chaos schema-drift`: `rows` in the shape of the answer's API version (read at
+/// `as_of`), the version to name in `API-Version`, and a note when the client pinned none
+/// and got the newest shape.
+pub(super) fn versioned(
+    st: &AppState,
+    pin: Option<ApiPin>,
+    as_of: i64,
+    resource: &str,
+    rows: &mut [String],
+    injected: &mut Injected,
+) -> Option<&'static str> {
+    let pinned = pin.and_then(|p| p.0);
+    let v = st.chaos.version(pinned, as_of)?;
+    if v == API_VERSIONS.len() - 1 {
+        for r in rows.iter_mut() {
+            *r = drifted_row(r, resource);
+        }
+        if pinned.is_none() {
+            injected.notes.push((
+                "schema_drift",
+                format!(
+                    "no API-Version sent: answered version {} (created_at renamed created, object added); send API-Version: {} to keep the old shape",
+                    API_VERSIONS[v], API_VERSIONS[0]
+                ),
+            ));
+        }
+    }
+    Some(API_VERSIONS[v])
+}
+
+/// Names the answer's API version, and hands the chaos layer what was injected.
+pub(super) fn finish(
+    mut r: Response,
+    version: Option<&'static str>,
+    injected: Injected,
+) -> Response {
+    if let Some(v) = version {
+        r.headers_mut()
+            .insert("api-version", HeaderValue::from_static(v));
+    }
+    if !injected.notes.is_empty() {
+        r.extensions_mut().insert(injected);
+    }
+    r
+}
+
+/// A row version held back as late: (key, `_sort`, lag in seconds).
+type Held = (String, i64, i64);
+
+/// A page of the store under `q` without the versions `--chaos late-arrivals` holds back
+/// (read further to fill it), and those held back: (key, `_sort`, lag).
+fn list_visible(
+    store: &crate::Store,
+    t: usize,
+    mut q: ListQuery,
+    chaos: &Chaos,
+    resource: &str,
+) -> Result<(Page, Vec<Held>), crate::StoreError> {
+    let want = q.limit as usize;
+    let mut page = store.list(t, &q)?;
+    if chaos.rates().late <= 0.0 {
+        return Ok((page, Vec::new()));
+    }
+    let (as_of, total) = (page.as_of, page.total);
+    let mut late = Vec::new();
+    let mut rows = Vec::with_capacity(want);
+    loop {
+        let full = page.rows.len() == q.limit as usize;
+        let last = page.rows.last().map(|(_, s, k)| (*s, k.clone()));
+        for (j, s, k) in page.rows {
+            match chaos.lag(resource, &k, s) {
+                Some(lag) if s + lag > as_of => late.push((k, s, lag)),
+                _ => rows.push((j, s, k)),
+            }
+        }
+        if rows.len() >= want || !full {
+            break;
+        }
+        // keyset from the last row read: the skip is spent
+        q.after = last;
+        q.skip = 0;
+        q.total = false;
+        q.limit = (want - rows.len()) as i64;
+        page = store.list(t, &q)?;
+    }
+    rows.truncate(want);
+    Ok((Page { rows, as_of, total }, late))
+}
+
+/// The 410 of a cursor older than the TTL, with the request that resumes its pass: the same
+/// filters, from the `updated_at` of the last row the client has (it comes again: upsert).
+fn expired(st: &AppState, resource: &str, lp: &ListParams, c: &Cursor, ttl: u64) -> Response {
+    let mut q: Vec<(&str, String)> = vec![("limit", lp.limit.to_string())];
+    let from = c.f.updated_min.map_or(c.s, |m| m.max(c.s));
+    q.push(("updated_at_min", Timestamp(from).to_string()));
+    for (name, v) in [
+        ("updated_at_max", c.f.updated_max),
+        ("created_at_min", c.f.created_min),
+        ("created_at_max", c.f.created_max),
+    ] {
+        if let Some(v) = v {
+            q.push((name, Timestamp(v).to_string()));
+        }
+    }
+    if c.f.include_deleted {
+        q.push(("include_deleted", "true".into()));
+    }
+    let resume = format!(
+        "{}/v1/{resource}?{}",
+        st.link_base,
+        serde_urlencoded::to_string(&q).unwrap_or_default()
+    );
+    let detail = format!(
+        "this cursor's pass began more than {ttl} s ago and its cursors have expired (--chaos expired-cursors): start a new pass from the updated_at you reached, updated_at_min={} (resume has the request; rows with that updated_at come again: upsert on the primary key)",
+        Timestamp(from)
+    );
+    let mut r = Problem {
+        resume: Some(resume.into()),
+        ..Problem::new("cursor_expired", detail)
+    }
+    .into_response();
+    r.extensions_mut().insert(Injected {
+        notes: vec![(
+            "cursor_expired",
+            format!("a cursor older than {ttl} s answered 410"),
+        )],
+    });
+    r
 }
 
 pub(super) async fn one(
@@ -143,7 +332,9 @@ pub(super) async fn one(
     Path((resource, id)): Path<(String, String)>,
     request_headers: axum::http::HeaderMap,
     axum::Extension(p): axum::Extension<Principal>,
+    pin: Option<axum::Extension<ApiPin>>,
 ) -> Result<Response, Problem> {
+    let pin = pin.map(|p| p.0);
     let t = readable(&st, &p, &resource)?;
     let store = st.store.clone();
     if store.resources()[t].keyless() {
@@ -155,9 +346,37 @@ pub(super) async fn one(
         ));
     }
     let key = id.clone();
-    let row = blocking(move || store.get(t, &key).map_err(Problem::internal)).await?;
+    let (row, as_of) = blocking(move || {
+        let row = store.get(t, &key).map_err(Problem::internal)?;
+        let clock = store.clock().map_err(Problem::internal)?;
+        Ok((row, clock.map_or(0, |c| c.reached)))
+    })
+    .await?;
+    // --chaos hard-deletes: a deleted row is gone
+    let gone = st.chaos.rates().hard_deletes
+        && row
+            .as_deref()
+            .and_then(|j| serde_json::from_str::<serde_json::Value>(j).ok())
+            .is_some_and(|v| !v["deleted_at"].is_null());
     match row {
-        Some(j) => Ok(validated(j, &request_headers)),
+        Some(_) if gone => {
+            let mut r =
+                Problem::new("not_found", format!("no {resource} with id {id:?}")).into_response();
+            r.extensions_mut().insert(Injected {
+                notes: vec![(
+                    "hard_deletes",
+                    format!("{resource} {id} is deleted: answered 404 (its deletion is in /v1/changes as op: delete)"),
+                )],
+            });
+            Ok(r)
+        }
+        Some(j) => {
+            let mut injected = Injected::default();
+            let mut one = [j];
+            let version = versioned(&st, pin, as_of, &resource, &mut one, &mut injected);
+            let [j] = one;
+            Ok(finish(validated(j, &request_headers), version, injected))
+        }
         None => Err(Problem::new(
             "not_found",
             format!("no {resource} with id {id:?}"),
@@ -201,6 +420,7 @@ pub(super) async fn nested(
     State(st): State<AppState>,
     Path((resource, id, path)): Path<(String, String, String)>,
     axum::Extension(p): axum::Extension<Principal>,
+    pin: Option<axum::Extension<ApiPin>>,
 ) -> Result<Response, Problem> {
     let store = st.store.clone();
     let child = store.resources().iter().position(|r| {
@@ -218,15 +438,25 @@ pub(super) async fn nested(
     require_scope(&p, &format!("read:{child_name}"))?;
     let key = id.clone();
     let found = blocking(move || store.children(child, &key).map_err(Problem::internal)).await?;
-    let Some((rows, as_of)) = found else {
+    let Some((mut rows, as_of)) = found else {
         return Err(Problem::new(
             "not_found",
             format!("no {resource} with id {id:?}"),
         ));
     };
-    Ok(json_response(format!(
+    let mut injected = Injected::default();
+    let version = versioned(
+        &st,
+        pin.map(|p| p.0),
+        as_of,
+        child_name,
+        &mut rows,
+        &mut injected,
+    );
+    let r = json_response(format!(
         "{{\"object\":\"list\",\"data\":[{}],\"has_more\":false,\"next_cursor\":null,\"links\":{{\"next\":null}},\"as_of\":\"{}\"}}",
         rows.join(","),
         Timestamp(as_of)
-    )))
+    ));
+    Ok(finish(r, version, injected))
 }

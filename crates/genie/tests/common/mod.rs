@@ -38,7 +38,16 @@ pub struct Opts {
     pub speed: f64,
     pub retention_days: i64,
     pub rate: RateLimit,
-    pub chaos: genie::chaos::ChaosLevel,
+    pub chaos: genie::chaos::ChaosSpec,
+    pub cursor_ttl: Option<Duration>,
+}
+
+/// What `hostile` was before it had data faults and cut bodies: errors, delays and overlaps
+/// at hostile strength.
+pub fn old_hostile() -> genie::chaos::ChaosSpec {
+    "server-errors,outages,throttling,slow-answers,overlapping-pages"
+        .parse()
+        .unwrap()
 }
 
 impl Default for Opts {
@@ -50,7 +59,8 @@ impl Default for Opts {
                 burst: 100_000,
                 per_second: 100_000.0,
             },
-            chaos: genie::chaos::ChaosLevel::Off,
+            chaos: genie::chaos::ChaosSpec::default(),
+            cursor_ttl: None,
         }
     }
 }
@@ -68,7 +78,8 @@ pub fn config(dir: &std::path::Path, o: &Opts) -> Config {
         listen: "127.0.0.1:0".into(),
         retention_secs: o.retention_days * 86_400,
         rate: o.rate,
-        chaos: o.chaos,
+        chaos: o.chaos.clone(),
+        cursor_ttl: o.cursor_ttl,
         public_url: None,
         header_timeout: genie::serve::HEADER_READ_TIMEOUT,
     }
@@ -132,10 +143,29 @@ impl App {
         if let Some(k) = key {
             req = req.bearer_auth(k);
         }
-        let r = req.send().await.unwrap();
+        // a connection reset before the answer's head (--chaos connection-resets) is a 599 too
+        let r = match req.send().await {
+            Ok(r) => r,
+            Err(e) if e.is_request() || e.is_connect() => {
+                return Resp {
+                    status: StatusCode::from_u16(599).unwrap(),
+                    headers: Default::default(),
+                    body: Value::String(format!("no answer: {e}")),
+                };
+            }
+            Err(e) => panic!("{e}"),
+        };
         let status = r.status();
         let headers = r.headers().clone();
-        let text = r.text().await.unwrap();
+        // a body cut short (--chaos connection-resets, truncated-responses) is a 599, the
+        // status clients give a network read error: retry it
+        let (status, text) = match r.text().await {
+            Ok(t) => (status, t),
+            Err(e) => (
+                StatusCode::from_u16(599).unwrap(),
+                format!("body cut short: {e}"),
+            ),
+        };
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
         Resp {
             status,
