@@ -10,6 +10,8 @@
 #   .venv-clients/airbyte/    airbyte-cdk               crates/genie/tests/clients.rs
 #   .venv-clients/python/     maturin, pyspark 4, pyarrow, pandas, polars, duckdb, pytest
 #                             crates/aladdin/tests/python.rs (builds the faux_genie wheel)
+#   .venv-clients/moto/       moto[server], pyarrow     crates/aladdin/tests/s3.rs (a local S3
+#                             server, and pyarrow's S3FileSystem to read back what aladdin wrote)
 #   .venv-clients/playwright/ playwright-core (npm)     crates/genie/tests/console.rs
 #
 # The console's browser test also wants Debian's chromium (`.ci/run` installs it) and node.
@@ -46,6 +48,11 @@ echo "== the Python package's build and test tools (into .venv-clients/python)"
 # its data source in local mode (Java 17); pandas, Polars and DuckDB read its record batches
 clients_venv python maturin "maturin==1.16.*" "pyspark==4.0.*" "pyarrow==26.*" \
   "pandas==3.*" "polars==2.*" "duckdb==2.*" "pytest==9.*"
+
+echo "== a local S3 server and an independent S3 reader for crates/aladdin/tests/s3.rs (into .venv-clients/moto)"
+# its own venv: moto pins boto3/werkzeug versions the other tools need not share
+clients_venv moto moto_server "moto[server]==5.*" "pyarrow==26.*"
+.venv-clients/moto/bin/python -c "import moto, pyarrow; print('moto', moto.__version__, 'pyarrow', pyarrow.__version__)"
 .venv-clients/dlt/bin/dlt --version
 .venv-clients/schemathesis/bin/schemathesis --version
 .venv-clients/python/bin/maturin --version

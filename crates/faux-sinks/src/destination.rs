@@ -1,5 +1,6 @@
 //! Where rows go or are read from, parsed once from what a user typed: a folder,
-//! `postgres://…`, `sqlite://…`, `amqp://…`, `nats://…` or `-` (standard output).
+//! `postgres://…`, `sqlite://…`, `amqp://…`, `nats://…`, `s3://…` (object storage) or `-`
+//! (standard output).
 //!
 //! [`Destination::parse`] knows every scheme, whatever this build supports (a scheme whose
 //! feature is off is an error that names the feature), and checks a URL without connecting.
@@ -23,6 +24,8 @@ pub enum Kind {
     Sqlite,
     Amqp,
     Nats,
+    /// `s3://BUCKET/PREFIX` (and `gs://`, `az://`, named only to say how to reach them).
+    ObjectStore,
     Stdout,
 }
 
@@ -35,6 +38,7 @@ impl Kind {
             Kind::Sqlite => "a SQLite database",
             Kind::Amqp => "a RabbitMQ (AMQP) broker",
             Kind::Nats => "a NATS server",
+            Kind::ObjectStore => "object storage",
             Kind::Stdout => "standard output",
         }
     }
@@ -47,6 +51,7 @@ impl Kind {
             Kind::Sqlite => "sqlite://PATH.db",
             Kind::Amqp => "amqp://USER:PASSWORD@HOST[:PORT]/VHOST",
             Kind::Nats => "nats://HOST[:PORT]",
+            Kind::ObjectStore => "s3://BUCKET[/PREFIX]",
             Kind::Stdout => "- (standard output)",
         }
     }
@@ -62,7 +67,7 @@ impl Kind {
 }
 
 /// Every scheme a destination can have: (scheme, kind, cargo feature).
-const SCHEMES: [(&str, Kind, &str); 7] = [
+const SCHEMES: [(&str, Kind, &str); 10] = [
     ("postgres", Kind::Postgres, "postgres"),
     ("postgresql", Kind::Postgres, "postgres"),
     ("sqlite", Kind::Sqlite, "sqlite"),
@@ -70,6 +75,9 @@ const SCHEMES: [(&str, Kind, &str); 7] = [
     ("amqps", Kind::Amqp, "amqp"),
     ("nats", Kind::Nats, "nats"),
     ("tls", Kind::Nats, "nats"),
+    ("s3", Kind::ObjectStore, "s3"),
+    ("gs", Kind::ObjectStore, "s3"),
+    ("az", Kind::ObjectStore, "s3"),
 ];
 
 /// A broker URL: as given, to connect with, and as shown to people, without credentials.
@@ -99,6 +107,8 @@ pub enum Destination {
     Amqp(BrokerUrl),
     #[cfg(feature = "nats")]
     Nats(BrokerUrl),
+    #[cfg(feature = "s3")]
+    ObjectStore(crate::object::ObjectUrl),
     Stdout,
 }
 
@@ -125,6 +135,8 @@ pub enum DestinationError {
     #[cfg(feature = "sqlite")]
     #[error(transparent)]
     Sqlite(#[from] SqliteError),
+    #[error("invalid object-storage URL {shown}: {reason}")]
+    ObjectStore { shown: String, reason: String },
     #[error("invalid {} URL {shown}: {reason} (expected {})", broker_name(*.kind), .kind.form())]
     Broker {
         shown: String,
@@ -152,6 +164,7 @@ impl DestinationError {
             DestinationError::NotBuilt { kind, .. } | DestinationError::Broker { kind, .. } => {
                 Some(*kind)
             }
+            DestinationError::ObjectStore { .. } => Some(Kind::ObjectStore),
             #[cfg(feature = "postgres")]
             DestinationError::Postgres(_) => Some(Kind::Postgres),
             #[cfg(feature = "sqlite")]
@@ -213,6 +226,8 @@ impl Destination {
             Destination::Amqp(_) => Kind::Amqp,
             #[cfg(feature = "nats")]
             Destination::Nats(_) => Kind::Nats,
+            #[cfg(feature = "s3")]
+            Destination::ObjectStore(_) => Kind::ObjectStore,
             Destination::Stdout => Kind::Stdout,
         }
     }
@@ -220,6 +235,27 @@ impl Destination {
 
 /// A URL of a known scheme, as its client reads it.
 fn url(kind: Kind, feature: &'static str, url: &str) -> Result<Destination, DestinationError> {
+    // only S3's protocol is built: Google's and Azure's would each double the client's
+    // dependencies, and both have an S3-compatible way in
+    if kind == Kind::ObjectStore && !url.starts_with("s3://") {
+        let (scheme, service) = if url.starts_with("gs://") {
+            (
+                "gs",
+                "Google Cloud Storage (its XML API speaks S3: AWS_ENDPOINT_URL=https://storage.googleapis.com with HMAC keys)",
+            )
+        } else {
+            (
+                "az",
+                "Azure Blob Storage (reach it through an S3 gateway such as MinIO's)",
+            )
+        };
+        return Err(DestinationError::ObjectStore {
+            shown: redact(url),
+            reason: format!(
+                "{scheme}:// is {service}; this build writes object storage through s3://BUCKET[/PREFIX] only"
+            ),
+        });
+    }
     match kind {
         #[cfg(feature = "postgres")]
         Kind::Postgres => Ok(Destination::Postgres(Box::new(PgTarget::parse(url, None)?))),
@@ -229,6 +265,13 @@ fn url(kind: Kind, feature: &'static str, url: &str) -> Result<Destination, Dest
         Kind::Amqp => broker(kind, url, crate::stream::amqp::parse_url).map(Destination::Amqp),
         #[cfg(feature = "nats")]
         Kind::Nats => broker(kind, url, crate::stream::nats::parse_url).map(Destination::Nats),
+        #[cfg(feature = "s3")]
+        Kind::ObjectStore => crate::object::ObjectUrl::parse(url)
+            .map(Destination::ObjectStore)
+            .map_err(|reason| DestinationError::ObjectStore {
+                shown: redact(url),
+                reason,
+            }),
         _ => Err(DestinationError::NotBuilt {
             shown: redact(url),
             kind,
@@ -498,6 +541,43 @@ mod tests {
         let e = Destination::parse("amqp://h").unwrap_err();
         assert_eq!(e.kind(), Some(Kind::Amqp));
         assert!(e.to_string().contains("feature amqp"), "{e}");
+    }
+
+    #[test]
+    #[cfg(feature = "s3")]
+    fn object_storage_urls() {
+        match Destination::parse("S3://shop-data/landing/").unwrap() {
+            Destination::ObjectStore(u) => {
+                assert_eq!(u.to_string(), "s3://shop-data/landing");
+            }
+            other => panic!("{other:?}"),
+        }
+        let e = Destination::parse("s3://me:secret@bucket/x").unwrap_err();
+        assert_eq!(e.kind(), Some(Kind::ObjectStore));
+        let msg = e.to_string();
+        assert!(!msg.contains("secret"), "{msg}");
+        assert!(msg.contains("AWS_ACCESS_KEY_ID"), "{msg}");
+    }
+
+    #[test]
+    fn google_and_azure_urls_say_how_to_reach_them() {
+        for (url, says) in [
+            ("gs://bucket/x", "storage.googleapis.com"),
+            ("az://container/x", "S3 gateway"),
+        ] {
+            let e = Destination::parse(url).unwrap_err();
+            assert_eq!(e.kind(), Some(Kind::ObjectStore));
+            let msg = e.to_string();
+            assert!(msg.contains(url) && msg.contains(says), "{msg}");
+            assert!(msg.contains("s3://BUCKET[/PREFIX] only"), "{msg}");
+        }
+    }
+
+    #[test]
+    #[cfg(not(feature = "s3"))]
+    fn object_storage_without_its_feature_names_it() {
+        let e = Destination::parse("s3://bucket/x").unwrap_err();
+        assert!(e.to_string().contains("feature s3"), "{e}");
     }
 
     #[test]

@@ -281,7 +281,7 @@ pub fn write_partition(
 
 /// [`write_partition`], abandoned (its temporary file removed) once `stop` is set.
 #[allow(clippy::too_many_arguments)]
-fn write_partition_until(
+pub(crate) fn write_partition_until(
     scenario: &Scenario,
     table: &'static TableDef,
     day: Date,
@@ -377,6 +377,21 @@ impl FileRun<'_> {
         on_partition: &(dyn Fn(&PartitionStats) + Sync),
         stop: &AtomicBool,
     ) -> Result<Vec<PartitionStats>, SinkError> {
+        self.run_with(on_partition, stop, &|_| Ok(()), &|stats| {
+            crate::manifest::Manifest::for_run(self, stats).merge_into(&self.out)
+        })
+    }
+
+    /// The run, with two hooks for a destination that is not the folder (object storage):
+    /// `publish` gets each partition written into `self.out` (before `on_partition`), and
+    /// `manifest` gets the partitions complete at the end, also of a failed run.
+    pub(crate) fn run_with(
+        &self,
+        on_partition: &(dyn Fn(&PartitionStats) + Sync),
+        stop: &AtomicBool,
+        publish: &(dyn Fn(&PartitionStats) -> Result<(), SinkError> + Sync),
+        manifest: &dyn Fn(&[PartitionStats]) -> Result<(), SinkError>,
+    ) -> Result<Vec<PartitionStats>, SinkError> {
         if self.layout == Layout::Flat && self.days.day_count() > 1 {
             return Err(SinkError::Invalid(format!(
                 "the flat layout holds a single day, but {} is {} days: write one day, or use the hive or daily layout",
@@ -416,6 +431,7 @@ impl FileRun<'_> {
                 &rel,
                 stop,
             )?;
+            publish(&stats)?;
             on_partition(&stats);
             Ok(stats)
         });
@@ -423,7 +439,7 @@ impl FileRun<'_> {
             Ok(stats) => stats,
             Err((e, done)) => {
                 // finished partitions stay: each is complete and correct; the manifest names them
-                let _ = crate::manifest::Manifest::for_run(self, &done).merge_into(&self.out);
+                let _ = manifest(&done);
                 return Err(e);
             }
         };
@@ -431,7 +447,7 @@ impl FileRun<'_> {
             // a clean rerun over a dirty folder: the partitions rewritten have no defects now
             crate::defects::forget(&self.out, &stats)?;
         }
-        crate::manifest::Manifest::for_run(self, &stats).merge_into(&self.out)?;
+        manifest(&stats)?;
         Ok(stats)
     }
 }

@@ -13,6 +13,8 @@
 //! - [`files`]: formats, layouts (Hive-style partitions or flat), atomic partition writes and
 //!   the parallel run.
 //! - [`manifest`]: the `_manifest.json` describing an output folder.
+//! - `object` (feature `s3`): the same files in object storage (`s3://BUCKET/PREFIX`), each
+//!   partition visible complete or not at all, and read back for `verify`.
 //! - [`pool`]: the one worker pool (days or partitions handed out in order to scoped threads).
 //! - `postgres` (feature `postgres`): idempotent daily loads into PostgreSQL with binary COPY,
 //!   and reading tables back for `verify`.
@@ -28,6 +30,8 @@ pub mod destination;
 pub mod files;
 pub mod jsonl;
 pub mod manifest;
+#[cfg(feature = "s3")]
+pub mod object;
 pub mod parquet;
 /// The one worker pool lives in faux (the engine parallelises a day too); re-exported for the
 /// sinks that always used it from here.

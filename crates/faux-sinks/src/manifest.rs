@@ -162,9 +162,19 @@ impl Manifest {
 
     /// Adds this run's partitions to the folder's manifest (or replaces a manifest of another
     /// dataset), written atomically.
-    pub fn merge_into(mut self, dir: &Path) -> Result<(), SinkError> {
+    pub fn merge_into(self, dir: &Path) -> Result<(), SinkError> {
         // an unreadable or foreign manifest is replaced, never merged into
-        if let Ok(Some(old)) = Manifest::read(dir)
+        let merged = self.merged_with(Manifest::read(dir).ok().flatten());
+        let path = dir.join(MANIFEST_FILE);
+        let tmp = dir.join(format!(".{MANIFEST_FILE}.tmp"));
+        fs::write(&tmp, merged.to_json()?).map_err(|e| SinkError::io(&tmp, e))?;
+        fs::rename(&tmp, &path).map_err(|e| SinkError::io(&path, e))
+    }
+
+    /// This run's partitions added to `old`'s when `old` is of the same dataset; else this
+    /// run's alone (a foreign manifest is replaced, never merged into).
+    pub fn merged_with(mut self, old: Option<Manifest>) -> Manifest {
+        if let Some(old) = old
             && old.same_dataset(&self)
         {
             let fresh: std::collections::BTreeSet<String> =
@@ -176,12 +186,14 @@ impl Manifest {
             );
             self.normalise();
         }
-        let path = dir.join(MANIFEST_FILE);
-        let tmp = dir.join(format!(".{MANIFEST_FILE}.tmp"));
+        self
+    }
+
+    /// The file's bytes: pretty JSON and a final newline.
+    pub fn to_json(&self) -> Result<Vec<u8>, SinkError> {
         let mut json =
-            serde_json::to_vec_pretty(&self).map_err(|e| SinkError::Invalid(e.to_string()))?;
+            serde_json::to_vec_pretty(self).map_err(|e| SinkError::Invalid(e.to_string()))?;
         json.push(b'\n');
-        fs::write(&tmp, json).map_err(|e| SinkError::io(&tmp, e))?;
-        fs::rename(&tmp, &path).map_err(|e| SinkError::io(&path, e))
+        Ok(json)
     }
 }

@@ -111,6 +111,11 @@ pub fn requirements() -> Vec<Requirement> {
             "maturin",
             "aladdin python::* (the faux_genie wheel: Python reader, Spark data source)",
         ),
+        client(
+            "moto",
+            "moto_server",
+            "aladdin s3::* (generate --out s3://… and verify against a local S3 server)",
+        ),
         Requirement {
             tests: "genie console::the_console_works_in_a_real_browser (Chromium, node, playwright-core)",
             check: tools::browser().map(drop),

@@ -25,8 +25,12 @@ use crate::usage::{UsageError, usage};
     aladdin generate --scenario shiny-rocks --days 30 --format parquet --shard 0/4 --out data/\n  \
     aladdin generate --scenario ecommerce --from 2025-01-01 --to 2025-01-31 --view changes --out cdc/\n  \
     aladdin generate --scenario my-shop.toml --view snapshot --as-of 2025-03-31 --from 2025-01-01 --to 2025-03-31 --out snapshot/\n  \
-    aladdin generate --dirty realistic --from 2020-01-01 --to 2020-01-07 --format jsonl --out landing/\n\n\
-    Files are written as OUT/<table>/date=YYYY-MM-DD/part-<shard>.<ext> plus OUT/_manifest.json.")]
+    aladdin generate --dirty realistic --from 2020-01-01 --to 2020-01-07 --format jsonl --out landing/\n  \
+    aladdin generate --scenario shiny-rocks --from 2024-01-01 --to 2024-12-31 --format parquet --out s3://my-bucket/shiny\n\n\
+    Files are written as OUT/<table>/date=YYYY-MM-DD/part-<shard>.<ext> plus OUT/_manifest.json.\n\
+    An s3:// --out gets the same layout; each partition appears complete or not at all, the manifest\n\
+    last. Credentials and endpoint come from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION,\n\
+    AWS_ENDPOINT_URL (an S3-compatible server) and AWS_ALLOW_HTTP=true (plain http).")]
 pub struct GenerateArgs {
     #[command(flatten)]
     scenario: ScenarioArgs,
@@ -48,7 +52,8 @@ pub struct GenerateArgs {
     #[arg(long, default_value = "csv", value_parser = parse_format)]
     format: Format,
 
-    /// Output folder, or a database: postgres://USER@HOST:PORT/DB or sqlite://PATH.db.
+    /// Output folder, object storage (s3://BUCKET/PREFIX), or a database:
+    /// postgres://USER@HOST:PORT/DB or sqlite://PATH.db.
     #[arg(long, default_value = "data")]
     out: PathBuf,
 
@@ -194,13 +199,28 @@ pub fn run(args: GenerateArgs, quiet: bool) -> anyhow::Result<()> {
         return super::load::run(database, &args.db, run, quiet);
     }
     // ---- end of the database hand-over ----
-    if args.out.exists() && !args.out.is_dir() {
+    let object = match super::load::OUT.parse_os(args.out.as_os_str())? {
+        faux_sinks::destination::Destination::ObjectStore(url) => Some(url),
+        _ => None,
+    };
+    if let Some(url) = &object
+        && args.dirty != Profile::Off
+    {
+        // the defects manifest is written beside the files, which object storage does not get
+        usage!(
+            "--dirty {} writes to a folder for now, not to {url}: give a folder --out",
+            args.dirty
+        );
+    }
+    if object.is_none() && args.out.exists() && !args.out.is_dir() {
         usage!(
             "--out {} is a file, not a folder: give a folder (created if missing) or a database URL",
             args.out.display()
         );
     }
-    refuse_mixed_scenarios(&args.out, &scenario, scenario_source.as_ref())?;
+    if object.is_none() {
+        refuse_mixed_scenarios(&args.out, &scenario, scenario_source.as_ref())?;
+    }
     let threads = args
         .threads
         .map(|t| t as usize)
@@ -244,7 +264,19 @@ pub fn run(args: GenerateArgs, quiet: bool) -> anyhow::Result<()> {
             .or_default() += 1;
     };
     let stop = interrupt_flag();
-    let result = run.run_until(&on_partition, stop);
+    let result = match &object {
+        Some(url) => faux_sinks::object::run_until(&run, url, &on_partition, stop),
+        None => run.run_until(&on_partition, stop),
+    };
+    // where the manifest is, for messages
+    let manifest_at = match &object {
+        Some(url) => format!("{url}/{}", faux_sinks::MANIFEST_FILE),
+        None => args
+            .out
+            .join(faux_sinks::MANIFEST_FILE)
+            .display()
+            .to_string(),
+    };
     bar.finish_and_clear();
     let stats = match result {
         Err(SinkError::Interrupted) => {
@@ -263,7 +295,7 @@ pub fn run(args: GenerateArgs, quiet: bool) -> anyhow::Result<()> {
                 } else {
                     String::new()
                 },
-                args.out.join(faux_sinks::MANIFEST_FILE).display()
+                manifest_at
             );
             return Err(anyhow::Error::new(Interrupted));
         }

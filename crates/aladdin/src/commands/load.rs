@@ -36,7 +36,12 @@ pub struct DbArgs {
 pub const OUT: Flag = Flag {
     name: "--out",
     verb: "generate writes to",
-    kinds: &[Kind::Folder, Kind::Postgres, Kind::Sqlite],
+    kinds: &[
+        Kind::Folder,
+        Kind::ObjectStore,
+        Kind::Postgres,
+        Kind::Sqlite,
+    ],
     hint: None,
 };
 
@@ -48,8 +53,8 @@ pub enum Database {
 }
 
 impl Database {
-    /// The database `out` names, `None` for a folder; the database flags are checked against
-    /// it. A bad value is a usage error.
+    /// The database `out` names, `None` for a folder or object storage; the database flags
+    /// are checked against it. A bad value is a usage error.
     pub fn from_out(out: &Path, db: &DbArgs) -> anyhow::Result<Option<Database>> {
         match OUT.parse_os(out.as_os_str())? {
             Destination::Postgres(target) => match target.with_schema(db.schema.as_deref()) {
@@ -65,10 +70,10 @@ impl Database {
                 }
                 Ok(Some(Database::Sqlite(path)))
             }
-            Destination::Folder(_) => {
+            Destination::Folder(_) | Destination::ObjectStore(_) => {
                 if db.schema.is_some() || db.jobs.is_some() || db.foreign_keys {
                     usage!(
-                        "--schema, --jobs and --foreign-keys apply to a database --out (postgres://… or sqlite://…), not to the folder {}",
+                        "--schema, --jobs and --foreign-keys apply to a database --out (postgres://… or sqlite://…), not to {}",
                         out.display()
                     );
                 }

@@ -25,6 +25,7 @@ use faux_sinks::destination::Flag;
     aladdin verify --against postgres://me@db/warehouse --schema raw_shop --from 2025-01-01 --to 2025-01-31 --json\n  \
     aladdin verify --against sqlite://shop.db --date 2025-01-15\n  \
     aladdin verify --against landing/ --scenario shiny-rocks --from 2024-01-01 --to 2024-01-31\n  \
+    aladdin verify --against s3://my-bucket/shiny --scenario shiny-rocks --from 2024-01-01 --to 2024-12-31\n  \
     aladdin verify --dirty realistic --against postgres://postgres@127.0.0.1:5432/shop --schema clean --from 2020-01-01 --to 2020-01-07\n\n\
     Tables are read by column name: extra columns (_dlt_load_id, _sdc_extracted_at …) are ignored,\n\
     and column types may differ (text, timestamp, numeric, double). In a database, a table with an\n\
@@ -33,7 +34,8 @@ use faux_sinks::destination::Flag;
     exactly once. JSON columns are compared by presence only (databases reformat documents).")]
 pub struct VerifyArgs {
     /// What the pipeline loaded: postgres://USER@HOST:PORT/DB, sqlite://PATH.db, or a folder
-    /// of CSV / JSON Lines / Parquet files (DIR/<table>/…/*.csv or DIR/<table>.csv).
+    /// of CSV / JSON Lines / Parquet files (DIR/<table>/…/*.csv or DIR/<table>.csv), or the
+    /// same files in object storage: s3://BUCKET/PREFIX (credentials from AWS_* variables).
     #[arg(long)]
     against: String,
 
@@ -80,7 +82,12 @@ fn parse_profile(s: &str) -> Result<Profile, String> {
 const AGAINST: Flag = Flag {
     name: "--against",
     verb: "verify reads",
-    kinds: &[Kind::Folder, Kind::Postgres, Kind::Sqlite],
+    kinds: &[
+        Kind::Folder,
+        Kind::ObjectStore,
+        Kind::Postgres,
+        Kind::Sqlite,
+    ],
     hint: None,
 };
 
@@ -93,13 +100,16 @@ fn open_source(args: &VerifyArgs) -> anyhow::Result<Box<dyn Source>> {
                 .map_err(|e| UsageError(format!("--schema: {e}")))?;
             Box::new(PgSource::open(target)?)
         }
-        Destination::Sqlite(_) | Destination::Folder(_) if args.schema.is_some() => {
+        Destination::Sqlite(_) | Destination::Folder(_) | Destination::ObjectStore(_)
+            if args.schema.is_some() =>
+        {
             usage!("--schema applies to a postgres:// --against only")
         }
         Destination::Sqlite(path) => Box::new(SqliteSource::open(&path)?),
         Destination::Folder(dir) => {
             Box::new(FileSource::new(&dir).map_err(|e| UsageError(format!("--against: {e}")))?)
         }
+        Destination::ObjectStore(url) => Box::new(faux_sinks::object::ObjectSource::open(&url)?),
         other => return Err(AGAINST.refuse(a, &other).into()),
     })
 }
