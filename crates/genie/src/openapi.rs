@@ -115,6 +115,11 @@ fn drifted_schema(mut row: Value, name: &str) -> Value {
         .chain([json!("object")])
         .collect();
     row["required"] = Value::Array(required);
+    // a shape, not another resource: loaders find resources by x-primary-key
+    let row_obj = row.as_object_mut().expect("row schema");
+    row_obj.remove("x-primary-key");
+    row_obj.remove("x-incremental-column");
+    row_obj.insert("x-shape-of".into(), json!(name));
     row["description"] = json!(format!(
         "{} (API version {}: --chaos schema-drift)",
         row["description"].as_str().unwrap_or(""),
