@@ -296,6 +296,8 @@ fn open_conn(path: &Path) -> Result<Connection, StoreError> {
     // WAL lets list requests read one consistent snapshot while the clock writes
     c.pragma_update(None, "journal_mode", "WAL")?;
     c.pragma_update(None, "synchronous", "NORMAL")?;
+    // after a checkpoint the log file is cut back to this size instead of keeping its largest
+    c.pragma_update(None, "journal_size_limit", 64 << 20)?;
     c.busy_timeout(std::time::Duration::from_secs(10))?;
     Ok(c)
 }
@@ -457,6 +459,11 @@ impl Store {
             let c = writer.lock().expect("writer");
             c.pragma_update(None, "synchronous", if on { "OFF" } else { "NORMAL" })?;
             c.pragma_update(None, "cache_size", if on { -65_536 } else { -2_000 })?;
+            if !on {
+                // the fill went through the write-ahead log, which kept its largest size
+                // (hundreds of MB): fold it into the database and empty it
+                c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+            }
         }
         if !on {
             self.release_memory()?;
