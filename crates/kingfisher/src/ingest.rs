@@ -6,12 +6,9 @@
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicQosOptions, ExchangeDeclareOptions,
-    QueueBindOptions, QueueDeclareOptions,
-};
+use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions, QueueBindOptions};
 use lapin::types::FieldTable;
-use lapin::{Connection, ConnectionProperties, ExchangeKind};
+use lapin::{Connection, ConnectionProperties};
 
 use crate::store::{Change, Store, StoreError};
 
@@ -82,34 +79,12 @@ pub async fn run(store: &mut Store, opts: &IngestOptions) -> Result<Summary, Ing
     .await
     .map_err(err)?;
     let ch = conn.create_channel().await.map_err(err)?;
-    ch.exchange_declare(
-        opts.exchange.as_str().into(),
-        ExchangeKind::Topic,
-        ExchangeDeclareOptions {
-            durable: true,
-            ..ExchangeDeclareOptions::default()
-        },
-        FieldTable::default(),
-    )
-    .await
-    .map_err(err)?;
-    let mut args = FieldTable::default();
-    if let Some(d) = opts.queue_expires {
-        args.insert(
-            "x-expires".into(),
-            lapin::types::AMQPValue::LongLongInt(d.as_millis().min(i64::MAX as u128) as i64),
-        );
-    }
-    ch.queue_declare(
-        opts.queue.as_str().into(),
-        QueueDeclareOptions {
-            durable: true,
-            ..QueueDeclareOptions::default()
-        },
-        args,
-    )
-    .await
-    .map_err(err)?;
+    crate::amqp::declare_exchange(&ch, &opts.exchange)
+        .await
+        .map_err(err)?;
+    crate::amqp::declare_queue(&ch, &opts.queue, opts.queue_expires)
+        .await
+        .map_err(err)?;
     for table in ["sessions", "events"] {
         ch.queue_bind(
             opts.queue.as_str().into(),

@@ -1,5 +1,6 @@
 //! Kingfisher: cart purchase propensity over Faux Genie's live stream.
 //!
+//! - [`amqp`]: the exchange and queues every service declares;
 //! - [`store`]: the feature store (SQLite): point-in-time features per cart, scored at a
 //!   session's first `add_to_cart`, and labels as they arrive, idempotent by `seq`;
 //! - [`ingest`]: the RabbitMQ consumer feeding the store from `aladdin stream`;
@@ -13,6 +14,7 @@
 //! - [`run`]: everything in one process on an in-process feed (`kingfisher run`);
 //! - [`publish`]: Kingfisher's messages (`kingfisher.model.trained`).
 
+pub mod amqp;
 pub mod evaluate;
 pub mod ingest;
 pub mod model;

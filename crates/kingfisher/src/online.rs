@@ -11,11 +11,11 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use lapin::options::{
-    BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions,
-    QueueBindOptions, QueueDeclareOptions,
+    BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions, QueueBindOptions,
+    QueueDeclareOptions,
 };
 use lapin::types::FieldTable;
-use lapin::{BasicProperties, Connection, ConnectionProperties, ExchangeKind};
+use lapin::{BasicProperties, Connection, ConnectionProperties};
 use serde_json::json;
 
 use crate::serve::AppState;
@@ -60,19 +60,6 @@ fn write_cursor(path: &Path, seq: i64) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
-async fn declare(ch: &lapin::Channel, exchange: &str) -> Result<(), lapin::Error> {
-    ch.exchange_declare(
-        exchange.into(),
-        ExchangeKind::Topic,
-        ExchangeDeclareOptions {
-            durable: true,
-            ..ExchangeDeclareOptions::default()
-        },
-        FieldTable::default(),
-    )
-    .await
-}
-
 /// Publishes a prediction for every cart the store scores, forever; broker failures are
 /// retried (from the cursor) after a pause.
 pub async fn publish_predictions(state: AppState, opts: OnlineOptions) {
@@ -98,7 +85,7 @@ async fn predictions_once(state: &AppState, opts: &OnlineOptions) -> Result<(), 
     .await?;
     let ch = conn.create_channel().await?;
     ch.confirm_select(ConfirmSelectOptions::default()).await?;
-    declare(&ch, &opts.exchange).await?;
+    crate::amqp::declare_exchange(&ch, &opts.exchange).await?;
     let mut cursor = read_cursor(&opts.cursor);
     loop {
         let carts = store.carts_after(cursor, 500)?;
@@ -180,7 +167,7 @@ async fn deployed_messages(
 ) -> Result<(Connection, lapin::Consumer), lapin::Error> {
     let conn = Connection::connect(url, ConnectionProperties::default()).await?;
     let ch = conn.create_channel().await?;
-    declare(&ch, exchange).await?;
+    crate::amqp::declare_exchange(&ch, exchange).await?;
     let q = ch
         .queue_declare(
             "".into(),

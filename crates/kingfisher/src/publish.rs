@@ -2,9 +2,8 @@
 //! persistent JSON messages, each confirmed by the broker before the command reports success.
 //! Today: `kingfisher.model.trained` after a model is registered.
 
-use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions};
-use lapin::types::FieldTable;
-use lapin::{BasicProperties, Connection, ConnectionProperties, ExchangeKind};
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use lapin::{BasicProperties, Connection, ConnectionProperties};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
@@ -32,17 +31,9 @@ pub async fn publish(
     ch.confirm_select(ConfirmSelectOptions::default())
         .await
         .map_err(err)?;
-    ch.exchange_declare(
-        exchange.into(),
-        ExchangeKind::Topic,
-        ExchangeDeclareOptions {
-            durable: true,
-            ..ExchangeDeclareOptions::default()
-        },
-        FieldTable::default(),
-    )
-    .await
-    .map_err(err)?;
+    crate::amqp::declare_exchange(&ch, exchange)
+        .await
+        .map_err(err)?;
     let confirm = ch
         .basic_publish(
             exchange.into(),

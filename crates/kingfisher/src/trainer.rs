@@ -8,12 +8,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, ExchangeDeclareOptions, QueueBindOptions,
-    QueueDeclareOptions,
-};
+use lapin::options::{BasicAckOptions, BasicConsumeOptions, QueueBindOptions};
 use lapin::types::FieldTable;
-use lapin::{Connection, ConnectionProperties, ExchangeKind};
+use lapin::{Connection, ConnectionProperties};
 
 use crate::publish::{PublishError, publish};
 use crate::registry::{ModelRecord, Registry};
@@ -137,32 +134,8 @@ pub async fn run(opts: &TrainerOptions, mut say: impl FnMut(&str)) -> Result<(),
     )
     .await?;
     let ch = conn.create_channel().await?;
-    ch.exchange_declare(
-        opts.exchange.as_str().into(),
-        ExchangeKind::Topic,
-        ExchangeDeclareOptions {
-            durable: true,
-            ..ExchangeDeclareOptions::default()
-        },
-        FieldTable::default(),
-    )
-    .await?;
-    let mut args = FieldTable::default();
-    if let Some(d) = opts.queue_expires {
-        args.insert(
-            "x-expires".into(),
-            lapin::types::AMQPValue::LongLongInt(d.as_millis().min(i64::MAX as u128) as i64),
-        );
-    }
-    ch.queue_declare(
-        opts.queue.as_str().into(),
-        QueueDeclareOptions {
-            durable: true,
-            ..QueueDeclareOptions::default()
-        },
-        args,
-    )
-    .await?;
+    crate::amqp::declare_exchange(&ch, &opts.exchange).await?;
+    crate::amqp::declare_queue(&ch, &opts.queue, opts.queue_expires).await?;
     ch.queue_bind(
         opts.queue.as_str().into(),
         opts.exchange.as_str().into(),
