@@ -71,7 +71,7 @@ fn store_versions(app: &App, table: &str, until: i64) -> HashMap<String, i64> {
         total: false,
     };
     let page = app.run.store.list(t, &q).unwrap();
-    page.rows.into_iter().map(|(_, s, k)| (k, s)).collect()
+    page.rows.into_iter().map(|r| (r.key, r.sort)).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

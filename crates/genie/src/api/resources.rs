@@ -13,7 +13,7 @@ use super::{AppState, blocking, json_response};
 use crate::chaos::{API_VERSIONS, ApiPin, Chaos, Injected, Overlap, drifted_row};
 use crate::paging::{CURSOR_KEY_MAX, Cursor};
 use crate::problem::Problem;
-use crate::store::{ListQuery, Page};
+use crate::store::{ListQuery, Page, PageRow};
 
 /// The row the next page's cursor starts after: the last, or `overlap` rows before it (at
 /// most all but the first row are repeated, so a pass always moves on).
@@ -103,14 +103,19 @@ pub(super) async fn list(
             ),
         ));
     }
-    let mut rows = page.rows;
-    let has_more = rows.len() as i64 > lp.limit;
-    rows.truncate(lp.limit as usize);
+    let mut page = page;
+    let has_more = page.rows.len() as i64 > lp.limit;
+    page.truncate(lp.limit as usize);
     let base = format!("{}/v1/{resource}", st.link_base);
     let (next_cursor, next_link) = match (lp.page, lp.offset) {
         // --chaos: the next page may start a few rows back, repeating them
-        (None, None) => match (has_more, overlap_row(&rows, overlap.map(|o| o.0.0))) {
-            (true, Some((_, s, k))) => {
+        (None, None) => match (has_more, overlap_row(&page.rows, overlap.map(|o| o.0.0))) {
+            (
+                true,
+                Some(PageRow {
+                    sort: s, key: k, ..
+                }),
+            ) => {
                 let c = Cursor {
                     r: resource.clone(),
                     s: *s,
@@ -160,16 +165,22 @@ pub(super) async fn list(
             (None, link)
         }
     };
-    let mut json: Vec<String> = rows.into_iter().map(|(j, _, _)| j).collect();
-    let version = versioned(&st, pin, page.as_of, &resource, &mut json, &mut injected);
-    let mut body = String::with_capacity(json.iter().map(|r| r.len() + 1).sum::<usize>() + 256);
+    // the rows go into the body as the store rendered them, unless drift reshapes them
+    let drifted =
+        st.chaos.version(pin.and_then(|p| p.0), page.as_of) == Some(API_VERSIONS.len() - 1);
+    let version = if drifted {
+        let mut json: Vec<String> = (0..page.rows.len())
+            .map(|i| page.row_json(i).to_string())
+            .collect();
+        let v = versioned(&st, pin, page.as_of, &resource, &mut json, &mut injected);
+        page.json = json.join(",");
+        v
+    } else {
+        versioned(&st, pin, page.as_of, &resource, &mut [], &mut injected)
+    };
+    let mut body = String::with_capacity(page.json.len() + 512);
     body.push_str("{\"object\":\"list\",\"data\":[");
-    for (i, j) in json.iter().enumerate() {
-        if i > 0 {
-            body.push(',');
-        }
-        body.push_str(j);
-    }
+    body.push_str(&page.json);
     body.push_str("],\"has_more\":");
     body.push_str(if has_more { "true" } else { "false" });
     body.push_str(",\"next_cursor\":");
@@ -262,28 +273,32 @@ fn list_visible(
     }
     let (as_of, total) = (page.as_of, page.total);
     let mut late = Vec::new();
-    let mut rows = Vec::with_capacity(want);
+    let mut out = Page {
+        as_of,
+        total,
+        ..Page::default()
+    };
     loop {
         let full = page.rows.len() == q.limit as usize;
-        let last = page.rows.last().map(|(_, s, k)| (*s, k.clone()));
-        for (j, s, k) in page.rows {
-            match chaos.lag(resource, &k, s) {
-                Some(lag) if s + lag > as_of => late.push((k, s, lag)),
-                _ => rows.push((j, s, k)),
+        let last = page.rows.last().map(|r| (r.sort, r.key.clone()));
+        for (i, r) in page.rows.iter().enumerate() {
+            match chaos.lag(resource, &r.key, r.sort) {
+                Some(lag) if r.sort + lag > as_of => late.push((r.key.clone(), r.sort, lag)),
+                _ => out.push_with(r.sort, r.key.clone(), |o| o.push_str(page.row_json(i))),
             }
         }
-        if rows.len() >= want || !full {
+        if out.rows.len() >= want || !full {
             break;
         }
         // keyset from the last row read: the skip is spent
         q.after = last;
         q.skip = 0;
         q.total = false;
-        q.limit = (want - rows.len()) as i64;
+        q.limit = (want - out.rows.len()) as i64;
         page = store.list(t, &q)?;
     }
-    rows.truncate(want);
-    Ok((Page { rows, as_of, total }, late))
+    out.truncate(want);
+    Ok((out, late))
 }
 
 /// The 410 of a cursor older than the TTL, with the request that resumes its pass: the same

@@ -11,7 +11,7 @@ use faux_sinks::sql::{Dialect, ident};
 use rusqlite::Connection;
 use rusqlite::types::{ToSqlOutput, Value};
 
-use super::schema::base_schema_sql;
+use super::schema::{Cells, base_schema_sql};
 use super::{Store, StoreError};
 
 /// A statement argument, bindable in both backends (arrays only in PostgreSQL).
@@ -271,6 +271,31 @@ impl Conn<'_> {
         }
     }
 
+    /// Hands each row of a query to `f` as it is read: from SQLite's row buffer, no value
+    /// copied (PostgreSQL rows are read first, then handed over).
+    pub fn select_each(
+        &mut self,
+        sql: &str,
+        args: &[Arg],
+        mut f: impl FnMut(&dyn Cells),
+    ) -> Result<(), StoreError> {
+        match self {
+            Conn::Sqlite(tx) => {
+                let mut s = tx.prepare_cached(&sql.replace('$', "?"))?;
+                let mut rows = s.query(rusqlite::params_from_iter(args))?;
+                while let Some(r) = rows.next()? {
+                    f(r);
+                }
+            }
+            Conn::Pg(pg, c) => {
+                for r in pg.query(c, sql, args, true)?.0 {
+                    f(&r);
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Runs a statement; returns the number of rows it changed.
     pub fn exec(&mut self, sql: &str, args: &[Arg]) -> Result<u64, StoreError> {
         match self {
@@ -352,6 +377,7 @@ impl Store {
             location: dir.display().to_string(),
             resources: std::sync::OnceLock::new(),
             counts: Default::default(),
+            keys: Default::default(),
             backend: Backend::Sqlite {
                 path,
                 writer: Mutex::new(writer),
@@ -391,6 +417,7 @@ impl Store {
             location: format!("{}, schema {PG_SCHEMA}", target.display()),
             resources: std::sync::OnceLock::new(),
             counts: Default::default(),
+            keys: Default::default(),
             backend: Backend::Postgres(Box::new(pg)),
         })
     }

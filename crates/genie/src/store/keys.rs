@@ -143,6 +143,7 @@ impl Store {
                 &[Arg::I(id), Arg::T(now_rfc3339())],
             )
         })?;
+        self.keys.forget_all();
         if n == 0 {
             return Err(StoreError::UnknownKey(id));
         }
@@ -152,14 +153,58 @@ impl Store {
     /// The key a secret belongs to (revoked keys included: the caller decides).
     pub fn find_key(&self, secret: &str) -> Result<Option<ApiKey>, StoreError> {
         let h = hash_key(secret);
-        self.tx(false, |c| {
+        let key = self.tx(false, |c| {
             Ok(c.select(
                 "SELECT id, name, prefix, scopes, created_at, revoked_at FROM api_keys WHERE hash = $1",
-                &[Arg::T(h)],
+                &[Arg::T(h.clone())],
             )?
             .first()
             .map(|r| key_row(r)))
-        })
+        })?;
+        if let Some(k) = &key {
+            self.keys.put(h, k.clone());
+        }
+        Ok(key)
+    }
+
+    /// The key a secret belongs to if it was read in the last [`KEY_CACHE_TTL`] — without
+    /// touching the database (a request then needs no blocking hop to authenticate).
+    pub fn cached_key(&self, secret: &str) -> Option<ApiKey> {
+        self.keys.get(&hash_key(secret))
+    }
+}
+
+/// How long a key read from the database is trusted without reading it again. A revoke made
+/// through this process takes effect at once; one made by another (`genie keys revoke` beside
+/// a running server) within this time.
+pub const KEY_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Keys read recently, by the hash of their secret.
+#[derive(Debug, Default)]
+pub(super) struct KeyCache {
+    known: std::sync::Mutex<std::collections::HashMap<String, (ApiKey, std::time::Instant)>>,
+}
+
+impl KeyCache {
+    /// Distinct keys remembered at most; beyond, the memory starts over.
+    const MAX: usize = 1024;
+
+    fn get(&self, hash: &str) -> Option<ApiKey> {
+        let known = self.known.lock().expect("keys");
+        let (k, at) = known.get(hash)?;
+        (at.elapsed() < KEY_CACHE_TTL).then(|| k.clone())
+    }
+
+    fn put(&self, hash: String, key: ApiKey) {
+        let mut known = self.known.lock().expect("keys");
+        if known.len() >= Self::MAX {
+            known.clear();
+        }
+        known.insert(hash, (key, std::time::Instant::now()));
+    }
+
+    fn forget_all(&self) {
+        self.known.lock().expect("keys").clear();
     }
 }
 
@@ -216,5 +261,41 @@ mod tests {
         st.revoke_key(k.id).unwrap();
         assert!(st.find_key(&secret).unwrap().unwrap().revoked_at.is_some());
         assert!(st.find_key("fg_live_nope").unwrap().is_none());
+    }
+
+    #[test]
+    fn a_key_is_read_once_per_ttl_and_a_revoke_is_seen_here_at_once_elsewhere_within_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let scenario = Scenario::by_name("ecommerce", 1).unwrap();
+        let server = Store::open(dir.path()).unwrap();
+        server.bind_scenario(&scenario, "ecommerce").unwrap();
+        let (k, secret) = server.create_key("ci", &["read:all".into()]).unwrap();
+        assert_eq!(server.cached_key(&secret), None, "not read yet");
+        assert_eq!(server.find_key(&secret).unwrap().unwrap().id, k.id);
+        assert_eq!(server.cached_key(&secret).unwrap().id, k.id);
+        assert_eq!(server.cached_key("fg_live_nope"), None);
+
+        // another process (`genie keys revoke`) on the same store: the server trusts what it
+        // read for at most the TTL, then reads the revocation
+        let cli = Store::open(dir.path()).unwrap();
+        cli.bind_scenario(&scenario, "ecommerce").unwrap();
+        cli.revoke_key(k.id).unwrap();
+        std::thread::sleep(KEY_CACHE_TTL);
+        assert_eq!(server.cached_key(&secret), None, "expired after the TTL");
+        assert!(
+            server
+                .find_key(&secret)
+                .unwrap()
+                .unwrap()
+                .revoked_at
+                .is_some()
+        );
+
+        // a revoke through the server's own store forgets what it cached at once
+        let (k2, secret2) = server.create_key("ci2", &["read:all".into()]).unwrap();
+        server.find_key(&secret2).unwrap();
+        assert!(server.cached_key(&secret2).is_some());
+        server.revoke_key(k2.id).unwrap();
+        assert_eq!(server.cached_key(&secret2), None);
     }
 }

@@ -33,8 +33,8 @@ use std::path::PathBuf;
 pub use backend::{Arg, Backend, Conn, PG_SCHEMA, Pg, PgClient};
 pub use capture::{Pending, StateSink, capture, day_changes, decimal_text};
 pub use clock_state::ClockState;
-pub use keys::{ApiKey, hash_key, now_rfc3339};
-pub use queries::{Change, Filters, ListQuery, Page};
+pub use keys::{ApiKey, KEY_CACHE_TTL, hash_key, now_rfc3339};
+pub use queries::{Change, Filters, ListQuery, Page, PageRow};
 pub use schema::{Resource, render, resources, schema_sql};
 
 #[derive(Debug, thiserror::Error)]
@@ -78,6 +78,8 @@ pub struct Store {
     resources: std::sync::OnceLock<Vec<Resource>>,
     /// Counts for page and offset modes, per snapshot.
     counts: queries::Counts,
+    /// API keys read recently ([`Store::cached_key`]).
+    keys: keys::KeyCache,
     backend: Backend,
 }
 

@@ -8,7 +8,7 @@ use faux_sinks::sql::ident;
 use rusqlite::types::Value;
 
 use super::backend::{Arg, int, text};
-use super::schema::render;
+use super::schema::{Cell, render, render_into};
 use super::{Store, StoreError};
 
 /// The list filters a request gives (and a cursor carries): bounds on `updated_at` (the
@@ -42,13 +42,51 @@ pub struct ListQuery {
     pub total: bool,
 }
 
-/// A page of rows, read in one snapshot with the clock they are current at.
-#[derive(Debug)]
+/// A page of rows, read in one snapshot with the clock they are current at. The rows' JSON
+/// is one buffer, comma-separated, ready to go into a response body as it is.
+#[derive(Debug, Default)]
 pub struct Page {
-    /// (row JSON, `_sort`, key).
-    pub rows: Vec<(String, i64, String)>,
+    pub json: String,
+    pub rows: Vec<PageRow>,
     pub as_of: i64,
     pub total: Option<i64>,
+}
+
+/// Where a page's row ends in [`Page::json`], and its keyset position.
+#[derive(Debug, Clone)]
+pub struct PageRow {
+    pub end: usize,
+    pub sort: i64,
+    pub key: String,
+}
+
+impl Page {
+    /// The JSON of row `i`.
+    pub fn row_json(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.rows[i - 1].end + 1 };
+        &self.json[start..self.rows[i].end]
+    }
+
+    /// Adds a row whose JSON `render` appends to the buffer.
+    pub fn push_with(&mut self, sort: i64, key: String, render: impl FnOnce(&mut String)) {
+        if !self.rows.is_empty() {
+            self.json.push(',');
+        }
+        render(&mut self.json);
+        self.rows.push(PageRow {
+            end: self.json.len(),
+            sort,
+            key,
+        });
+    }
+
+    /// Keeps the first `n` rows.
+    pub fn truncate(&mut self, n: usize) {
+        if n < self.rows.len() {
+            self.rows.truncate(n);
+            self.json.truncate(self.rows.last().map_or(0, |r| r.end));
+        }
+    }
 }
 
 /// One retained change.
@@ -139,12 +177,25 @@ impl Store {
                 args.len()
             );
             let n = res.def.columns.len();
-            let rows = c
-                .select(&sql, &args)?
-                .into_iter()
-                .map(|r| (render(res, &r[..n]), int(&r[n]), text(&r[n + 1])))
-                .collect();
-            Ok(Page { rows, as_of, total })
+            let mut page = Page {
+                json: String::with_capacity(q.limit.clamp(1, 1000) as usize * 64 * n),
+                as_of,
+                total,
+                ..Page::default()
+            };
+            c.select_each(&sql, &args, |r| {
+                let sort = match r.cell(n) {
+                    Cell::Int(s) => s,
+                    _ => 0,
+                };
+                let key = match r.cell(n + 1) {
+                    Cell::Text(k) => k.to_string(),
+                    Cell::Int(k) => k.to_string(),
+                    Cell::Null => String::new(),
+                };
+                page.push_with(sort, key, |out| render_into(res, r, 0, out));
+            })?;
+            Ok(page)
         })
     }
 
@@ -377,5 +428,30 @@ impl Counts {
             known.clear();
         }
         known.insert((t, f), (snapshot, n));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_keeps_its_rows_apart_in_one_buffer() {
+        let mut p = Page::default();
+        for (i, j) in ["{\"a\":1}", "{}", "{\"b\":\"x,y\"}"].iter().enumerate() {
+            p.push_with(i as i64, format!("k{i}"), |o| o.push_str(j));
+        }
+        assert_eq!(p.json, "{\"a\":1},{},{\"b\":\"x,y\"}");
+        assert_eq!(
+            (0..3).map(|i| p.row_json(i)).collect::<Vec<_>>(),
+            ["{\"a\":1}", "{}", "{\"b\":\"x,y\"}"]
+        );
+        p.truncate(5);
+        assert_eq!(p.rows.len(), 3);
+        p.truncate(2);
+        assert_eq!(p.json, "{\"a\":1},{}");
+        assert_eq!(p.rows[1].key, "k1");
+        p.truncate(0);
+        assert_eq!((p.json.as_str(), p.rows.len()), ("", 0));
     }
 }

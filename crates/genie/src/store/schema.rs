@@ -191,29 +191,100 @@ fn stored_type(d: Dialect, integer: bool) -> String {
     })
 }
 
-/// Renders a row of `res` (its typed columns, in order) as the JSON object the API serves.
-pub fn render<'a>(res: &Resource, cells: impl IntoIterator<Item = &'a Value>) -> String {
+/// One stored cell, borrowed from where the row is (SQLite's row buffer, or a read row).
+#[derive(Debug, Clone, Copy)]
+pub enum Cell<'a> {
+    Null,
+    Int(i64),
+    Text(&'a str),
+}
+
+/// A row's cells by position.
+pub trait Cells {
+    fn cell(&self, i: usize) -> Cell<'_>;
+}
+
+impl Cells for [Value] {
+    fn cell(&self, i: usize) -> Cell<'_> {
+        match &self[i] {
+            Value::Integer(n) => Cell::Int(*n),
+            Value::Text(t) => Cell::Text(t),
+            Value::Real(_) | Value::Blob(_) | Value::Null => Cell::Null,
+        }
+    }
+}
+
+impl Cells for Vec<Value> {
+    fn cell(&self, i: usize) -> Cell<'_> {
+        self.as_slice().cell(i)
+    }
+}
+
+impl Cells for rusqlite::Row<'_> {
+    fn cell(&self, i: usize) -> Cell<'_> {
+        use rusqlite::types::ValueRef;
+        match self.get_ref(i) {
+            Ok(ValueRef::Integer(n)) => Cell::Int(n),
+            // the store writes UTF-8 only; anything else is served as null, never as bad JSON
+            Ok(ValueRef::Text(t)) => std::str::from_utf8(t).map_or(Cell::Null, Cell::Text),
+            _ => Cell::Null,
+        }
+    }
+}
+
+/// A stored row as the JSON the API serves.
+pub fn render(res: &Resource, cells: &[Value]) -> String {
     let mut out = String::with_capacity(64 * res.def.columns.len());
+    render_into(res, cells, 0, &mut out);
+    out
+}
+
+/// Appends the JSON of the row whose typed columns start at cell `first` to `out`: straight
+/// from the cells, no value copied on the way (a page is one buffer, not a string per cell).
+pub fn render_into<C: Cells + ?Sized>(res: &Resource, cells: &C, first: usize, out: &mut String) {
     out.push('{');
-    for ((i, c), v) in res.def.columns.iter().enumerate().zip(cells) {
+    for (i, c) in res.def.columns.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
         out.push_str(&res.json_names[i]);
-        match (c.ty, v) {
-            (_, Value::Null) => out.push_str("null"),
-            (LogicalType::Bool, Value::Integer(b)) => {
-                out.push_str(if *b != 0 { "true" } else { "false" })
+        match (c.ty, cells.cell(first + i)) {
+            (_, Cell::Null) => out.push_str("null"),
+            (LogicalType::Bool, Cell::Int(b)) => {
+                out.push_str(if b != 0 { "true" } else { "false" })
             }
-            (_, Value::Integer(n)) => out.push_str(&n.to_string()),
-            (LogicalType::Decimal { .. } | LogicalType::Json, Value::Text(t)) => out.push_str(t),
-            (_, Value::Text(t)) => out.push_str(&serde_json::to_string(t).expect("string")),
-            (_, Value::Real(f)) => out.push_str(&f.to_string()),
-            (_, Value::Blob(_)) => out.push_str("null"),
+            (_, Cell::Int(n)) => out.push_str(itoa::Buffer::new().format(n)),
+            (LogicalType::Decimal { .. } | LogicalType::Json, Cell::Text(t)) => out.push_str(t),
+            (_, Cell::Text(t)) => push_json_str(out, t),
         }
     }
     out.push('}');
-    out
+}
+
+/// Appends `s` as a JSON string: most stored text (ids, timestamps, names) needs no escape.
+pub fn push_json_str(out: &mut String, s: &str) {
+    out.push('"');
+    let mut done = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let esc: &str = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&s[done..i]);
+        if esc.is_empty() {
+            out.push_str(&format!("\\u{b:04x}"));
+        } else {
+            out.push_str(esc);
+        }
+        done = i + 1;
+    }
+    out.push_str(&s[done..]);
+    out.push('"');
 }
 
 impl Store {
@@ -411,6 +482,25 @@ mod tests {
                 (LogicalType::Json, _) => assert_eq!(got["a"][0], 1),
                 _ => assert_eq!(got, "a\"b"),
             }
+        }
+    }
+
+    #[test]
+    fn strings_are_escaped_as_serde_json_escapes_them() {
+        for s in [
+            "",
+            "plain",
+            "a\"b",
+            "back\\slash",
+            "new\nline\r\t",
+            "\u{0}\u{1f}\u{7f}",
+            "é 𝄞 \u{2028}",
+            "\"\"",
+            "end\\",
+        ] {
+            let mut out = String::from("x");
+            push_json_str(&mut out, s);
+            assert_eq!(out[1..], serde_json::to_string(s).unwrap(), "{s:?}");
         }
     }
 }
