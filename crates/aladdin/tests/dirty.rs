@@ -728,3 +728,88 @@ fn dirty_data_lands_raw_in_postgres_as_the_files_hold_it() {
         stderr(&mixed)
     );
 }
+
+/// A cleaning done inside SQLite, over the raw landing of `generate --dirty --out sqlite://…`,
+/// passes `verify --dirty`; the raw tables themselves fail it. (The customers: copies, padded
+/// copies, malformed emails, enum casing — the dbt project's recipes, in SQLite's SQL.)
+#[test]
+fn a_cleaning_inside_sqlite_passes_verify_dirty() {
+    let dir = tempfile::tempdir().unwrap();
+    let raw = dir.path().join("raw.db");
+    let clean = dir.path().join("clean.db");
+    ok(&[
+        "generate",
+        "--scenario",
+        "ecommerce",
+        "-q",
+        "--dirty",
+        "realistic",
+        "--from",
+        FROM,
+        "--to",
+        TO,
+        "--tables",
+        "customers",
+        "--out",
+        &format!("sqlite://{}", raw.display()),
+    ]);
+    let conn = rusqlite::Connection::open(&raw).unwrap();
+    let planted: i64 = conn
+        .query_row("SELECT count(*) FROM _defects", [], |r| r.get(0))
+        .unwrap();
+    assert!(planted > 0, "nothing planted in the customers");
+    conn.execute("ATTACH DATABASE ?1 AS clean", [clean.to_str().unwrap()])
+        .unwrap();
+    conn.execute_batch(
+        "CREATE TABLE clean.customers AS
+         WITH typed AS (
+             SELECT DISTINCT id, created_at, updated_at, deleted_at,
+                 trim(first_name) AS first_name, trim(last_name) AS last_name,
+                 replace(replace(lower(trim(email)), ' at ', '@'), '@@', '@') AS email,
+                 trim(username) AS username, upper(trim(country)) AS country,
+                 trim(city) AS city, lower(trim(persona)) AS persona, marketing_opt_in
+             FROM main.customers
+         ),
+         newest AS (
+             SELECT *, row_number() OVER (PARTITION BY id ORDER BY updated_at DESC) AS n
+             FROM typed
+         )
+         SELECT id, created_at, updated_at, deleted_at, first_name, last_name, email,
+             username, country, city, persona, marketing_opt_in
+         FROM newest WHERE n = 1;",
+    )
+    .unwrap();
+    drop(conn);
+    let grade = |db: &Path| {
+        aladdin(&[
+            "verify",
+            "--dirty",
+            "realistic",
+            "--scenario",
+            "ecommerce",
+            "--from",
+            FROM,
+            "--to",
+            TO,
+            "--tables",
+            "customers",
+            "--against",
+            &format!("sqlite://{}", db.display()),
+        ])
+    };
+    let naive = grade(&raw);
+    assert_eq!(naive.status.code(), Some(1), "{}", stderr(&naive));
+    assert!(
+        // printed only when a defect is left in
+        String::from_utf8_lossy(&naive.stdout).contains("defects left in (examples):"),
+        "{}",
+        String::from_utf8_lossy(&naive.stdout)
+    );
+    let cleaned = grade(&clean);
+    assert!(
+        cleaned.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&cleaned.stdout),
+        stderr(&cleaned)
+    );
+}
