@@ -368,45 +368,32 @@ fn the_example_dbt_project_cleans_the_realistic_profile() {
     let Some(db) = FreshDb::create(test) else {
         return;
     };
-    // land the dirty JSON Lines as they are: every column text, every day appended
-    let files = tempfile::tempdir().unwrap();
-    let landed = [&CLEANED[..], &["products"]].concat();
-    generate(
-        files.path(),
-        &[
-            "--dirty",
-            "realistic",
-            "--format",
-            "jsonl",
-            "--tables",
-            &landed.join(","),
-        ],
-    );
-    let scenario = faux::Scenario::by_name("ecommerce", faux::DEFAULT_SEED).unwrap();
+    // land the dirty extracts as a loader that types nothing would: `generate --dirty
+    // --out postgres://…` writes every column as text, every day appended, and `_defects`
     let pg = db.connect();
     pg.exec("CREATE SCHEMA raw");
-    for name in &landed {
-        let table = scenario.table(name).unwrap();
-        let columns: Vec<String> = table
-            .columns
-            .iter()
-            .map(|c| format!("\"{}\" text", c.name))
-            .collect();
-        pg.exec(&format!("CREATE TABLE raw.{name} ({})", columns.join(", ")));
-        for (path, bytes) in tree(&files.path().join(name)) {
-            let text = String::from_utf8(bytes).unwrap();
-            let rows: Vec<serde_json::Value> = text
-                .lines()
-                .map(|l| serde_json::from_str(l).unwrap())
-                .collect();
-            assert!(!text.contains("$j$"), "{path}");
-            // JSON numbers and booleans land as their text, like a loader that types nothing
-            pg.exec(&format!(
-                "INSERT INTO raw.{name} SELECT * FROM json_populate_recordset(null::raw.{name}, $j${}$j$)",
-                serde_json::Value::Array(rows)
-            ));
-        }
-    }
+    let landed = [&CLEANED[..], &["products"]].concat();
+    let url = db.url();
+    ok(&[
+        "generate",
+        "--scenario",
+        "ecommerce",
+        "--from",
+        FROM,
+        "--to",
+        TO,
+        "-q",
+        "--dirty",
+        "realistic",
+        "--tables",
+        &landed.join(","),
+        "--out",
+        &url,
+        "--schema",
+        "raw",
+    ]);
+    let planted = pg.one("SELECT count(*) FROM raw._defects");
+    assert_ne!(planted, "0", "the manifest is in the database");
     let project = repo_root().join("examples/dirty_dbt");
     let work = tempfile::tempdir().unwrap();
     let run = Command::new(&dbt)
@@ -481,5 +468,348 @@ fn the_example_dbt_project_cleans_the_realistic_profile() {
         plain.status.success(),
         "{}",
         String::from_utf8_lossy(&plain.stdout)
+    );
+}
+
+// ---- dirty data straight into a database: raw text tables and a `_defects` table ----
+
+const LANDED: &str = "customers,orders,order_items,payments";
+
+/// Rows as text cells (null as `None`), the day last.
+type Cells = Vec<Option<String>>;
+
+/// What the raw tables must hold: every row of the dirty CSV files, with its day, per table
+/// (sorted); and the manifest files' records as `_defects` rows (sorted).
+fn files_as_landed(dir: &Path) -> (BTreeMap<String, Vec<Cells>>, Vec<Cells>) {
+    let mut tables = BTreeMap::new();
+    for name in LANDED.split(',') {
+        let mut rows = Vec::new();
+        for (path, bytes) in tree(&dir.join(name)) {
+            let day = path.split('/').next().unwrap().trim_start_matches("date=");
+            let (_, records) = parse_csv(&bytes);
+            for r in records {
+                // a CSV cell cannot tell null from empty: the raw tables are compared the same way
+                let mut cells: Cells = r.into_iter().map(Some).collect();
+                cells.push(Some(day.to_string()));
+                rows.push(cells);
+            }
+        }
+        rows.sort();
+        tables.insert(name.to_string(), rows);
+    }
+    let mut defects: Vec<Cells> = manifest(dir)
+        .iter()
+        .map(|d| {
+            ["table", "day", "key", "column", "kind", "clean", "dirty"]
+                .iter()
+                .map(|c| d[*c].as_str().map(str::to_string))
+                .collect()
+        })
+        .collect();
+    defects.sort();
+    (tables, defects)
+}
+
+/// A query's rows with nulls as empty text (as CSV shows them) — not for `_defects`, whose
+/// nulls mean something.
+fn as_csv(mut rows: Vec<Cells>) -> Vec<Cells> {
+    for r in &mut rows {
+        for c in r.iter_mut() {
+            c.get_or_insert_with(String::new);
+        }
+    }
+    rows.sort();
+    rows
+}
+
+fn select_all(table: &faux::TableDef, qualify: &str, day_as_text: &str) -> String {
+    let cols: Vec<String> = table
+        .columns
+        .iter()
+        .map(|c| format!("\"{}\"", c.name))
+        .collect();
+    format!(
+        "SELECT {}, {day_as_text} FROM {qualify}\"{}\"",
+        cols.join(", "),
+        table.name
+    )
+}
+
+fn dirty_load(url: &str, extra: &[&str]) -> std::process::Output {
+    aladdin(
+        &[
+            &[
+                "generate",
+                "--scenario",
+                "ecommerce",
+                "-q",
+                "--dirty",
+                "nasty",
+                "--tables",
+                LANDED,
+                "--out",
+                url,
+            ][..],
+            extra,
+        ]
+        .concat(),
+    )
+}
+
+fn grade_naive(url: &str, extra: &[&str]) -> std::process::Output {
+    aladdin(
+        &[
+            &[
+                "verify",
+                "--dirty",
+                "nasty",
+                "--scenario",
+                "ecommerce",
+                "--from",
+                FROM,
+                "--to",
+                TO,
+                "--tables",
+                LANDED,
+                "--against",
+                url,
+            ][..],
+            extra,
+        ]
+        .concat(),
+    )
+}
+
+/// `generate --dirty --out sqlite://…` lands exactly the rows and manifest the files hold, a
+/// rerun of a day changes nothing, and the naive landing fails `verify --dirty`.
+#[test]
+fn dirty_data_lands_raw_in_sqlite_as_the_files_hold_it() {
+    let files = tempfile::tempdir().unwrap();
+    generate(files.path(), &["--dirty", "nasty", "--tables", LANDED]);
+    let (expected, expected_defects) = files_as_landed(files.path());
+    assert!(!expected_defects.is_empty());
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("raw.db");
+    let url = format!("sqlite://{}", db.display());
+    let range = ["--from", FROM, "--to", TO];
+    let load = dirty_load(&url, &range);
+    assert!(load.status.success(), "{}", stderr(&load));
+    let scenario = faux::Scenario::by_name("ecommerce", faux::DEFAULT_SEED).unwrap();
+    let contents = || {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        let query = |sql: &str| -> Vec<Cells> {
+            let mut stmt = conn.prepare(sql).unwrap();
+            let n = stmt.column_count();
+            stmt.query_map([], |r| {
+                (0..n)
+                    .map(|i| r.get::<_, Option<String>>(i))
+                    .collect::<Result<Cells, _>>()
+            })
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap()
+        };
+        let tables: BTreeMap<String, Vec<Cells>> = LANDED
+            .split(',')
+            .map(|name| {
+                let t = scenario.table(name).unwrap();
+                (name.to_string(), as_csv(query(&select_all(t, "", "_day"))))
+            })
+            .collect();
+        let mut defects =
+            query("SELECT \"table\", day, key, \"column\", kind, clean, dirty FROM _defects");
+        defects.sort();
+        (tables, defects)
+    };
+    let first = contents();
+    assert_eq!(first.0, expected, "the raw tables hold the files' rows");
+    assert_eq!(first.1, expected_defects, "_defects holds the manifest");
+    // a day loaded again (a rerun, an overlapping range) replaces itself
+    let again = dirty_load(&url, &["--date", "2020-01-03"]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert_eq!(contents(), first, "a rerun of a day changed the raw tables");
+
+    let naive = grade_naive(&url, &[]);
+    assert_eq!(naive.status.code(), Some(1), "{}", stderr(&naive));
+    // a clean load cannot mix into the raw tables, nor the raw into clean ones
+    let clean_db = dir.path().join("clean.db");
+    let clean_url = format!("sqlite://{}", clean_db.display());
+    ok(&[
+        "generate",
+        "--scenario",
+        "ecommerce",
+        "-q",
+        "--date",
+        FROM,
+        "--tables",
+        LANDED,
+        "--out",
+        &clean_url,
+    ]);
+    let mixed = dirty_load(&clean_url, &["--date", FROM]);
+    assert_eq!(mixed.status.code(), Some(1), "{}", stderr(&mixed));
+    assert!(stderr(&mixed).contains("text"), "{}", stderr(&mixed));
+    let flags = dirty_load(&url, &["--date", FROM, "--foreign-keys"]);
+    assert_eq!(flags.status.code(), Some(2), "{}", stderr(&flags));
+}
+
+/// The same into PostgreSQL: the rows and manifest the files hold, idempotent reruns, the
+/// naive landing failing `verify --dirty`, a typed (clean) schema refused.
+#[test]
+fn dirty_data_lands_raw_in_postgres_as_the_files_hold_it() {
+    let test = "dirty_data_lands_raw_in_postgres_as_the_files_hold_it";
+    let Some(db) = FreshDb::create(test) else {
+        return;
+    };
+    let files = tempfile::tempdir().unwrap();
+    generate(files.path(), &["--dirty", "nasty", "--tables", LANDED]);
+    let (expected, expected_defects) = files_as_landed(files.path());
+    let pg = db.connect();
+    pg.exec("CREATE SCHEMA raw");
+    let url = db.url();
+    let into_raw = ["--schema", "raw"];
+    let load = dirty_load(
+        &url,
+        &[&into_raw[..], &["--from", FROM, "--to", TO]].concat(),
+    );
+    assert!(load.status.success(), "{}", stderr(&load));
+    let scenario = faux::Scenario::by_name("ecommerce", faux::DEFAULT_SEED).unwrap();
+    let contents = || {
+        let tables: BTreeMap<String, Vec<Cells>> = LANDED
+            .split(',')
+            .map(|name| {
+                let t = scenario.table(name).unwrap();
+                (
+                    name.to_string(),
+                    as_csv(pg.rows(&select_all(t, "raw.", "_day::text"))),
+                )
+            })
+            .collect();
+        let mut defects = pg.rows(
+            "SELECT \"table\", day::text, key, \"column\", kind, clean, dirty FROM raw._defects",
+        );
+        defects.sort();
+        (tables, defects)
+    };
+    let first = contents();
+    assert_eq!(first.0, expected, "the raw tables hold the files' rows");
+    assert_eq!(first.1, expected_defects, "_defects holds the manifest");
+    let again = dirty_load(
+        &url,
+        &[
+            &into_raw[..],
+            &["--from", "2020-01-03", "--to", "2020-01-04"],
+        ]
+        .concat(),
+    );
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert_eq!(contents(), first, "a rerun of days changed the raw tables");
+
+    let naive = grade_naive(&url, &into_raw);
+    assert_eq!(naive.status.code(), Some(1), "{}", stderr(&naive));
+    // the clean load in `public` is typed: dirty rows are refused there, naming why
+    ok(&[
+        "generate",
+        "--scenario",
+        "ecommerce",
+        "-q",
+        "--date",
+        FROM,
+        "--tables",
+        LANDED,
+        "--out",
+        &url,
+    ]);
+    let mixed = dirty_load(&url, &["--date", FROM]);
+    assert_eq!(mixed.status.code(), Some(1), "{}", stderr(&mixed));
+    assert!(
+        stderr(&mixed).contains("raw table's columns are text"),
+        "{}",
+        stderr(&mixed)
+    );
+}
+
+/// A cleaning done inside SQLite, over the raw landing of `generate --dirty --out sqlite://…`,
+/// passes `verify --dirty`; the raw tables themselves fail it. (The customers: copies, padded
+/// copies, malformed emails, enum casing — the dbt project's recipes, in SQLite's SQL.)
+#[test]
+fn a_cleaning_inside_sqlite_passes_verify_dirty() {
+    let dir = tempfile::tempdir().unwrap();
+    let raw = dir.path().join("raw.db");
+    let clean = dir.path().join("clean.db");
+    ok(&[
+        "generate",
+        "--scenario",
+        "ecommerce",
+        "-q",
+        "--dirty",
+        "realistic",
+        "--from",
+        FROM,
+        "--to",
+        TO,
+        "--tables",
+        "customers",
+        "--out",
+        &format!("sqlite://{}", raw.display()),
+    ]);
+    let conn = rusqlite::Connection::open(&raw).unwrap();
+    let planted: i64 = conn
+        .query_row("SELECT count(*) FROM _defects", [], |r| r.get(0))
+        .unwrap();
+    assert!(planted > 0, "nothing planted in the customers");
+    conn.execute("ATTACH DATABASE ?1 AS clean", [clean.to_str().unwrap()])
+        .unwrap();
+    conn.execute_batch(
+        "CREATE TABLE clean.customers AS
+         WITH typed AS (
+             SELECT DISTINCT id, created_at, updated_at, deleted_at,
+                 trim(first_name) AS first_name, trim(last_name) AS last_name,
+                 replace(replace(lower(trim(email)), ' at ', '@'), '@@', '@') AS email,
+                 trim(username) AS username, upper(trim(country)) AS country,
+                 trim(city) AS city, lower(trim(persona)) AS persona, marketing_opt_in
+             FROM main.customers
+         ),
+         newest AS (
+             SELECT *, row_number() OVER (PARTITION BY id ORDER BY updated_at DESC) AS n
+             FROM typed
+         )
+         SELECT id, created_at, updated_at, deleted_at, first_name, last_name, email,
+             username, country, city, persona, marketing_opt_in
+         FROM newest WHERE n = 1;",
+    )
+    .unwrap();
+    drop(conn);
+    let grade = |db: &Path| {
+        aladdin(&[
+            "verify",
+            "--dirty",
+            "realistic",
+            "--scenario",
+            "ecommerce",
+            "--from",
+            FROM,
+            "--to",
+            TO,
+            "--tables",
+            "customers",
+            "--against",
+            &format!("sqlite://{}", db.display()),
+        ])
+    };
+    let naive = grade(&raw);
+    assert_eq!(naive.status.code(), Some(1), "{}", stderr(&naive));
+    assert!(
+        // printed only when a defect is left in
+        String::from_utf8_lossy(&naive.stdout).contains("defects left in (examples):"),
+        "{}",
+        String::from_utf8_lossy(&naive.stdout)
+    );
+    let cleaned = grade(&clean);
+    assert!(
+        cleaned.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&cleaned.stdout),
+        stderr(&cleaned)
     );
 }

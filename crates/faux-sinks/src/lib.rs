@@ -16,6 +16,8 @@
 //! - `object` (feature `s3`): the same files in object storage (`s3://BUCKET/PREFIX`), each
 //!   partition visible complete or not at all, and read back for `verify`.
 //! - [`pool`]: the one worker pool (days or partitions handed out in order to scoped threads).
+//! - `raw` (features `postgres`/`sqlite`): dirty data straight into a database, as raw text
+//!   tables and a `_defects` table (`generate --dirty … --out postgres://…|sqlite://…`).
 //! - `postgres` (feature `postgres`): idempotent daily loads into PostgreSQL with binary COPY,
 //!   and reading tables back for `verify`.
 //! - `sqlite` (feature `sqlite`): the same semantics for a SQLite file.
@@ -33,6 +35,9 @@ pub mod manifest;
 #[cfg(feature = "s3")]
 pub mod object;
 pub mod parquet;
+/// Dirty data into PostgreSQL or SQLite: raw text tables and a `_defects` table.
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+pub mod raw;
 /// The one worker pool lives in faux (the engine parallelises a day too); re-exported for the
 /// sinks that always used it from here.
 pub use faux::pool;

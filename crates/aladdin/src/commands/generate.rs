@@ -80,8 +80,9 @@ pub struct GenerateArgs {
     shard: Shard,
 
     /// Plant defects in the daily extract (duplicates, nulls, malformed emails, enum casing,
-    /// amounts in cents, orphan lines), each recorded in OUT/_defects/; off writes the clean
-    /// data. The same seed and profile plant the same defects.
+    /// amounts in cents, orphan lines), each recorded in OUT/_defects/ (a database --out: raw
+    /// text tables and a _defects table); off writes the clean data. The same seed and profile
+    /// plant the same defects.
     #[arg(long, default_value = "off", value_parser = parse_profile)]
     dirty: Profile,
 }
@@ -175,13 +176,6 @@ pub fn run(args: GenerateArgs, quiet: bool) -> anyhow::Result<()> {
     }
     // ---- a database --out hands over to commands/load.rs ----
     if let Some(database) = super::load::Database::from_out(&args.out, &args.db)? {
-        if args.dirty != Profile::Off {
-            usage!(
-                "--dirty {} writes files for now: give a folder --out, and load the files with \
-                 the loader under test",
-                args.dirty
-            );
-        }
         if view != View::Extract {
             usage!(
                 "a database --out loads the daily extract: drop --view {}",
@@ -196,6 +190,9 @@ pub fn run(args: GenerateArgs, quiet: bool) -> anyhow::Result<()> {
             tables,
             days: range,
         };
+        if args.dirty != Profile::Off {
+            return super::load::run_dirty(database, &args.db, run, args.dirty, quiet);
+        }
         return super::load::run(database, &args.db, run, quiet);
     }
     // ---- end of the database hand-over ----

@@ -6,9 +6,11 @@ use std::path::Path;
 use std::time::Instant;
 
 use clap::Args;
+use faux::dirty::Profile;
 use faux::{DateRange, Scenario, TableDef};
 use faux_sinks::destination::{Destination, Kind};
 use faux_sinks::postgres::{PgError, PgLoad, PgTarget};
+use faux_sinks::raw::RawLoad;
 use faux_sinks::sqlite::SqliteLoad;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -156,6 +158,77 @@ pub fn run(database: Database, db: &DbArgs, run: LoadRun<'_>, quiet: bool) -> an
             if days == 1 { "" } else { "s" },
             run.scenario.name(),
             run.scenario.seed(),
+        );
+    }
+    Ok(())
+}
+
+/// `generate --dirty P --out DATABASE`: the dirty extracts landed raw (every column text, no
+/// keys, a `_day` column) with the manifest in a `_defects` table (`faux_sinks::raw`), one
+/// transaction per day, in order.
+pub fn run_dirty(
+    database: Database,
+    db: &DbArgs,
+    run: LoadRun<'_>,
+    profile: Profile,
+    quiet: bool,
+) -> anyhow::Result<()> {
+    if db.foreign_keys {
+        usage!(
+            "--dirty {profile} lands raw tables without keys (orphan lines and duplicates would break them): drop --foreign-keys"
+        );
+    }
+    if db.jobs.is_some_and(|j| j > 1) {
+        usage!("--dirty {profile} loads days in order on one connection: drop --jobs");
+    }
+    let days = run.days.day_count() as u64;
+    let bar = if quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::with_draw_target(Some(days), ProgressDrawTarget::stderr())
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} days {elapsed_precise} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let tables = run.tables.len();
+    let load = RawLoad {
+        scenario: run.scenario,
+        tables: run.tables,
+        days: run.days,
+        profile,
+    };
+    let (summary, place) = match database {
+        Database::Postgres(target) => {
+            let summary = load.run_pg(&target, &|_| bar.inc(1)).map_err(|e| {
+                let schema_problem = matches!(
+                    e,
+                    PgError::MissingSchema { .. } | PgError::Incompatible { .. }
+                );
+                let e = anyhow::Error::new(e);
+                if schema_problem {
+                    e.context(format!("--schema {}", target.schema))
+                } else {
+                    e
+                }
+            })?;
+            (summary, format!("PostgreSQL {}", target.describe()))
+        }
+        Database::Sqlite(path) => {
+            let summary = load.run_sqlite(&path, &|_| bar.inc(1))?;
+            (summary, format!("SQLite {}", path.display()))
+        }
+    };
+    bar.finish_and_clear();
+    if !quiet {
+        eprintln!(
+            "{} rows with {} planted defects (--dirty {profile}): {tables} tables × {days} day{} of {} (seed {}) landed raw in {place}; the defects are listed in its table {}",
+            summary.rows,
+            summary.defects,
+            if days == 1 { "" } else { "s" },
+            load.scenario.name(),
+            load.scenario.seed(),
+            faux_sinks::raw::DEFECTS_TABLE,
         );
     }
     Ok(())

@@ -168,16 +168,9 @@ pub async fn release(target: &PgTarget, client: &Client) -> Result<(), PgError> 
     Ok(())
 }
 
-/// Checks the schema, takes the load lock (held by `client`'s session until it closes),
-/// creates missing tables, foreign keys and indexes, and finds which tables start empty.
-/// Nothing is created unless every existing table can be loaded into.
-pub async fn prepare(
-    target: &PgTarget,
-    client: &Client,
-    tables: &[&'static TableDef],
-    with_foreign_keys: bool,
-) -> Result<Prepared, PgError> {
-    target.check_schema(client).await?;
+/// Takes the load lock of the schema (held by `client`'s session until [`release`] or it
+/// closes): one load at a time into a schema, clean or dirty.
+pub async fn lock(target: &PgTarget, client: &Client) -> Result<(), PgError> {
     // A load that just ended may still hold the lock for a moment: its backend exits after
     // the client has gone. Wait that long, not for a load that is really running.
     client
@@ -204,6 +197,20 @@ pub async fn prepare(
         .batch_execute("RESET lock_timeout")
         .await
         .map_err(|e| target.sql_error("taking the load lock", &e))?;
+    Ok(())
+}
+
+/// Checks the schema, takes the load lock (held by `client`'s session until it closes),
+/// creates missing tables, foreign keys and indexes, and finds which tables start empty.
+/// Nothing is created unless every existing table can be loaded into.
+pub async fn prepare(
+    target: &PgTarget,
+    client: &Client,
+    tables: &[&'static TableDef],
+    with_foreign_keys: bool,
+) -> Result<Prepared, PgError> {
+    target.check_schema(client).await?;
+    lock(target, client).await?;
 
     let mut missing = Vec::new();
     for &table in tables {
