@@ -30,7 +30,7 @@ pub mod destination;
 pub mod files;
 pub mod jsonl;
 pub mod manifest;
-#[cfg(feature = "s3")]
+#[cfg(feature = "object")]
 pub mod object;
 pub mod parquet;
 /// The one worker pool lives in faux (the engine parallelises a day too); re-exported for the
