@@ -265,12 +265,12 @@ fn url(kind: Kind, feature: &'static str, url: &str) -> Result<Destination, Dest
 /// may have `s3` without `gcs`, say).
 #[cfg(feature = "object")]
 fn object_client_built(feature: &str) -> bool {
-    match feature {
-        "s3" => cfg!(feature = "s3"),
-        "gcs" => cfg!(feature = "gcs"),
-        "azure" => cfg!(feature = "azure"),
-        _ => false,
-    }
+    const BUILT: [(&str, bool); 3] = [
+        ("s3", cfg!(feature = "s3")),
+        ("gcs", cfg!(feature = "gcs")),
+        ("azure", cfg!(feature = "azure")),
+    ];
+    BUILT.iter().any(|&(f, built)| built && f == feature)
 }
 
 #[cfg(any(feature = "amqp", feature = "nats"))]
