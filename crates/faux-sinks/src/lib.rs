@@ -13,8 +13,9 @@
 //! - [`files`]: formats, layouts (Hive-style partitions or flat), atomic partition writes and
 //!   the parallel run.
 //! - [`manifest`]: the `_manifest.json` describing an output folder.
-//! - `object` (feature `s3`): the same files in object storage (`s3://BUCKET/PREFIX`), each
-//!   partition visible complete or not at all, and read back for `verify`.
+//! - `object` (features `s3`, `gcs`, `azure`): the same files in object storage
+//!   (`s3://BUCKET/PREFIX`, `gs://…`, `az://CONTAINER/PREFIX`), each partition visible complete
+//!   or not at all, and read back for `verify`.
 //! - [`pool`]: the one worker pool (days or partitions handed out in order to scoped threads).
 //! - `postgres` (feature `postgres`): idempotent daily loads into PostgreSQL with binary COPY,
 //!   and reading tables back for `verify`.
