@@ -10,8 +10,13 @@
 #   .venv-clients/airbyte/    airbyte-cdk               crates/genie/tests/clients.rs
 #   .venv-clients/python/     maturin, pyspark 4, pyarrow, pandas, polars, duckdb, pytest
 #                             crates/aladdin/tests/python.rs (builds the faux_genie wheel)
-#   .venv-clients/moto/       moto[server], pyarrow     crates/aladdin/tests/s3.rs (a local S3
-#                             server, and pyarrow's S3FileSystem to read back what aladdin wrote)
+#   .venv-clients/moto/       moto[server], pyarrow     crates/aladdin/tests/object_storage.rs (a
+#                             local S3 server, and pyarrow's S3 and Azure file systems to read
+#                             back what aladdin wrote)
+#   .venv-clients/azurite/    azurite (npm)             crates/aladdin/tests/object_storage.rs
+#                             (bin/azurite-blob links to its node_modules/.bin)
+#   .venv-clients/duckdb/     duckdb 1.5.5, duckdb-extension-httpfs 1.5.5, pyarrow
+#                             crates/aladdin/tests/object_storage.rs (DuckDB reads S3 back)
 #   .venv-clients/playwright/ playwright-core (npm)     crates/genie/tests/console.rs
 #
 # The console's browser test also wants Debian's chromium (`.ci/run` installs it) and node.
@@ -33,9 +38,12 @@ echo "== real API clients for crates/genie/tests/clients.rs (into .venv-clients/
 # one venv per tool: their pins clash with each other and with dbt in .venv
 clients_venv() {  # NAME EXECUTABLE PACKAGE…
   local dir=".venv-clients/$1" exe="$2"; shift 2
-  if [ ! -x "$dir/bin/$exe" ]; then
+  if [ ! -x "$dir/bin/$exe" ] || [ -f "$dir/.incomplete" ]; then
     python3 -m venv "$dir"
+    # a failed install is retried next time, not taken for a finished venv
+    touch "$dir/.incomplete"
     "$dir/bin/pip" install --quiet --disable-pip-version-check "$@"
+    rm "$dir/.incomplete"
   fi
 }
 clients_venv dlt dlt "dlt[postgres]==1.31.*"
@@ -49,10 +57,24 @@ echo "== the Python package's build and test tools (into .venv-clients/python)"
 clients_venv python maturin "maturin==1.16.*" "pyspark==4.0.*" "pyarrow==26.*" \
   "pandas==3.*" "polars==2.*" "duckdb==2.*" "pytest==9.*"
 
-echo "== a local S3 server and an independent S3 reader for crates/aladdin/tests/s3.rs (into .venv-clients/moto)"
-# its own venv: moto pins boto3/werkzeug versions the other tools need not share
+echo "== object-storage emulators and independent readers for crates/aladdin/tests/object_storage.rs"
+# its own venv: moto pins boto3/werkzeug versions the other tools need not share; its pyarrow
+# reads S3 and Azure back. (No GCS emulator: the ones on PyPI lack the XML API object_store's
+# GCS client speaks; see the README's object storage section.)
 clients_venv moto moto_server "moto[server]==5.*" "pyarrow==26.*"
 .venv-clients/moto/bin/python -c "import moto, pyarrow; print('moto', moto.__version__, 'pyarrow', pyarrow.__version__)"
+# DuckDB with its httpfs extension from PyPI (the extension's wheel pins the DuckDB version it
+# was built for, and is loaded from its file: DuckDB's own extension download needs the
+# internet). 1.5.5, not the 2.x of .venv-clients/python: no httpfs wheel is built for 2.x.
+clients_venv duckdb python "duckdb==1.5.5" "duckdb-extension-httpfs==1.5.5" "pyarrow==26.*"
+.venv-clients/duckdb/bin/python -c "import duckdb; print('duckdb', duckdb.__version__)"
+# Azurite, Microsoft's Azure Storage emulator, from npm (node runs it)
+if [ ! -x .venv-clients/azurite/bin/azurite-blob ]; then
+  mkdir -p .venv-clients/azurite/bin
+  npm install --silent --no-audit --no-fund --prefix .venv-clients/azurite "azurite@3.37.0"
+  ln -sf ../node_modules/.bin/azurite-blob .venv-clients/azurite/bin/azurite-blob
+fi
+echo "azurite $(.venv-clients/azurite/bin/azurite-blob --version)"
 .venv-clients/dlt/bin/dlt --version
 .venv-clients/schemathesis/bin/schemathesis --version
 .venv-clients/python/bin/maturin --version

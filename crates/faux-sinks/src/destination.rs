@@ -1,6 +1,6 @@
 //! Where rows go or are read from, parsed once from what a user typed: a folder,
-//! `postgres://…`, `sqlite://…`, `amqp://…`, `nats://…`, `s3://…` (object storage) or `-`
-//! (standard output).
+//! `postgres://…`, `sqlite://…`, `amqp://…`, `nats://…`, `s3://…`, `gs://…`, `az://…` (object
+//! storage) or `-` (standard output).
 //!
 //! [`Destination::parse`] knows every scheme, whatever this build supports (a scheme whose
 //! feature is off is an error that names the feature), and checks a URL without connecting.
@@ -24,7 +24,7 @@ pub enum Kind {
     Sqlite,
     Amqp,
     Nats,
-    /// `s3://BUCKET/PREFIX` (and `gs://`, `az://`, named only to say how to reach them).
+    /// `s3://BUCKET/PREFIX`, `gs://BUCKET/PREFIX`, `az://CONTAINER/PREFIX`.
     ObjectStore,
     Stdout,
 }
@@ -51,7 +51,9 @@ impl Kind {
             Kind::Sqlite => "sqlite://PATH.db",
             Kind::Amqp => "amqp://USER:PASSWORD@HOST[:PORT]/VHOST",
             Kind::Nats => "nats://HOST[:PORT]",
-            Kind::ObjectStore => "s3://BUCKET[/PREFIX]",
+            Kind::ObjectStore => {
+                "s3://BUCKET[/PREFIX], gs://BUCKET[/PREFIX] or az://CONTAINER[/PREFIX]"
+            }
             Kind::Stdout => "- (standard output)",
         }
     }
@@ -76,8 +78,8 @@ const SCHEMES: [(&str, Kind, &str); 10] = [
     ("nats", Kind::Nats, "nats"),
     ("tls", Kind::Nats, "nats"),
     ("s3", Kind::ObjectStore, "s3"),
-    ("gs", Kind::ObjectStore, "s3"),
-    ("az", Kind::ObjectStore, "s3"),
+    ("gs", Kind::ObjectStore, "gcs"),
+    ("az", Kind::ObjectStore, "azure"),
 ];
 
 /// A broker URL: as given, to connect with, and as shown to people, without credentials.
@@ -107,7 +109,7 @@ pub enum Destination {
     Amqp(BrokerUrl),
     #[cfg(feature = "nats")]
     Nats(BrokerUrl),
-    #[cfg(feature = "s3")]
+    #[cfg(feature = "object")]
     ObjectStore(crate::object::ObjectUrl),
     Stdout,
 }
@@ -226,7 +228,7 @@ impl Destination {
             Destination::Amqp(_) => Kind::Amqp,
             #[cfg(feature = "nats")]
             Destination::Nats(_) => Kind::Nats,
-            #[cfg(feature = "s3")]
+            #[cfg(feature = "object")]
             Destination::ObjectStore(_) => Kind::ObjectStore,
             Destination::Stdout => Kind::Stdout,
         }
@@ -235,27 +237,6 @@ impl Destination {
 
 /// A URL of a known scheme, as its client reads it.
 fn url(kind: Kind, feature: &'static str, url: &str) -> Result<Destination, DestinationError> {
-    // only S3's protocol is built: Google's and Azure's would each double the client's
-    // dependencies, and both have an S3-compatible way in
-    if kind == Kind::ObjectStore && !url.starts_with("s3://") {
-        let (scheme, service) = if url.starts_with("gs://") {
-            (
-                "gs",
-                "Google Cloud Storage (its XML API speaks S3: AWS_ENDPOINT_URL=https://storage.googleapis.com with HMAC keys)",
-            )
-        } else {
-            (
-                "az",
-                "Azure Blob Storage (reach it through an S3 gateway such as MinIO's)",
-            )
-        };
-        return Err(DestinationError::ObjectStore {
-            shown: redact(url),
-            reason: format!(
-                "{scheme}:// is {service}; this build writes object storage through s3://BUCKET[/PREFIX] only"
-            ),
-        });
-    }
     match kind {
         #[cfg(feature = "postgres")]
         Kind::Postgres => Ok(Destination::Postgres(Box::new(PgTarget::parse(url, None)?))),
@@ -265,8 +246,8 @@ fn url(kind: Kind, feature: &'static str, url: &str) -> Result<Destination, Dest
         Kind::Amqp => broker(kind, url, crate::stream::amqp::parse_url).map(Destination::Amqp),
         #[cfg(feature = "nats")]
         Kind::Nats => broker(kind, url, crate::stream::nats::parse_url).map(Destination::Nats),
-        #[cfg(feature = "s3")]
-        Kind::ObjectStore => crate::object::ObjectUrl::parse(url)
+        #[cfg(feature = "object")]
+        Kind::ObjectStore if object_client_built(feature) => crate::object::ObjectUrl::parse(url)
             .map(Destination::ObjectStore)
             .map_err(|reason| DestinationError::ObjectStore {
                 shown: redact(url),
@@ -278,6 +259,18 @@ fn url(kind: Kind, feature: &'static str, url: &str) -> Result<Destination, Dest
             feature,
         }),
     }
+}
+
+/// Whether the object-storage client of a scheme's cargo feature is in this build (a build
+/// may have `s3` without `gcs`, say).
+#[cfg(feature = "object")]
+fn object_client_built(feature: &str) -> bool {
+    const BUILT: [(&str, bool); 3] = [
+        ("s3", cfg!(feature = "s3")),
+        ("gcs", cfg!(feature = "gcs")),
+        ("azure", cfg!(feature = "azure")),
+    ];
+    BUILT.iter().any(|&(f, built)| built && f == feature)
 }
 
 #[cfg(any(feature = "amqp", feature = "nats"))]
@@ -560,17 +553,36 @@ mod tests {
     }
 
     #[test]
-    fn google_and_azure_urls_say_how_to_reach_them() {
-        for (url, says) in [
-            ("gs://bucket/x", "storage.googleapis.com"),
-            ("az://container/x", "S3 gateway"),
+    #[cfg(all(feature = "gcs", feature = "azure"))]
+    fn google_and_azure_urls() {
+        for (url, shown) in [
+            ("GS://shop-data/landing/", "gs://shop-data/landing"),
+            ("az://shop-data", "az://shop-data"),
         ] {
-            let e = Destination::parse(url).unwrap_err();
-            assert_eq!(e.kind(), Some(Kind::ObjectStore));
-            let msg = e.to_string();
-            assert!(msg.contains(url) && msg.contains(says), "{msg}");
-            assert!(msg.contains("s3://BUCKET[/PREFIX] only"), "{msg}");
+            match Destination::parse(url).unwrap() {
+                Destination::ObjectStore(u) => assert_eq!(u.to_string(), shown),
+                other => panic!("{url}: {other:?}"),
+            }
         }
+        let e = Destination::parse("az://Shop/x").unwrap_err();
+        assert_eq!(e.kind(), Some(Kind::ObjectStore));
+        assert!(e.to_string().contains("is not a container name"), "{e}");
+    }
+
+    #[test]
+    #[cfg(not(feature = "gcs"))]
+    fn google_without_its_feature_names_it() {
+        let e = Destination::parse("gs://bucket/x").unwrap_err();
+        assert_eq!(e.kind(), Some(Kind::ObjectStore));
+        assert!(e.to_string().contains("feature gcs"), "{e}");
+    }
+
+    #[test]
+    #[cfg(not(feature = "azure"))]
+    fn azure_without_its_feature_names_it() {
+        let e = Destination::parse("az://container/x").unwrap_err();
+        assert_eq!(e.kind(), Some(Kind::ObjectStore));
+        assert!(e.to_string().contains("feature azure"), "{e}");
     }
 
     #[test]

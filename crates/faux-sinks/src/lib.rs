@@ -13,8 +13,9 @@
 //! - [`files`]: formats, layouts (Hive-style partitions or flat), atomic partition writes and
 //!   the parallel run.
 //! - [`manifest`]: the `_manifest.json` describing an output folder.
-//! - `object` (feature `s3`): the same files in object storage (`s3://BUCKET/PREFIX`), each
-//!   partition visible complete or not at all, and read back for `verify`.
+//! - `object` (features `s3`, `gcs`, `azure`): the same files in object storage
+//!   (`s3://BUCKET/PREFIX`, `gs://…`, `az://CONTAINER/PREFIX`), each partition visible complete
+//!   or not at all, and read back for `verify`.
 //! - [`pool`]: the one worker pool (days or partitions handed out in order to scoped threads).
 //! - `raw` (features `postgres`/`sqlite`): dirty data straight into a database, as raw text
 //!   tables and a `_defects` table (`generate --dirty … --out postgres://…|sqlite://…`).
@@ -32,7 +33,7 @@ pub mod destination;
 pub mod files;
 pub mod jsonl;
 pub mod manifest;
-#[cfg(feature = "s3")]
+#[cfg(feature = "object")]
 pub mod object;
 pub mod parquet;
 /// Dirty data into PostgreSQL or SQLite: raw text tables and a `_defects` table.

@@ -114,7 +114,17 @@ pub fn requirements() -> Vec<Requirement> {
         client(
             "moto",
             "moto_server",
-            "aladdin s3::* (generate --out s3://… and verify against a local S3 server)",
+            "aladdin object_storage::* (generate --out s3://… and verify against a local S3 server; pyarrow reads every store back)",
+        ),
+        client(
+            "azurite",
+            "azurite-blob",
+            "aladdin object_storage::azure_* (generate --out az://… and verify against Azurite)",
+        ),
+        client(
+            "duckdb",
+            "python",
+            "aladdin object_storage::s3_a_year_of_shiny_rocks_round_trips_and_duckdb_reads_it_back (DuckDB with httpfs)",
         ),
         Requirement {
             tests: "genie console::the_console_works_in_a_real_browser (Chromium, node, playwright-core)",

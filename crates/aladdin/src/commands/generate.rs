@@ -28,9 +28,11 @@ use crate::usage::{UsageError, usage};
     aladdin generate --dirty realistic --from 2020-01-01 --to 2020-01-07 --format jsonl --out landing/\n  \
     aladdin generate --scenario shiny-rocks --from 2024-01-01 --to 2024-12-31 --format parquet --out s3://my-bucket/shiny\n\n\
     Files are written as OUT/<table>/date=YYYY-MM-DD/part-<shard>.<ext> plus OUT/_manifest.json.\n\
-    An s3:// --out gets the same layout; each partition appears complete or not at all, the manifest\n\
-    last. Credentials and endpoint come from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION,\n\
-    AWS_ENDPOINT_URL (an S3-compatible server) and AWS_ALLOW_HTTP=true (plain http).")]
+    An s3://, gs:// or az:// --out gets the same layout; each partition appears complete or not at\n\
+    all, the manifest last. Credentials and endpoint come from the usual variables: S3\n\
+    AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT_URL, AWS_ALLOW_HTTP=true;\n\
+    GCS GOOGLE_APPLICATION_CREDENTIALS (or STORAGE_EMULATOR_HOST for an emulator); Azure\n\
+    AZURE_STORAGE_ACCOUNT_NAME, AZURE_STORAGE_ACCOUNT_KEY (or AZURE_STORAGE_USE_EMULATOR=true).")]
 pub struct GenerateArgs {
     #[command(flatten)]
     scenario: ScenarioArgs,
@@ -52,7 +54,8 @@ pub struct GenerateArgs {
     #[arg(long, default_value = "csv", value_parser = parse_format)]
     format: Format,
 
-    /// Output folder, object storage (s3://BUCKET/PREFIX), or a database:
+    /// Output folder, object storage (s3://BUCKET/PREFIX, gs://BUCKET/PREFIX,
+    /// az://CONTAINER/PREFIX), or a database:
     /// postgres://USER@HOST:PORT/DB or sqlite://PATH.db.
     #[arg(long, default_value = "data")]
     out: PathBuf,

@@ -35,7 +35,8 @@ use faux_sinks::destination::Flag;
 pub struct VerifyArgs {
     /// What the pipeline loaded: postgres://USER@HOST:PORT/DB, sqlite://PATH.db, or a folder
     /// of CSV / JSON Lines / Parquet files (DIR/<table>/…/*.csv or DIR/<table>.csv), or the
-    /// same files in object storage: s3://BUCKET/PREFIX (credentials from AWS_* variables).
+    /// same files in object storage: s3://BUCKET/PREFIX, gs://BUCKET/PREFIX or
+    /// az://CONTAINER/PREFIX (credentials from the AWS_*, GOOGLE_* or AZURE_STORAGE_* variables).
     #[arg(long)]
     against: String,
 
