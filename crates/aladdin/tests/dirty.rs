@@ -790,6 +790,8 @@ fn files_as_landed(dir: &Path) -> (BTreeMap<String, Vec<Cells>>, Vec<Cells>) {
     }
     let mut defects: Vec<Cells> = manifest(dir)
         .iter()
+        // the legacy export is written into folders only: a database load does not land it
+        .filter(|d| d["table"] != "legacy_customers_export")
         .map(|d| {
             ["table", "day", "key", "column", "kind", "clean", "dirty"]
                 .iter()
