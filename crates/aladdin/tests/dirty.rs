@@ -510,6 +510,37 @@ fn a_cleaned_legacy_export_passes_verify_dirty_and_the_raw_export_fails() {
     assert!(stderr(&usage).contains("--dirty"), "{}", stderr(&usage));
 }
 
+/// The legacy export comes with the shop's customers only, and a clean rerun of the day
+/// removes it with its manifest.
+#[test]
+fn the_legacy_export_comes_with_customers_and_goes_with_a_clean_rerun() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let day = [
+        "generate",
+        "--scenario",
+        "ecommerce",
+        "--date",
+        "2020-01-03",
+        "-q",
+        "--out",
+        out,
+        "--tables",
+    ];
+    let legacy = dir.path().join("legacy_customers_export");
+    ok(&[&day[..], &["orders", "--dirty", "nasty"]].concat());
+    assert!(!legacy.exists(), "no customers, no legacy export");
+    ok(&[&day[..], &["customers", "--dirty", "nasty"]].concat());
+    assert_eq!(
+        tree(&legacy).into_keys().collect::<Vec<_>>(),
+        ["date=2020-01-03/part-0.csv"]
+    );
+    assert!(!tree(&dir.path().join("_defects/legacy_customers_export")).is_empty());
+    ok(&[&day[..], &["customers"]].concat());
+    assert!(tree(&legacy).is_empty());
+    assert!(tree(&dir.path().join("_defects/legacy_customers_export")).is_empty());
+}
+
 /// Loading the dirty files as they are fails the grade, per kind; the clean data itself (a
 /// perfect cleaner) passes it, so the grade can be passed.
 #[test]
