@@ -447,7 +447,57 @@ impl FileRun<'_> {
             // a clean rerun over a dirty folder: the partitions rewritten have no defects now
             crate::defects::forget(&self.out, &stats)?;
         }
+        self.legacy_exports(stop)?;
         manifest(&stats)?;
         Ok(stats)
+    }
+
+    /// With `--dirty`, the legacy export of each day (`legacy_customers_export/date=D/part-0.csv`)
+    /// when the run writes the shop's customers, by shard 0 (the file is a whole day), with
+    /// its defects in `OUT/_defects/legacy_customers_export/`; a clean rerun removes the
+    /// days' exports. Not listed in the folder's manifest: it is not a table of the scenario.
+    fn legacy_exports(&self, stop: &AtomicBool) -> Result<(), SinkError> {
+        use faux::dirty::legacy;
+        let Some(customers) = legacy::source_table(self.scenario) else {
+            return Ok(());
+        };
+        if self.shard.index != 0 || !self.tables.iter().any(|t| std::ptr::eq(*t, customers)) {
+            return Ok(());
+        }
+        if self.dirty == Profile::Off && !self.out.join(crate::defects::DEFECTS_DIR).is_dir() {
+            // a clean run into a folder never written dirty: no export to remove
+            return Ok(());
+        }
+        let days: Vec<Date> = self.days.days().collect();
+        let table = &legacy::LEGACY_CUSTOMERS;
+        crate::pool::run(days.len(), self.threads, |i| {
+            if stop.load(Ordering::Relaxed) {
+                return Err(SinkError::Interrupted);
+            }
+            let day = days[i];
+            let file = self.out.join(legacy::path(day));
+            let Some(export) = legacy::export(self.scenario, day, self.dirty) else {
+                let manifest = self
+                    .out
+                    .join(crate::defects::path(table.name, day, Shard::ALL));
+                for f in [file, manifest] {
+                    match fs::remove_file(&f) {
+                        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                            return Err(SinkError::io(&f, e));
+                        }
+                        _ => {}
+                    }
+                }
+                return Ok(());
+            };
+            let dir = file.parent().unwrap_or(&self.out);
+            fs::create_dir_all(dir).map_err(|e| SinkError::io(dir, e))?;
+            let tmp = dir.join(".part-0.csv.tmp");
+            fs::write(&tmp, &export.bytes).map_err(|e| SinkError::io(&tmp, e))?;
+            fs::rename(&tmp, &file).map_err(|e| SinkError::io(&file, e))?;
+            crate::defects::write(&self.out, table, day, Shard::ALL, &export.defects)
+        })
+        .map(|_| ())
+        .map_err(|(e, _)| e)
     }
 }

@@ -85,7 +85,8 @@ pub struct GenerateArgs {
     /// Plant defects in the daily extract (duplicates, nulls, malformed emails, enum casing,
     /// amounts in cents, orphan lines), each recorded in OUT/_defects/ (a database --out: raw
     /// text tables and a _defects table); off writes the clean data. The same seed and profile
-    /// plant the same defects.
+    /// plant the same defects. Into a folder, with customers, also the legacy export
+    /// OUT/legacy_customers_export/ (Latin-1 or a BOM, mixed timestamp formats).
     #[arg(long, default_value = "off", value_parser = parse_profile)]
     dirty: Profile,
 }

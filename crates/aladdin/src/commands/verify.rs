@@ -46,7 +46,8 @@ pub struct VerifyArgs {
     #[command(flatten)]
     days: Days,
 
-    /// Only these tables (comma-separated; default: all).
+    /// Only these tables (comma-separated; default: all). With --dirty, also
+    /// legacy_customers_export (the cleaned legacy export; graded only when named).
     #[arg(long, value_delimiter = ',')]
     tables: Vec<String>,
 
@@ -236,7 +237,31 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<()> {
     let scenario = args.scenario.load()?;
     let range = args.days.range(None)?;
     let (from, to) = (range.first(), range.last());
-    let tables = super::generate::select_tables(&scenario, &args.tables)?;
+    // the legacy export is graded only when named, and only as dirty data
+    let legacy = faux::dirty::legacy::LEGACY_CUSTOMERS.name;
+    let named_legacy = args.tables.iter().any(|t| t.trim() == legacy);
+    if named_legacy
+        && (args.dirty.is_none() || faux::dirty::legacy::source_table(&scenario).is_none())
+    {
+        return Err(UsageError(format!(
+            "{legacy} is the legacy export of `generate --dirty` (shop scenarios only): grade it with --dirty PROFILE"
+        ))
+        .into());
+    }
+    let others: Vec<String> = args
+        .tables
+        .iter()
+        .filter(|t| t.trim() != legacy)
+        .cloned()
+        .collect();
+    let mut tables = if named_legacy && others.is_empty() {
+        Vec::new()
+    } else {
+        super::generate::select_tables(&scenario, &others)?
+    };
+    if named_legacy {
+        tables.push(&faux::dirty::legacy::LEGACY_CUSTOMERS);
+    }
     let threads = args
         .threads
         .map(|t| t as usize)

@@ -18,10 +18,17 @@ pub enum DefectKind {
     AmountInCents,
     /// A child row (an order line) whose parent (order) never arrives.
     Orphan,
+    /// A timestamp of the legacy export not in RFC 3339 UTC (an offset, a US date in a named
+    /// zone, epoch seconds).
+    MixedTimestamp,
+    /// The legacy export file is Latin-1 (ISO-8859-1), not UTF-8: a defect of the whole file.
+    Latin1Encoding,
+    /// The legacy export file starts with a UTF-8 byte order mark: a defect of the whole file.
+    Utf8Bom,
 }
 
 impl DefectKind {
-    pub const ALL: [DefectKind; 7] = [
+    pub const ALL: [DefectKind; 10] = [
         DefectKind::ExactDuplicate,
         DefectKind::NearDuplicate,
         DefectKind::Null,
@@ -29,6 +36,9 @@ impl DefectKind {
         DefectKind::EnumCase,
         DefectKind::AmountInCents,
         DefectKind::Orphan,
+        DefectKind::MixedTimestamp,
+        DefectKind::Latin1Encoding,
+        DefectKind::Utf8Bom,
     ];
 
     pub fn name(self) -> &'static str {
@@ -40,15 +50,32 @@ impl DefectKind {
             DefectKind::EnumCase => "enum_case",
             DefectKind::AmountInCents => "amount_in_cents",
             DefectKind::Orphan => "orphan",
+            DefectKind::MixedTimestamp => "mixed_timestamp",
+            DefectKind::Latin1Encoding => "latin1_encoding",
+            DefectKind::Utf8Bom => "utf8_bom",
         }
     }
 
     /// The defect adds a row the clean data does not have (a copy, an orphan): the fix is
     /// to drop it. Otherwise it changes a value of a real row: the fix restores the value.
     pub fn adds_a_row(self) -> bool {
+        // (a file's encoding changes every value of it: graded by the file's rows)
         matches!(
             self,
             DefectKind::ExactDuplicate | DefectKind::NearDuplicate | DefectKind::Orphan
+        )
+    }
+
+    /// A defect of a whole file (its key is the file's path), not of a row.
+    pub fn of_a_file(self) -> bool {
+        matches!(self, DefectKind::Latin1Encoding | DefectKind::Utf8Bom)
+    }
+
+    /// Planted only in the legacy export, never by the row layer.
+    pub fn legacy_only(self) -> bool {
+        matches!(
+            self,
+            DefectKind::MixedTimestamp | DefectKind::Latin1Encoding | DefectKind::Utf8Bom
         )
     }
 }

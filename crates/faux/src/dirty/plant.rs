@@ -88,6 +88,7 @@ fn candidates(table: &TableDef, row: &OwnedRow, kind: DefectKind) -> Vec<usize> 
             })
             .map(|(i, _)| i)
             .collect(),
+        DefectKind::MixedTimestamp | DefectKind::Latin1Encoding | DefectKind::Utf8Bom => Vec::new(),
     }
 }
 
@@ -209,6 +210,10 @@ pub fn plant(
                     defects.push(defect(key.clone(), Some(c), clean, render(&row, c)));
                 }
                 out.push(row);
+            }
+            // the legacy export plants these (no row has candidates for them)
+            DefectKind::MixedTimestamp | DefectKind::Latin1Encoding | DefectKind::Utf8Bom => {
+                out.push(row)
             }
         }
     }
