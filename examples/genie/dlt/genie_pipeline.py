@@ -24,7 +24,7 @@ The destination's credentials use dlt's own settings, e.g.
 
 Run it as often as you like: the first run loads everything, later runs ask for the rows with
 updated_at (for append-only resources: their time column) at or after the newest one already
-loaded, and merge them on the primary key, so the tables hold each row once, newest version.
+loaded minus GENIE_LOOKBACK_MINUTES, and merge them on the primary key, so the tables hold each row once, newest version.
 A resource without a primary key of its own (Shiny Rocks' services) has nothing to merge on:
 it is reloaded whole on every run (replace), the only way its rows stay exactly once.
 
