@@ -88,16 +88,30 @@ impl Genie {
         speed: &str,
         extra: &[&str],
     ) -> Genie {
+        Genie::launch(scenario, SHOP, "read:all", history, start, speed, extra)
+    }
+
+    /// A genie serving the built-in scenario `scenario`, or without one the scenario file
+    /// `shop` (written to DIR/shop.toml), and a key with `scopes`.
+    fn launch(
+        scenario: Option<&str>,
+        shop_toml: &str,
+        scopes: &str,
+        history: &str,
+        start: &str,
+        speed: &str,
+        extra: &[&str],
+    ) -> Genie {
         let dir = tempfile::tempdir().unwrap();
         let shop = dir.path().join("shop.toml");
-        std::fs::write(&shop, SHOP).unwrap();
+        std::fs::write(&shop, shop_toml).unwrap();
         let data = dir.path().join("data");
         let bin = env!("CARGO_BIN_EXE_genie");
         let out = run(
             Command::new(bin)
                 .args(["--data-dir"])
                 .arg(&data)
-                .args(["keys", "create", "--name", "clients"]),
+                .args(["keys", "create", "--name", "clients", "--scopes", scopes]),
             "genie keys create",
         );
         assert!(out.status.success(), "{}", text(&out.stderr));
@@ -188,12 +202,26 @@ fn aladdin(test: &str) -> Option<PathBuf> {
     )
 }
 
-/// Runs the dlt example once; returns the rows it loaded per table.
+/// Runs the dlt example once without its lookback (these servers hold no row back, and a
+/// second run then reads exactly what changed); returns the rows it loaded per table.
 fn dlt_run(python: &Path, g: &Genie, db: &FreshDb, pipelines: &Path) -> BTreeMap<String, u64> {
+    dlt_run_with(python, g, db, pipelines, &[("GENIE_LOOKBACK_MINUTES", "0")]).0
+}
+
+/// Runs the dlt example once with extra environment `env`; returns the rows it loaded per
+/// table and its `GENIE_PASSES` line (passes taken, passes that met an expired cursor).
+fn dlt_run_with(
+    python: &Path,
+    g: &Genie,
+    db: &FreshDb,
+    pipelines: &Path,
+    env: &[(&str, &str)],
+) -> (BTreeMap<String, u64>, Value) {
     let script = root().join("examples/genie/dlt/genie_pipeline.py");
     let out = run(
         Command::new(python)
             .arg(&script)
+            .envs(env.iter().copied())
             .current_dir(g.dir.path())
             .env("GENIE_URL", &g.url)
             .env("GENIE_API_KEY", &g.key)
@@ -213,11 +241,17 @@ fn dlt_run(python: &Path, g: &Genie, db: &FreshDb, pipelines: &Path) -> BTreeMap
         "dlt failed:\n{stdout}\n{}",
         text(&out.stderr)
     );
-    let line = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("GENIE_ROWS "))
-        .unwrap_or_else(|| panic!("no GENIE_ROWS line:\n{stdout}"));
-    serde_json::from_str(line).unwrap()
+    let line = |prefix: &str| -> Value {
+        let l = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .unwrap_or_else(|| panic!("no {prefix}line:\n{stdout}"));
+        serde_json::from_str(l).unwrap()
+    };
+    (
+        serde_json::from_value(line("GENIE_ROWS ")).unwrap(),
+        line("GENIE_PASSES "),
+    )
 }
 
 /// What a dlt test needs: dlt's python, aladdin and a fresh database (or `None` after
@@ -312,7 +346,8 @@ fn verify_agrees(
             .args(["verify", "--scenario"])
             .arg(scenario)
             .args(["--against", &db.url(), "--schema", "genie_raw"])
-            .args(["--from", from, "--to", to, "--json"]),
+            .args(["--from", from, "--to", to, "--json"])
+            .args(["--tables", &tables.join(",")]),
         "aladdin verify",
     );
     let report = text(&out.stdout);
@@ -612,4 +647,122 @@ fn serde_yaml_manifest(path: &Path) -> Value {
         .expect("python");
     assert!(out.status.success(), "{}", text(&out.stderr));
     serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// A shop open two months before the history window (2023-05-01 …), deleting half its customers a month or
+/// more after they sign up: deletions happen in the window (`--chaos hard-deletes` bites).
+const OLD_SHOP: &str = "[shop]\nopened_on = \"2023-03-01\"\n[traffic]\norganic_sessions_per_day = 200.0\n[customers]\ndeletion_probability = 0.5\n";
+
+/// Every fault the answer log (`chaos-log.jsonl` in the data folder: every request's, the
+/// API's `/v1/chaos/log` keeps the last 1,000) recorded, counted by kind.
+fn chaos_kinds(g: &Genie) -> BTreeMap<String, usize> {
+    let log = std::fs::read_to_string(g.dir.path().join("data/chaos-log.jsonl")).unwrap();
+    let mut kinds = BTreeMap::new();
+    for line in log.lines() {
+        let e: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        for f in e["faults"].as_array().unwrap() {
+            *kinds
+                .entry(f["kind"].as_str().unwrap().to_string())
+                .or_default() += 1;
+        }
+    }
+    kinds
+}
+
+/// The faults a hostile run must have met for a client test not to pass vacuously.
+const HOSTILE_FAULTS: [&str; 7] = [
+    "internal",
+    "unavailable",
+    "rate_limited",
+    "slow",
+    "late_rows",
+    "hard_deletes",
+    "cursor_expired",
+];
+
+fn assert_faults_hit(g: &Genie, want: &[&str]) {
+    let kinds = chaos_kinds(g);
+    eprintln!("faults met: {kinds:?}");
+    for k in want {
+        assert!(
+            kinds.contains_key(*k),
+            "no {k} fault met the client: {kinds:?}"
+        );
+    }
+    // a cut body is one of two faults (3 % each): either will do
+    assert!(
+        kinds.contains_key("connection_reset") || kinds.contains_key("truncated"),
+        "no cut body met the client: {kinds:?}"
+    );
+}
+
+#[test]
+fn dlt_survives_hostile_chaos_on_a_running_clock_and_verify_agrees() {
+    let test = "dlt_survives_hostile_chaos_on_a_running_clock_and_verify_agrees";
+    let Some((python, aladdin, db)) = dlt_needs(test) else {
+        return;
+    };
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // 2023-05-01 … 05-04 noon backfilled, then two virtual minutes per second from the busy
+    // middle of a day (late arrivals are versions held back near the clock: they need rows
+    // changing), so the rows change while dlt pages. A cursor's age is wall-clock time, and
+    // hostile's 5 minutes outlast any pass here: --cursor-ttl 10 makes passes expire
+    // the resources that carry every recipe: customers (updated, and deleted: only the
+    // change feed tells), orders and payments (updated), order_items (pages enough for a
+    // cursor to expire); the key reads only them, so the change feed carries only them too
+    let tables = ["customers", "orders", "order_items", "payments"];
+    let g = Genie::launch(
+        None,
+        OLD_SHOP,
+        "read:customers,read:orders,read:order_items,read:payments,read:changes",
+        "3d",
+        "2023-05-04T12:00:00Z",
+        "120",
+        &["--chaos", "hostile", "--cursor-ttl", "10"],
+    );
+    let pipelines = g.dir.path().join("dlt-pipelines");
+    let mut expired = 0;
+    let subset = tables.join(",");
+    let mut pass = |what: &str| {
+        // pages of 200 rows: a pass over a resource takes long enough for cursors to expire
+        let env = [
+            ("GENIE_RESOURCES", subset.as_str()),
+            ("GENIE_PAGE_SIZE", "200"),
+        ];
+        let (rows, passes) = dlt_run_with(&python, &g, &db, &pipelines, &env);
+        eprintln!("{what}: {rows:?}, {passes}");
+        expired += passes["expired"].as_u64().unwrap();
+        rows
+    };
+    let first = pass("first run");
+    for r in tables {
+        assert!(first[r] > 0, "the first run loaded no {r}: {first:?}");
+    }
+    // the clock started 12 hours after the last day checked: every version of it has arrived
+    // (the longest lag is 15 minutes) and every run can read it
+    let last_start = g.now();
+    // more incremental runs while the clock moves, until late rows (versions held back near
+    // the clock, 10 % of them) have met the client at least once
+    for n in 2..=8 {
+        pass(&format!("run {n}"));
+        if n >= 3 && chaos_kinds(&g).contains_key("late_rows") {
+            break;
+        }
+    }
+    eprintln!("{expired} passes met an expired cursor");
+    // the complete days hold every row once, in its newest version (customers deleted in
+    // them with their deleted_at, from /v1/changes): 0 missing, 0 stale, 0 duplicated
+    let to = last_start.date().add_days(-1).to_string();
+    assert!(to.as_str() >= "2023-05-03", "{to}");
+    let shop = g.dir.path().join("shop.toml");
+    verify_agrees(
+        &aladdin,
+        shop.as_os_str(),
+        &db,
+        ("2023-05-01", &to),
+        &tables,
+    );
+    // … and the faults really hit it
+    assert_faults_hit(&g, &HOSTILE_FAULTS);
+    assert!(expired > 0, "no pass met an expired cursor");
 }

@@ -12,6 +12,11 @@ Configuration (environment variables):
   GENIE_DATASET    the schema / dataset to load into, default genie_raw
   GENIE_RESOURCES  comma-separated subset of the resources (default: every one genie serves)
   GENIE_PIPELINES_DIR  where dlt keeps the pipeline state (default: dlt's, ~/.dlt/pipelines)
+  GENIE_LOOKBACK_MINUTES  how far before the newest updated_at loaded the next run asks from
+                   (default 15: covers the longest late arrival of genie --chaos); 0 is a naive
+                   client that misses late-arriving rows for good
+  GENIE_PAGE_SIZE  rows a page (limit), 1 to 1000, default 1000
+  GENIE_MAX_PASSES how many passes one run may take to get past expired cursors (default 30)
 
 The destination's credentials use dlt's own settings, e.g.
   DESTINATION__POSTGRES__CREDENTIALS=postgresql://postgres@127.0.0.1:5432/warehouse
@@ -19,9 +24,25 @@ The destination's credentials use dlt's own settings, e.g.
 
 Run it as often as you like: the first run loads everything, later runs ask for the rows with
 updated_at (for append-only resources: their time column) at or after the newest one already
-loaded, and merge them on the primary key, so the tables hold each row once, newest version.
+loaded minus GENIE_LOOKBACK_MINUTES, and merge them on the primary key, so the tables hold each row once, newest version.
 A resource without a primary key of its own (Shiny Rocks' services) has nothing to merge on:
 it is reloaded whole on every run (replace), the only way its rows stay exactly once.
+
+What copes with `genie --chaos hostile` (README, "Chaos"), line by line below:
+- 500 / 503 / 429 and cut bodies (connection resets, truncated responses): dlt's HTTP client
+  retries them, waiting Retry-After when the answer has one, exponential backoff otherwise
+  (RUNTIME__REQUEST_MAX_ATTEMPTS, set to 10 here: hostile fails about one request in three);
+- slow answers: a read timeout (30 s) well above the slowest (5 s);
+- overlapping pages and rows updated while a pass pages: merge on the primary key, newest
+  updated_at first (dedup_sort);
+- late-arriving rows: incremental `lag` = GENIE_LOOKBACK_MINUTES, so each run asks from the
+  newest updated_at loaded minus 15 minutes;
+- 410 cursor_expired: the pass stops there (response action), dlt saves the newest updated_at
+  it loaded, and the next pass resumes from it (minus the lookback) — the answer's `resume`;
+- schema drift: `API-Version: 2024-01-01` pinned on every request;
+- hard deletes: resources with deleted_at also read `/v1/changes` from the last seq seen and
+  merge each `op: delete` record's row (deleted_at set) into their table — a soft delete in
+  the warehouse, which is what the truth (and `aladdin verify`) holds.
 """
 
 import json
@@ -30,8 +51,23 @@ import re
 import sys
 import urllib.request
 
-import dlt
-from dlt.sources.rest_api import rest_api_source
+# dlt's HTTP client reads these when it is created: more attempts than dlt's default 5
+# (hostile fails about a third of requests: 5 tries all failing is 1 in 400 requests), a
+# read timeout above genie's slowest answer (5 s), and at most 30 s between tries
+for name, value in {
+    "RUNTIME__REQUEST_MAX_ATTEMPTS": "10",
+    "RUNTIME__REQUEST_TIMEOUT": "30",
+    "RUNTIME__REQUEST_BACKOFF_FACTOR": "1",
+    "RUNTIME__REQUEST_MAX_RETRY_DELAY": "30",
+}.items():
+    os.environ.setdefault(name, value)
+
+import dlt  # noqa: E402
+from dlt.sources.helpers.requests import Client  # noqa: E402
+from dlt.sources.helpers.rest_client.exceptions import IgnoreResponseException  # noqa: E402
+from dlt.sources.rest_api import rest_api_source  # noqa: E402
+
+API_VERSION = "2024-01-01"
 
 def resources_of(openapi: dict) -> dict:
     """resource -> (primary key, incremental column), from genie's OpenAPI document."""
@@ -95,10 +131,83 @@ def as_instant(value):
 
 def params() -> dict:
     """A new dict per resource: dlt writes the incremental start_param into it."""
-    return {"limit": 1000, "include_deleted": "true"}
+    return {"limit": int(os.environ.get("GENIE_PAGE_SIZE", "1000")), "include_deleted": "true"}
 
 
-def genie_source(base_url: str, api_key: str, openapi: dict, resources: list):
+def has_deletes(openapi: dict, resource: str) -> bool:
+    return "deleted_at" in openapi["components"]["schemas"][resource]["properties"]
+
+
+class Expired:
+    """The resources whose pass met 410 cursor_expired in this run: their pass ends there,
+    dlt keeps the newest cursor value they loaded, and the next pass resumes from it."""
+
+    def __init__(self):
+        self.resources = set()
+
+    def action(self, name: str):
+        def on_410(response, *args, **kwargs):
+            try:
+                code = response.json().get("code")
+            except ValueError:
+                code = None
+            if code != "cursor_expired":
+                return  # any other 410 stays an error
+            self.resources.add(name)
+            raise IgnoreResponseException
+
+        return {"status_code": 410, "action": on_410}
+
+
+def deletes(base_url: str, api_key: str, name: str, pk: list, columns: dict):
+    """`op: delete` records of `/v1/changes` for `name`, as rows for its table: with --chaos
+    hard-deletes a deleted row leaves the lists, and only the feed tells. Reads the feed from
+    the last seq this resource saw (dlt's resource state), on the first run from its oldest
+    retained record."""
+    headers = {"Authorization": f"Bearer {api_key}", "API-Version": API_VERSION}
+    url = base_url.rstrip("/") + "/v1/changes"
+
+    @dlt.resource(
+        name=f"{name}_deletes",
+        table_name=name,
+        primary_key=pk,
+        columns=columns,
+        write_disposition={"disposition": "merge", "strategy": "delete-insert"},
+    )
+    def feed():
+        # dlt's HTTP client: retries 5xx, 429 (Retry-After) and cut bodies like the lists do;
+        # a 410 is looked at here
+        session = Client(raise_for_status=False).session
+        state = dlt.current.resource_state()
+        after = state.get("after_seq", 0)
+        while True:
+            r = session.get(url, params={"after_seq": after, "limit": 1000}, headers=headers)
+            if r.status_code == 410 and r.json().get("code") == "changes_expired" and after == 0:
+                # a first run: the store is older than the feed; the lists gave the rest
+                after = r.json()["oldest_seq"]
+                continue
+            r.raise_for_status()
+            page = r.json()
+            rows = [c["data"] for c in page["data"] if c["table"] == name and c["op"] == "delete"]
+            if rows:
+                yield rows
+            after = page["next_after_seq"]
+            state["after_seq"] = after
+            if not page["has_more"]:
+                return
+
+    return feed
+
+
+def genie_source(
+    base_url: str,
+    api_key: str,
+    openapi: dict,
+    resources: list,
+    expired: Expired,
+    lookback_minutes: float,
+    with_deletes: bool = True,
+):
     known = resources_of(openapi)
     config = {
         "client": {
@@ -106,7 +215,7 @@ def genie_source(base_url: str, api_key: str, openapi: dict, resources: list):
             "auth": {"type": "bearer", "token": api_key},
             # the row shape this pipeline was written for: genie --chaos schema-drift changes
             # the shape of clients that pin no version
-            "headers": {"API-Version": "2024-01-01"},
+            "headers": {"API-Version": API_VERSION},
             # next_cursor / has_more: the cursor carries the filters of the pass
             "paginator": {
                 "type": "cursor",
@@ -141,6 +250,15 @@ def genie_source(base_url: str, api_key: str, openapi: dict, resources: list):
             )
             continue
         columns[cursor]["dedup_sort"] = "desc"
+        incremental = {
+            "start_param": "updated_at_min",
+            "cursor_path": cursor,
+            "initial_value": "1970-01-01T00:00:00Z",
+            "convert": as_instant,
+        }
+        if lookback_minutes > 0:
+            # late-arriving rows: ask from the newest updated_at loaded minus the lookback
+            incremental["lag"] = lookback_minutes * 60
         config["resources"].append(
             {
                 "name": name,
@@ -149,16 +267,19 @@ def genie_source(base_url: str, api_key: str, openapi: dict, resources: list):
                 "endpoint": {
                     "path": name,
                     "params": params(),
-                    "incremental": {
-                        "start_param": "updated_at_min",
-                        "cursor_path": cursor,
-                        "initial_value": "1970-01-01T00:00:00Z",
-                        "convert": as_instant,
-                    },
+                    "incremental": incremental,
+                    "response_actions": [expired.action(name)],
                 },
             }
         )
-    return rest_api_source(config, name="genie", max_table_nesting=0)
+    source = rest_api_source(config, name="genie", max_table_nesting=0)
+    if with_deletes:
+        for name in resources:
+            pk, _ = known[name]
+            if pk and has_deletes(openapi, name):
+                columns = column_hints(openapi, name)
+                source.resources.add(deletes(base_url, api_key, name, pk, columns))
+    return source
 
 
 def main() -> int:
@@ -184,11 +305,33 @@ def main() -> int:
         dataset_name=os.environ.get("GENIE_DATASET", "genie_raw"),
         pipelines_dir=os.environ.get("GENIE_PIPELINES_DIR") or None,
     )
-    info = pipeline.run(genie_source(base_url, api_key, openapi, resources))
-    print(info)
-    counts = pipeline.last_trace.last_normalize_info.row_counts
-    # one line the tests (and you) can read: rows loaded per table in this run
-    print("GENIE_ROWS " + json.dumps({t: counts.get(t, 0) for t in resources}, sort_keys=True))
+    lookback = float(os.environ.get("GENIE_LOOKBACK_MINUTES", "15"))
+    max_passes = int(os.environ.get("GENIE_MAX_PASSES", "30"))
+    totals = {t: 0 for t in resources}
+    todo, passes, expired_passes = resources, 0, 0
+    # a pass that meets an expired cursor loads what it read; the next pass resumes the
+    # resources that expired from where dlt's state says they got to
+    while todo:
+        passes += 1
+        expired = Expired()
+        source = genie_source(
+            base_url, api_key, openapi, todo, expired, lookback, with_deletes=passes == 1
+        )
+        info = pipeline.run(source)
+        print(info)
+        counts = pipeline.last_trace.last_normalize_info.row_counts
+        for t in todo:
+            totals[t] += counts.get(t, 0)
+        todo = [r for r in resources if r in expired.resources]
+        if todo:
+            expired_passes += 1
+            print(f"cursor expired for {todo}: resuming them from their saved updated_at")
+            if passes >= max_passes:
+                print(f"still expiring after {passes} passes: {todo}", file=sys.stderr)
+                return 1
+    # lines the tests (and you) can read: rows loaded per table in this run, and passes
+    print("GENIE_ROWS " + json.dumps(totals, sort_keys=True))
+    print("GENIE_PASSES " + json.dumps({"passes": passes, "expired": expired_passes}))
     return 0
 
 
