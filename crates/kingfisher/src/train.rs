@@ -1,6 +1,7 @@
 //! Training: the carts whose label has matured by the training instant, the newest matured
-//! day held out, a logistic regression fitted on the days before it, and its scores next to
-//! a constant baseline and the oracle (the simulation's true probabilities).
+//! day held out, a logistic regression and gradient-boosted trees fitted on the days before
+//! it, the one with the lower held-out log loss kept, and its scores next to a constant
+//! baseline and the oracle (the simulation's true probabilities).
 
 use std::collections::HashMap;
 use std::io::BufRead;
@@ -10,8 +11,10 @@ use sha2::{Digest, Sha256};
 
 use faux::{Date, Timestamp};
 
-use crate::model::{FitError, Logistic, auc, log_loss};
-use crate::registry::{Challenge, Metrics, ModelRecord, Registry, RegistryError, Scores};
+use crate::model::{Boosted, FitError, Logistic, Model, auc, log_loss};
+use crate::registry::{
+    Alternative, Challenge, Metrics, ModelRecord, Registry, RegistryError, Scores,
+};
 use crate::store::{Cart, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +93,26 @@ pub struct TrainOptions {
     /// Train on at most this many days before the held-out day.
     pub train_days: Option<u32>,
     pub truth: Option<HashMap<String, Truth>>,
+    /// The model kinds to fit (empty: both, logistic regression and boosted trees).
+    pub kinds: Vec<Kind>,
+}
+
+/// A kind of model `train` can fit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Logistic,
+    Boosted,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 2] = [Kind::Logistic, Kind::Boosted];
+
+    fn fit(self, rows: &[(&crate::store::Features, bool)]) -> Result<Model, FitError> {
+        Ok(match self {
+            Kind::Logistic => Model::Logistic(Logistic::fit(rows)?),
+            Kind::Boosted => Model::Boosted(Boosted::fit(rows)?),
+        })
+    }
 }
 
 /// The matured carts at `as_of`, with their labels as known then.
@@ -145,7 +168,33 @@ pub fn train(
         return Err(TrainError::OneDay(holdout_day));
     }
     let rows: Vec<_> = train.iter().map(|(c, l)| (&c.features, *l)).collect();
-    let model = Logistic::fit(&rows)?;
+    let y: Vec<bool> = holdout.iter().map(|(_, l)| *l).collect();
+    let kinds: &[Kind] = if opts.kinds.is_empty() {
+        &Kind::ALL
+    } else {
+        &opts.kinds
+    };
+    // every kind on the same rows, scored on the same held-out day; the best log loss wins
+    let mut fitted: Vec<(Model, Scores)> = Vec::new();
+    for kind in kinds {
+        let m = kind.fit(&rows)?;
+        let p: Vec<f64> = holdout
+            .iter()
+            .map(|(c, _)| m.predict(&c.features))
+            .collect();
+        fitted.push((m, scores(&p, &y)));
+    }
+    let best = (0..fitted.len())
+        .min_by(|a, b| fitted[*a].1.log_loss.total_cmp(&fitted[*b].1.log_loss))
+        .expect("at least one kind");
+    let (model, model_scores) = fitted.remove(best);
+    let alternatives = fitted
+        .into_iter()
+        .map(|(m, scores)| Alternative {
+            kind: m.kind().to_string(),
+            scores,
+        })
+        .collect();
 
     let mut digest = Sha256::new();
     for (c, l) in &train {
@@ -162,11 +211,6 @@ pub fn train(
             .collect::<String>()
     );
 
-    let y: Vec<bool> = holdout.iter().map(|(_, l)| *l).collect();
-    let p: Vec<f64> = holdout
-        .iter()
-        .map(|(c, _)| model.predict(&c.features))
-        .collect();
     let train_pos = train.iter().filter(|(_, l)| *l).count();
     let rate = train_pos as f64 / train.len() as f64;
     let constant = scores(&vec![rate; y.len()], &y);
@@ -190,7 +234,6 @@ pub fn train(
         }
         None => (None, None, None),
     };
-    let model_scores = scores(&p, &y);
     // promotion: the new model must beat the deployed one on the newest matured day; a
     // deployed model that no longer loads is replaced
     let deployed_before = match registry.deployed()? {
@@ -217,7 +260,7 @@ pub fn train(
         .is_none_or(|d| model_scores.log_loss < d.scores.log_loss);
     let record = ModelRecord {
         version: registry.next_version()?,
-        kind: "logistic_regression".into(),
+        kind: model.kind().into(),
         trained_as_of: as_of.to_string(),
         training_from: train
             .iter()
@@ -237,7 +280,7 @@ pub fn train(
         holdout_carts: holdout.len(),
         holdout_positives: y.iter().filter(|v| **v).count(),
         data_digest,
-        features: model.encoding.names(),
+        features: model.encoding().names(),
         metrics: Metrics {
             model: model_scores,
             constant,
@@ -247,6 +290,7 @@ pub fn train(
         },
         deployed_before,
         promoted,
+        alternatives,
         model,
     };
     registry.register(&record)?;

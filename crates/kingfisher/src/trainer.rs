@@ -2,7 +2,9 @@
 //! `kingfisher.train.requested` message (a durable queue, so a request sent while the service
 //! is down waits for it), and with `--daily` each time the feature store crosses midnight in
 //! virtual time. Each model is published as `kingfisher.model.trained`, and as
-//! `kingfisher.model.deployed` when promoted.
+//! `kingfisher.model.deployed` when promoted. With the monitor on, each daily training is
+//! preceded by a drift check of the deployed model; a detection is published as
+//! `kingfisher.drift.detected` and that day's model is trained on the newest days only.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -25,6 +27,8 @@ pub enum TrainerError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Publish(#[from] PublishError),
+    #[error(transparent)]
+    Drift(#[from] crate::drift::DriftError),
 }
 
 #[derive(Debug, Clone)]
@@ -42,6 +46,8 @@ pub struct TrainerOptions {
     pub exit_when_idle: Option<Duration>,
     /// The broker deletes the queue after it has had no consumer for this long (tests).
     pub queue_expires: Option<Duration>,
+    /// The drift monitor, run before each daily training (None: off).
+    pub monitor: Option<crate::drift::MonitorOptions>,
 }
 
 /// A request's body: `{}` or `{"as_of": "<instant>", "train_days": N}`.
@@ -86,6 +92,7 @@ async fn train_and_publish(
         as_of,
         train_days: train_days.or(opts.train_days),
         truth: opts.truth.clone(),
+        kinds: Vec::new(),
     };
     let r = match train(&store, &registry, &topts) {
         Ok(r) => r,
@@ -185,7 +192,27 @@ pub async fn run(opts: &TrainerOptions, mut say: impl FnMut(&str)) -> Result<(),
             let now = day_of_store()?;
             if now.is_some() && now > trained_day {
                 trained_day = now;
-                if let Some(r) = train_and_publish(opts, None, None).await? {
+                let mut days = None;
+                if let Some(m) = &opts.monitor {
+                    let store = Store::open(&opts.store)?;
+                    let registry = Registry::new(&opts.registry);
+                    if let Some((_, as_of)) = store.progress()?
+                        && let Some(check) = crate::drift::check(&store, &registry, as_of, m)?
+                        && check.detected
+                    {
+                        let body = serde_json::to_value(&check).expect("a drift check serializes");
+                        publish(
+                            &opts.broker,
+                            &opts.exchange,
+                            "kingfisher.drift.detected",
+                            &body,
+                        )
+                        .await?;
+                        say(&format!("kingfisher.drift.detected: {body}"));
+                        days = Some(m.retrain_days);
+                    }
+                }
+                if let Some(r) = train_and_publish(opts, None, days).await? {
                     say(&describe(&r, "daily"));
                 }
             }
