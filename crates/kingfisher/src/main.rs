@@ -334,6 +334,7 @@ fn train_cmd(a: TrainArgs) -> anyhow::Result<()> {
         train_days: a.train_days,
         truth,
         kinds: Vec::new(),
+        since: None,
     };
     let r = train::train(&store, &registry, &opts)?;
     let m = &r.metrics;

@@ -162,6 +162,7 @@ pub fn run(
         .carts_after(0, usize::MAX)?
         .last()
         .map_or(0, |(s, _)| *s);
+    let mut drift_since: Option<Date> = None;
     for i in 0..opts.days {
         let day = opts.start.add_days(i as i32);
         for l in shop.cart_labels(day) {
@@ -203,8 +204,7 @@ pub fn run(
         if (i + 1) % opts.train_every.max(1) != 0 {
             continue;
         }
-        // the monitor first: a drifted model is replaced by one trained on the newest days
-        let mut train_days = opts.train_days;
+        // the monitor first: after a detection, models learn from the changed days only
         if let (Some(m), Some((_, as_of))) = (&opts.monitor, store.progress()?)
             && let Some(check) = drift::check(&store, &registry, as_of, m)?
         {
@@ -212,16 +212,17 @@ pub fn run(
                 let body = serde_json::to_string(&check).expect("a drift check serializes");
                 say(&format!("{day}: kingfisher.drift.detected {body}"));
                 writeln!(drift_log, "{body}").map_err(io(&drift_path))?;
-                train_days = Some(m.retrain_days);
+                drift_since = drift::since(drift_since, &check, opts.train_days);
                 summary.drift.push(check.clone());
             }
             summary.checks.push(check);
         }
         let topts = TrainOptions {
             as_of: None,
-            train_days,
+            train_days: opts.train_days,
             truth: Some(truth.clone()),
             kinds: Vec::new(),
+            since: drift_since,
         };
         match train::train(&store, &registry, &topts) {
             Ok(r) => {

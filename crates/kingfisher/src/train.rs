@@ -95,7 +95,13 @@ pub struct TrainOptions {
     pub truth: Option<HashMap<String, Truth>>,
     /// The model kinds to fit (empty: both, logistic regression and boosted trees).
     pub kinds: Vec<Kind>,
+    /// Train only on carts of this day and later (after a detected drift: the changed
+    /// shop only), unless that leaves fewer than [`MIN_SINCE_CARTS`].
+    pub since: Option<Date>,
 }
+
+/// Fewer training carts than this since `since`: `since` is ignored (too few to learn from).
+pub const MIN_SINCE_CARTS: usize = 200;
 
 /// A kind of model `train` can fit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,11 +160,24 @@ pub fn train(
         Some(n) => holdout_day.add_days(-(n as i32)),
         None => Date::from_days_since_epoch(i32::MIN / 2),
     };
-    let train: Vec<(&Cart, bool)> = ready
-        .iter()
-        .filter(|(c, _)| c.day < holdout_day && c.day >= first_day)
-        .copied()
-        .collect();
+    let window = |first: Date| -> Vec<(&Cart, bool)> {
+        ready
+            .iter()
+            .filter(|(c, _)| c.day < holdout_day && c.day >= first)
+            .copied()
+            .collect()
+    };
+    let train = match opts.since {
+        Some(since) if since > first_day => {
+            let recent = window(since);
+            if recent.len() >= MIN_SINCE_CARTS {
+                recent
+            } else {
+                window(first_day)
+            }
+        }
+        _ => window(first_day),
+    };
     let holdout: Vec<(&Cart, bool)> = ready
         .iter()
         .filter(|(c, _)| c.day == holdout_day)

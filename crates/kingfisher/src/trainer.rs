@@ -85,6 +85,7 @@ async fn train_and_publish(
     opts: &TrainerOptions,
     as_of: Option<faux::Timestamp>,
     train_days: Option<u32>,
+    since: Option<faux::Date>,
 ) -> Result<Option<ModelRecord>, TrainerError> {
     let store = Store::open(&opts.store)?;
     let registry = Registry::new(&opts.registry);
@@ -93,6 +94,7 @@ async fn train_and_publish(
         train_days: train_days.or(opts.train_days),
         truth: opts.truth.clone(),
         kinds: Vec::new(),
+        since,
     };
     let r = match train(&store, &registry, &topts) {
         Ok(r) => r,
@@ -168,6 +170,8 @@ pub async fn run(opts: &TrainerOptions, mut say: impl FnMut(&str)) -> Result<(),
     };
     let mut trained_day = day_of_store()?;
     let mut last_request = Instant::now();
+    // after a detected drift, models learn from the changed days only
+    let mut drift_since: Option<faux::Date> = None;
     loop {
         match tokio::time::timeout(Duration::from_secs(1), requests.next()).await {
             Ok(Some(d)) => {
@@ -175,7 +179,7 @@ pub async fn run(opts: &TrainerOptions, mut say: impl FnMut(&str)) -> Result<(),
                 last_request = Instant::now();
                 match parse_request(&d.data) {
                     Ok((as_of, days)) => {
-                        if let Some(r) = train_and_publish(opts, as_of, days).await? {
+                        if let Some(r) = train_and_publish(opts, as_of, days, drift_since).await? {
                             say(&describe(&r, "requested"));
                         }
                     }
@@ -192,7 +196,6 @@ pub async fn run(opts: &TrainerOptions, mut say: impl FnMut(&str)) -> Result<(),
             let now = day_of_store()?;
             if now.is_some() && now > trained_day {
                 trained_day = now;
-                let mut days = None;
                 if let Some(m) = &opts.monitor {
                     let store = Store::open(&opts.store)?;
                     let registry = Registry::new(&opts.registry);
@@ -209,10 +212,10 @@ pub async fn run(opts: &TrainerOptions, mut say: impl FnMut(&str)) -> Result<(),
                         )
                         .await?;
                         say(&format!("kingfisher.drift.detected: {body}"));
-                        days = Some(m.retrain_days);
+                        drift_since = crate::drift::since(drift_since, &check, opts.train_days);
                     }
                 }
-                if let Some(r) = train_and_publish(opts, None, days).await? {
+                if let Some(r) = train_and_publish(opts, None, None, drift_since).await? {
                     say(&describe(&r, "daily"));
                 }
             }

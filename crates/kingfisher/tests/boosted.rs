@@ -61,6 +61,7 @@ fn boosted_trees_beat_the_baselines_below_the_oracle_and_round_trip() {
             train_days: Some(28),
             truth: Some(truth.clone()),
             kinds,
+            since: None,
         };
         let r = train::train(&store, &registry, &opts).unwrap();
         (registry, r)
