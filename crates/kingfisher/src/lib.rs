@@ -5,6 +5,8 @@
 //!   session's first `add_to_cart`, and labels as they arrive, idempotent by `seq`;
 //! - [`ingest`]: the RabbitMQ consumer feeding the store from `aladdin stream`;
 //! - [`model`]: feature encoding, the logistic regression, metrics;
+//! - [`drift`]: the monitor (rolling AUC and calibration of the deployed model on matured
+//!   labels) behind `kingfisher.drift.detected` and retraining;
 //! - [`evaluate`]: a model next to the baselines and the oracle on a range of days;
 //! - [`train`]: matured labels → training set → fit → evaluation against the oracle;
 //! - [`trainer`]: the training service (`kingfisher.train.requested`, daily in virtual time);
@@ -15,6 +17,7 @@
 //! - [`publish`]: Kingfisher's messages (`kingfisher.model.trained`).
 
 pub mod amqp;
+pub mod drift;
 pub mod evaluate;
 pub mod ingest;
 pub mod model;

@@ -318,6 +318,8 @@ fn train_cmd(a: TrainArgs) -> anyhow::Result<()> {
             daily: a.daily,
             exit_when_idle: a.exit_when_idle,
             queue_expires: a.queue_expires,
+            // the monitor looks after each daily training
+            monitor: a.daily.then(kingfisher::drift::MonitorOptions::default),
         };
         return runtime()?
             .block_on(kingfisher::trainer::run(&opts, |line| {
@@ -331,6 +333,8 @@ fn train_cmd(a: TrainArgs) -> anyhow::Result<()> {
         as_of: a.as_of,
         train_days: a.train_days,
         truth,
+        kinds: Vec::new(),
+        since: None,
     };
     let r = train::train(&store, &registry, &opts)?;
     let m = &r.metrics;
@@ -444,6 +448,7 @@ fn run_all(a: RunArgs) -> anyhow::Result<()> {
         registry: registry.clone(),
         train_every: a.train_every,
         train_days: Some(a.train_days),
+        monitor: Some(kingfisher::drift::MonitorOptions::default()),
     };
     println!(
         "feeding {} days of {} from {} (in process, virtual time) into {}",

@@ -1,4 +1,5 @@
-//! Feature encoding, the logistic regression and the metrics models are graded by.
+//! Feature encoding, the two models (logistic regression, gradient-boosted trees) and the
+//! metrics models are graded by.
 
 use serde::{Deserialize, Serialize};
 
@@ -92,6 +93,21 @@ impl Encoding {
         out
     }
 
+    fn check(&self) -> Result<(), String> {
+        if self.means.len() != NUMERIC.len() || self.stds.len() != NUMERIC.len() {
+            return Err(format!(
+                "{} means and {} deviations for {} numeric features",
+                self.means.len(),
+                self.stds.len(),
+                NUMERIC.len()
+            ));
+        }
+        if !self.means.iter().chain(&self.stds).all(|v| v.is_finite()) {
+            return Err("a parameter is not a finite number".into());
+        }
+        Ok(())
+    }
+
     /// The names of the encoded columns, for the registry.
     pub fn names(&self) -> Vec<String> {
         self.channels
@@ -122,6 +138,18 @@ pub enum FitError {
     Linfa(String),
 }
 
+fn check_rows(rows: &[(&Features, bool)]) -> Result<(), FitError> {
+    if rows.len() < 20 {
+        return Err(FitError::TooFew(rows.len()));
+    }
+    if let Some(first) = rows.first().map(|r| r.1)
+        && rows.iter().all(|r| r.1 == first)
+    {
+        return Err(FitError::OneClass(first));
+    }
+    Ok(())
+}
+
 pub fn sigmoid(z: f64) -> f64 {
     1.0 / (1.0 + (-z).exp())
 }
@@ -130,14 +158,7 @@ impl Logistic {
     /// Fits on (features, label) with linfa's L2-regularized logistic regression.
     pub fn fit(rows: &[(&Features, bool)]) -> Result<Logistic, FitError> {
         use linfa::prelude::*;
-        if rows.len() < 20 {
-            return Err(FitError::TooFew(rows.len()));
-        }
-        if let Some(first) = rows.first().map(|r| r.1)
-            && rows.iter().all(|r| r.1 == first)
-        {
-            return Err(FitError::OneClass(first));
-        }
+        check_rows(rows)?;
         let feats: Vec<&Features> = rows.iter().map(|r| r.0).collect();
         let encoding = Encoding::fit(&feats);
         let w = encoding.width();
@@ -168,6 +189,7 @@ impl Logistic {
     /// Checks the parts fit together (a model file may have been edited or cut short).
     pub fn check(&self) -> Result<(), String> {
         let e = &self.encoding;
+        e.check()?;
         if self.weights.len() != e.width() {
             return Err(format!(
                 "{} weights for {} encoded features",
@@ -175,25 +197,185 @@ impl Logistic {
                 e.width()
             ));
         }
-        if e.means.len() != NUMERIC.len() || e.stds.len() != NUMERIC.len() {
-            return Err(format!(
-                "{} means and {} deviations for {} numeric features",
-                e.means.len(),
-                e.stds.len(),
-                NUMERIC.len()
-            ));
-        }
-        let finite = self
-            .weights
-            .iter()
-            .chain(&e.means)
-            .chain(&e.stds)
-            .all(|v| v.is_finite())
-            && self.intercept.is_finite();
+        let finite = self.weights.iter().all(|v| v.is_finite()) && self.intercept.is_finite();
         if !finite {
             return Err("a parameter is not a finite number".into());
         }
         Ok(())
+    }
+}
+
+/// Gradient-boosted trees (the `gbdt` crate, log-likelihood loss) on the same encoded rows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Boosted {
+    pub encoding: Encoding,
+    pub trees: Trees,
+}
+
+/// `gbdt`'s model, shared (it is neither `Clone` nor `Debug`) and compared by its JSON.
+#[derive(Clone)]
+pub struct Trees(std::sync::Arc<gbdt::gradient_boost::GBDT>);
+
+impl std::fmt::Debug for Trees {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Trees(..)")
+    }
+}
+
+impl PartialEq for Trees {
+    fn eq(&self, other: &Trees) -> bool {
+        serde_json::to_value(&*self.0).ok() == serde_json::to_value(&*other.0).ok()
+    }
+}
+
+impl Serialize for Trees {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Trees {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Trees, D::Error> {
+        gbdt::gradient_boost::GBDT::deserialize(d).map(|g| Trees(std::sync::Arc::new(g)))
+    }
+}
+
+/// Boosting settings; [`BoostParams::default`] is what training uses.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BoostParams {
+    pub trees: usize,
+    pub depth: u32,
+    pub shrinkage: f32,
+    pub min_leaf: usize,
+}
+
+impl Default for BoostParams {
+    fn default() -> BoostParams {
+        // the best held-out log loss of a small grid on the small shop (BENCHMARKS.md):
+        // more or bigger trees overfit ~5,000 carts
+        BoostParams {
+            trees: 100,
+            depth: 5,
+            shrinkage: 0.05,
+            min_leaf: 200,
+        }
+    }
+}
+
+fn gbdt_row(x: Vec<f64>) -> Vec<f32> {
+    x.into_iter().map(|v| v as f32).collect()
+}
+
+impl Boosted {
+    pub fn fit(rows: &[(&Features, bool)]) -> Result<Boosted, FitError> {
+        Boosted::fit_with(rows, &BoostParams::default())
+    }
+
+    pub fn fit_with(rows: &[(&Features, bool)], bp: &BoostParams) -> Result<Boosted, FitError> {
+        use gbdt::decision_tree::Data;
+        check_rows(rows)?;
+        let feats: Vec<&Features> = rows.iter().map(|r| r.0).collect();
+        let encoding = Encoding::fit(&feats);
+        let mut cfg = gbdt::config::Config::new();
+        cfg.set_feature_size(encoding.width());
+        cfg.set_max_depth(bp.depth);
+        cfg.set_iterations(bp.trees);
+        cfg.set_shrinkage(bp.shrinkage);
+        cfg.set_min_leaf_size(bp.min_leaf);
+        cfg.set_loss("LogLikelyhood");
+        // no subsampling: gbdt draws it from thread_rng, which would break determinism
+        cfg.set_data_sample_ratio(1.0);
+        cfg.set_feature_sample_ratio(1.0);
+        cfg.set_training_optimization_level(2);
+        let mut data: Vec<Data> = rows
+            .iter()
+            .map(|(f, l)| {
+                Data::new_training_data(
+                    gbdt_row(encoding.encode(f)),
+                    1.0,
+                    if *l { 1.0 } else { -1.0 },
+                    None,
+                )
+            })
+            .collect();
+        let mut model = gbdt::gradient_boost::GBDT::new(&cfg);
+        model.fit(&mut data);
+        Ok(Boosted {
+            encoding,
+            trees: Trees(std::sync::Arc::new(model)),
+        })
+    }
+
+    pub fn predict(&self, f: &Features) -> f64 {
+        let row = gbdt::decision_tree::Data::new_test_data(gbdt_row(self.encoding.encode(f)), None);
+        self.trees.0.predict(&vec![row])[0] as f64
+    }
+
+    /// gbdt asserts (panics) on a tree count that differs from its settings and indexes
+    /// features unchecked: both are checked here first.
+    pub fn check(&self) -> Result<(), String> {
+        self.encoding.check()?;
+        let v = serde_json::to_value(&*self.trees.0).map_err(|e| e.to_string())?;
+        let iterations = v["conf"]["iterations"].as_u64();
+        let trees = v["trees"].as_array().map(Vec::len);
+        if iterations != trees.map(|n| n as u64) {
+            return Err(format!(
+                "{} trees where the settings say {}",
+                trees.map_or("no".into(), |n| n.to_string()),
+                iterations.map_or("nothing".into(), |n| n.to_string())
+            ));
+        }
+        let width = v["conf"]["feature_size"].as_u64();
+        if width != Some(self.encoding.width() as u64) {
+            return Err(format!(
+                "trees over {width:?} features for {} encoded features",
+                self.encoding.width()
+            ));
+        }
+        if !v["bias"].as_f64().is_some_and(f64::is_finite) {
+            return Err("the trees' bias is not a finite number".into());
+        }
+        Ok(())
+    }
+}
+
+/// A registered model of either kind. Untagged, so model files written before the boosted
+/// model existed (a bare logistic regression) still load.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Model {
+    Logistic(Logistic),
+    Boosted(Boosted),
+}
+
+impl Model {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Model::Logistic(_) => "logistic_regression",
+            Model::Boosted(_) => "gradient_boosted_trees",
+        }
+    }
+
+    pub fn predict(&self, f: &Features) -> f64 {
+        match self {
+            Model::Logistic(m) => m.predict(f),
+            Model::Boosted(m) => m.predict(f),
+        }
+    }
+
+    pub fn check(&self) -> Result<(), String> {
+        match self {
+            Model::Logistic(m) => m.check(),
+            Model::Boosted(m) => m.check(),
+        }
+    }
+
+    pub fn encoding(&self) -> &Encoding {
+        match self {
+            Model::Logistic(m) => &m.encoding,
+            Model::Boosted(m) => &m.encoding,
+        }
     }
 }
 

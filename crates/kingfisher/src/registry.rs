@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::Logistic;
+use crate::model::Model;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
@@ -74,7 +74,18 @@ pub struct ModelRecord {
     /// This model beat the deployed one on its held-out day and was deployed.
     #[serde(default)]
     pub promoted: bool,
-    pub model: Logistic,
+    /// The other kinds trained on the same rows and scored on the same held-out carts; the
+    /// one with the lowest held-out log loss is this record's model.
+    #[serde(default)]
+    pub alternatives: Vec<Alternative>,
+    pub model: Model,
+}
+
+/// A kind trained beside the registered model and not chosen.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alternative {
+    pub kind: String,
+    pub scores: Scores,
 }
 
 /// The deployed model's scores on a new model's held-out carts.

@@ -4,7 +4,10 @@
 //! day a model is trained on the labels matured by then and promoted when it beats the
 //! deployed one; every new cart is scored by the deployed model (the predictions a broker
 //! would carry as `kingfisher.prediction`, written to `predictions.jsonl` in the registry);
-//! at the end the deployed model is graded on the days after its held-out day.
+//! before each training the drift monitor grades the deployed model on the newest matured
+//! days, and on a detection records `kingfisher.drift.detected` (in `drift.jsonl` in the
+//! registry) and trains on the newest days only; at the end the deployed model is graded on
+//! the days after its held-out day.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -14,6 +17,7 @@ use faux::feed::ChangeRecord;
 use faux::{Date, Scenario, Timestamp};
 use faux_sinks::jsonl::JsonlEncoder;
 
+use crate::drift::{self, DriftCheck, DriftError, MonitorOptions};
 use crate::evaluate::{self, EvaluateError, Report};
 use crate::registry::{ModelRecord, Registry, RegistryError};
 use crate::store::{Change, Store, StoreError};
@@ -35,6 +39,8 @@ pub enum RunError {
     Train(#[from] TrainError),
     #[error(transparent)]
     Evaluate(#[from] EvaluateError),
+    #[error(transparent)]
+    Drift(#[from] DriftError),
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
@@ -54,6 +60,8 @@ pub struct RunOptions {
     pub train_every: u32,
     /// Train on at most this many days before the held-out day.
     pub train_days: Option<u32>,
+    /// The drift monitor's settings (None: no monitoring).
+    pub monitor: Option<MonitorOptions>,
 }
 
 /// What happened, for the summary and the tests.
@@ -63,6 +71,10 @@ pub struct RunSummary {
     pub carts: usize,
     pub predictions: usize,
     pub trained: Vec<ModelRecord>,
+    /// The monitor's detections (each followed by a retraining on the newest days).
+    pub drift: Vec<DriftCheck>,
+    /// The monitor's look at the end of each training day (detected or not).
+    pub checks: Vec<DriftCheck>,
     /// The deployed model on the days after its held-out day (None: no model yet, or no
     /// later day has matured).
     pub evaluation: Option<Report>,
@@ -133,14 +145,24 @@ pub fn run(
         carts: 0,
         predictions: 0,
         trained: Vec::new(),
+        drift: Vec::new(),
+        checks: Vec::new(),
         evaluation: None,
     };
+    let drift_path = opts.registry.join("drift.jsonl");
+    let io = |path: &PathBuf| {
+        let path = path.clone();
+        move |source| RunError::Io { path, source }
+    };
+    let mut drift_log =
+        std::io::BufWriter::new(std::fs::File::create(&drift_path).map_err(io(&drift_path))?);
     let mut cursor = store.progress()?.map_or(0, |(s, _)| s);
     // carts already in the store (a re-run) were predicted before
     let mut predicted_up_to = store
         .carts_after(0, usize::MAX)?
         .last()
         .map_or(0, |(s, _)| *s);
+    let mut drift_since: Option<Date> = None;
     for i in 0..opts.days {
         let day = opts.start.add_days(i as i32);
         for l in shop.cart_labels(day) {
@@ -182,10 +204,25 @@ pub fn run(
         if (i + 1) % opts.train_every.max(1) != 0 {
             continue;
         }
+        // the monitor first: after a detection, models learn from the changed days only
+        if let (Some(m), Some((_, as_of))) = (&opts.monitor, store.progress()?)
+            && let Some(check) = drift::check(&store, &registry, as_of, m)?
+        {
+            if check.detected {
+                let body = serde_json::to_string(&check).expect("a drift check serializes");
+                say(&format!("{day}: kingfisher.drift.detected {body}"));
+                writeln!(drift_log, "{body}").map_err(io(&drift_path))?;
+                drift_since = drift::since(drift_since, &check, opts.train_days);
+                summary.drift.push(check.clone());
+            }
+            summary.checks.push(check);
+        }
         let topts = TrainOptions {
             as_of: None,
             train_days: opts.train_days,
             truth: Some(truth.clone()),
+            kinds: Vec::new(),
+            since: drift_since,
         };
         match train::train(&store, &registry, &topts) {
             Ok(r) => {
@@ -214,6 +251,7 @@ pub fn run(
             Err(e) => return Err(e.into()),
         }
     }
+    drift_log.flush().map_err(io(&drift_path))?;
     predictions.flush().map_err(|source| RunError::Io {
         path: predictions_path.clone(),
         source,

@@ -1,6 +1,7 @@
 //! Training: the carts whose label has matured by the training instant, the newest matured
-//! day held out, a logistic regression fitted on the days before it, and its scores next to
-//! a constant baseline and the oracle (the simulation's true probabilities).
+//! day held out, a logistic regression and gradient-boosted trees fitted on the days before
+//! it, the one with the lower held-out log loss kept, and its scores next to a constant
+//! baseline and the oracle (the simulation's true probabilities).
 
 use std::collections::HashMap;
 use std::io::BufRead;
@@ -10,8 +11,10 @@ use sha2::{Digest, Sha256};
 
 use faux::{Date, Timestamp};
 
-use crate::model::{FitError, Logistic, auc, log_loss};
-use crate::registry::{Challenge, Metrics, ModelRecord, Registry, RegistryError, Scores};
+use crate::model::{Boosted, FitError, Logistic, Model, auc, log_loss};
+use crate::registry::{
+    Alternative, Challenge, Metrics, ModelRecord, Registry, RegistryError, Scores,
+};
 use crate::store::{Cart, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +93,32 @@ pub struct TrainOptions {
     /// Train on at most this many days before the held-out day.
     pub train_days: Option<u32>,
     pub truth: Option<HashMap<String, Truth>>,
+    /// The model kinds to fit (empty: both, logistic regression and boosted trees).
+    pub kinds: Vec<Kind>,
+    /// Train only on carts of this day and later (after a detected drift: the changed
+    /// shop only), unless that leaves fewer than [`MIN_SINCE_CARTS`].
+    pub since: Option<Date>,
+}
+
+/// Fewer training carts than this since `since`: `since` is ignored (too few to learn from).
+pub const MIN_SINCE_CARTS: usize = 200;
+
+/// A kind of model `train` can fit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Logistic,
+    Boosted,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 2] = [Kind::Logistic, Kind::Boosted];
+
+    fn fit(self, rows: &[(&crate::store::Features, bool)]) -> Result<Model, FitError> {
+        Ok(match self {
+            Kind::Logistic => Model::Logistic(Logistic::fit(rows)?),
+            Kind::Boosted => Model::Boosted(Boosted::fit(rows)?),
+        })
+    }
 }
 
 /// The matured carts at `as_of`, with their labels as known then.
@@ -131,11 +160,24 @@ pub fn train(
         Some(n) => holdout_day.add_days(-(n as i32)),
         None => Date::from_days_since_epoch(i32::MIN / 2),
     };
-    let train: Vec<(&Cart, bool)> = ready
-        .iter()
-        .filter(|(c, _)| c.day < holdout_day && c.day >= first_day)
-        .copied()
-        .collect();
+    let window = |first: Date| -> Vec<(&Cart, bool)> {
+        ready
+            .iter()
+            .filter(|(c, _)| c.day < holdout_day && c.day >= first)
+            .copied()
+            .collect()
+    };
+    let train = match opts.since {
+        Some(since) if since > first_day => {
+            let recent = window(since);
+            if recent.len() >= MIN_SINCE_CARTS {
+                recent
+            } else {
+                window(first_day)
+            }
+        }
+        _ => window(first_day),
+    };
     let holdout: Vec<(&Cart, bool)> = ready
         .iter()
         .filter(|(c, _)| c.day == holdout_day)
@@ -145,7 +187,33 @@ pub fn train(
         return Err(TrainError::OneDay(holdout_day));
     }
     let rows: Vec<_> = train.iter().map(|(c, l)| (&c.features, *l)).collect();
-    let model = Logistic::fit(&rows)?;
+    let y: Vec<bool> = holdout.iter().map(|(_, l)| *l).collect();
+    let kinds: &[Kind] = if opts.kinds.is_empty() {
+        &Kind::ALL
+    } else {
+        &opts.kinds
+    };
+    // every kind on the same rows, scored on the same held-out day; the best log loss wins
+    let mut fitted: Vec<(Model, Scores)> = Vec::new();
+    for kind in kinds {
+        let m = kind.fit(&rows)?;
+        let p: Vec<f64> = holdout
+            .iter()
+            .map(|(c, _)| m.predict(&c.features))
+            .collect();
+        fitted.push((m, scores(&p, &y)));
+    }
+    let best = (0..fitted.len())
+        .min_by(|a, b| fitted[*a].1.log_loss.total_cmp(&fitted[*b].1.log_loss))
+        .expect("at least one kind");
+    let (model, model_scores) = fitted.remove(best);
+    let alternatives = fitted
+        .into_iter()
+        .map(|(m, scores)| Alternative {
+            kind: m.kind().to_string(),
+            scores,
+        })
+        .collect();
 
     let mut digest = Sha256::new();
     for (c, l) in &train {
@@ -162,11 +230,6 @@ pub fn train(
             .collect::<String>()
     );
 
-    let y: Vec<bool> = holdout.iter().map(|(_, l)| *l).collect();
-    let p: Vec<f64> = holdout
-        .iter()
-        .map(|(c, _)| model.predict(&c.features))
-        .collect();
     let train_pos = train.iter().filter(|(_, l)| *l).count();
     let rate = train_pos as f64 / train.len() as f64;
     let constant = scores(&vec![rate; y.len()], &y);
@@ -190,7 +253,6 @@ pub fn train(
         }
         None => (None, None, None),
     };
-    let model_scores = scores(&p, &y);
     // promotion: the new model must beat the deployed one on the newest matured day; a
     // deployed model that no longer loads is replaced
     let deployed_before = match registry.deployed()? {
@@ -217,7 +279,7 @@ pub fn train(
         .is_none_or(|d| model_scores.log_loss < d.scores.log_loss);
     let record = ModelRecord {
         version: registry.next_version()?,
-        kind: "logistic_regression".into(),
+        kind: model.kind().into(),
         trained_as_of: as_of.to_string(),
         training_from: train
             .iter()
@@ -237,7 +299,7 @@ pub fn train(
         holdout_carts: holdout.len(),
         holdout_positives: y.iter().filter(|v| **v).count(),
         data_digest,
-        features: model.encoding.names(),
+        features: model.encoding().names(),
         metrics: Metrics {
             model: model_scores,
             constant,
@@ -247,6 +309,7 @@ pub fn train(
         },
         deployed_before,
         promoted,
+        alternatives,
         model,
     };
     registry.register(&record)?;

@@ -2,7 +2,9 @@
 //! `kingfisher.train.requested` message (a durable queue, so a request sent while the service
 //! is down waits for it), and with `--daily` each time the feature store crosses midnight in
 //! virtual time. Each model is published as `kingfisher.model.trained`, and as
-//! `kingfisher.model.deployed` when promoted.
+//! `kingfisher.model.deployed` when promoted. With the monitor on, each daily training is
+//! preceded by a drift check of the deployed model; a detection is published as
+//! `kingfisher.drift.detected` and that day's model is trained on the newest days only.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -25,6 +27,8 @@ pub enum TrainerError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Publish(#[from] PublishError),
+    #[error(transparent)]
+    Drift(#[from] crate::drift::DriftError),
 }
 
 #[derive(Debug, Clone)]
@@ -42,6 +46,8 @@ pub struct TrainerOptions {
     pub exit_when_idle: Option<Duration>,
     /// The broker deletes the queue after it has had no consumer for this long (tests).
     pub queue_expires: Option<Duration>,
+    /// The drift monitor, run before each daily training (None: off).
+    pub monitor: Option<crate::drift::MonitorOptions>,
 }
 
 /// A request's body: `{}` or `{"as_of": "<instant>", "train_days": N}`.
@@ -79,6 +85,7 @@ async fn train_and_publish(
     opts: &TrainerOptions,
     as_of: Option<faux::Timestamp>,
     train_days: Option<u32>,
+    since: Option<faux::Date>,
 ) -> Result<Option<ModelRecord>, TrainerError> {
     let store = Store::open(&opts.store)?;
     let registry = Registry::new(&opts.registry);
@@ -86,6 +93,8 @@ async fn train_and_publish(
         as_of,
         train_days: train_days.or(opts.train_days),
         truth: opts.truth.clone(),
+        kinds: Vec::new(),
+        since,
     };
     let r = match train(&store, &registry, &topts) {
         Ok(r) => r,
@@ -161,6 +170,8 @@ pub async fn run(opts: &TrainerOptions, mut say: impl FnMut(&str)) -> Result<(),
     };
     let mut trained_day = day_of_store()?;
     let mut last_request = Instant::now();
+    // after a detected drift, models learn from the changed days only
+    let mut drift_since: Option<faux::Date> = None;
     loop {
         match tokio::time::timeout(Duration::from_secs(1), requests.next()).await {
             Ok(Some(d)) => {
@@ -168,7 +179,7 @@ pub async fn run(opts: &TrainerOptions, mut say: impl FnMut(&str)) -> Result<(),
                 last_request = Instant::now();
                 match parse_request(&d.data) {
                     Ok((as_of, days)) => {
-                        if let Some(r) = train_and_publish(opts, as_of, days).await? {
+                        if let Some(r) = train_and_publish(opts, as_of, days, drift_since).await? {
                             say(&describe(&r, "requested"));
                         }
                     }
@@ -185,7 +196,26 @@ pub async fn run(opts: &TrainerOptions, mut say: impl FnMut(&str)) -> Result<(),
             let now = day_of_store()?;
             if now.is_some() && now > trained_day {
                 trained_day = now;
-                if let Some(r) = train_and_publish(opts, None, None).await? {
+                if let Some(m) = &opts.monitor {
+                    let store = Store::open(&opts.store)?;
+                    let registry = Registry::new(&opts.registry);
+                    if let Some((_, as_of)) = store.progress()?
+                        && let Some(check) = crate::drift::check(&store, &registry, as_of, m)?
+                        && check.detected
+                    {
+                        let body = serde_json::to_value(&check).expect("a drift check serializes");
+                        publish(
+                            &opts.broker,
+                            &opts.exchange,
+                            "kingfisher.drift.detected",
+                            &body,
+                        )
+                        .await?;
+                        say(&format!("kingfisher.drift.detected: {body}"));
+                        drift_since = crate::drift::since(drift_since, &check, opts.train_days);
+                    }
+                }
+                if let Some(r) = train_and_publish(opts, None, None, drift_since).await? {
                     say(&describe(&r, "daily"));
                 }
             }

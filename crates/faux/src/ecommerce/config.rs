@@ -38,6 +38,27 @@ pub struct Config {
     pub payments: Payments,
     pub shipping: Shipping,
     pub marketing: Marketing,
+    /// Behaviour changes from a date (`[[drift]]` entries), in the file's order. None in the
+    /// shipped defaults: without them nothing is drawn differently.
+    #[serde(default)]
+    pub drift: Vec<Drift>,
+}
+
+/// One `[[drift]]` entry: from `from` on, the checkout probability of the sessions matching
+/// `device` and `channel` (each: any when absent) is multiplied by `conversion` (capped at 1).
+/// Entries that match the same session multiply.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Drift {
+    pub from: String,
+    #[serde(default)]
+    pub device: Option<String>,
+    #[serde(default)]
+    pub channel: Option<String>,
+    pub conversion: f64,
+    /// `from`, parsed by validation.
+    #[serde(skip)]
+    pub from_day: Option<Date>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -197,11 +218,20 @@ impl Config {
         let user: toml::Table = text
             .parse()
             .map_err(|e: toml::de::Error| err(e.to_string()))?;
+        let mut user = user;
+        // `drift` is a list the defaults do not have: it is added, not merged
+        let drift = user.remove("drift");
         merge(&mut base, user, "").map_err(err)?;
-        let config: Config = base
+        if let Some(d) = drift {
+            base.insert("drift".into(), d);
+        }
+        let mut config: Config = base
             .try_into()
             .map_err(|e: toml::de::Error| err(e.to_string()))?;
         config.validate().map_err(err)?;
+        for d in &mut config.drift {
+            d.from_day = d.from.parse().ok();
+        }
         Ok(config)
     }
 
@@ -428,7 +458,54 @@ impl Config {
             }
             positive(&k("cost_per_mille"), ch.cost_per_mille)?;
         }
+        for (i, d) in self.drift.iter().enumerate() {
+            let k = |f: &str| format!("drift[{i}].{f}");
+            d.from
+                .parse::<Date>()
+                .map_err(|e| format!("{} = {:?}: {e}", k("from"), d.from))?;
+            if let Some(dev) = &d.device
+                && !self.traffic.devices.contains_key(dev)
+            {
+                return Err(format!(
+                    "{} = {dev:?} is not a device of traffic.devices ({})",
+                    k("device"),
+                    self.traffic
+                        .devices
+                        .keys()
+                        .map(String::as_str)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            if let Some(ch) = &d.channel {
+                let known: Vec<&str> = crate::ecommerce::traffic::ORGANIC_CHANNELS
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .chain(self.marketing.channels.keys().map(String::as_str))
+                    .collect();
+                if !known.contains(&ch.as_str()) {
+                    return Err(format!(
+                        "{} = {ch:?} is not a channel ({})",
+                        k("channel"),
+                        known.join(", ")
+                    ));
+                }
+            }
+            non_negative(&k("conversion"), d.conversion)?;
+        }
         Ok(())
+    }
+
+    /// The factor on the checkout probability of a session of `day` from `channel` on `device`:
+    /// exactly 1.0 without drift, so a scenario without `[[drift]]` draws as before.
+    pub fn conversion_drift(&self, day: Date, channel: &str, device: &str) -> f64 {
+        self.drift
+            .iter()
+            .filter(|d| d.from_day.is_some_and(|f| day >= f))
+            .filter(|d| d.device.as_deref().is_none_or(|x| x == device))
+            .filter(|d| d.channel.as_deref().is_none_or(|x| x == channel))
+            .map(|d| d.conversion)
+            .product()
     }
 }
 
@@ -452,6 +529,33 @@ mod tests {
             1,
             "open maps are replaced, not merged"
         );
+    }
+
+    #[test]
+    fn drift_applies_from_its_day_to_the_matching_sessions() {
+        let day = |s: &str| s.parse::<Date>().unwrap();
+        assert_eq!(
+            Config::default_config().conversion_drift(day("2030-01-01"), "email", "mobile"),
+            1.0
+        );
+        let c = Config::from_toml(
+            "my.toml",
+            "[[drift]]\nfrom = \"2024-02-01\"\ndevice = \"mobile\"\nconversion = 0.5\n\n[[drift]]\nfrom = \"2024-03-01\"\nconversion = 0.8\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.conversion_drift(day("2024-01-31"), "direct", "mobile"),
+            1.0
+        );
+        assert_eq!(
+            c.conversion_drift(day("2024-02-01"), "direct", "mobile"),
+            0.5
+        );
+        assert_eq!(
+            c.conversion_drift(day("2024-02-01"), "direct", "desktop"),
+            1.0
+        );
+        assert!((c.conversion_drift(day("2024-03-01"), "direct", "mobile") - 0.4).abs() < 1e-12);
     }
 
     #[test]
@@ -481,6 +585,25 @@ mod tests {
         assert!(e.contains("personas.buyer.order = -0.1"), "{e}");
         let e = error("[shop]\ncatalogue_size = \"many\"\n");
         assert!(e.contains("catalogue_size"), "{e}");
+        let e = error("[[drift]]\nfrom = \"2024-02-30\"\nconversion = 0.5\n");
+        assert!(
+            e.contains("drift[0].from") && e.contains("2024-02-30"),
+            "{e}"
+        );
+        let e = error("[[drift]]\nfrom = \"2024-02-01\"\ndevice = \"watch\"\nconversion = 0.5\n");
+        assert!(
+            e.contains("drift[0].device = \"watch\"") && e.contains("mobile"),
+            "{e}"
+        );
+        let e = error("[[drift]]\nfrom = \"2024-02-01\"\nchannel = \"tv\"\nconversion = 0.5\n");
+        assert!(
+            e.contains("drift[0].channel = \"tv\"") && e.contains("organic"),
+            "{e}"
+        );
+        let e = error("[[drift]]\nfrom = \"2024-02-01\"\nconversion = -1.0\n");
+        assert!(e.contains("drift[0].conversion = -1"), "{e}");
+        let e = error("[[drift]]\nfrom = \"2024-02-01\"\nprices = 1.15\n");
+        assert!(e.contains("prices"), "{e}");
         let e = error("not toml at all [");
         assert!(e.contains("my.toml"), "{e}");
     }

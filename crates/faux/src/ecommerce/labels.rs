@@ -10,7 +10,8 @@
 //! - anonymous visitors never order (buyers sign up) and their carts never come back: p = 0;
 //! - otherwise, with the persona's `checkout` c, `order` o and `cart_return` r, the funnel's
 //!   `resumed_cart_order` q and `max_cart_return_days` M:
-//!   p = c·o + (1 − c·o) · r · min(7, M)/M · q.
+//!   p = c·o + (1 − c·o) · r · min(7, M)/M · q,
+//!   where c is multiplied by the `[[drift]]` factor of the session's day, channel and device.
 //!
 //! The label is read off the plans that generate the rows (the same plans the `orders` and
 //! `events` tables come from; a test checks the two agree).
@@ -55,7 +56,8 @@ impl Ecommerce {
             return 0.0;
         }
         let p = self.persona(plan.persona);
-        let in_session = p.checkout * p.order;
+        let in_session =
+            self.checkout_probability(p, plan.day, plan.channel, plan.device) * p.order;
         let m = self.config.funnel.max_cart_return_days.max(1) as f64;
         let back_in_time = (LABEL_DAYS as f64).min(m) / m;
         in_session
@@ -63,6 +65,18 @@ impl Ecommerce {
                 * p.cart_return
                 * back_in_time
                 * self.config.funnel.resumed_cart_order
+    }
+
+    /// A fresh session's checkout probability: the persona's, times the `[[drift]]` factor of
+    /// its day, channel and device (the draw and the truth both use this).
+    pub(crate) fn checkout_probability(
+        &self,
+        p: &super::config::Persona,
+        day: Date,
+        channel: &str,
+        device: &str,
+    ) -> f64 {
+        (p.checkout * self.config.conversion_drift(day, channel, device)).min(1.0)
     }
 
     /// The carts of `day` (fresh sessions that add to the cart), in session order.

@@ -168,7 +168,7 @@ impl Ecommerce {
         let mut outcome = Outcome::Browse;
         if s.chance(p.add_to_cart) {
             outcome = Outcome::Cart;
-            if s.chance(p.checkout) {
+            if s.chance(self.checkout_probability(p, day, channel, device)) {
                 outcome = Outcome::Checkout;
                 if s.chance(p.order) {
                     outcome = Outcome::Order;
