@@ -12,6 +12,7 @@
 #                             crates/aladdin/tests/python.rs (builds the faux_genie wheel)
 #   .venv-clients/moto/       moto[server], pyarrow     crates/aladdin/tests/s3.rs (a local S3
 #                             server, and pyarrow's S3FileSystem to read back what aladdin wrote)
+#   .venv-clients/mlflow/     mlflow 3 (its tracking server) crates/kingfisher/tests/mlflow.rs
 #   .venv-clients/playwright/ playwright-core (npm)     crates/genie/tests/console.rs
 #
 # The console's browser test also wants Debian's chromium (`.ci/run` installs it) and node.
@@ -52,6 +53,10 @@ clients_venv python maturin "maturin==1.16.*" "pyspark==4.0.*" "pyarrow==26.*" \
 echo "== a local S3 server and an independent S3 reader for crates/aladdin/tests/s3.rs (into .venv-clients/moto)"
 # its own venv: moto pins boto3/werkzeug versions the other tools need not share
 clients_venv moto moto_server "moto[server]==5.*" "pyarrow==26.*"
+echo "== an MLflow tracking server for crates/kingfisher/tests/mlflow.rs (into .venv-clients/mlflow)"
+# its own venv: mlflow pins pandas/numpy/sqlalchemy ranges of its own
+clients_venv mlflow mlflow "mlflow==3.*"
+.venv-clients/mlflow/bin/python -c "import mlflow; print('mlflow', mlflow.__version__)"
 .venv-clients/moto/bin/python -c "import moto, pyarrow; print('moto', moto.__version__, 'pyarrow', pyarrow.__version__)"
 .venv-clients/dlt/bin/dlt --version
 .venv-clients/schemathesis/bin/schemathesis --version
