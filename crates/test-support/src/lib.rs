@@ -116,6 +116,22 @@ pub fn requirements() -> Vec<Requirement> {
             "moto_server",
             "aladdin s3::* (generate --out s3://… and verify against a local S3 server)",
         ),
+        client(
+            "mlflow",
+            "mlflow",
+            "kingfisher mlflow::each_training_run_is_logged_to_mlflow_with_its_model_as_artifact",
+        ),
+        Requirement {
+            tests: "kingfisher ops::* (a private RabbitMQ node started from the installed server)",
+            check: if std::path::Path::new("/usr/lib/rabbitmq/bin/rabbitmq-server").is_file() {
+                Ok(())
+            } else {
+                Err(Missing::new(
+                    "/usr/lib/rabbitmq/bin/rabbitmq-server is missing",
+                    "apt-get install rabbitmq-server (see .ci/run)",
+                ))
+            },
+        },
         Requirement {
             tests: "genie console::the_console_works_in_a_real_browser (Chromium, node, playwright-core)",
             check: tools::browser().map(drop),
@@ -125,7 +141,7 @@ pub fn requirements() -> Vec<Requirement> {
             check: tools::dbt().map(drop),
         },
         Requirement {
-            tests: "aladdin postgres, verify, dbt, dirty, chart (database parts); genie postgres_store, clients (dlt)",
+            tests: "aladdin postgres, verify, dbt, dirty, chart (database parts); genie postgres_store, clients (dlt); kingfisher pgstore",
             check: services::POSTGRES.reachable().map(drop),
         },
         Requirement {
