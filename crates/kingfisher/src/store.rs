@@ -391,44 +391,39 @@ struct SqliteTables<'a, 'c>(&'a rusqlite::Transaction<'c>);
 
 impl Tables for SqliteTables<'_, '_> {
     fn customer_session(&mut self, cu: &str) -> Result<u32, StoreError> {
-        self.0.execute(
-            "INSERT INTO customers (id, sessions) VALUES (?1, 1)
+        self.0
+            .prepare_cached(
+                "INSERT INTO customers (id, sessions) VALUES (?1, 1)
              ON CONFLICT (id) DO UPDATE SET sessions = sessions + 1",
-            [cu],
-        )?;
-        Ok(self.0.query_row(
-            "SELECT sessions - 1 FROM customers WHERE id = ?1",
-            [cu],
-            |r| r.get(0),
-        )?)
+            )?
+            .execute([cu])?;
+        Ok(self
+            .0
+            .prepare_cached("SELECT sessions - 1 FROM customers WHERE id = ?1")?
+            .query_row([cu], |r| r.get(0))?)
     }
 
     fn customer_orders(&mut self, cu: &str) -> Result<(u32, Option<i64>), StoreError> {
         Ok(self
             .0
-            .query_row(
-                "SELECT orders, last_order_at FROM customers WHERE id = ?1",
-                [cu],
-                |r| Ok((r.get::<_, u32>(0)?, r.get::<_, Option<i64>>(1)?)),
-            )
+            .prepare_cached("SELECT orders, last_order_at FROM customers WHERE id = ?1")?
+            .query_row([cu], |r| {
+                Ok((r.get::<_, u32>(0)?, r.get::<_, Option<i64>>(1)?))
+            })
             .optional()?
             .unwrap_or((0, None)))
     }
 
     fn customer_ordered(&mut self, cu: &str, at: i64) -> Result<(), StoreError> {
-        self.0.execute(
-            "INSERT INTO customers (id, orders, last_order_at) VALUES (?1, 1, ?2)
-             ON CONFLICT (id) DO UPDATE SET orders = orders + 1, last_order_at = excluded.last_order_at",
-            params![cu, at],
+        self.0.prepare_cached("INSERT INTO customers (id, orders, last_order_at) VALUES (?1, 1, ?2)
+             ON CONFLICT (id) DO UPDATE SET orders = orders + 1, last_order_at = excluded.last_order_at")?.execute(params![cu, at],
         )?;
         Ok(())
     }
 
     fn insert_session(&mut self, id: &str, s: &SessionRow) -> Result<(), StoreError> {
-        self.0.execute(
-            "INSERT OR IGNORE INTO sessions (id, customer_id, started_at, channel, device, sessions_before)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
+        self.0.prepare_cached("INSERT OR IGNORE INTO sessions (id, customer_id, started_at, channel, device, sessions_before)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?.execute(params![
                 id,
                 s.customer_id,
                 s.started_at,
@@ -443,38 +438,35 @@ impl Tables for SqliteTables<'_, '_> {
     fn session(&mut self, id: &str) -> Result<Option<SessionRow>, StoreError> {
         Ok(self
             .0
-            .query_row(
+            .prepare_cached(
                 "SELECT customer_id, started_at, channel, device, sessions_before, product_views
                  FROM sessions WHERE id = ?1",
-                [id],
-                |r| {
-                    Ok(SessionRow {
-                        customer_id: r.get(0)?,
-                        started_at: r.get(1)?,
-                        channel: r.get(2)?,
-                        device: r.get(3)?,
-                        sessions_before: r.get(4)?,
-                        product_views: r.get(5)?,
-                    })
-                },
-            )
+            )?
+            .query_row([id], |r| {
+                Ok(SessionRow {
+                    customer_id: r.get(0)?,
+                    started_at: r.get(1)?,
+                    channel: r.get(2)?,
+                    device: r.get(3)?,
+                    sessions_before: r.get(4)?,
+                    product_views: r.get(5)?,
+                })
+            })
             .optional()?)
     }
 
     fn product_view(&mut self, session: &str) -> Result<(), StoreError> {
-        self.0.execute(
-            "UPDATE sessions SET product_views = product_views + 1 WHERE id = ?1",
-            [session],
-        )?;
+        self.0
+            .prepare_cached("UPDATE sessions SET product_views = product_views + 1 WHERE id = ?1")?
+            .execute([session])?;
         Ok(())
     }
 
     fn cart_known(&mut self, cart: &str) -> Result<bool, StoreError> {
-        Ok(self.0.query_row(
-            "SELECT EXISTS (SELECT 1 FROM carts WHERE cart_id = ?1)",
-            [cart],
-            |r| r.get(0),
-        )?)
+        Ok(self
+            .0
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM carts WHERE cart_id = ?1)")?
+            .query_row([cart], |r| r.get(0))?)
     }
 
     fn insert_cart(
@@ -486,9 +478,7 @@ impl Tables for SqliteTables<'_, '_> {
         seq: i64,
         features: &str,
     ) -> Result<(), StoreError> {
-        self.0.execute(
-            "INSERT INTO carts (cart_id, session_id, day, scored_at, seq, features) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![cart, session, day, scored_at, seq, features],
+        self.0.prepare_cached("INSERT INTO carts (cart_id, session_id, day, scored_at, seq, features) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?.execute(params![cart, session, day, scored_at, seq, features],
         )?;
         Ok(())
     }
@@ -499,11 +489,12 @@ impl Tables for SqliteTables<'_, '_> {
         at: i64,
         session_started: Option<i64>,
     ) -> Result<(), StoreError> {
-        self.0.execute(
-            "UPDATE carts SET ordered_at = ?2, order_session_started_at = ?3
+        self.0
+            .prepare_cached(
+                "UPDATE carts SET ordered_at = ?2, order_session_started_at = ?3
              WHERE cart_id = ?1 AND ordered_at IS NULL",
-            params![cart, at, session_started],
-        )?;
+            )?
+            .execute(params![cart, at, session_started])?;
         Ok(())
     }
 }
