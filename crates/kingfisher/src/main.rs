@@ -555,7 +555,7 @@ fn serve(a: ServeArgs) -> anyhow::Result<()> {
     };
     if a.broker.is_some() && location.is_none() {
         return Err(Usage(
-            "--broker publishes predictions of the feature store's carts: give --store or --database-url too".into(),
+            "--broker publishes predictions of the feature store's carts: give --store too (or --database-url)".into(),
         )
         .into());
     }
