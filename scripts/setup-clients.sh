@@ -17,6 +17,7 @@
 #                             (bin/azurite-blob links to its node_modules/.bin)
 #   .venv-clients/duckdb/     duckdb 1.5.5, duckdb-extension-httpfs 1.5.5, pyarrow
 #                             crates/aladdin/tests/object_storage.rs (DuckDB reads S3 back)
+#   .venv-clients/mlflow/     mlflow 3 (its tracking server) crates/kingfisher/tests/mlflow.rs
 #   .venv-clients/playwright/ playwright-core (npm)     crates/genie/tests/console.rs
 #
 # The console's browser test also wants Debian's chromium (`.ci/run` installs it) and node.
@@ -62,6 +63,10 @@ echo "== object-storage emulators and independent readers for crates/aladdin/tes
 # reads S3 and Azure back. (No GCS emulator: the ones on PyPI lack the XML API object_store's
 # GCS client speaks; see the README's object storage section.)
 clients_venv moto moto_server "moto[server]==5.*" "pyarrow==26.*"
+echo "== an MLflow tracking server for crates/kingfisher/tests/mlflow.rs (into .venv-clients/mlflow)"
+# its own venv: mlflow pins pandas/numpy/sqlalchemy ranges of its own
+clients_venv mlflow mlflow "mlflow==3.*"
+.venv-clients/mlflow/bin/python -c "import mlflow; print('mlflow', mlflow.__version__)"
 .venv-clients/moto/bin/python -c "import moto, pyarrow; print('moto', moto.__version__, 'pyarrow', pyarrow.__version__)"
 # DuckDB with its httpfs extension from PyPI (the extension's wheel pins the DuckDB version it
 # was built for, and is loaded from its file: DuckDB's own extension download needs the

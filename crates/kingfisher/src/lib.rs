@@ -1,9 +1,10 @@
 //! Kingfisher: cart purchase propensity over Faux Genie's live stream.
 //!
 //! - [`amqp`]: the exchange and queues every service declares;
-//! - [`store`]: the feature store (SQLite): point-in-time features per cart, scored at a
+//! - [`store`]: the feature store (SQLite, or PostgreSQL with `--database-url`): point-in-time features per cart, scored at a
 //!   session's first `add_to_cart`, and labels as they arrive, idempotent by `seq`;
 //! - [`ingest`]: the RabbitMQ consumer feeding the store from `aladdin stream`;
+//! - [`mlflow`]: training runs logged to an MLflow tracking server (`--mlflow-uri`);
 //! - [`model`]: feature encoding, the logistic regression, metrics;
 //! - [`drift`]: the monitor (rolling AUC and calibration of the deployed model on matured
 //!   labels) behind `kingfisher.drift.detected` and retraining;
@@ -20,8 +21,10 @@ pub mod amqp;
 pub mod drift;
 pub mod evaluate;
 pub mod ingest;
+pub mod mlflow;
 pub mod model;
 pub mod online;
+mod pgstore;
 pub mod publish;
 pub mod registry;
 pub mod run;

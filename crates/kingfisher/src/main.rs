@@ -9,10 +9,11 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use kingfisher::ingest::{self, IngestOptions};
+use kingfisher::mlflow::MlflowOptions;
 use kingfisher::online::{self, OnlineOptions};
 use kingfisher::registry::Registry;
 use kingfisher::serve::{AppState, router};
-use kingfisher::store::Store;
+use kingfisher::store::{Location, Store};
 use kingfisher::train::{self, TrainOptions};
 
 #[derive(Debug, Parser)]
@@ -84,6 +85,10 @@ struct EvaluateArgs {
     /// The feature store `kingfisher features` fills.
     #[arg(long, default_value = "kingfisher.db")]
     store: PathBuf,
+    /// A PostgreSQL feature store instead of the SQLite file --store
+    /// (`postgres://user@host/db`; its tables go in the database's schema `kingfisher`).
+    #[arg(long, value_parser = parse_database_url, conflicts_with = "store")]
+    database_url: Option<String>,
     /// The model registry folder.
     #[arg(long, default_value = "models")]
     registry: PathBuf,
@@ -115,6 +120,10 @@ struct FeaturesArgs {
     /// The feature store (SQLite file, created if missing).
     #[arg(long, default_value = "kingfisher.db")]
     store: PathBuf,
+    /// A PostgreSQL feature store instead of the SQLite file --store
+    /// (`postgres://user@host/db`; its tables go in the database's schema `kingfisher`).
+    #[arg(long, value_parser = parse_database_url, conflicts_with = "store")]
+    database_url: Option<String>,
     /// Records applied per transaction at most.
     #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..=20_000))]
     batch: u64,
@@ -138,6 +147,10 @@ struct TrainArgs {
     /// The feature store `kingfisher features` fills.
     #[arg(long, default_value = "kingfisher.db")]
     store: PathBuf,
+    /// A PostgreSQL feature store instead of the SQLite file --store
+    /// (`postgres://user@host/db`; its tables go in the database's schema `kingfisher`).
+    #[arg(long, value_parser = parse_database_url, conflicts_with = "store")]
+    database_url: Option<String>,
     /// The model registry folder.
     #[arg(long, default_value = "models")]
     registry: PathBuf,
@@ -165,6 +178,14 @@ struct TrainArgs {
     /// With --on-request: also train each time the store's last record enters a new day.
     #[arg(long, requires = "on_request")]
     daily: bool,
+    /// Log each training run to this MLflow tracking server (`http://host:port`, started
+    /// with `mlflow server`, which serves artifacts by default): params, metrics and the
+    /// model file as the artifact `model/model.json`.
+    #[arg(long)]
+    mlflow_uri: Option<String>,
+    /// The MLflow experiment the runs go to (created if missing).
+    #[arg(long, default_value = "kingfisher", requires = "mlflow_uri")]
+    mlflow_experiment: String,
     /// The durable queue of training requests.
     #[arg(long, default_value = "kingfisher.train")]
     queue: String,
@@ -185,6 +206,10 @@ struct ServeArgs {
     /// The feature store, for predictions by cart_id.
     #[arg(long)]
     store: Option<PathBuf>,
+    /// A PostgreSQL feature store instead of the SQLite file --store
+    /// (`postgres://user@host/db`; its tables go in the database's schema `kingfisher`).
+    #[arg(long, value_parser = parse_database_url, conflicts_with = "store")]
+    database_url: Option<String>,
     /// Serve this version and no other [default: the deployed one, else the newest, swapped
     /// when another is deployed].
     #[arg(long)]
@@ -206,6 +231,17 @@ struct ServeArgs {
     /// How often the registry's deployed version is checked, besides the messages.
     #[arg(long, default_value = "2", value_parser = parse_seconds)]
     follow_every: Duration,
+}
+
+fn parse_database_url(s: &str) -> Result<String, String> {
+    if !(s.starts_with("postgres://") || s.starts_with("postgresql://")) {
+        return Err(format!(
+            "invalid database URL {s:?}: expected postgres://user@host:port/database"
+        ));
+    }
+    s.parse::<tokio_postgres::Config>()
+        .map(|_| s.to_string())
+        .map_err(|e| format!("invalid database URL: {e}"))
 }
 
 fn parse_seconds(s: &str) -> Result<Duration, String> {
@@ -277,7 +313,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 fn features(a: FeaturesArgs) -> anyhow::Result<()> {
-    let mut store = Store::open(&a.store)?;
+    let mut store = Store::open_at(&Location::new(&a.store, a.database_url.as_deref()))?;
     let opts = IngestOptions {
         broker: a.broker,
         exchange: a.exchange,
@@ -302,7 +338,14 @@ fn features(a: FeaturesArgs) -> anyhow::Result<()> {
 }
 
 fn train_cmd(a: TrainArgs) -> anyhow::Result<()> {
-    let store = Store::open(&a.store)?;
+    let mlflow = a
+        .mlflow_uri
+        .as_deref()
+        .map(|uri| MlflowOptions::new(uri, &a.mlflow_experiment))
+        .transpose()
+        .map_err(|e| Usage(e.to_string()))?;
+    let location = Location::new(&a.store, a.database_url.as_deref());
+    let store = Store::open_at(&location)?;
     let registry = Registry::new(&a.registry);
     let truth = a.truth.as_deref().map(train::read_truth).transpose()?;
     if a.on_request {
@@ -311,11 +354,12 @@ fn train_cmd(a: TrainArgs) -> anyhow::Result<()> {
             broker,
             exchange: a.events_exchange.clone(),
             queue: a.queue.clone(),
-            store: a.store.clone(),
+            store: location.clone(),
             registry: a.registry.clone(),
             train_days: a.train_days,
             truth,
             daily: a.daily,
+            mlflow,
             exit_when_idle: a.exit_when_idle,
             queue_expires: a.queue_expires,
             // the monitor looks after each daily training
@@ -376,6 +420,22 @@ fn train_cmd(a: TrainArgs) -> anyhow::Result<()> {
         ),
     }
     println!("{}", serde_json::to_string(&r.metrics)?);
+    if let Some(m) = &mlflow {
+        let file = a
+            .registry
+            .join(format!("v{}", r.version))
+            .join("model.json");
+        let bytes = std::fs::read(&file).with_context(|| file.display().to_string())?;
+        let run = runtime()?
+            .block_on(kingfisher::mlflow::log_model(m, &r, &bytes))
+            .with_context(|| {
+                format!(
+                    "model v{} is registered, but not logged to MLflow",
+                    r.version
+                )
+            })?;
+        println!("logged to MLflow: run {} ({})", run.run_id, run.url(m));
+    }
     if let Some(broker) = &a.broker {
         let body = kingfisher::serve::summary(&r);
         runtime()?.block_on(kingfisher::publish::publish(
@@ -402,10 +462,10 @@ fn evaluate(a: EvaluateArgs) -> anyhow::Result<()> {
     if a.from > a.to {
         return Err(Usage(format!("--from {} is after --to {}", a.from, a.to)).into());
     }
-    if !a.store.is_file() {
+    if a.database_url.is_none() && !a.store.is_file() {
         anyhow::bail!("--store {}: no such feature store", a.store.display());
     }
-    let store = Store::open(&a.store)?;
+    let store = Store::open_at(&Location::new(&a.store, a.database_url.as_deref()))?;
     let registry = Registry::new(&a.registry);
     let record = match a.model_version {
         Some(v) => registry.load(v)?,
@@ -482,6 +542,7 @@ fn run_all(a: RunArgs) -> anyhow::Result<()> {
     serve(ServeArgs {
         registry,
         store: Some(store),
+        database_url: None,
         model_version: None,
         listen: a.listen,
         broker: None,
@@ -492,9 +553,20 @@ fn run_all(a: RunArgs) -> anyhow::Result<()> {
 }
 
 fn serve(a: ServeArgs) -> anyhow::Result<()> {
-    if a.broker.is_some() && a.store.is_none() {
+    let location = match (&a.store, &a.database_url) {
+        (_, Some(url)) => Some(Location::Postgres(url.clone())),
+        (Some(p), None) => Some(Location::Sqlite(p.clone())),
+        (None, None) => None,
+    };
+    if a.broker.is_some() && location.is_none() {
         return Err(Usage(
-            "--broker publishes predictions of the feature store's carts: give --store too".into(),
+            "--broker publishes predictions of the feature store's carts: give --store too (or --database-url)".into(),
+        )
+        .into());
+    }
+    if a.broker.is_some() && a.database_url.is_some() && a.predictions_cursor.is_none() {
+        return Err(Usage(
+            "--broker with --database-url: give --predictions-cursor (the file that keeps the last published cart)".into(),
         )
         .into());
     }
@@ -505,24 +577,25 @@ fn serve(a: ServeArgs) -> anyhow::Result<()> {
         Some(v) => registry.load(v)?,
         None => registry.serving()?,
     };
-    let store = a
-        .store
-        .as_deref()
-        .map(|p| {
-            if !p.is_file() {
+    let store = location
+        .as_ref()
+        .map(|l| {
+            if let Location::Sqlite(p) = l
+                && !p.is_file()
+            {
                 anyhow::bail!("--store {}: no such feature store", p.display());
             }
-            Ok(Arc::new(Mutex::new(Store::open(p)?)))
+            Ok(Arc::new(Mutex::new(Store::open_at(l)?)))
         })
         .transpose()?;
     let state = AppState::new(registry, model, store);
-    let online = match (&a.broker, &a.store) {
+    let online = match (&a.broker, &location) {
         (Some(broker), Some(store)) => Some(OnlineOptions {
             broker: broker.clone(),
             exchange: a.events_exchange.clone(),
             store: store.clone(),
             cursor: a.predictions_cursor.clone().unwrap_or_else(|| {
-                let mut p = store.clone().into_os_string();
+                let mut p = a.store.clone().expect("checked above").into_os_string();
                 p.push(".predictions");
                 p.into()
             }),

@@ -40,7 +40,7 @@ pub struct OnlineOptions {
     /// `kingfisher.model.deployed` comes from there.
     pub exchange: String,
     /// The feature store to read new carts from.
-    pub store: PathBuf,
+    pub store: crate::store::Location,
     /// The publisher's cursor file.
     pub cursor: PathBuf,
     /// How often the store is asked for new carts when it had none.
@@ -75,7 +75,7 @@ pub async fn publish_predictions(state: AppState, opts: OnlineOptions) {
 }
 
 async fn predictions_once(state: &AppState, opts: &OnlineOptions) -> Result<(), OnlineError> {
-    let store = Store::open(&opts.store)?;
+    let store = Store::open_at(&opts.store)?;
     let conn = Connection::connect(
         &opts.broker,
         ConnectionProperties::default().with_connection_name(

@@ -5,7 +5,7 @@
 //! batch of records is applied in one transaction together with the last applied `seq`, and
 //! records at or below it are skipped, so a redelivered message or a restart changes nothing.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
@@ -16,6 +16,8 @@ use faux::{Date, Timestamp};
 pub enum StoreError {
     #[error("feature store: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("feature store (PostgreSQL {target}): {message}")]
+    Postgres { target: String, message: String },
     #[error("record seq {seq}: {message}")]
     Record { seq: i64, message: String },
     #[error("stored features of cart {cart}: {source}")]
@@ -92,11 +94,44 @@ impl Cart {
 }
 
 /// A `carts` row as read: id, day, scored_at, features, ordered_at, order session start.
-type CartRow = (String, String, i64, String, Option<i64>, Option<i64>);
+pub(crate) type CartRow = (String, String, i64, String, Option<i64>, Option<i64>);
+
+/// Where the feature store lives: a SQLite file (the default) or a PostgreSQL database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    Sqlite(PathBuf),
+    /// A `postgres://…` URL; the store's tables go in its schema `kingfisher`.
+    Postgres(String),
+}
+
+impl Location {
+    /// `--database-url` when given, else the SQLite file `--store`.
+    pub fn new(store: &Path, database_url: Option<&str>) -> Location {
+        match database_url {
+            Some(url) => Location::Postgres(url.to_string()),
+            None => Location::Sqlite(store.to_path_buf()),
+        }
+    }
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::Sqlite(p) => write!(f, "{}", p.display()),
+            Location::Postgres(url) => f.write_str(&crate::pgstore::shown(url)),
+        }
+    }
+}
 
 #[derive(Debug)]
 pub struct Store {
-    conn: Connection,
+    backend: Backend,
+}
+
+#[derive(Debug)]
+enum Backend {
+    Sqlite(Connection),
+    Postgres(Box<crate::pgstore::PgStore>),
 }
 
 const SCHEMA: &str = "
@@ -133,6 +168,7 @@ fn text<'a>(seq: i64, row: &'a serde_json::Value, field: &str) -> Result<&'a str
 }
 
 impl Store {
+    /// The SQLite store in `path` (created if missing).
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         let conn = Connection::open(path)?;
         // one writer; WAL lets the API read while features write
@@ -140,37 +176,50 @@ impl Store {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.execute_batch(SCHEMA)?;
-        Ok(Store { conn })
+        Ok(Store {
+            backend: Backend::Sqlite(conn),
+        })
+    }
+
+    /// The PostgreSQL store at `url` (its tables created if missing).
+    pub fn connect(url: &str) -> Result<Store, StoreError> {
+        Ok(Store {
+            backend: Backend::Postgres(Box::new(crate::pgstore::PgStore::connect(url)?)),
+        })
+    }
+
+    pub fn open_at(location: &Location) -> Result<Store, StoreError> {
+        match location {
+            Location::Sqlite(p) => Store::open(p),
+            Location::Postgres(url) => Store::connect(url),
+        }
     }
 
     /// The last applied seq and its time (None: nothing applied yet).
     pub fn progress(&self) -> Result<Option<(i64, Timestamp)>, StoreError> {
-        Ok(self
-            .conn
-            .query_row("SELECT last_seq, last_ts FROM progress", [], |r| {
-                Ok((r.get(0)?, Timestamp(r.get(1)?)))
-            })
-            .optional()?)
+        match &self.backend {
+            Backend::Sqlite(conn) => Ok(conn
+                .query_row("SELECT last_seq, last_ts FROM progress", [], |r| {
+                    Ok((r.get(0)?, Timestamp(r.get(1)?)))
+                })
+                .optional()?),
+            Backend::Postgres(pg) => Ok(pg.progress()?.map(|(s, t)| (s, Timestamp(t)))),
+        }
     }
 
     /// Applies `batch` (in seq order) in one transaction; returns how many were new.
     pub fn apply(&mut self, batch: &[Change]) -> Result<usize, StoreError> {
-        let tx = self.conn.transaction()?;
-        let mut last: Option<(i64, i64)> = tx
+        let conn = match &mut self.backend {
+            Backend::Sqlite(conn) => conn,
+            Backend::Postgres(pg) => return pg.apply(batch),
+        };
+        let tx = conn.transaction()?;
+        let last: Option<(i64, i64)> = tx
             .query_row("SELECT last_seq, last_ts FROM progress", [], |r| {
                 Ok((r.get(0)?, r.get(1)?))
             })
             .optional()?;
-        let mut applied = 0;
-        for c in batch {
-            if last.is_some_and(|(s, _)| c.seq <= s) {
-                continue; // seen: a redelivery or a re-sent duplicate
-            }
-            let ts = parse_ts(c.seq, "ts", Some(&serde_json::Value::String(c.ts.clone())))?;
-            apply_one(&tx, c, ts)?;
-            last = Some((c.seq, ts.0));
-            applied += 1;
-        }
+        let (applied, last) = apply_batch(&mut SqliteTables(&tx), batch, last)?;
         if let Some((seq, ts)) = last {
             tx.execute(
                 "INSERT INTO progress (id, last_seq, last_ts) VALUES (1, ?1, ?2)
@@ -193,7 +242,7 @@ impl Store {
         ))
     }
 
-    fn decode(
+    pub(crate) fn decode(
         (cart_id, day, scored_at, features, ordered_at, started): CartRow,
     ) -> Result<Cart, StoreError> {
         let features = serde_json::from_str(&features).map_err(|source| StoreError::Features {
@@ -213,37 +262,43 @@ impl Store {
         })
     }
 
-    const CART_COLUMNS: &str =
+    pub(crate) const CART_COLUMNS: &str =
         "cart_id, day, scored_at, features, ordered_at, order_session_started_at";
 
     /// One cart by id.
     pub fn cart(&self, cart_id: &str) -> Result<Option<Cart>, StoreError> {
-        let row = self
-            .conn
-            .query_row(
-                &format!(
-                    "SELECT {} FROM carts WHERE cart_id = ?1",
-                    Self::CART_COLUMNS
-                ),
-                [cart_id],
-                Self::cart_from_row,
-            )
-            .optional()?;
+        let row = match &self.backend {
+            Backend::Sqlite(conn) => conn
+                .query_row(
+                    &format!(
+                        "SELECT {} FROM carts WHERE cart_id = ?1",
+                        Self::CART_COLUMNS
+                    ),
+                    [cart_id],
+                    Self::cart_from_row,
+                )
+                .optional()?,
+            Backend::Postgres(pg) => pg.cart(cart_id)?,
+        };
         row.map(Self::decode).transpose()
     }
 
     /// Up to `limit` carts scored after `seq`, in scoring order, each with its seq (the
     /// prediction publisher's cursor).
     pub fn carts_after(&self, seq: i64, limit: usize) -> Result<Vec<(i64, Cart)>, StoreError> {
-        let mut stmt = self.conn.prepare(&format!(
-            "SELECT {}, seq FROM carts WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-            Self::CART_COLUMNS
-        ))?;
-        let rows = stmt
-            .query_map(params![seq, limit as i64], |r| {
-                Ok((Self::cart_from_row(r)?, r.get::<_, i64>(6)?))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let rows = match &self.backend {
+            Backend::Sqlite(conn) => {
+                let mut stmt = conn.prepare(&format!(
+                    "SELECT {}, seq FROM carts WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+                    Self::CART_COLUMNS
+                ))?;
+                stmt.query_map(params![seq, limit as i64], |r| {
+                    Ok((Self::cart_from_row(r)?, r.get::<_, i64>(6)?))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?
+            }
+            Backend::Postgres(pg) => pg.carts_after(seq, limit)?,
+        };
         rows.into_iter()
             .map(|(row, seq)| Ok((seq, Self::decode(row)?)))
             .collect()
@@ -251,18 +306,200 @@ impl Store {
 
     /// Every cart, in scoring order (seq).
     pub fn carts(&self) -> Result<Vec<Cart>, StoreError> {
-        let mut stmt = self.conn.prepare(&format!(
-            "SELECT {} FROM carts ORDER BY seq",
-            Self::CART_COLUMNS
-        ))?;
-        let rows = stmt
-            .query_map([], Self::cart_from_row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let rows = match &self.backend {
+            Backend::Sqlite(conn) => {
+                let mut stmt = conn.prepare(&format!(
+                    "SELECT {} FROM carts ORDER BY seq",
+                    Self::CART_COLUMNS
+                ))?;
+                stmt.query_map([], Self::cart_from_row)?
+                    .collect::<rusqlite::Result<Vec<_>>>()?
+            }
+            Backend::Postgres(pg) => pg.carts()?,
+        };
         rows.into_iter().map(Self::decode).collect()
     }
 }
 
-fn apply_one(tx: &rusqlite::Transaction<'_>, c: &Change, ts: Timestamp) -> Result<(), StoreError> {
+/// Applies the records of `batch` after `last` (the store's progress); returns how many were
+/// applied and the new progress.
+pub(crate) fn apply_batch(
+    t: &mut impl Tables,
+    batch: &[Change],
+    mut last: Option<(i64, i64)>,
+) -> Result<(usize, Option<(i64, i64)>), StoreError> {
+    let mut applied = 0;
+    let mut moved = false;
+    for c in batch {
+        if last.is_some_and(|(s, _)| c.seq <= s) {
+            continue; // seen: a redelivery or a re-sent duplicate
+        }
+        let ts = parse_ts(c.seq, "ts", Some(&serde_json::Value::String(c.ts.clone())))?;
+        apply_one(t, c, ts)?;
+        last = Some((c.seq, ts.0));
+        moved = true;
+        applied += 1;
+    }
+    Ok((applied, last.filter(|_| moved)))
+}
+
+/// A session as the features read it.
+#[derive(Debug, Clone)]
+pub(crate) struct SessionRow {
+    pub customer_id: Option<String>,
+    pub started_at: i64,
+    pub channel: String,
+    pub device: String,
+    pub sessions_before: u32,
+    pub product_views: u32,
+}
+
+/// The few reads and writes the feature logic makes inside a batch's transaction. SQLite
+/// and PostgreSQL implement it; the logic itself ([`apply_one`]) is shared, so both stores
+/// compute the same features from the same records by construction.
+pub(crate) trait Tables {
+    /// Counts a new session of `customer`; returns the sessions it had before.
+    fn customer_session(&mut self, customer: &str) -> Result<u32, StoreError>;
+    /// The customer's orders so far and the time of the last one.
+    fn customer_orders(&mut self, customer: &str) -> Result<(u32, Option<i64>), StoreError>;
+    /// Counts an order of `customer` at `at`.
+    fn customer_ordered(&mut self, customer: &str, at: i64) -> Result<(), StoreError>;
+    fn insert_session(&mut self, id: &str, s: &SessionRow) -> Result<(), StoreError>;
+    fn session(&mut self, id: &str) -> Result<Option<SessionRow>, StoreError>;
+    fn product_view(&mut self, session: &str) -> Result<(), StoreError>;
+    fn cart_known(&mut self, cart: &str) -> Result<bool, StoreError>;
+    #[allow(clippy::too_many_arguments)]
+    fn insert_cart(
+        &mut self,
+        cart: &str,
+        session: &str,
+        day: &str,
+        scored_at: i64,
+        seq: i64,
+        features: &str,
+    ) -> Result<(), StoreError>;
+    /// Records the first order of `cart` (later ones change nothing).
+    fn cart_ordered(
+        &mut self,
+        cart: &str,
+        at: i64,
+        session_started: Option<i64>,
+    ) -> Result<(), StoreError>;
+}
+
+struct SqliteTables<'a, 'c>(&'a rusqlite::Transaction<'c>);
+
+impl Tables for SqliteTables<'_, '_> {
+    fn customer_session(&mut self, cu: &str) -> Result<u32, StoreError> {
+        self.0
+            .prepare_cached(
+                "INSERT INTO customers (id, sessions) VALUES (?1, 1)
+             ON CONFLICT (id) DO UPDATE SET sessions = sessions + 1",
+            )?
+            .execute([cu])?;
+        Ok(self
+            .0
+            .prepare_cached("SELECT sessions - 1 FROM customers WHERE id = ?1")?
+            .query_row([cu], |r| r.get(0))?)
+    }
+
+    fn customer_orders(&mut self, cu: &str) -> Result<(u32, Option<i64>), StoreError> {
+        Ok(self
+            .0
+            .prepare_cached("SELECT orders, last_order_at FROM customers WHERE id = ?1")?
+            .query_row([cu], |r| {
+                Ok((r.get::<_, u32>(0)?, r.get::<_, Option<i64>>(1)?))
+            })
+            .optional()?
+            .unwrap_or((0, None)))
+    }
+
+    fn customer_ordered(&mut self, cu: &str, at: i64) -> Result<(), StoreError> {
+        self.0.prepare_cached("INSERT INTO customers (id, orders, last_order_at) VALUES (?1, 1, ?2)
+             ON CONFLICT (id) DO UPDATE SET orders = orders + 1, last_order_at = excluded.last_order_at")?.execute(params![cu, at],
+        )?;
+        Ok(())
+    }
+
+    fn insert_session(&mut self, id: &str, s: &SessionRow) -> Result<(), StoreError> {
+        self.0.prepare_cached("INSERT OR IGNORE INTO sessions (id, customer_id, started_at, channel, device, sessions_before)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?.execute(params![
+                id,
+                s.customer_id,
+                s.started_at,
+                s.channel,
+                s.device,
+                s.sessions_before
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn session(&mut self, id: &str) -> Result<Option<SessionRow>, StoreError> {
+        Ok(self
+            .0
+            .prepare_cached(
+                "SELECT customer_id, started_at, channel, device, sessions_before, product_views
+                 FROM sessions WHERE id = ?1",
+            )?
+            .query_row([id], |r| {
+                Ok(SessionRow {
+                    customer_id: r.get(0)?,
+                    started_at: r.get(1)?,
+                    channel: r.get(2)?,
+                    device: r.get(3)?,
+                    sessions_before: r.get(4)?,
+                    product_views: r.get(5)?,
+                })
+            })
+            .optional()?)
+    }
+
+    fn product_view(&mut self, session: &str) -> Result<(), StoreError> {
+        self.0
+            .prepare_cached("UPDATE sessions SET product_views = product_views + 1 WHERE id = ?1")?
+            .execute([session])?;
+        Ok(())
+    }
+
+    fn cart_known(&mut self, cart: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .0
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM carts WHERE cart_id = ?1)")?
+            .query_row([cart], |r| r.get(0))?)
+    }
+
+    fn insert_cart(
+        &mut self,
+        cart: &str,
+        session: &str,
+        day: &str,
+        scored_at: i64,
+        seq: i64,
+        features: &str,
+    ) -> Result<(), StoreError> {
+        self.0.prepare_cached("INSERT INTO carts (cart_id, session_id, day, scored_at, seq, features) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?.execute(params![cart, session, day, scored_at, seq, features],
+        )?;
+        Ok(())
+    }
+
+    fn cart_ordered(
+        &mut self,
+        cart: &str,
+        at: i64,
+        session_started: Option<i64>,
+    ) -> Result<(), StoreError> {
+        self.0
+            .prepare_cached(
+                "UPDATE carts SET ordered_at = ?2, order_session_started_at = ?3
+             WHERE cart_id = ?1 AND ordered_at IS NULL",
+            )?
+            .execute(params![cart, at, session_started])?;
+        Ok(())
+    }
+}
+
+pub(crate) fn apply_one(t: &mut impl Tables, c: &Change, ts: Timestamp) -> Result<(), StoreError> {
     if c.op != "insert" {
         return Ok(()); // features read inserts only: sessions and events are not updated
     }
@@ -272,32 +509,20 @@ fn apply_one(tx: &rusqlite::Transaction<'_>, c: &Change, ts: Timestamp) -> Resul
             let id = text(c.seq, row, "id")?;
             let customer = row.get("customer_id").and_then(|v| v.as_str());
             let started = parse_ts(c.seq, "row.started_at", row.get("started_at"))?;
-            let before: i64 = match customer {
-                Some(cu) => {
-                    tx.execute(
-                        "INSERT INTO customers (id, sessions) VALUES (?1, 1)
-                         ON CONFLICT (id) DO UPDATE SET sessions = sessions + 1",
-                        [cu],
-                    )?;
-                    tx.query_row(
-                        "SELECT sessions - 1 FROM customers WHERE id = ?1",
-                        [cu],
-                        |r| r.get(0),
-                    )?
-                }
+            let before = match customer {
+                Some(cu) => t.customer_session(cu)?,
                 None => 0,
             };
-            tx.execute(
-                "INSERT OR IGNORE INTO sessions (id, customer_id, started_at, channel, device, sessions_before)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![
-                    id,
-                    customer,
-                    started.0,
-                    text(c.seq, row, "channel")?,
-                    text(c.seq, row, "device")?,
-                    before
-                ],
+            t.insert_session(
+                id,
+                &SessionRow {
+                    customer_id: customer.map(str::to_string),
+                    started_at: started.0,
+                    channel: text(c.seq, row, "channel")?.to_string(),
+                    device: text(c.seq, row, "device")?.to_string(),
+                    sessions_before: before,
+                    product_views: 0,
+                },
             )?;
         }
         "events" => {
@@ -308,12 +533,7 @@ fn apply_one(tx: &rusqlite::Transaction<'_>, c: &Change, ts: Timestamp) -> Resul
                 .and_then(|p| p.get("cart_id"))
                 .and_then(|v| v.as_str());
             match kind {
-                "product_view" => {
-                    tx.execute(
-                        "UPDATE sessions SET product_views = product_views + 1 WHERE id = ?1",
-                        [session],
-                    )?;
-                }
+                "product_view" => t.product_view(session)?,
                 "add_to_cart" => {
                     let Some(cart) = cart_id else {
                         return Err(StoreError::Record {
@@ -321,41 +541,22 @@ fn apply_one(tx: &rusqlite::Transaction<'_>, c: &Change, ts: Timestamp) -> Resul
                             message: "add_to_cart without properties.cart_id".into(),
                         });
                     };
-                    let known: bool = tx.query_row(
-                        "SELECT EXISTS (SELECT 1 FROM carts WHERE cart_id = ?1)",
-                        [cart],
-                        |r| r.get(0),
-                    )?;
-                    if !known {
-                        score(tx, c, ts, session, cart)?;
+                    if !t.cart_known(cart)? {
+                        score(t, c, ts, session, cart)?;
                     }
                 }
                 "order_placed" => {
-                    let started: Option<(i64, Option<String>)> = tx
-                        .query_row(
-                            "SELECT started_at, customer_id FROM sessions WHERE id = ?1",
-                            [session],
-                            |r| Ok((r.get(0)?, r.get(1)?)),
-                        )
-                        .optional()?;
+                    let started = t.session(session)?;
                     if let Some(cart) = cart_id {
-                        tx.execute(
-                            "UPDATE carts SET ordered_at = ?2, order_session_started_at = ?3
-                             WHERE cart_id = ?1 AND ordered_at IS NULL",
-                            params![cart, ts.0, started.as_ref().map(|s| s.0)],
-                        )?;
+                        t.cart_ordered(cart, ts.0, started.as_ref().map(|s| s.started_at))?;
                     }
                     let customer = row
                         .get("customer_id")
                         .and_then(|v| v.as_str())
                         .map(str::to_string)
-                        .or(started.and_then(|s| s.1));
+                        .or(started.and_then(|s| s.customer_id));
                     if let Some(cu) = customer {
-                        tx.execute(
-                            "INSERT INTO customers (id, orders, last_order_at) VALUES (?1, 1, ?2)
-                             ON CONFLICT (id) DO UPDATE SET orders = orders + 1, last_order_at = excluded.last_order_at",
-                            params![cu, ts.0],
-                        )?;
+                        t.customer_ordered(&cu, ts.0)?;
                     }
                 }
                 _ => {}
@@ -368,20 +569,13 @@ fn apply_one(tx: &rusqlite::Transaction<'_>, c: &Change, ts: Timestamp) -> Resul
 
 /// Freezes the features of `cart` at its first `add_to_cart` (record `c`, at `ts`).
 fn score(
-    tx: &rusqlite::Transaction<'_>,
+    t: &mut impl Tables,
     c: &Change,
     ts: Timestamp,
     session: &str,
     cart: &str,
 ) -> Result<(), StoreError> {
-    let s: Option<(Option<String>, String, String, u32, u32)> = tx
-        .query_row(
-            "SELECT customer_id, channel, device, sessions_before, product_views FROM sessions WHERE id = ?1",
-            [session],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-        )
-        .optional()?;
-    let Some((customer, channel, device, sessions_before, product_views)) = s else {
+    let Some(s) = t.session(session)? else {
         return Err(StoreError::Record {
             seq: c.seq,
             message: format!(
@@ -389,15 +583,8 @@ fn score(
             ),
         });
     };
-    let (orders_before, last_order_at) = match &customer {
-        Some(cu) => tx
-            .query_row(
-                "SELECT orders, last_order_at FROM customers WHERE id = ?1",
-                [cu],
-                |r| Ok((r.get::<_, u32>(0)?, r.get::<_, Option<i64>>(1)?)),
-            )
-            .optional()?
-            .unwrap_or((0, None)),
+    let (orders_before, last_order_at) = match &s.customer_id {
+        Some(cu) => t.customer_orders(cu)?,
         None => (0, None),
     };
     let props = c.row.get("properties");
@@ -410,30 +597,26 @@ fn score(
     let day = ts.date();
     let weekday = day.weekday();
     let features = Features {
-        channel,
-        device,
-        signed_in: customer.is_some(),
-        sessions_before,
+        signed_in: s.customer_id.is_some(),
+        channel: s.channel,
+        device: s.device,
+        sessions_before: s.sessions_before,
         orders_before,
         days_since_last_order: last_order_at.map(|t| (ts.0 - t) as f64 / 86_400.0),
-        product_views,
+        product_views: s.product_views,
         unit_price,
         quantity,
         hour: (secs / 3600) as u32,
         weekday,
     };
-    tx.execute(
-        "INSERT INTO carts (cart_id, session_id, day, scored_at, seq, features) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![
-            cart,
-            session,
-            day.to_string(),
-            ts.0,
-            c.seq,
-            serde_json::to_string(&features).expect("features serialize")
-        ],
-    )?;
-    Ok(())
+    t.insert_cart(
+        cart,
+        session,
+        &day.to_string(),
+        ts.0,
+        c.seq,
+        &serde_json::to_string(&features).expect("features serialize"),
+    )
 }
 
 #[cfg(test)]

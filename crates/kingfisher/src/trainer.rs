@@ -36,12 +36,14 @@ pub struct TrainerOptions {
     pub broker: String,
     pub exchange: String,
     pub queue: String,
-    pub store: PathBuf,
+    pub store: crate::store::Location,
     pub registry: PathBuf,
     pub train_days: Option<u32>,
     pub truth: Option<std::collections::HashMap<String, Truth>>,
     /// Also train when the store's last record moves to a new day.
     pub daily: bool,
+    /// Log each model to MLflow (a failure is logged, training goes on).
+    pub mlflow: Option<crate::mlflow::MlflowOptions>,
     /// Stop after this long without a request (None: run until stopped).
     pub exit_when_idle: Option<Duration>,
     /// The broker deletes the queue after it has had no consumer for this long (tests).
@@ -87,7 +89,7 @@ async fn train_and_publish(
     train_days: Option<u32>,
     since: Option<faux::Date>,
 ) -> Result<Option<ModelRecord>, TrainerError> {
-    let store = Store::open(&opts.store)?;
+    let store = Store::open_at(&opts.store)?;
     let registry = Registry::new(&opts.registry);
     let topts = TrainOptions {
         as_of,
@@ -103,6 +105,13 @@ async fn train_and_publish(
             return Ok(None);
         }
     };
+    if let Some(m) = &opts.mlflow {
+        let bytes = serde_json::to_vec_pretty(&r).expect("a model record serializes");
+        match crate::mlflow::log_model(m, &r, &bytes).await {
+            Ok(run) => tracing::info!("model v{} logged to MLflow: {}", r.version, run.url(m)),
+            Err(e) => tracing::warn!("model v{} not logged to MLflow: {e}", r.version),
+        }
+    }
     let body = crate::serve::summary(&r);
     publish(
         &opts.broker,
@@ -166,7 +175,9 @@ pub async fn run(opts: &TrainerOptions, mut say: impl FnMut(&str)) -> Result<(),
         opts.queue
     ));
     let day_of_store = || -> Result<Option<faux::Date>, TrainerError> {
-        Ok(Store::open(&opts.store)?.progress()?.map(|(_, t)| t.date()))
+        Ok(Store::open_at(&opts.store)?
+            .progress()?
+            .map(|(_, t)| t.date()))
     };
     let mut trained_day = day_of_store()?;
     let mut last_request = Instant::now();

@@ -126,6 +126,22 @@ pub fn requirements() -> Vec<Requirement> {
             "python",
             "aladdin object_storage::s3_a_year_of_shiny_rocks_round_trips_and_duckdb_reads_it_back (DuckDB with httpfs)",
         ),
+        client(
+            "mlflow",
+            "mlflow",
+            "kingfisher mlflow::each_training_run_is_logged_to_mlflow_with_its_model_as_artifact",
+        ),
+        Requirement {
+            tests: "kingfisher ops::* (a private RabbitMQ node started from the installed server)",
+            check: if std::path::Path::new("/usr/lib/rabbitmq/bin/rabbitmq-server").is_file() {
+                Ok(())
+            } else {
+                Err(Missing::new(
+                    "/usr/lib/rabbitmq/bin/rabbitmq-server is missing",
+                    "apt-get install rabbitmq-server (see .ci/run)",
+                ))
+            },
+        },
         Requirement {
             tests: "genie console::the_console_works_in_a_real_browser (Chromium, node, playwright-core)",
             check: tools::browser().map(drop),
@@ -135,7 +151,7 @@ pub fn requirements() -> Vec<Requirement> {
             check: tools::dbt().map(drop),
         },
         Requirement {
-            tests: "aladdin postgres, verify, dbt, dirty, chart (database parts); genie postgres_store, clients (dlt)",
+            tests: "aladdin postgres, verify, dbt, dirty, chart (database parts); genie postgres_store, clients (dlt); kingfisher pgstore",
             check: services::POSTGRES.reachable().map(drop),
         },
         Requirement {
