@@ -208,7 +208,7 @@ pub async fn run(opts: &TrainerOptions, mut say: impl FnMut(&str)) -> Result<(),
             if now.is_some() && now > trained_day {
                 trained_day = now;
                 if let Some(m) = &opts.monitor {
-                    let store = Store::open(&opts.store)?;
+                    let store = Store::open_at(&opts.store)?;
                     let registry = Registry::new(&opts.registry);
                     if let Some((_, as_of)) = store.progress()?
                         && let Some(check) = crate::drift::check(&store, &registry, as_of, m)?
