@@ -15,6 +15,7 @@
 #   WORKERS=2            uvicorn worker processes (genie: tokio's default, one worker per core)
 #   WAIT_IDLE=120        before each run, wait up to this many seconds until other work leaves
 #                        >= 90 % of the CPU to idle or to our two servers
+#   GENIE=path           a genie binary to measure (default: builds target/release/genie)
 #   BENCH_TMP=target/bench-tmp   where the store and logs go (removed at the end; KEEP_TMP=1 keeps)
 #
 # What is measured: GET /v1/orders?limit=N&updated_at_min=SINCE with `Authorization: Bearer`,
@@ -95,11 +96,13 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ---- set-up (not timed) ----------------------------------------------------------------------
-log "building genie (release)"
-cargo build --release -p genie >&2 || die "cargo build --release -p genie failed"
+if [ -z "${GENIE:-}" ]; then
+    log "building genie (release)"
+    cargo build --release -p genie >&2 || die "cargo build --release -p genie failed"
+fi
 rm -rf "$TMP"; mkdir -p "$TMP"
 # a private copy: other work may rebuild target/release/genie while we measure
-cp target/release/genie "$TMP/genie"
+cp "${GENIE:-target/release/genie}" "$TMP/genie" || die "no genie binary at ${GENIE:-target/release/genie}"
 
 log "python venv $VENV ($REF_DIR/requirements.txt)"
 want=$(sha256sum "$REF_DIR/requirements.txt" | cut -d' ' -f1)

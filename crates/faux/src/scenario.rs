@@ -316,6 +316,17 @@ impl Scenario {
         feed
     }
 
+    /// Empties the engine's day caches and cached change feeds, for a long-running caller
+    /// that asks for a new day rarely (a live clock): what it already holds stays valid, and
+    /// the next day asked for is regenerated — the same rows, at the cost of the work the
+    /// caches saved.
+    pub fn release_caches(&self) {
+        self.changes.lock().expect("changes cache").clear();
+        if let Kind::Ecommerce(e) = &self.kind {
+            e.release_caches();
+        }
+    }
+
     /// The table definition of what [`Scenario::generate`] writes for `table` in `view`.
     pub fn output_table(table: &'static TableDef, view: View) -> &'static TableDef {
         match view {

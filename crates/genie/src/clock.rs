@@ -5,9 +5,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use faux::{Date, Scenario, Timestamp};
+use faux::{ChangeRecord, Date, Scenario, Timestamp};
 
-use crate::store::{ClockState, Pending, Store, StoreError, day_changes};
+use crate::store::{ClockState, Pending, Store, StoreError, capture};
 
 /// Replays one day's change records at a time into the store.
 #[derive(Debug)]
@@ -15,11 +15,15 @@ pub struct Feeder {
     scenario: Arc<Scenario>,
     store: Arc<Store>,
     day: Date,
-    pending: Vec<Pending>,
+    /// The day's change records, as the engine made them (typed rows, not yet captured:
+    /// a tick captures only what it applies).
+    records: Arc<Vec<ChangeRecord>>,
     pos: usize,
     loaded: bool,
     last_seq: i64,
     retention: i64,
+    /// Empty the engine's caches once a day's records are in hand ([`Feeder::release_caches`]).
+    release_caches: bool,
 }
 
 impl Feeder {
@@ -35,12 +39,21 @@ impl Feeder {
             scenario,
             store,
             day,
-            pending: Vec::new(),
+            records: Arc::default(),
             pos: 0,
             loaded: false,
             last_seq,
             retention: retention_secs,
+            release_caches: false,
         })
+    }
+
+    /// Whether to empty the engine's day caches (weeks of orders, for their lifecycles) each
+    /// time a new day's records are in hand: worth it when a virtual day lasts long in real
+    /// time (the idle server keeps only the day it replays), not when days fly by.
+    pub fn release_caches(mut self, release: bool) -> Feeder {
+        self.release_caches = release;
+        self
     }
 
     /// Applies every change with `ts <= target`, a day per transaction, and moves the clock.
@@ -51,42 +64,47 @@ impl Feeder {
         on_day: &mut dyn FnMut(Date),
     ) -> Result<ClockState, StoreError> {
         let retain_after = target.saturating_sub(self.retention);
-        // the next day's changes, generated while this day's are written (backfill)
-        let mut next: Option<Vec<Pending>> = None;
+        // the next day's records, generated while this day's are written (catching up)
+        let mut next: Option<Arc<Vec<ChangeRecord>>> = None;
         loop {
             if !self.loaded {
-                let last = self.last_seq;
-                self.pending = match next.take() {
-                    Some(p) => p,
-                    None => day_changes(&self.scenario, self.store.resources(), self.day),
+                self.records = match next.take() {
+                    Some(r) => r,
+                    None => self.scenario.changes(self.day),
                 };
-                // on restart the clock's day is partly applied already
-                self.pending.retain(|p| p.seq > last);
-                self.pos = 0;
+                if self.release_caches {
+                    self.scenario.release_caches();
+                }
+                // on restart the clock's day is partly applied already (records are in seq order)
+                let last = self.last_seq;
+                self.pos = self.records.partition_point(|c| c.seq <= last);
                 self.loaded = true;
             }
             let end = self.day.succ().start().0;
             let from = self.pos;
-            while self.pos < self.pending.len() && self.pending[self.pos].ts <= target {
+            while self.pos < self.records.len() && self.records[self.pos].ts.0 <= target {
                 self.pos += 1;
             }
             let reached = target.min(end - 1);
-            let (scenario, store, batch) =
-                (&self.scenario, &self.store, &self.pending[from..self.pos]);
+            let resources = self.store.resources();
+            let batch: Vec<Pending> = self.records[from..self.pos]
+                .iter()
+                .map(|c| capture(&resources[c.table], c))
+                .collect();
+            let (scenario, store) = (&self.scenario, &self.store);
             let st = if target >= end {
                 let following = self.day.succ();
                 std::thread::scope(|s| {
-                    let generating =
-                        s.spawn(|| day_changes(scenario, store.resources(), following));
-                    let st = store.apply(batch, reached, retain_after);
+                    let generating = s.spawn(|| scenario.changes(following));
+                    let st = store.apply(&batch, reached, retain_after);
                     match generating.join() {
-                        Ok(p) => next = Some(p),
+                        Ok(r) => next = Some(r),
                         Err(panic) => std::panic::resume_unwind(panic),
                     }
                     st
                 })?
             } else {
-                store.apply(batch, reached, retain_after)?
+                store.apply(&batch, reached, retain_after)?
             };
             self.last_seq = st.last_seq;
             if target < end {
@@ -95,7 +113,7 @@ impl Feeder {
             on_day(self.day);
             self.day = self.day.succ();
             self.loaded = false;
-            self.pending = Vec::new();
+            self.records = Arc::default();
         }
     }
 }
@@ -157,5 +175,70 @@ pub async fn run(
                 return Ok(());
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn filled(dir: &std::path::Path, scenario: &Scenario, start: Timestamp) -> Arc<Store> {
+        let s = Store::open(dir).unwrap();
+        s.bind_scenario(scenario, "small").unwrap();
+        s.defer_indexes().unwrap();
+        let st = crate::backfill::fill(scenario, &s, start, 1, 3 * 86_400, 1, &mut |_| {}).unwrap();
+        s.build_indexes().unwrap();
+        s.finish_fill(&st).unwrap();
+        Arc::new(s)
+    }
+
+    /// A table's retained changes (seq, op, key, row) and its ids.
+    type Table = (String, Vec<(i64, String, String, String)>, Vec<String>);
+
+    /// Everything a store serves: every table's retained changes and ids.
+    fn contents(s: &Store) -> Vec<Table> {
+        s.resources()
+            .iter()
+            .map(|r| {
+                let log = s.change_log(r.name()).unwrap();
+                let mut ids = s.ids(r.name(), true, None).unwrap();
+                ids.sort();
+                let log = log
+                    .into_iter()
+                    .map(|c| (c.seq, c.op, c.key, c.row))
+                    .collect();
+                (r.name().to_string(), log, ids)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn releasing_the_engine_caches_and_resuming_mid_day_change_nothing() {
+        let toml =
+            "[shop]\nopened_on = \"2024-01-01\"\n[traffic]\norganic_sessions_per_day = 40.0\n";
+        let scenario = || Arc::new(Scenario::from_toml("small.toml", toml, 1).unwrap());
+        let start = Timestamp::parse_flexible("2024-02-10T06:00:00Z").unwrap();
+        let steps: Vec<i64> = (1..=10).map(|i| start.0 + i * 7 * 3600).collect();
+
+        // kept caches, one feeder throughout
+        let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (sa, sb) = (scenario(), scenario());
+        let a = filled(da.path(), &sa, start);
+        let mut fa = Feeder::new(sa, a.clone(), 3 * 86_400).unwrap();
+        for &t in &steps {
+            fa.advance_to(t, &mut |_| {}).unwrap();
+        }
+        // released caches, and a new feeder (a restart) every step, mid-day
+        let b = filled(db.path(), &sb, start);
+        for &t in &steps {
+            let mut fb = Feeder::new(sb.clone(), b.clone(), 3 * 86_400)
+                .unwrap()
+                .release_caches(true);
+            fb.advance_to(t, &mut |_| {}).unwrap();
+        }
+        assert_eq!(a.clock().unwrap(), b.clock().unwrap());
+        let (ca, cb) = (contents(&a), contents(&b));
+        assert!(ca.iter().map(|(_, l, _)| l.len()).sum::<usize>() > 1000);
+        assert_eq!(ca, cb);
     }
 }

@@ -27,6 +27,10 @@ pub use api::RateLimit;
 pub use clock::ClockControl;
 pub use store::{Store, StoreError};
 
+/// The fastest clock (virtual seconds per real second) at which the engine's day caches are
+/// emptied after each virtual day is loaded: a virtual day then lasts at least ten minutes.
+pub const RELEASE_CACHES_MAX_SPEED: f64 = 144.0;
+
 #[derive(Debug, thiserror::Error)]
 pub enum GenieError {
     #[error(transparent)]
@@ -259,7 +263,10 @@ pub async fn start_scenario(
         .await
         .map_err(|e| GenieError::Join(e.to_string()))??;
     }
-    let feeder = clock::Feeder::new(scenario, store.clone(), cfg.retention_secs)?;
+    // a virtual day of ten real minutes or more: keep only the day being replayed, not the
+    // engine's weeks of orders (regenerating them once per virtual day costs a few seconds)
+    let feeder = clock::Feeder::new(scenario, store.clone(), cfg.retention_secs)?
+        .release_caches(cfg.speed <= RELEASE_CACHES_MAX_SPEED);
     let feeder = Arc::new(Mutex::new(feeder));
     let state = api::AppState {
         store: store.clone(),

@@ -196,6 +196,15 @@ impl Ecommerce {
         day >= self.opened() && day <= self.last_day()
     }
 
+    /// Empties the day caches (the next day asked for regenerates what it needs).
+    pub(crate) fn release_caches(&self) {
+        self.plans.lock().expect("cache").clear();
+        self.returners.lock().expect("cache").clear();
+        self.orders.lock().expect("cache").clear();
+        self.order_family.lock().expect("cache").clear();
+        self.held_family.lock().expect("cache").clear();
+    }
+
     pub(crate) fn order_family_cache(&self) -> &Mutex<BTreeMap<Date, Arc<views::OrderFamily>>> {
         &self.order_family
     }
