@@ -118,6 +118,22 @@ async fn blocking<T: Send + 'static>(
         .map_err(Problem::internal)?
 }
 
+/// A short read of the store (a keyset page, a row, an owner's rows). On SQLite it runs right
+/// here, on the async worker: it is a few hundred microseconds of CPU, less than the hop to
+/// the blocking pool and back costs in thread wake-ups (`perf`: a quarter of a 100-row page's
+/// CPU was the kernel switching threads; 237 → 150 µs of CPU per page, BENCHMARKS.md). Long
+/// reads (counts, the feed) and PostgreSQL — whose client waits on a runtime of its own,
+/// which cannot run inside this one — still go to the blocking pool.
+async fn short_read<T: Send + 'static>(
+    store: &Store,
+    f: impl FnOnce() -> Result<T, Problem> + Send + 'static,
+) -> Result<T, Problem> {
+    if store.is_postgres() {
+        return blocking(f).await;
+    }
+    f()
+}
+
 /// A 200 with a body that is already JSON text (rows are stored as JSON).
 fn json_response(body: String) -> Response {
     let mut r = (StatusCode::OK, body).into_response();

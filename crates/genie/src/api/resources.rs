@@ -9,7 +9,7 @@ use faux::Timestamp;
 
 use super::auth::{Principal, require_scope};
 use super::params::{ListParams, parse_list, query_pairs};
-use super::{AppState, blocking, json_response};
+use super::{AppState, blocking, json_response, short_read};
 use crate::chaos::{API_VERSIONS, ApiPin, Chaos, Injected, Overlap, drifted_row};
 use crate::paging::{CURSOR_KEY_MAX, Cursor};
 use crate::problem::Problem;
@@ -74,9 +74,14 @@ pub(super) async fn list(
     };
     let chaos = st.chaos.clone();
     let name = resource.clone();
-    let (page, late) =
-        blocking(move || list_visible(&store, t, q, &chaos, &name).map_err(Problem::internal))
-            .await?;
+    // a keyset page is short; page/offset modes count and skip rows, which can take long
+    let keyset = !q.total;
+    let read = move || list_visible(&store, t, q, &chaos, &name).map_err(Problem::internal);
+    let (page, late) = if keyset {
+        short_read(&st.store, read).await?
+    } else {
+        blocking(read).await?
+    };
     if !late.is_empty() {
         let shown: Vec<String> = late
             .iter()
@@ -361,7 +366,7 @@ pub(super) async fn one(
         ));
     }
     let key = id.clone();
-    let (row, as_of) = blocking(move || {
+    let (row, as_of) = short_read(&st.store, move || {
         let row = store.get(t, &key).map_err(Problem::internal)?;
         let clock = store.clock().map_err(Problem::internal)?;
         Ok((row, clock.map_or(0, |c| c.reached)))
@@ -452,7 +457,10 @@ pub(super) async fn nested(
     require_scope(&p, &format!("read:{resource}"))?;
     require_scope(&p, &format!("read:{child_name}"))?;
     let key = id.clone();
-    let found = blocking(move || store.children(child, &key).map_err(Problem::internal)).await?;
+    let found = short_read(&st.store, move || {
+        store.children(child, &key).map_err(Problem::internal)
+    })
+    .await?;
     let Some((mut rows, as_of)) = found else {
         return Err(Problem::new(
             "not_found",

@@ -264,6 +264,16 @@ pub fn render_into<C: Cells + ?Sized>(res: &Resource, cells: &C, first: usize, o
 /// Appends `s` as a JSON string: most stored text (ids, timestamps, names) needs no escape.
 pub fn push_json_str(out: &mut String, s: &str) {
     out.push('"');
+    // the common case (ids, timestamps, names) in one pass the compiler vectorises, instead
+    // of the escaping loop's per-byte branches (6 % of a page's CPU in `perf`)
+    let plain = !s.bytes().fold(false, |esc, b| {
+        esc | (b < 0x20) | (b == b'"') | (b == b'\\')
+    });
+    if plain {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     let mut done = 0;
     for (i, b) in s.bytes().enumerate() {
         let esc: &str = match b {
