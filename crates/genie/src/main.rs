@@ -167,6 +167,7 @@ fn parse_time(s: &str) -> Result<faux::Timestamp, String> {
 }
 
 fn main() -> Result<()> {
+    genie::store::limit_malloc_arenas();
     let cli = Cli::parse();
     let database_url = cli.database_url.as_deref().map(|s| {
         parse_database_url(s).unwrap_or_else(|e| {

@@ -30,7 +30,7 @@ mod schema;
 
 use std::path::PathBuf;
 
-pub use backend::{Arg, Backend, Conn, PG_SCHEMA, Pg, PgClient};
+pub use backend::{Arg, Backend, Conn, PG_SCHEMA, Pg, PgClient, limit_malloc_arenas};
 pub use capture::{Pending, StateSink, capture, day_changes, decimal_text};
 pub use clock_state::ClockState;
 pub use keys::{ApiKey, KEY_CACHE_TTL, hash_key, now_rfc3339};
