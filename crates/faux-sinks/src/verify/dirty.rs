@@ -7,6 +7,8 @@
 //! defect's row was dropped (quarantined) instead of repaired; *dropped* when the fix of a
 //! copy took the real row with it; *left in* otherwise. Rows no defect touched must come
 //! through unchanged: each one dropped, changed or unexpected is counted against the pipeline.
+//! A late file's row is fixed when the partition's correction was loaded; one whose
+//! correction comes after the graded range is not graded.
 //! The grade passes when nothing is left in or dropped and every clean row is intact.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -174,6 +176,14 @@ pub fn grade_table(
     });
     let mut touched: HashSet<(i32, u128)> = HashSet::new();
     for d in defects.into_iter().flatten() {
+        if d.corrected_on.is_some_and(|c| c > to) {
+            // a late file whose correction comes after the range: the source has not
+            // delivered the right row yet, so it is not graded (nor counted as a clean row)
+            if let Some(h) = key_hash(table, &shape, &d.key) {
+                touched.insert((bucket(mode, d.day), h));
+            }
+            continue;
+        }
         let grade = report.kinds.entry(d.kind).or_default();
         grade.planted += 1;
         if d.kind.of_a_file() {
@@ -206,7 +216,8 @@ pub fn grade_table(
             grade.fixed += 1;
         } else if loaded == 0 && d.kind.adds_a_row() {
             grade.dropped += 1;
-        } else if loaded == 0 {
+        } else if loaded == 0 && d.kind != DefectKind::LateFile {
+            // (a late file's row missing is the defect itself, left in)
             grade.removed += 1;
         } else {
             grade.left_in += 1;
