@@ -1064,7 +1064,12 @@ fn dirty_data_lands_raw_in_sqlite_as_the_files_hold_it() {
             .split(',')
             .map(|name| scenario.table(name).unwrap())
             .chain([&faux::dirty::legacy::LEGACY_CUSTOMERS])
-            .map(|t| (t.name.to_string(), as_csv(query(&select_all(t, "", "_day")))))
+            .map(|t| {
+                (
+                    t.name.to_string(),
+                    as_csv(query(&select_all(t, "", "_day"))),
+                )
+            })
             .collect();
         let mut defects =
             query("SELECT \"table\", day, key, \"column\", kind, clean, dirty FROM _defects");
@@ -1293,10 +1298,7 @@ fn legacy_in_sqlite_is_graded(raw: &Path, dir: &Path) {
     let report: serde_json::Value = serde_json::from_slice(&naive.stdout).unwrap();
     // a US-style time in a named zone is no timestamp: the rows do not even read
     let problems = report["tables"]["legacy_customers_export"]["problems"].to_string();
-    assert!(
-        problems.contains("is not a valid timestamp"),
-        "{report:#}"
-    );
+    assert!(problems.contains("is not a valid timestamp"), "{report:#}");
 
     let clean = dir.join("legacy_clean.db");
     let conn = rusqlite::Connection::open(raw).unwrap();
@@ -1319,7 +1321,9 @@ fn legacy_in_sqlite_is_graded(raw: &Path, dir: &Path) {
             .unwrap();
         for (id, v) in rows {
             conn.execute(
-                &format!("UPDATE clean.legacy_customers_export SET \"{column}\" = ?1 WHERE rowid = ?2"),
+                &format!(
+                    "UPDATE clean.legacy_customers_export SET \"{column}\" = ?1 WHERE rowid = ?2"
+                ),
                 rusqlite::params![legacy_timestamp(&v), id],
             )
             .unwrap();
@@ -1357,7 +1361,10 @@ fn a_daily_job_sees_late_files_rewritten_and_a_reloading_loader_gets_them_right(
         tempfile::tempdir().unwrap(),
     );
     let first: faux::Date = FROM.parse().unwrap();
-    let last = TO.parse::<faux::Date>().unwrap().add_days(faux::dirty::late::MAX_DELAY);
+    let last = TO
+        .parse::<faux::Date>()
+        .unwrap()
+        .add_days(faux::dirty::late::MAX_DELAY);
     let mut seen: BTreeMap<String, String> = BTreeMap::new();
     let mut rewritten = 0;
     let mut day = first;
@@ -1394,7 +1401,10 @@ fn a_daily_job_sees_late_files_rewritten_and_a_reloading_loader_gets_them_right(
                 }
                 Some(c) if c != checksum => {
                     // a partition of an earlier day, rewritten today
-                    assert!(p["date"].as_str().unwrap() < day.to_string().as_str(), "{p}");
+                    assert!(
+                        p["date"].as_str().unwrap() < day.to_string().as_str(),
+                        "{p}"
+                    );
                     assert_eq!(p["rewritten_on"], day.to_string().as_str(), "{p}");
                     copy(reload.path());
                     rewritten += 1;

@@ -57,6 +57,7 @@ pub fn rewritten_on(seed: u64, profile: Profile, table: &TableDef, day: Date) ->
 /// records each as a `late_file` defect. With `first`, the rows are the first delivery: the
 /// wrong ones are dropped or carry their stale value; otherwise they are the correction and
 /// stay as they are.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn apply(
     seed: u64,
     table: &'static TableDef,
