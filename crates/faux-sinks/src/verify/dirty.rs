@@ -303,6 +303,44 @@ mod tests {
         all.0
     }
 
+    /// A late file's missing row is *left in* (not removed) once its correction day is in the
+    /// graded range, and not graded at all (nor counted as a clean row dropped) before.
+    #[test]
+    fn a_late_files_missing_row_is_left_in_once_corrected_and_pending_before() {
+        let s = Scenario::by_name("ecommerce", 42).unwrap();
+        let table = s.table("orders").unwrap();
+        let start: Date = "2020-01-03".parse().unwrap();
+        let (day, missing, corrected) = (0..30)
+            .map(|i| start.add_days(i))
+            .find_map(|d| {
+                faux::dirty::defects(&s, table, d, Profile::Nasty)
+                    .into_iter()
+                    .find(|x| x.kind == DefectKind::LateFile && x.column.is_none())
+                    .map(|x| (d, x.key, x.corrected_on.unwrap()))
+            })
+            .unwrap();
+        let id = Val::Uuid(super::super::values::parse_uuid(&missing).unwrap());
+        let rows = |last: Date| -> Vec<Vec<Val>> {
+            DateRange::new(day, last)
+                .unwrap()
+                .days()
+                .flat_map(|d| clean_rows(&s, table, d))
+                .filter(|r| r[0] != id)
+                .collect()
+        };
+        let grade = |last: Date| {
+            let range = DateRange::new(day, last).unwrap();
+            grade_table(&mut Memory(rows(last)), &s, table, range, Profile::Nasty, 1)
+        };
+        let pending = grade(corrected.add_days(-1));
+        assert!(pending.passed(), "{pending:?}");
+        assert_eq!(pending.clean.dropped, 0, "{pending:?}");
+        let due = grade(corrected);
+        assert!(due.kinds[&DefectKind::LateFile].left_in >= 1, "{due:?}");
+        assert_eq!(due.kinds[&DefectKind::LateFile].removed, 0, "{due:?}");
+        assert!(!due.passed());
+    }
+
     /// The clean rows themselves fix everything; a value defect's row dropped is *removed*
     /// (allowed), a duplicate removed with its real row is *dropped* (fails), and a clean row
     /// altered is *changed* (fails).
