@@ -1,7 +1,8 @@
 //! The defects manifest of a dirty run: one JSON Lines file per partition,
 //! `OUT/_defects/<table>/date=YYYY-MM-DD/part-<shard>.jsonl`, one line per planted defect:
 //! `{"table", "day", "key", "column", "kind", "clean", "dirty"}` (`key` is the primary key as
-//! text, `|`-separated; `column`, `clean` and `dirty` are null for a defect of a whole row).
+//! text, `|`-separated; `column`, `clean` and `dirty` are null for a defect of a whole row;
+//! a `late_file` defect adds `corrected_on`, the day the partition is rewritten corrected).
 //! A partition written again (a rerun) rewrites its manifest file with it.
 
 use std::path::{Path, PathBuf};
@@ -25,6 +26,9 @@ pub struct DefectRecord {
     pub kind: String,
     pub clean: Option<String>,
     pub dirty: Option<String>,
+    /// A `late_file` defect's: the day whose generation rewrites the partition corrected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub corrected_on: Option<String>,
 }
 
 impl From<&Defect> for DefectRecord {
@@ -37,6 +41,7 @@ impl From<&Defect> for DefectRecord {
             kind: d.kind.name().to_string(),
             clean: d.clean.clone(),
             dirty: d.dirty.clone(),
+            corrected_on: d.corrected_on.map(|d| d.to_string()),
         }
     }
 }

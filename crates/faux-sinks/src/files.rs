@@ -126,6 +126,9 @@ pub struct PartitionStats {
     pub bytes: u64,
     /// xxh3-64 of the file's bytes.
     pub checksum: u64,
+    /// A late file's (`--dirty`): the day whose generation rewrote it with its corrections,
+    /// when this is that rewrite.
+    pub rewritten_on: Option<Date>,
 }
 
 /// A writer that hashes and counts what passes through it.
@@ -273,6 +276,7 @@ pub fn write_partition(
         view,
         format,
         Profile::Off,
+        faux::dirty::Delivery::Corrected,
         out,
         rel,
         &NEVER,
@@ -289,6 +293,7 @@ pub(crate) fn write_partition_until(
     view: View,
     format: Format,
     dirty: Profile,
+    delivery: faux::dirty::Delivery,
     out: &Path,
     rel: &Path,
     stop: &AtomicBool,
@@ -314,7 +319,16 @@ pub(crate) fn write_partition_until(
         } else {
             // the dirty layer post-processes the daily extract (the CLI refuses other views)
             let mut defects = Vec::new();
-            faux::dirty::generate(scenario, table, day, shard, dirty, &mut sink, &mut defects)?;
+            faux::dirty::generate_file(
+                scenario,
+                table,
+                day,
+                shard,
+                dirty,
+                delivery,
+                &mut sink,
+                &mut defects,
+            )?;
             crate::defects::write(out, table, day, shard, &defects)?;
         }
         let rows = sink.rows;
@@ -328,6 +342,12 @@ pub(crate) fn write_partition_until(
             rows,
             bytes,
             checksum,
+            rewritten_on: match delivery {
+                faux::dirty::Delivery::Corrected => {
+                    faux::dirty::late::corrected_on(scenario.seed(), dirty, table, day)
+                }
+                faux::dirty::Delivery::First => None,
+            },
         })
     })();
     if result.is_err() {
@@ -408,11 +428,27 @@ impl FileRun<'_> {
         }
         fs::create_dir_all(&self.out).map_err(|e| SinkError::io(&self.out, e))?;
 
-        let items: Vec<(Date, &'static TableDef)> = self
+        let mut items: Vec<(Date, &'static TableDef)> = self
             .days
             .days()
             .flat_map(|d| self.tables.iter().map(move |t| (d, *t)))
             .collect();
+        // late files (--dirty): the partitions of days before the range that a day of it
+        // corrects are rewritten, when the folder has them (a daily job's earlier days)
+        if self.dirty != Profile::Off && self.layout != Layout::Flat {
+            let seed = self.scenario.seed();
+            for day in self.days.days() {
+                for &table in &self.tables {
+                    for d in faux::dirty::late::rewritten_on(seed, self.dirty, table, day) {
+                        let rel = partition_path(self.layout, table, d, self.shard, self.format);
+                        if d < self.days.first() && self.out.join(rel).is_file() {
+                            items.push((d, table));
+                        }
+                    }
+                }
+            }
+        }
+        let last = self.days.last();
         let written = crate::pool::run(items.len(), self.threads, |i| {
             if stop.load(Ordering::Relaxed) {
                 return Err(SinkError::Interrupted);
@@ -427,6 +463,12 @@ impl FileRun<'_> {
                 self.view,
                 self.format,
                 self.dirty,
+                // a late file is written corrected when its correction day is in the run
+                match faux::dirty::late::corrected_on(self.scenario.seed(), self.dirty, table, day)
+                {
+                    Some(c) if c > last => faux::dirty::Delivery::First,
+                    _ => faux::dirty::Delivery::Corrected,
+                },
                 &self.out,
                 &rel,
                 stop,

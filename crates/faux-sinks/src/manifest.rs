@@ -62,6 +62,10 @@ pub struct PartitionEntry {
     pub bytes: u64,
     /// `xxh3-64:<16 hex digits>` of the file's bytes.
     pub checksum: String,
+    /// A late file (`--dirty`) as rewritten with its corrections: the day whose generation
+    /// rewrote it (a loader that saw the partition before must load it again).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rewritten_on: Option<String>,
 }
 
 /// A scenario file a run used: its name as given and the digest of its bytes.
@@ -107,6 +111,7 @@ impl Manifest {
                     rows: s.rows,
                     bytes: s.bytes,
                     checksum: format!("xxh3-64:{:016x}", s.checksum),
+                    rewritten_on: s.rewritten_on.map(|d| d.to_string()),
                 })
                 .collect(),
         };

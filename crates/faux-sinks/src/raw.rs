@@ -8,6 +8,9 @@
 //! source file). Values are the CSV cells' text (decimals at their scale, RFC 3339 UTC
 //! timestamps), exactly what the defects manifest names. The manifest is the table `_defects`
 //! (`table`, `day`, `key`, `column`, `kind`, `clean`, `dirty`, as in `OUT/_defects/…jsonl`).
+//! With the shop's customers, the legacy export lands too, as `legacy_customers_export`
+//! (its cells as its file holds them; no encoding in a database, so only its
+//! `mixed_timestamp` defects). No late file: each day lands as corrected.
 //!
 //! A day is one transaction: each table's rows of that `_day` and its `_defects` rows are
 //! deleted, then inserted again, so a rerun (of a day, of an overlapping range) leaves the
@@ -15,7 +18,7 @@
 
 use std::convert::Infallible;
 
-use faux::dirty::{Defect, OwnedRow, Profile};
+use faux::dirty::{Defect, OwnedRow, Profile, legacy};
 use faux::{Date, DateRange, Row, RowSink, Scenario, Shard, TableDef};
 
 /// The column of each raw table naming the day whose extract delivered the row.
@@ -42,14 +45,45 @@ pub struct RawSummary {
     pub defects: u64,
 }
 
+impl RawLoad<'_> {
+    /// The tables landed: those asked for, and with the shop's customers the legacy export
+    /// (`legacy_customers_export`) when the load is dirty.
+    pub fn landed(&self) -> Vec<&'static TableDef> {
+        let mut tables = self.tables.clone();
+        let customers = legacy::source_table(self.scenario);
+        if self.profile != Profile::Off
+            && customers.is_some_and(|c| tables.iter().any(|t| std::ptr::eq(*t, c)))
+        {
+            tables.push(&legacy::LEGACY_CUSTOMERS);
+        }
+        tables
+    }
+}
+
 /// A day's dirty rows of `table` as the text of their cells (`None`: null), and the defects
-/// planted in them — the same rows and manifest `generate --dirty` writes to files.
+/// planted in them — the same rows and manifest `generate --dirty` writes to files, but for
+/// late files (a database gets each day's corrected rows: it is upserted in place, never
+/// delivered a partition to rewrite). The legacy export's rows are its file's cells (the
+/// mixed timestamps, a null as empty text); its encoding defects are of a file and do not
+/// apply to a database, so only its `mixed_timestamp` defects are recorded.
 pub fn day_rows(
     scenario: &Scenario,
     table: &'static TableDef,
     day: Date,
     profile: Profile,
 ) -> (Vec<Vec<Option<String>>>, Vec<Defect>) {
+    if legacy::is_legacy(table) {
+        return legacy::export_rows(scenario, day, profile).map_or_else(
+            Default::default,
+            |(rows, defects)| {
+                let rows = rows
+                    .into_iter()
+                    .map(|r| r.into_iter().map(Some).collect())
+                    .collect();
+                (rows, defects)
+            },
+        );
+    }
     struct Cells(&'static TableDef, Vec<Vec<Option<String>>>);
     impl RowSink for Cells {
         type Error = Infallible;
@@ -298,8 +332,9 @@ pub mod pg {
             let client = target.connect().await?;
             target.check_schema(&client).await?;
             crate::postgres::ddl::lock(target, &client).await?;
-            prepare(target, &client, &self.tables).await?;
-            let names: Vec<String> = self.tables.iter().map(|t| t.name.to_string()).collect();
+            let tables = self.landed();
+            prepare(target, &client, &tables).await?;
+            let names: Vec<String> = tables.iter().map(|t| t.name.to_string()).collect();
             let mut summary = RawSummary::default();
             for day in self.days.days() {
                 let at = |what: &str| format!("{what} (day {day})");
@@ -309,7 +344,7 @@ pub mod pg {
                     .map_err(|e| target.sql_error(at("starting"), &e))?;
                 let mut manifest = Vec::new();
                 let mut defects = 0u64;
-                for &table in &self.tables {
+                for &table in &tables {
                     let (rows, planted) = day_rows(self.scenario, table, day, self.profile);
                     client
                         .execute(
@@ -496,7 +531,8 @@ pub mod sqlite {
             let _: String = conn
                 .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
                 .map_err(|e| open_err(e.to_string()))?;
-            prepare(path, &conn, &self.tables)?;
+            let tables = self.landed();
+            prepare(path, &conn, &tables)?;
             let mut summary = RawSummary::default();
             for day in self.days.days() {
                 let at = |what: &str| format!("{what} (day {day})");
@@ -504,7 +540,7 @@ pub mod sqlite {
                     .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                     .map_err(|e| sql_error(path, at("starting"), e))?;
                 let d = day.to_string();
-                for &table in &self.tables {
+                for &table in &tables {
                     let (rows, planted) = day_rows(self.scenario, table, day, self.profile);
                     let what = at(&format!("loading {}", table.name));
                     tx.execute(
@@ -578,10 +614,10 @@ mod tests {
         let table = s.table("orders").unwrap();
         let day: Date = "2020-01-03".parse().unwrap();
         let (rows, defects) = day_rows(&s, table, day, Profile::Nasty);
-        assert_eq!(
-            defects,
-            faux::dirty::defects(&s, table, day, Profile::Nasty)
-        );
+        let mut in_files = faux::dirty::defects(&s, table, day, Profile::Nasty);
+        // a database has no late file: each day lands corrected
+        in_files.retain(|d| d.kind != faux::dirty::DefectKind::LateFile);
+        assert_eq!(defects, in_files);
         assert!(!defects.is_empty());
         let (clean, none) = day_rows(&s, table, day, Profile::Off);
         assert!(none.is_empty());

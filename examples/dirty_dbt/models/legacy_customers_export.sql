@@ -1,7 +1,8 @@
 -- The legacy CRM export of customers (OUT/legacy_customers_export/), landed as text by a
 -- loader that read each file in its encoding (a BOM: UTF-8; otherwise Latin-1, e.g. COPY …
--- ENCODING 'LATIN1'). Built only with --vars '{legacy_export: true}': the database dirty
--- load does not land it.
+-- ENCODING 'LATIN1'), or by `generate --dirty --out postgres://…` with customers (the cells
+-- as text; a database has no encoding, the character references are then not there). Built
+-- only with --vars '{legacy_export: true}' (a landing without it has no such table).
 {{ config(enabled=var('legacy_export', false)) }}
 with typed as (
     select

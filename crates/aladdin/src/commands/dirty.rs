@@ -59,13 +59,13 @@ fn print_text(reports: &[DirtyReport]) {
         .unwrap_or(5)
         .max(5);
     println!(
-        "{:w$}  {:16}  {:>7}  {:>6}  {:>7}  {:>7}  {:>7}",
+        "{:w$}  {:19}  {:>7}  {:>6}  {:>7}  {:>7}  {:>7}",
         "table", "defect", "planted", "fixed", "removed", "dropped", "left in"
     );
     for r in reports {
         for (k, g) in r.kinds.iter().filter(|(_, g)| g.planted > 0) {
             println!(
-                "{:w$}  {:16}  {:>7}  {:>6}  {:>7}  {:>7}  {:>7}",
+                "{:w$}  {:19}  {:>7}  {:>6}  {:>7}  {:>7}  {:>7}",
                 r.table,
                 k.name(),
                 g.planted,

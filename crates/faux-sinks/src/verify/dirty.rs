@@ -7,6 +7,8 @@
 //! defect's row was dropped (quarantined) instead of repaired; *dropped* when the fix of a
 //! copy took the real row with it; *left in* otherwise. Rows no defect touched must come
 //! through unchanged: each one dropped, changed or unexpected is counted against the pipeline.
+//! A late file's row is fixed when the partition's correction was loaded; one whose
+//! correction comes after the graded range is not graded.
 //! The grade passes when nothing is left in or dropped and every clean row is intact.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -174,6 +176,14 @@ pub fn grade_table(
     });
     let mut touched: HashSet<(i32, u128)> = HashSet::new();
     for d in defects.into_iter().flatten() {
+        if d.corrected_on.is_some_and(|c| c > to) {
+            // a late file whose correction comes after the range: the source has not
+            // delivered the right row yet, so it is not graded (nor counted as a clean row)
+            if let Some(h) = key_hash(table, &shape, &d.key) {
+                touched.insert((bucket(mode, d.day), h));
+            }
+            continue;
+        }
         let grade = report.kinds.entry(d.kind).or_default();
         grade.planted += 1;
         if d.kind.of_a_file() {
@@ -206,7 +216,8 @@ pub fn grade_table(
             grade.fixed += 1;
         } else if loaded == 0 && d.kind.adds_a_row() {
             grade.dropped += 1;
-        } else if loaded == 0 {
+        } else if loaded == 0 && d.kind != DefectKind::LateFile {
+            // (a late file's row missing is the defect itself, left in)
             grade.removed += 1;
         } else {
             grade.left_in += 1;
@@ -290,6 +301,44 @@ mod tests {
         let mut all = All(Vec::new(), table);
         let Ok(()) = s.generate(table, day, Shard::ALL, View::Extract, &mut all);
         all.0
+    }
+
+    /// A late file's missing row is *left in* (not removed) once its correction day is in the
+    /// graded range, and not graded at all (nor counted as a clean row dropped) before.
+    #[test]
+    fn a_late_files_missing_row_is_left_in_once_corrected_and_pending_before() {
+        let s = Scenario::by_name("ecommerce", 42).unwrap();
+        let table = s.table("orders").unwrap();
+        let start: Date = "2020-01-03".parse().unwrap();
+        let (day, missing, corrected) = (0..30)
+            .map(|i| start.add_days(i))
+            .find_map(|d| {
+                faux::dirty::defects(&s, table, d, Profile::Nasty)
+                    .into_iter()
+                    .find(|x| x.kind == DefectKind::LateFile && x.column.is_none())
+                    .map(|x| (d, x.key, x.corrected_on.unwrap()))
+            })
+            .unwrap();
+        let id = Val::Uuid(super::super::values::parse_uuid(&missing).unwrap());
+        let rows = |last: Date| -> Vec<Vec<Val>> {
+            DateRange::new(day, last)
+                .unwrap()
+                .days()
+                .flat_map(|d| clean_rows(&s, table, d))
+                .filter(|r| r[0] != id)
+                .collect()
+        };
+        let grade = |last: Date| {
+            let range = DateRange::new(day, last).unwrap();
+            grade_table(&mut Memory(rows(last)), &s, table, range, Profile::Nasty, 1)
+        };
+        let pending = grade(corrected.add_days(-1));
+        assert!(pending.passed(), "{pending:?}");
+        assert_eq!(pending.clean.dropped, 0, "{pending:?}");
+        let due = grade(corrected);
+        assert!(due.kinds[&DefectKind::LateFile].left_in >= 1, "{due:?}");
+        assert_eq!(due.kinds[&DefectKind::LateFile].removed, 0, "{due:?}");
+        assert!(!due.passed());
     }
 
     /// The clean rows themselves fix everything; a value defect's row dropped is *removed*

@@ -18,6 +18,12 @@ pub enum DefectKind {
     AmountInCents,
     /// A child row (an order line) whose parent (order) never arrives.
     Orphan,
+    /// An order line for an item the session added to its cart and did not buy (removed
+    /// again): the original Faux behaviour of order lines holding every item ever added.
+    AbandonedCartLine,
+    /// A row of a day's partition first delivered missing or with a stale value, and right
+    /// only once the partition is rewritten days later (files only).
+    LateFile,
     /// A timestamp of the legacy export not in RFC 3339 UTC (an offset, a US date in a named
     /// zone, epoch seconds).
     MixedTimestamp,
@@ -28,7 +34,7 @@ pub enum DefectKind {
 }
 
 impl DefectKind {
-    pub const ALL: [DefectKind; 10] = [
+    pub const ALL: [DefectKind; 12] = [
         DefectKind::ExactDuplicate,
         DefectKind::NearDuplicate,
         DefectKind::Null,
@@ -36,6 +42,8 @@ impl DefectKind {
         DefectKind::EnumCase,
         DefectKind::AmountInCents,
         DefectKind::Orphan,
+        DefectKind::AbandonedCartLine,
+        DefectKind::LateFile,
         DefectKind::MixedTimestamp,
         DefectKind::Latin1Encoding,
         DefectKind::Utf8Bom,
@@ -50,6 +58,8 @@ impl DefectKind {
             DefectKind::EnumCase => "enum_case",
             DefectKind::AmountInCents => "amount_in_cents",
             DefectKind::Orphan => "orphan",
+            DefectKind::AbandonedCartLine => "abandoned_cart_line",
+            DefectKind::LateFile => "late_file",
             DefectKind::MixedTimestamp => "mixed_timestamp",
             DefectKind::Latin1Encoding => "latin1_encoding",
             DefectKind::Utf8Bom => "utf8_bom",
@@ -62,7 +72,10 @@ impl DefectKind {
         // (a file's encoding changes every value of it: graded by the file's rows)
         matches!(
             self,
-            DefectKind::ExactDuplicate | DefectKind::NearDuplicate | DefectKind::Orphan
+            DefectKind::ExactDuplicate
+                | DefectKind::NearDuplicate
+                | DefectKind::Orphan
+                | DefectKind::AbandonedCartLine
         )
     }
 
@@ -117,4 +130,6 @@ pub struct Defect {
     pub clean: Option<String>,
     /// The value written instead (`None`: null, or the whole row).
     pub dirty: Option<String>,
+    /// A late file's: the day whose generation rewrites the partition with the right row.
+    pub corrected_on: Option<crate::Date>,
 }

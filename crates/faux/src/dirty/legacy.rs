@@ -129,10 +129,15 @@ fn cell(out: &mut String, v: &str) {
     }
 }
 
-/// The legacy export of `day` with `profile` (`None` when the profile is off or the scenario
-/// has no shop customers). The same seed, profile and day give the same bytes, whatever else
-/// is generated.
-pub fn export(scenario: &Scenario, day: Date, profile: Profile) -> Option<LegacyExport> {
+/// The rows of `day`'s legacy export as its cells (the timestamps in their mixed formats,
+/// a null as empty text, as the CSV writes it), with the `mixed_timestamp` defects: what a
+/// database load lands (a database has no file encoding). `None` when the profile is off or
+/// the scenario has no shop customers.
+pub fn export_rows(
+    scenario: &Scenario,
+    day: Date,
+    profile: Profile,
+) -> Option<(Vec<Vec<String>>, Vec<Defect>)> {
     if profile == Profile::Off {
         return None;
     }
@@ -142,15 +147,8 @@ pub fn export(scenario: &Scenario, day: Date, profile: Profile) -> Option<Legacy
     let key = stream(scenario.seed(), day);
     // the share of rows written in a legacy format grows with the profile
     let mixed = (profile.rate() * 10.0).min(0.9);
-    let mut text = String::new();
-    for (i, c) in table.columns.iter().enumerate() {
-        if i > 0 {
-            text.push(',');
-        }
-        text.push_str(c.name);
-    }
-    text.push_str("\r\n");
     let mut defects = Vec::new();
+    let mut out = Vec::with_capacity(rows.len());
     for row in &rows {
         let k = row.key(table);
         let mut s: Stream = key.named(&k).stream();
@@ -160,11 +158,9 @@ pub fn export(scenario: &Scenario, day: Date, profile: Profile) -> Option<Legacy
             0
         };
         let zone = s.range_inclusive(0, 29) as usize;
-        for (i, (c, v)) in table.columns.iter().zip(&row.0).enumerate() {
-            if i > 0 {
-                text.push(',');
-            }
-            let shown = match (v, c.ty) {
+        let mut cells = Vec::with_capacity(table.columns.len());
+        for (c, v) in table.columns.iter().zip(&row.0) {
+            cells.push(match (v, c.ty) {
                 (Value::Timestamp(t), LogicalType::Timestamp) => {
                     let dirty = format_ts(*t, format, zone);
                     if format != 0 {
@@ -176,13 +172,40 @@ pub fn export(scenario: &Scenario, day: Date, profile: Profile) -> Option<Legacy
                             kind: DefectKind::MixedTimestamp,
                             clean: Some(t.to_string()),
                             dirty: Some(dirty.clone()),
+                            corrected_on: None,
                         });
                     }
                     dirty
                 }
                 _ => v.render(c.ty).unwrap_or_default(),
-            };
-            cell(&mut text, &shown);
+            });
+        }
+        out.push(cells);
+    }
+    Some((out, defects))
+}
+
+/// The legacy export of `day` with `profile` (`None` when the profile is off or the scenario
+/// has no shop customers). The same seed, profile and day give the same bytes, whatever else
+/// is generated.
+pub fn export(scenario: &Scenario, day: Date, profile: Profile) -> Option<LegacyExport> {
+    let (rows, mut defects) = export_rows(scenario, day, profile)?;
+    let table = &LEGACY_CUSTOMERS;
+    let key = stream(scenario.seed(), day);
+    let mut text = String::new();
+    for (i, c) in table.columns.iter().enumerate() {
+        if i > 0 {
+            text.push(',');
+        }
+        text.push_str(c.name);
+    }
+    text.push_str("\r\n");
+    for row in &rows {
+        for (i, v) in row.iter().enumerate() {
+            if i > 0 {
+                text.push(',');
+            }
+            cell(&mut text, v);
         }
         text.push_str("\r\n");
     }
@@ -212,6 +235,7 @@ pub fn export(scenario: &Scenario, day: Date, profile: Profile) -> Option<Legacy
         kind: encoding,
         clean: Some("UTF-8".into()),
         dirty: Some(name.into()),
+        corrected_on: None,
     });
     Some(LegacyExport {
         bytes,

@@ -13,6 +13,7 @@
 //! [`legacy`] (the legacy customers export: mixed timestamps, Latin-1 or a BOM).
 
 pub mod defect;
+pub mod late;
 pub mod legacy;
 mod plant;
 pub mod profile;
@@ -30,8 +31,9 @@ use crate::time::Date;
 use crate::view::View;
 
 /// Generates `table`'s daily extract of `day` (the shard of it) with `profile`'s defects into
-/// `sink`, and appends the defects planted to `defects`. With [`Profile::Off`] this is
-/// exactly [`Scenario::generate`] and plants nothing.
+/// `sink`, and appends the defects planted to `defects`: the rows a database load lands (no
+/// late file: a database is upserted in place). With [`Profile::Off`] this is exactly
+/// [`Scenario::generate`] and plants nothing.
 pub fn generate<S: RowSink>(
     scenario: &Scenario,
     table: &'static TableDef,
@@ -44,15 +46,88 @@ pub fn generate<S: RowSink>(
     if profile == Profile::Off {
         return scenario.generate(table, day, shard, View::Extract, sink);
     }
-    let rows = clean_rows(scenario, table, day, shard);
-    for row in plant::plant(scenario.seed(), profile.rate(), table, day, rows, defects) {
+    for row in dirty_rows(scenario, table, day, shard, profile, defects) {
         sink.row(&row)?;
     }
     Ok(())
 }
 
-/// The defects `profile` plants in `table` on `day` (what [`generate`] records), without
-/// writing rows.
+/// Which delivery of a day's partition a file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// As first written on its day: a late file is incomplete or stale.
+    First,
+    /// As it ends: a late file's rewrite, with the corrections.
+    Corrected,
+}
+
+/// [`generate`] for a file: the partition as `delivery` (a late file's first delivery misses
+/// rows or holds stale values), with every defect of the partition recorded — a late file's
+/// `late_file` defects whichever the delivery, with the day they are corrected on.
+#[allow(clippy::too_many_arguments)]
+pub fn generate_file<S: RowSink>(
+    scenario: &Scenario,
+    table: &'static TableDef,
+    day: Date,
+    shard: Shard,
+    profile: Profile,
+    delivery: Delivery,
+    sink: &mut S,
+    defects: &mut Vec<Defect>,
+) -> Result<(), S::Error> {
+    if profile == Profile::Off {
+        return scenario.generate(table, day, shard, View::Extract, sink);
+    }
+    let start = defects.len();
+    let mut rows = dirty_rows(scenario, table, day, shard, profile, defects);
+    if let Some(corrected) = late::corrected_on(scenario.seed(), profile, table, day) {
+        let planted = defects[start..].to_vec();
+        rows = late::apply(
+            scenario.seed(),
+            table,
+            day,
+            corrected,
+            delivery == Delivery::First,
+            rows,
+            &planted,
+            defects,
+        );
+    }
+    for row in rows {
+        sink.row(&row)?;
+    }
+    Ok(())
+}
+
+/// The day's rows with the row defects planted.
+fn dirty_rows(
+    scenario: &Scenario,
+    table: &'static TableDef,
+    day: Date,
+    shard: Shard,
+    profile: Profile,
+    defects: &mut Vec<Defect>,
+) -> Vec<OwnedRow> {
+    let rows = clean_rows(scenario, table, day, shard);
+    let carts = match scenario.as_ecommerce() {
+        Some(e) if std::ptr::eq(table, &crate::ecommerce::tables::ORDER_ITEMS) => {
+            e.abandoned_cart_lines(day)
+        }
+        _ => Vec::new(),
+    };
+    plant::plant(
+        scenario.seed(),
+        profile.rate(),
+        table,
+        day,
+        rows,
+        &carts,
+        defects,
+    )
+}
+
+/// The defects `profile` plants in `table`'s files of `day` (what [`generate_file`]
+/// records, late files included), without writing rows.
 pub fn defects(
     scenario: &Scenario,
     table: &'static TableDef,
@@ -63,9 +138,24 @@ pub fn defects(
     if legacy::is_legacy(table) {
         return legacy::export(scenario, day, profile).map_or(out, |e| e.defects);
     }
+    struct Skip;
+    impl RowSink for Skip {
+        type Error = Infallible;
+        fn row<R: Row>(&mut self, _: &R) -> Result<(), Infallible> {
+            Ok(())
+        }
+    }
     if profile != Profile::Off {
-        let rows = clean_rows(scenario, table, day, Shard::ALL);
-        plant::plant(scenario.seed(), profile.rate(), table, day, rows, &mut out);
+        let Ok(()) = generate_file(
+            scenario,
+            table,
+            day,
+            Shard::ALL,
+            profile,
+            Delivery::Corrected,
+            &mut Skip,
+            &mut out,
+        );
     }
     out
 }
@@ -115,12 +205,13 @@ mod tests {
                     Ok(())
                 }
             }
-            let Ok(()) = generate(
+            let Ok(()) = generate_file(
                 &s,
                 table,
                 day(),
                 Shard::ALL,
                 Profile::Nasty,
+                Delivery::Corrected,
                 &mut Keep(table, &mut rows),
                 &mut defects,
             );
@@ -134,7 +225,11 @@ mod tests {
                 kinds.insert(d.kind);
                 let same_key = by_key.get(&d.key).cloned().unwrap_or_default();
                 match d.kind {
-                    DefectKind::Orphan => assert_eq!(same_key.len(), 1, "{d:?}"),
+                    DefectKind::Orphan | DefectKind::AbandonedCartLine => {
+                        assert_eq!(same_key.len(), 1, "{d:?}")
+                    }
+                    // the corrected delivery holds the right row (see the late-file test)
+                    DefectKind::LateFile => assert_eq!(same_key.len(), 1, "{d:?}"),
                     DefectKind::ExactDuplicate => {
                         assert!(same_key.len() >= 2, "{d:?}");
                         assert_eq!(same_key[0], same_key[1], "{d:?}");
@@ -160,6 +255,144 @@ mod tests {
             .filter(|k| !k.legacy_only())
             .collect();
         assert_eq!(kinds.into_iter().collect::<Vec<_>>(), row_kinds);
+    }
+
+    /// An order's extra lines are products its session added to the cart (its events) and
+    /// did not buy, numbered after its real lines, whose sum is still the order's subtotal.
+    #[test]
+    fn abandoned_cart_lines_are_items_added_and_not_bought() {
+        let s = Scenario::by_name("ecommerce", 7).unwrap();
+        let items = s.table("order_items").unwrap();
+        let (mut extra, mut planted) = (0, 0);
+        for i in 0..4 {
+            let d = day().add_days(i);
+            let defects = super::defects(&s, items, d, Profile::Nasty);
+            let carts = s.as_ecommerce().unwrap().abandoned_cart_lines(d);
+            let clean = clean_rows(&s, items, d, Shard::ALL);
+            let clean_keys: std::collections::HashSet<String> =
+                clean.iter().map(|r| r.key(items)).collect();
+            for d in defects
+                .iter()
+                .filter(|d| d.kind == DefectKind::AbandonedCartLine)
+            {
+                planted += 1;
+                assert!(!clean_keys.contains(&d.key), "{d:?} is a real line");
+                let (order, n) = d.key.split_once('|').unwrap();
+                let cart = carts
+                    .iter()
+                    .find(|c| c.order_id.hyphenated() == order.as_bytes())
+                    .expect("the order has a cart");
+                let n: usize = n.parse().unwrap();
+                assert!(
+                    n > cart.bought && n <= cart.bought + cart.lines.len(),
+                    "{d:?}"
+                );
+            }
+            for c in carts.iter().filter(|c| !c.lines.is_empty()) {
+                extra += 1;
+                let bought: Vec<&OwnedRow> = clean
+                    .iter()
+                    .filter(|r| r.0[0] == Value::Uuid(c.order_id))
+                    .collect();
+                assert_eq!(bought.len(), c.bought);
+                for (p, q, cents) in &c.lines {
+                    assert!(*q > 0 && *cents > 0);
+                    assert!(
+                        bought.iter().all(|r| r.0[2] != Value::Uuid(*p)),
+                        "an abandoned product was bought"
+                    );
+                }
+            }
+        }
+        assert!(extra > 0 && planted > 0, "{extra} carts, {planted} planted");
+    }
+
+    /// A late file's first delivery misses some rows and holds stale amounts in others; its
+    /// correction is the partition as it ends; both record the same defects.
+    #[test]
+    fn a_late_file_is_wrong_first_and_right_once_corrected() {
+        let s = Scenario::by_name("ecommerce", 7).unwrap();
+        let table = s.table("orders").unwrap();
+        let d = (0..40)
+            .map(|i| day().add_days(i))
+            .find(|&d| late::corrected_on(7, Profile::Nasty, table, d).is_some())
+            .unwrap();
+        let deliver = |delivery| {
+            struct Keep(&'static TableDef, Vec<OwnedRow>);
+            impl RowSink for Keep {
+                type Error = Infallible;
+                fn row<R: Row>(&mut self, row: &R) -> Result<(), Infallible> {
+                    self.1.push(OwnedRow::capture(self.0, row));
+                    Ok(())
+                }
+            }
+            let (mut keep, mut defects) = (Keep(table, Vec::new()), Vec::new());
+            let Ok(()) = generate_file(
+                &s,
+                table,
+                d,
+                Shard::ALL,
+                Profile::Nasty,
+                delivery,
+                &mut keep,
+                &mut defects,
+            );
+            (keep.1, defects)
+        };
+        let (first, first_defects) = deliver(Delivery::First);
+        let (last, last_defects) = deliver(Delivery::Corrected);
+        assert_eq!(first_defects, last_defects);
+        let mut database = Vec::new();
+        struct Skip;
+        impl RowSink for Skip {
+            type Error = Infallible;
+            fn row<R: Row>(&mut self, _: &R) -> Result<(), Infallible> {
+                Ok(())
+            }
+        }
+        let Ok(()) = generate(
+            &s,
+            table,
+            d,
+            Shard::ALL,
+            Profile::Nasty,
+            &mut Skip,
+            &mut database,
+        );
+        let late: Vec<&Defect> = last_defects
+            .iter()
+            .filter(|x| x.kind == DefectKind::LateFile)
+            .collect();
+        assert_eq!(database.len() + late.len(), last_defects.len());
+        assert!(late.iter().any(|x| x.column.is_none()), "a missing row");
+        assert!(late.iter().any(|x| x.column.is_some()), "a stale value");
+        let keys =
+            |rows: &[OwnedRow]| -> Vec<String> { rows.iter().map(|r| r.key(table)).collect() };
+        let (first_keys, last_keys) = (keys(&first), keys(&last));
+        for x in &late {
+            assert_eq!(
+                x.corrected_on,
+                late::corrected_on(7, Profile::Nasty, table, d)
+            );
+            assert!(last_keys.contains(&x.key));
+            match x.column {
+                None => assert!(!first_keys.contains(&x.key), "{x:?}"),
+                Some(c) => {
+                    let c = table.columns.iter().position(|col| col.name == c).unwrap();
+                    let value = |rows: &[OwnedRow]| {
+                        rows.iter()
+                            .find(|r| r.key(table) == x.key)
+                            .and_then(|r| r.0[c].render(table.columns[c].ty))
+                    };
+                    assert_eq!(value(&first), x.dirty, "{x:?}");
+                    assert_eq!(value(&last), x.clean, "{x:?}");
+                }
+            }
+        }
+        assert_eq!(
+            last.len(),
+            first.len() + late.iter().filter(|x| x.column.is_none()).count()
+        );
     }
 
     #[test]

@@ -2,7 +2,10 @@
 //! `(seed, table, day, primary key)`, whether it gets a defect and which, so a day — or a
 //! shard of it — gets the same defects whatever else is generated.
 
-use crate::rng::{Key, Stream};
+use std::collections::HashMap;
+
+use crate::ecommerce::AbandonedCart;
+use crate::rng::{Key, Stream, Uuid};
 use crate::table::{LogicalType, TableDef};
 use crate::time::Date;
 
@@ -88,7 +91,12 @@ fn candidates(table: &TableDef, row: &OwnedRow, kind: DefectKind) -> Vec<usize> 
             })
             .map(|(i, _)| i)
             .collect(),
-        DefectKind::MixedTimestamp | DefectKind::Latin1Encoding | DefectKind::Utf8Bom => Vec::new(),
+        // planted per order (abandoned lines), per partition (late files) or per file (legacy)
+        DefectKind::AbandonedCartLine
+        | DefectKind::LateFile
+        | DefectKind::MixedTimestamp
+        | DefectKind::Latin1Encoding
+        | DefectKind::Utf8Bom => Vec::new(),
     }
 }
 
@@ -97,22 +105,116 @@ fn pick<T: Copy>(s: &mut Stream, items: &[T]) -> T {
 }
 
 /// Plants defects in `rows` (a day's extract of `table`, or a shard of it): returns the rows
-/// to write, in order, and appends what was planted to `defects`.
+/// to write, in order, and appends what was planted to `defects`. `carts`: for the order
+/// lines, what each order's session added to its cart and did not buy (else empty).
 pub fn plant(
     seed: u64,
     rate: f64,
     table: &'static TableDef,
     day: Date,
     rows: Vec<OwnedRow>,
+    carts: &[AbandonedCart],
     defects: &mut Vec<Defect>,
 ) -> Vec<OwnedRow> {
     let mut out = Vec::with_capacity(rows.len() + rows.len() / 16);
-    for mut row in rows {
+    let carts: HashMap<Uuid, &AbandonedCart> = carts.iter().map(|c| (c.order_id, c)).collect();
+    for row in rows {
+        let extra = abandoned_lines(seed, rate, table, day, &row, &carts);
+        plant_row(seed, rate, table, day, row, &mut out, defects);
+        for line in extra {
+            defects.push(Defect {
+                table: table.name,
+                day,
+                key: line.key(table),
+                column: None,
+                kind: DefectKind::AbandonedCartLine,
+                clean: None,
+                dirty: None,
+                corrected_on: None,
+            });
+            out.push(line);
+        }
+    }
+    out
+}
+
+/// The extra lines of an order's last line when its order gets the `abandoned_cart_line`
+/// defect: one line per product its session added and did not buy, numbered after the
+/// order's real lines (so the real lines keep their keys), drawn from the last line's own
+/// stream.
+fn abandoned_lines(
+    seed: u64,
+    rate: f64,
+    table: &'static TableDef,
+    day: Date,
+    row: &OwnedRow,
+    carts: &HashMap<Uuid, &AbandonedCart>,
+) -> Vec<OwnedRow> {
+    if carts.is_empty() {
+        return Vec::new();
+    }
+    let col = |name: &str| table.columns.iter().position(|c| c.name == name);
+    let (Some(order), Some(line), Some(product), Some(quantity), Some(price)) = (
+        col("order_id"),
+        col("line_number"),
+        col("product_id"),
+        col("quantity"),
+        col("unit_price"),
+    ) else {
+        return Vec::new();
+    };
+    let (Value::Uuid(id), Value::Int(n)) = (&row.0[order], &row.0[line]) else {
+        return Vec::new();
+    };
+    let Some(cart) = carts.get(id) else {
+        return Vec::new();
+    };
+    if cart.lines.is_empty() || *n != cart.bought as i64 {
+        return Vec::new();
+    }
+    // the order's dirt: a stream of its own (named apart from the last line's other defects)
+    let mut s = Key::root(seed)
+        .named("dirty")
+        .named(table.name)
+        .derive(day.days_since_epoch() as u64)
+        .named(&row.key(table))
+        .named("abandoned_cart_line")
+        .stream();
+    // most orders have nothing abandoned: those that have get it more often, so a profile
+    // plants about as many of these as of any other kind
+    if !s.chance((rate * 4.0).min(0.6)) {
+        return Vec::new();
+    }
+    cart.lines
+        .iter()
+        .enumerate()
+        .map(|(i, &(p, q, cents))| {
+            let mut extra = row.clone();
+            extra.0[line] = Value::Int(n + 1 + i as i64);
+            extra.0[product] = Value::Uuid(p);
+            extra.0[quantity] = Value::Int(q);
+            extra.0[price] = Value::Decimal(cents);
+            extra
+        })
+        .collect()
+}
+
+/// Plants one row's defect (or none) and writes the row and its copies to `out`.
+fn plant_row(
+    seed: u64,
+    rate: f64,
+    table: &'static TableDef,
+    day: Date,
+    mut row: OwnedRow,
+    out: &mut Vec<OwnedRow>,
+    defects: &mut Vec<Defect>,
+) {
+    {
         let key = row.key(table);
         let mut s = stream(seed, table, day, &key);
         if !s.chance(rate) {
             out.push(row);
-            continue;
+            return;
         }
         let kinds: Vec<(DefectKind, Vec<usize>)> = DefectKind::ALL
             .into_iter()
@@ -128,6 +230,7 @@ pub fn plant(
             kind,
             clean,
             dirty,
+            corrected_on: None,
         };
         let render = |row: &OwnedRow, c: usize| row.0[c].render(table.columns[c].ty);
         match kind {
@@ -211,11 +314,12 @@ pub fn plant(
                 }
                 out.push(row);
             }
-            // the legacy export plants these (no row has candidates for them)
-            DefectKind::MixedTimestamp | DefectKind::Latin1Encoding | DefectKind::Utf8Bom => {
-                out.push(row)
-            }
+            // planted elsewhere (no row has candidates for them)
+            DefectKind::AbandonedCartLine
+            | DefectKind::LateFile
+            | DefectKind::MixedTimestamp
+            | DefectKind::Latin1Encoding
+            | DefectKind::Utf8Bom => out.push(row),
         }
     }
-    out
 }

@@ -36,7 +36,7 @@ mod plans;
 
 pub(crate) use cache::{cache_get, cache_put};
 pub use customers::CustomerCore;
-pub use orders::{Money, OrderCtx};
+pub use orders::{AbandonedCart, Money, OrderCtx};
 pub use plans::{DayContext, DayPlans};
 
 use std::collections::BTreeMap;

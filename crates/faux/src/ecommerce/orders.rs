@@ -19,6 +19,27 @@ pub struct OrderCtx {
     pub lifecycle: Lifecycle,
 }
 
+/// An order's cart lines added and not bought (see [`Ecommerce::abandoned_cart_lines`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AbandonedCart {
+    pub order_id: crate::rng::Uuid,
+    /// The order's lines (numbered 1..=bought).
+    pub bought: usize,
+    /// (product, units, unit price in cents) of each product added and not bought.
+    pub lines: Vec<(crate::rng::Uuid, i64, i64)>,
+}
+
+/// The `unit_price` of a cart event's properties (`{"cart_id":…,"unit_price":"12.34"}`) in
+/// cents.
+fn unit_price_cents(properties: &str) -> Option<i64> {
+    // the properties are the engine's own fixed-shape JSON (sessions.rs)
+    let (_, rest) = properties.split_once(r#""unit_price":""#)?;
+    let (text, _) = rest.split_once('"')?;
+    let (units, cents) = text.split_once('.').unwrap_or((text, "0"));
+    let cents: i64 = format!("{cents:0<2}").get(..2)?.parse().ok()?;
+    Some(units.parse::<i64>().ok()? * 100 + cents)
+}
+
 /// Money of an order, in cents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Money {
@@ -56,6 +77,46 @@ impl Ecommerce {
         );
         cache_put(&self.orders, day, orders.clone(), ORDER_CACHE_DAYS);
         orders
+    }
+
+    /// The orders placed on `day` with what their sessions added to the cart and did not buy
+    /// (removed again): per order its id, its number of lines, and per product not bought
+    /// (in order of first addition) the product, the units added and the unit price the cart
+    /// showed (cents). The dirty layer's `abandoned_cart_line` writes these as extra lines,
+    /// the original Faux behaviour of order lines holding every item ever added.
+    pub fn abandoned_cart_lines(&self, day: Date) -> Vec<AbandonedCart> {
+        let mut out = Vec::new();
+        for o in self.orders_placed(day).iter() {
+            let detail = self.session_detail(&o.plan);
+            let mut lines: Vec<(crate::rng::Uuid, i64, i64)> = Vec::new();
+            for e in detail
+                .events
+                .iter()
+                .filter(|e| e.event_type == "add_to_cart")
+            {
+                let Some(product) = e.product_id else {
+                    continue;
+                };
+                if detail.cart.iter().any(|l| l.product.id == product) {
+                    continue;
+                }
+                match lines.iter_mut().find(|l| l.0 == product) {
+                    Some(l) => l.1 += e.quantity.unwrap_or(1),
+                    None => {
+                        let Some(price) = unit_price_cents(&e.properties) else {
+                            continue;
+                        };
+                        lines.push((product, e.quantity.unwrap_or(1), price));
+                    }
+                }
+            }
+            out.push(AbandonedCart {
+                order_id: o.lifecycle.order_id,
+                bought: detail.cart.len(),
+                lines,
+            });
+        }
+        out
     }
 
     /// An order's lines (the cart at checkout, priced then) and money.
