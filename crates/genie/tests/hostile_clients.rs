@@ -6,9 +6,10 @@
 //! row of the completed days once, in its newest version.
 //!
 //! Neither client survives every fault inside one run: the tap stops on a 410 or a truncated
-//! body, a CDK stream fails on a 410. The recipe is a scheduler's: run the sync again from the
-//! last saved state. The tests do exactly that, and assert the end state (and that the faults
-//! were met), not that no run failed.
+//! body (its STATE has moved on as it read: run.sh declares genie's lists sorted), and a CDK
+//! stream that meets a 410 starts a new pass from the newest row read but may still fail. The
+//! recipe is a scheduler's: run the sync again from the last saved state. The tests do exactly
+//! that, and assert the end state (and that the faults were met), not that no run failed.
 //!
 //! Tools: `.venv-clients/{singer,airbyte}` (scripts/setup-clients.sh, with psycopg2 for the
 //! loaders). A missing tool, PostgreSQL or aladdin binary skips loudly, and fails under

@@ -18,7 +18,7 @@ tap="${TAP:-$root/.venv-clients/singer/bin/tap-rest-api-msdk}"
 : "${GENIE_URL:=http://127.0.0.1:8000}"
 : "${GENIE_API_KEY:?set GENIE_API_KEY to the key genie printed}"
 : "${GENIE_LOOKBACK_MINUTES:=15}"
-export GENIE_LOOKBACK_MINUTES
+export GENIE_LOOKBACK_MINUTES GENIE_URL GENIE_API_KEY
 config="$(mktemp -t genie-singer-XXXXXX.json)"
 state="$(mktemp -t genie-singer-state-XXXXXX.json)"
 trap 'rm -f "$config" "$state"' EXIT
@@ -34,10 +34,16 @@ if wanted:
     known = {s["name"] for s in config["streams"]}
     unknown = sorted(set(wanted) - known)
     if unknown:
-        sys.exit(f"GENIE_STREAMS: unknown streams {', '.join(unknown)}; valid: {', '.join(sorted(known))}")
+        print(f"GENIE_STREAMS: unknown streams {', '.join(unknown)}; "
+              f"valid: {', '.join(sorted(known))}", file=sys.stderr)
+        sys.exit(2)
     config["streams"] = [s for s in config["streams"] if s["name"] in wanted]
 if os.environ.get("GENIE_PAGE_SIZE"):
-    config["params"]["limit"] = int(os.environ["GENIE_PAGE_SIZE"])
+    size = os.environ["GENIE_PAGE_SIZE"]
+    if not size.isdigit() or not 1 <= int(size) <= 1000:
+        print(f"GENIE_PAGE_SIZE: {size!r} is not a page size: 1 to 1000 rows", file=sys.stderr)
+        sys.exit(2)
+    config["params"]["limit"] = int(size)
 if os.environ.get("GENIE_START_DATE"):
     config["start_date"] = os.environ["GENIE_START_DATE"]
 # each stream's schema from genie's OpenAPI document (the pinned version's shape): without
