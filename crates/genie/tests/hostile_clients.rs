@@ -56,6 +56,20 @@ fn hostile_genie(cursor_ttl: &str) -> Genie {
 fn needs(test: &str, venv: &str, tool_name: &str) -> Option<(PathBuf, PathBuf, PathBuf, FreshDb)> {
     let client = tool(test, venv, tool_name)?;
     let python = tool(test, venv, "python")?;
+    // the loaders' PostgreSQL driver, which the venvs got after their tools
+    let driver = Command::new(&python)
+        .args(["-c", "import psycopg2"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    test_support::require(
+        test,
+        driver.then_some(()).ok_or_else(|| {
+            test_support::Missing::new(
+                format!("psycopg2 is missing from .venv-clients/{venv}"),
+                "scripts/setup-clients.sh",
+            )
+        }),
+    )?;
     let aladdin = aladdin(test)?;
     let db = FreshDb::create(test)?;
     Some((client, python, aladdin, db))
