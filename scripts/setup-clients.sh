@@ -5,9 +5,9 @@
 #
 #   .venv/                    dbt-core + dbt-postgres   crates/aladdin/tests/dbt.rs
 #   .venv-clients/dlt/        dlt[postgres]             crates/genie/tests/clients.rs
-#   .venv-clients/singer/     tap-rest-api-msdk         crates/genie/tests/clients.rs
+#   .venv-clients/singer/     tap-rest-api-msdk, psycopg2 crates/genie/tests/{clients,hostile_clients}.rs
 #   .venv-clients/schemathesis/ schemathesis            crates/genie/tests/clients.rs
-#   .venv-clients/airbyte/    airbyte-cdk               crates/genie/tests/clients.rs
+#   .venv-clients/airbyte/    airbyte-cdk, psycopg2     crates/genie/tests/{clients,hostile_clients}.rs
 #   .venv-clients/python/     maturin, pyspark 4, pyarrow, pandas, polars, duckdb, pytest
 #                             crates/aladdin/tests/python.rs (builds the faux_genie wheel)
 #   .venv-clients/moto/       moto[server], pyarrow     crates/aladdin/tests/object_storage.rs (a
@@ -48,9 +48,15 @@ clients_venv() {  # NAME EXECUTABLE PACKAGE…
   fi
 }
 clients_venv dlt dlt "dlt[postgres]==1.31.*"
-clients_venv singer tap-rest-api-msdk "tap-rest-api-msdk==1.4.*"
+clients_venv singer tap-rest-api-msdk "tap-rest-api-msdk==1.4.*" "psycopg2-binary==2.9.*"
 clients_venv schemathesis schemathesis "schemathesis==4.32.*"
-clients_venv airbyte source-declarative-manifest "airbyte-cdk==7.39.*"
+clients_venv airbyte source-declarative-manifest "airbyte-cdk==7.39.*" "psycopg2-binary==2.9.*"
+# the PostgreSQL loaders of tests/hostile_clients.rs (examples/genie/*/load_postgres.py,
+# apply_deletes.py) need psycopg2 beside the tap and the CDK; a venv made before they did gets it
+for v in singer airbyte; do
+  ".venv-clients/$v/bin/python" -c "import psycopg2" 2>/dev/null \
+    || ".venv-clients/$v/bin/pip" install --quiet --disable-pip-version-check "psycopg2-binary==2.9.*"
+done
 
 echo "== the Python package's build and test tools (into .venv-clients/python)"
 # maturin builds crates/faux-py into a wheel that tests/python.rs installs here; pyspark 4 runs

@@ -94,7 +94,7 @@ pub fn requirements() -> Vec<Requirement> {
         client(
             "singer",
             "tap-rest-api-msdk",
-            "genie clients::singer_tap_emits_records_for_every_stream",
+            "genie clients::singer_tap_emits_records_for_every_stream, hostile_clients::singer_survives_hostile_chaos_* (also needs psycopg2 in the venv)",
         ),
         client(
             "schemathesis",
@@ -104,7 +104,7 @@ pub fn requirements() -> Vec<Requirement> {
         client(
             "airbyte",
             "source-declarative-manifest",
-            "genie clients::airbyte_manifest_reads_every_stream",
+            "genie clients::airbyte_manifest_reads_every_stream, hostile_clients::airbyte_survives_hostile_chaos_* (also needs psycopg2 in the venv)",
         ),
         client(
             "python",
