@@ -449,66 +449,14 @@ fn pacing_follows_the_virtual_clock() {
 // RabbitMQ
 
 mod rabbit {
-    use lapin::options::{
-        BasicConsumeOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
-    };
-    use lapin::types::FieldTable;
-    use lapin::{Connection, ConnectionProperties, Consumer, ExchangeKind};
+    use lapin::{Connection, Consumer};
 
     use super::*;
 
     /// A consumer of everything published to `exchange` under `prefix`, declared before the
     /// stream starts so nothing is missed.
     pub async fn consumer(exchange: &str, prefix: &str) -> (Connection, Consumer) {
-        let conn = Connection::connect(AMQP, ConnectionProperties::default())
-            .await
-            .unwrap();
-        let ch = conn.create_channel().await.unwrap();
-        ch.exchange_declare(
-            exchange.into(),
-            ExchangeKind::Topic,
-            ExchangeDeclareOptions {
-                durable: true,
-                ..ExchangeDeclareOptions::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .unwrap();
-        let q = ch
-            .queue_declare(
-                "".into(),
-                QueueDeclareOptions {
-                    exclusive: true,
-                    auto_delete: true,
-                    ..QueueDeclareOptions::default()
-                },
-                FieldTable::default(),
-            )
-            .await
-            .unwrap();
-        ch.queue_bind(
-            q.name().clone(),
-            exchange.into(),
-            format!("{prefix}.#").into(),
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .unwrap();
-        let consumer = ch
-            .basic_consume(
-                q.name().clone(),
-                "stream-test".into(),
-                BasicConsumeOptions {
-                    no_ack: true,
-                    ..BasicConsumeOptions::default()
-                },
-                FieldTable::default(),
-            )
-            .await
-            .unwrap();
-        (conn, consumer)
+        test_support::amqp::listen(AMQP, exchange, &format!("{prefix}.#"), "stream-test").await
     }
 
     /// Receives until `want` messages arrived and the child exited, then a little longer

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -12,7 +12,7 @@ use kingfisher::ingest::{self, IngestOptions};
 use kingfisher::mlflow::MlflowOptions;
 use kingfisher::online::{self, OnlineOptions};
 use kingfisher::registry::Registry;
-use kingfisher::serve::{AppState, router};
+use kingfisher::serve::{AppState, StorePool, router};
 use kingfisher::store::{Location, Store};
 use kingfisher::train::{self, TrainOptions};
 
@@ -585,7 +585,8 @@ fn serve(a: ServeArgs) -> anyhow::Result<()> {
             {
                 anyhow::bail!("--store {}: no such feature store", p.display());
             }
-            Ok(Arc::new(Mutex::new(Store::open_at(l)?)))
+            // more connections than the runtime has workers: a lookup never waits for one
+            Ok(Arc::new(StorePool::open(l, 4)?))
         })
         .transpose()?;
     let state = AppState::new(registry, model, store);

@@ -5,6 +5,7 @@
 //! batch of records is applied in one transaction together with the last applied `seq`, and
 //! records at or below it are skipped, so a redelivered message or a restart changes nothing.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OptionalExtension, params};
@@ -174,6 +175,13 @@ impl Store {
         // one writer; WAL lets the API read while features write
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // Ingestion slowed as the store grew (120 k records/s at 15 days, 88 k at 60): lookups
+        // by random ids (sessions, customers, carts) missed SQLite's default 2 MiB page cache
+        // once the file outgrew it, and the WAL was copied back (and synced) every 1000
+        // pages. A bounded 16 MiB cache holds the hot pages of a few months' store, and a
+        // checkpoint every 4000 pages writes a page changed by many batches once.
+        conn.pragma_update(None, "cache_size", -16_384)?;
+        conn.pragma_update(None, "wal_autocheckpoint", 4000)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.execute_batch(SCHEMA)?;
         Ok(Store {
@@ -215,17 +223,22 @@ impl Store {
         };
         let tx = conn.transaction()?;
         let last: Option<(i64, i64)> = tx
-            .query_row("SELECT last_seq, last_ts FROM progress", [], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+            .prepare_cached("SELECT last_seq, last_ts FROM progress")?
+            .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
-        let (applied, last) = apply_batch(&mut SqliteTables(&tx), batch, last)?;
+        let mut tables = SqliteTables {
+            tx: &tx,
+            views: BTreeMap::new(),
+        };
+        let (applied, last) = apply_batch(&mut tables, batch, last)?;
+        tables.flush_views()?;
         if let Some((seq, ts)) = last {
-            tx.execute(
+            forget_old_sessions(&tx, ts - SESSION_MEMORY_SECS)?;
+            tx.prepare_cached(
                 "INSERT INTO progress (id, last_seq, last_ts) VALUES (1, ?1, ?2)
                  ON CONFLICT (id) DO UPDATE SET last_seq = excluded.last_seq, last_ts = excluded.last_ts",
-                params![seq, ts],
-            )?;
+            )?
+            .execute(params![seq, ts])?;
         }
         tx.commit()?;
         Ok(applied)
@@ -268,15 +281,13 @@ impl Store {
     /// One cart by id.
     pub fn cart(&self, cart_id: &str) -> Result<Option<Cart>, StoreError> {
         let row = match &self.backend {
+            // cached: parsing the statement each time was most of a lookup's cost
             Backend::Sqlite(conn) => conn
-                .query_row(
-                    &format!(
-                        "SELECT {} FROM carts WHERE cart_id = ?1",
-                        Self::CART_COLUMNS
-                    ),
-                    [cart_id],
-                    Self::cart_from_row,
-                )
+                .prepare_cached(
+                    "SELECT cart_id, day, scored_at, features, ordered_at, order_session_started_at
+                     FROM carts WHERE cart_id = ?1",
+                )?
+                .query_row([cart_id], Self::cart_from_row)
                 .optional()?,
             Backend::Postgres(pg) => pg.cart(cart_id)?,
         };
@@ -387,25 +398,92 @@ pub(crate) trait Tables {
     ) -> Result<(), StoreError>;
 }
 
-struct SqliteTables<'a, 'c>(&'a rusqlite::Transaction<'c>);
+/// How long the SQLite store keeps a session after its start. A session's events all come
+/// within its hour (a resumed cart is a new session), so older sessions are never read again;
+/// keeping them made the session index, which every product view, add and order looks up
+/// by a random id, grow with the stream, and ingestion slow down with it. Customers (history
+/// features) and carts (labels) are kept.
+const SESSION_MEMORY_SECS: i64 = 2 * 86_400;
+
+/// Deletes the sessions that started before `cutoff`. Sessions are inserted in stream order,
+/// so the oldest have the lowest rowids: the rows before the first one that started at or
+/// after `cutoff` go (rowid order is only used as a bound, so an out-of-order session is kept).
+fn forget_old_sessions(tx: &rusqlite::Transaction<'_>, cutoff: i64) -> Result<(), StoreError> {
+    let mut stmt = tx.prepare_cached("SELECT rowid, started_at FROM sessions ORDER BY rowid")?;
+    let mut rows = stmt.query([])?;
+    let mut keep_from = None;
+    let mut old = 0;
+    while let Some(r) = rows.next()? {
+        if r.get::<_, i64>(1)? >= cutoff {
+            keep_from = Some(r.get::<_, i64>(0)?);
+            break;
+        }
+        old += 1;
+    }
+    drop(rows);
+    if old > 0 {
+        match keep_from {
+            Some(rowid) => tx
+                .prepare_cached("DELETE FROM sessions WHERE rowid < ?1")?
+                .execute([rowid])?,
+            None => tx
+                .prepare_cached("DELETE FROM sessions WHERE started_at < ?1")?
+                .execute([cutoff])?,
+        };
+    }
+    Ok(())
+}
+
+struct SqliteTables<'a, 'c> {
+    tx: &'a rusqlite::Transaction<'c>,
+    /// Product views not yet written, per session. Views are most of the records, and one
+    /// UPDATE each (a lookup by a random id) was most of ingestion's cost once the store
+    /// outgrew the page cache; they are summed here and written once per session and batch:
+    /// before the session is read or inserted, and at the end of the batch (in id order,
+    /// so the file is the same whatever the order of the sessions).
+    views: BTreeMap<String, u32>,
+}
+
+impl SqliteTables<'_, '_> {
+    fn write_views(&self, session: &str, n: u32) -> Result<(), StoreError> {
+        self.tx
+            .prepare_cached("UPDATE sessions SET product_views = product_views + ?2 WHERE id = ?1")?
+            .execute(params![session, n])?;
+        Ok(())
+    }
+
+    fn flush_session_views(&mut self, session: &str) -> Result<(), StoreError> {
+        match self.views.remove(session) {
+            Some(n) => self.write_views(session, n),
+            None => Ok(()),
+        }
+    }
+
+    fn flush_views(&mut self) -> Result<(), StoreError> {
+        for (session, n) in std::mem::take(&mut self.views) {
+            self.write_views(&session, n)?;
+        }
+        Ok(())
+    }
+}
 
 impl Tables for SqliteTables<'_, '_> {
     fn customer_session(&mut self, cu: &str) -> Result<u32, StoreError> {
-        self.0
+        self.tx
             .prepare_cached(
                 "INSERT INTO customers (id, sessions) VALUES (?1, 1)
              ON CONFLICT (id) DO UPDATE SET sessions = sessions + 1",
             )?
             .execute([cu])?;
         Ok(self
-            .0
+            .tx
             .prepare_cached("SELECT sessions - 1 FROM customers WHERE id = ?1")?
             .query_row([cu], |r| r.get(0))?)
     }
 
     fn customer_orders(&mut self, cu: &str) -> Result<(u32, Option<i64>), StoreError> {
         Ok(self
-            .0
+            .tx
             .prepare_cached("SELECT orders, last_order_at FROM customers WHERE id = ?1")?
             .query_row([cu], |r| {
                 Ok((r.get::<_, u32>(0)?, r.get::<_, Option<i64>>(1)?))
@@ -415,14 +493,16 @@ impl Tables for SqliteTables<'_, '_> {
     }
 
     fn customer_ordered(&mut self, cu: &str, at: i64) -> Result<(), StoreError> {
-        self.0.prepare_cached("INSERT INTO customers (id, orders, last_order_at) VALUES (?1, 1, ?2)
+        self.tx.prepare_cached("INSERT INTO customers (id, orders, last_order_at) VALUES (?1, 1, ?2)
              ON CONFLICT (id) DO UPDATE SET orders = orders + 1, last_order_at = excluded.last_order_at")?.execute(params![cu, at],
         )?;
         Ok(())
     }
 
     fn insert_session(&mut self, id: &str, s: &SessionRow) -> Result<(), StoreError> {
-        self.0.prepare_cached("INSERT OR IGNORE INTO sessions (id, customer_id, started_at, channel, device, sessions_before)
+        // views counted before the session record apply as they did (to a row already there)
+        self.flush_session_views(id)?;
+        self.tx.prepare_cached("INSERT OR IGNORE INTO sessions (id, customer_id, started_at, channel, device, sessions_before)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?.execute(params![
                 id,
                 s.customer_id,
@@ -436,8 +516,9 @@ impl Tables for SqliteTables<'_, '_> {
     }
 
     fn session(&mut self, id: &str) -> Result<Option<SessionRow>, StoreError> {
+        self.flush_session_views(id)?;
         Ok(self
-            .0
+            .tx
             .prepare_cached(
                 "SELECT customer_id, started_at, channel, device, sessions_before, product_views
                  FROM sessions WHERE id = ?1",
@@ -456,15 +537,18 @@ impl Tables for SqliteTables<'_, '_> {
     }
 
     fn product_view(&mut self, session: &str) -> Result<(), StoreError> {
-        self.0
-            .prepare_cached("UPDATE sessions SET product_views = product_views + 1 WHERE id = ?1")?
-            .execute([session])?;
+        match self.views.get_mut(session) {
+            Some(n) => *n += 1,
+            None => {
+                self.views.insert(session.to_string(), 1);
+            }
+        }
         Ok(())
     }
 
     fn cart_known(&mut self, cart: &str) -> Result<bool, StoreError> {
         Ok(self
-            .0
+            .tx
             .prepare_cached("SELECT EXISTS (SELECT 1 FROM carts WHERE cart_id = ?1)")?
             .query_row([cart], |r| r.get(0))?)
     }
@@ -478,7 +562,7 @@ impl Tables for SqliteTables<'_, '_> {
         seq: i64,
         features: &str,
     ) -> Result<(), StoreError> {
-        self.0.prepare_cached("INSERT INTO carts (cart_id, session_id, day, scored_at, seq, features) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?.execute(params![cart, session, day, scored_at, seq, features],
+        self.tx.prepare_cached("INSERT INTO carts (cart_id, session_id, day, scored_at, seq, features) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?.execute(params![cart, session, day, scored_at, seq, features],
         )?;
         Ok(())
     }
@@ -489,7 +573,7 @@ impl Tables for SqliteTables<'_, '_> {
         at: i64,
         session_started: Option<i64>,
     ) -> Result<(), StoreError> {
-        self.0
+        self.tx
             .prepare_cached(
                 "UPDATE carts SET ordered_at = ?2, order_session_started_at = ?3
              WHERE cart_id = ?1 AND ordered_at IS NULL",
@@ -716,6 +800,31 @@ mod tests {
         assert_eq!(twice.apply(&r[2..4]).unwrap(), 0);
         assert_eq!(once.carts().unwrap(), twice.carts().unwrap());
         assert_eq!(once.progress().unwrap(), twice.progress().unwrap());
+    }
+
+    #[test]
+    fn sessions_are_forgotten_two_days_after_their_start() {
+        let (_d, mut s) = store();
+        let r = records();
+        s.apply(&r).unwrap();
+        let ids = |s: &Store| -> Vec<String> {
+            let Backend::Sqlite(conn) = &s.backend else {
+                unreachable!()
+            };
+            let mut st = conn.prepare("SELECT id FROM sessions ORDER BY id").unwrap();
+            st.query_map([], |r| r.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+        };
+        // the last record is 2024-01-03T09:02: s1 (2024-01-01T10:00) is within two days
+        assert_eq!(ids(&s), ["s1", "s2"]);
+        s.apply(&[session(10, "2024-01-03T10:00:01Z", "s3", None)])
+            .unwrap();
+        assert_eq!(ids(&s), ["s2", "s3"]);
+        // what was learnt from s1 stays: the customer's history and the cart's label
+        assert!(s.cart("k1").unwrap().unwrap().ordered_at.is_some());
+        assert_eq!(s.cart("k2").unwrap().unwrap().features.orders_before, 1);
     }
 
     #[test]

@@ -18,11 +18,8 @@ use std::time::{Duration, Instant};
 
 use kingfisher::registry::Registry;
 use kingfisher::store::Store;
-use lapin::options::{
-    BasicGetOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
-};
-use lapin::types::FieldTable;
-use lapin::{Connection, ConnectionProperties, ExchangeKind};
+use lapin::options::BasicGetOptions;
+use lapin::{Connection, ConnectionProperties};
 use test_support::Missing;
 
 const KF: &str = env!("CARGO_BIN_EXE_kingfisher");
@@ -176,46 +173,6 @@ fn rt() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-/// Declares the durable exchange and a durable queue bound to `key` (the downstream
-/// consumer's, so messages wait in it across the restart).
-async fn durable_queue(url: &str, exchange: &str, queue: &str, key: &str) {
-    let conn = Connection::connect(url, ConnectionProperties::default())
-        .await
-        .unwrap();
-    let ch = conn.create_channel().await.unwrap();
-    ch.exchange_declare(
-        exchange.into(),
-        ExchangeKind::Topic,
-        ExchangeDeclareOptions {
-            durable: true,
-            ..ExchangeDeclareOptions::default()
-        },
-        FieldTable::default(),
-    )
-    .await
-    .unwrap();
-    ch.queue_declare(
-        queue.into(),
-        QueueDeclareOptions {
-            durable: true,
-            ..QueueDeclareOptions::default()
-        },
-        FieldTable::default(),
-    )
-    .await
-    .unwrap();
-    ch.queue_bind(
-        queue.into(),
-        exchange.into(),
-        key.into(),
-        QueueBindOptions::default(),
-        FieldTable::default(),
-    )
-    .await
-    .unwrap();
-    let _ = conn.close(200, "declared".into()).await;
-}
-
 /// Every message waiting in `queue`: (message_id, JSON body).
 async fn drain(url: &str, queue: &str) -> Vec<(Option<String>, serde_json::Value)> {
     let conn = Connection::connect(url, ConnectionProperties::default())
@@ -286,7 +243,7 @@ fn a_broker_restart_while_predictions_are_published_loses_none() {
     let run = prepared_run(dir.path(), 12);
     let store_path = run.join("kingfisher.db");
     let rt = rt();
-    rt.block_on(durable_queue(
+    rt.block_on(test_support::amqp::durable_queue(
         &url,
         "kingfisher",
         "downstream",
@@ -409,7 +366,7 @@ fn train_daily_trains_once_per_virtual_day_on_matured_labels_only() {
             .unwrap();
     }
     let rt = rt();
-    rt.block_on(durable_queue(
+    rt.block_on(test_support::amqp::durable_queue(
         &url,
         "kingfisher",
         "trained",

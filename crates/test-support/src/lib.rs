@@ -1,5 +1,6 @@
 //! What the workspace's tests need from outside their process, found in one place: a fresh
-//! PostgreSQL database ([`pg`]), the RabbitMQ and NATS brokers ([`services`]), the Python
+//! PostgreSQL database ([`pg`]), the RabbitMQ and NATS brokers ([`services`]; queues on
+//! RabbitMQ: [`amqp`]), the Python
 //! client tools and dbt, and binaries built beside the test's own ([`tools`]).
 //!
 //! Every check returns `Result<T, Missing>`; [`require`] applies the one policy all tests
@@ -14,6 +15,7 @@
 use std::fmt;
 use std::io::Write;
 
+pub mod amqp;
 pub mod pg;
 pub mod services;
 pub mod tools;

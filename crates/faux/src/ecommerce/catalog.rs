@@ -119,6 +119,8 @@ pub struct Catalog {
     pub currency: &'static str,
     /// Products drawn once: sessions pick products by rejection sampling, several draws each.
     bases: Vec<ProductBase>,
+    /// `[[drift]]` price changes: (start of the day, factor on every price from then on).
+    price_drift: Vec<(Timestamp, f64)>,
 }
 
 /// Products drawn ahead (a shop listing one product a day has this many after 130 years).
@@ -153,6 +155,11 @@ impl Catalog {
             discontinue_p: cfg.shop.discontinue_probability,
             currency: Box::leak(cfg.shop.currency.clone().into_boxed_str()),
             bases: Vec::new(),
+            price_drift: cfg
+                .price_drift_days()
+                .into_iter()
+                .map(|(d, f)| (d.start(), f))
+                .collect(),
         };
         let n = c
             .count_by(c.opened.add_days(super::HORIZON_DAYS))
@@ -254,8 +261,17 @@ impl Catalog {
         Some((at, charm_price(p.base_price as f64 / 100.0 * factor)))
     }
 
-    /// (price, time of the last price change) as of `t`.
+    /// (price, time of the last price change) as of `t`: the drawn price, times the
+    /// `[[drift]]` price factor in force at `t` (rounded to a .99 price like every price).
     pub fn price_at(&self, p: &ProductBase, t: Timestamp) -> (i64, Timestamp) {
+        let (price, at) = self.drawn_price_at(p, t);
+        match self.price_drift.iter().rev().find(|(start, _)| *start <= t) {
+            Some(&(start, factor)) => (charm_price(price as f64 / 100.0 * factor), at.max(start)),
+            None => (price, at),
+        }
+    }
+
+    fn drawn_price_at(&self, p: &ProductBase, t: Timestamp) -> (i64, Timestamp) {
         let mut period = (t.0 - p.created_at.0).div_euclid(PERIOD_DAYS * DAY);
         while period >= 1 {
             if let Some((at, price)) = self.change(p, period)
@@ -314,7 +330,15 @@ impl Catalog {
         {
             out.push(d);
         }
+        // a drift's new prices are a version of every product listed before it
+        out.extend(
+            self.price_drift
+                .iter()
+                .map(|(start, _)| *start)
+                .filter(|start| *start > p.created_at && (from..=to).contains(start)),
+        );
         out.sort();
+        out.dedup();
         out
     }
 }

@@ -45,8 +45,14 @@ pub struct Config {
 }
 
 /// One `[[drift]]` entry: from `from` on, the checkout probability of the sessions matching
-/// `device` and `channel` (each: any when absent) is multiplied by `conversion` (capped at 1).
-/// Entries that match the same session multiply.
+/// `device` and `channel` (each: any when absent) is multiplied by `conversion` (capped at 1;
+/// 1 when absent). Entries that match the same session multiply.
+///
+/// Two more kinds of change, each keeping the days before `from` as they were drawn:
+/// - `price`: every product's price is multiplied by it from the start of `from` on;
+/// - `launch`: `channel` is a new paid channel, launched on `from` with this marketing (its
+///   spend and the sessions it brings, on top of the others'); with `conversion` its sessions
+///   convert differently too.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Drift {
@@ -55,7 +61,12 @@ pub struct Drift {
     pub device: Option<String>,
     #[serde(default)]
     pub channel: Option<String>,
+    #[serde(default = "one")]
     pub conversion: f64,
+    #[serde(default)]
+    pub price: Option<f64>,
+    #[serde(default)]
+    pub launch: Option<Channel>,
     /// `from`, parsed by validation.
     #[serde(skip)]
     pub from_day: Option<Date>,
@@ -162,6 +173,10 @@ pub struct Shipping {
 #[serde(deny_unknown_fields)]
 pub struct Marketing {
     pub channels: BTreeMap<String, Channel>,
+}
+
+fn one() -> f64 {
+    1.0
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -446,20 +461,47 @@ impl Config {
             self.shipping.partial_refund_share,
         )?;
         for (name, ch) in &self.marketing.channels {
-            let k = |f: &str| format!("marketing.channels.{name}.{f}");
-            non_negative(&k("daily_budget"), ch.daily_budget)?;
-            positive(&k("scale"), ch.scale)?;
-            if !(0.0..=1.0).contains(&ch.elasticity) || ch.elasticity == 0.0 {
-                return Err(format!(
-                    "{} = {} must be in (0, 1]",
-                    k("elasticity"),
-                    ch.elasticity
-                ));
-            }
-            positive(&k("cost_per_mille"), ch.cost_per_mille)?;
+            ch.validate(&format!("marketing.channels.{name}"))?;
         }
+        let launched: Vec<&str> = self
+            .drift
+            .iter()
+            .filter(|d| d.launch.is_some())
+            .filter_map(|d| d.channel.as_deref())
+            .collect();
         for (i, d) in self.drift.iter().enumerate() {
             let k = |f: &str| format!("drift[{i}].{f}");
+            if let Some(l) = &d.launch {
+                let Some(ch) = &d.channel else {
+                    return Err(format!(
+                        "{} needs drift[{i}].channel: the name of the new channel",
+                        k("launch")
+                    ));
+                };
+                let clash = crate::ecommerce::traffic::ORGANIC_CHANNELS
+                    .iter()
+                    .any(|(n, _)| n == ch)
+                    || self.marketing.channels.contains_key(ch)
+                    || launched.iter().filter(|n| **n == ch.as_str()).count() > 1;
+                if clash {
+                    return Err(format!(
+                        "{} = {ch:?} with launch: the channel exists already; a launched channel needs a new name",
+                        k("channel")
+                    ));
+                }
+                l.validate(&k("launch"))?;
+            }
+            if let Some(f) = d.price {
+                if !f.is_finite() || f <= 0.0 {
+                    return Err(format!("{} = {f} must be a factor above 0", k("price")));
+                }
+                if d.device.is_some() || d.channel.is_some() {
+                    return Err(format!(
+                        "{} applies to every product: drift[{i}] with price takes no device or channel",
+                        k("price")
+                    ));
+                }
+            }
             d.from
                 .parse::<Date>()
                 .map_err(|e| format!("{} = {:?}: {e}", k("from"), d.from))?;
@@ -482,6 +524,7 @@ impl Config {
                     .iter()
                     .map(|(n, _)| *n)
                     .chain(self.marketing.channels.keys().map(String::as_str))
+                    .chain(launched.iter().copied())
                     .collect();
                 if !known.contains(&ch.as_str()) {
                     return Err(format!(
@@ -506,6 +549,62 @@ impl Config {
             .filter(|d| d.channel.as_deref().is_none_or(|x| x == channel))
             .map(|d| d.conversion)
             .product()
+    }
+
+    /// The factor on every product's price at the start of `day`: 1.0 without a price drift.
+    pub fn price_drift(&self, day: Date) -> f64 {
+        self.drift
+            .iter()
+            .filter(|d| d.from_day.is_some_and(|f| day >= f))
+            .filter_map(|d| d.price)
+            .product()
+    }
+
+    /// The days prices change by drift, with the factor in force from each, in date order.
+    pub fn price_drift_days(&self) -> Vec<(Date, f64)> {
+        let mut days: Vec<Date> = self
+            .drift
+            .iter()
+            .filter(|d| d.price.is_some())
+            .filter_map(|d| d.from_day)
+            .collect();
+        days.sort();
+        days.dedup();
+        days.into_iter().map(|d| (d, self.price_drift(d))).collect()
+    }
+
+    /// Paid channels launched by drift: (launch day, name, marketing), in the file's order.
+    pub fn launched_channels(&self) -> Vec<(Date, &str, &Channel)> {
+        self.drift
+            .iter()
+            .filter_map(|d| Some((d.from_day?, d.channel.as_deref()?, d.launch.as_ref()?)))
+            .collect()
+    }
+}
+
+impl Channel {
+    fn validate(&self, k: &str) -> Result<(), String> {
+        if !self.daily_budget.is_finite() || self.daily_budget < 0.0 {
+            return Err(format!(
+                "{k}.daily_budget = {} must be zero or more",
+                self.daily_budget
+            ));
+        }
+        for (f, v) in [
+            ("scale", self.scale),
+            ("cost_per_mille", self.cost_per_mille),
+        ] {
+            if !v.is_finite() || v <= 0.0 {
+                return Err(format!("{k}.{f} = {v} must be a positive number"));
+            }
+        }
+        if !(0.0..=1.0).contains(&self.elasticity) || self.elasticity == 0.0 {
+            return Err(format!(
+                "{k}.elasticity = {} must be in (0, 1]",
+                self.elasticity
+            ));
+        }
+        Ok(())
     }
 }
 

@@ -21,12 +21,11 @@ impl Ecommerce {
         } else {
             format!("always-on-{y}-{m:02}")
         };
-        self.traffic
-            .channels
-            .iter()
-            .zip(t.paid)
-            .enumerate()
-            .map(|(c, ((name, _, _, _, cpm), (spend, sessions)))| {
+        t.paid
+            .into_iter()
+            .map(|(c, spend, sessions)| {
+                let ch = &self.traffic.channels[c];
+                let (name, cpm) = (ch.name, ch.cost_per_mille);
                 let mut s = self
                     .keys
                     .marketing

@@ -58,8 +58,8 @@ impl Ecommerce {
             .iter()
             .map(|(n, s)| (*n, traffic.organic * s))
             .collect();
-        for ((name, ..), (_, sessions)) in self.traffic.channels.iter().zip(&traffic.paid) {
-            weights.push((name, *sessions));
+        for &(i, _, sessions) in &traffic.paid {
+            weights.push((self.traffic.channels[i].name, sessions));
         }
         let total: f64 = weights.iter().map(|(_, w)| w).sum();
         let mut acc = 0.0;

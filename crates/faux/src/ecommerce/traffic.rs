@@ -23,23 +23,36 @@ pub struct Traffic {
     cyber_monday: f64,
     christmas: f64,
     january: f64,
-    /// (name, daily budget, scale, elasticity, cost per mille)
-    pub channels: Vec<(&'static str, f64, f64, f64, f64)>,
+    /// The paid channels: the configured ones, then those `[[drift]]` launches.
+    pub channels: Vec<PaidChannel>,
     /// Cumulative share per hour.
     hours: [f64; 24],
+}
+
+/// A paid channel's marketing.
+#[derive(Debug, Clone)]
+pub struct PaidChannel {
+    pub name: &'static str,
+    pub daily_budget: f64,
+    pub scale: f64,
+    pub elasticity: f64,
+    pub cost_per_mille: f64,
+    /// Launched by `[[drift]]` on this day (None: from the opening).
+    pub launched: Option<Date>,
 }
 
 /// One day's expected traffic.
 #[derive(Debug, Clone)]
 pub struct DayTraffic {
     pub organic: f64,
-    /// Spend in cents and expected sessions, per paid channel (config order).
-    pub paid: Vec<(i64, f64)>,
+    /// Per paid channel running that day: its index in [`Traffic::channels`], spend in cents
+    /// and expected sessions.
+    pub paid: Vec<(usize, i64, f64)>,
 }
 
 impl DayTraffic {
     pub fn expected_sessions(&self) -> f64 {
-        self.organic + self.paid.iter().map(|(_, s)| s).sum::<f64>()
+        self.organic + self.paid.iter().map(|(_, _, s)| s).sum::<f64>()
     }
 }
 
@@ -77,15 +90,19 @@ impl Traffic {
                 .marketing
                 .channels
                 .iter()
-                .map(|(name, c)| {
-                    let name: &'static str = Box::leak(name.clone().into_boxed_str());
-                    (
-                        name,
-                        c.daily_budget,
-                        c.scale,
-                        c.elasticity,
-                        c.cost_per_mille,
-                    )
+                .map(|(name, c)| (None, name.as_str(), c))
+                .chain(
+                    cfg.launched_channels()
+                        .into_iter()
+                        .map(|(d, name, c)| (Some(d), name, c)),
+                )
+                .map(|(launched, name, c)| PaidChannel {
+                    name: Box::leak(name.to_string().into_boxed_str()),
+                    daily_budget: c.daily_budget,
+                    scale: c.scale,
+                    elasticity: c.elasticity,
+                    cost_per_mille: c.cost_per_mille,
+                    launched,
                 })
                 .collect(),
             hours,
@@ -131,14 +148,28 @@ impl Traffic {
         let paid = self
             .channels
             .iter()
-            .map(|&(_, budget, scale, elasticity, _)| {
+            .enumerate()
+            .filter(|(_, c)| c.launched.is_none_or(|l| d >= l))
+            .map(|(i, c)| {
                 // marketers raise budgets with the trend and, less than traffic, for events
-                let noise = 0.85 + 0.3 * s.next_f64();
-                let spend = budget * trend * event.sqrt() * noise;
+                let u = match c.launched {
+                    None => s.next_f64(),
+                    // a launched channel draws from its own stream: the configured
+                    // channels' draws, and so the days before the launch, stay as they were
+                    Some(_) => self
+                        .key
+                        .named("spend")
+                        .named(c.name)
+                        .derive(d.days_since_epoch() as u64)
+                        .stream()
+                        .next_f64(),
+                };
+                let noise = 0.85 + 0.3 * u;
+                let spend = c.daily_budget * trend * event.sqrt() * noise;
                 let cents = (spend * 100.0).round() as i64;
                 let sessions =
-                    scale * (cents as f64 / 100.0).powf(elasticity) * weekly * event.sqrt();
-                (cents, sessions)
+                    c.scale * (cents as f64 / 100.0).powf(c.elasticity) * weekly * event.sqrt();
+                (i, cents, sessions)
             })
             .collect();
         DayTraffic { organic, paid }
