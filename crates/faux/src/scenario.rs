@@ -255,13 +255,13 @@ impl Scenario {
     /// The creation days of `table` whose rows a live source holds at `at` when its history
     /// window starts on `from` ([`TableDef::keep`]): every day since the first for
     /// [`Keep::Always`], from `n` days before the window for [`Keep::LookBack`]`(n)`, the
-    /// window's days for [`Keep::Window`]. Oldest first; empty when `from` is after `at`.
+    /// window's days for [`Keep::Window`] and [`Keep::TimeKeyedWindow`]. Oldest first; empty when `from` is after `at`.
     pub fn held_days(&self, table: &TableDef, from: Date, at: Timestamp) -> Vec<Date> {
         let first = self.first_day(at.date());
         let start = match table.keep {
             Keep::Always => first,
             Keep::LookBack(n) => from.add_days(-(n as i32)).max(first),
-            Keep::Window => from.max(first),
+            Keep::Window | Keep::TimeKeyedWindow => from.max(first),
         };
         let end = at.date();
         if start > end {

@@ -513,3 +513,34 @@ fn the_change_feed_is_the_same_on_any_thread_count() {
         }
     }
 }
+
+/// A table kept as a time-keyed window is insert-only, and every row's id is a UUIDv7 of its
+/// partition column's time: a live source finds a row's day from its id alone.
+#[test]
+fn time_keyed_tables_carry_their_time_in_their_ids() {
+    let s = shop();
+    let keyed: Vec<&TableDef> = s
+        .tables()
+        .iter()
+        .copied()
+        .filter(|t| t.keep == faux::Keep::TimeKeyedWindow)
+        .collect();
+    assert!(keyed.iter().any(|t| t.name == "events"));
+    for t in keyed {
+        assert!(t.cursor.is_none(), "{}: rows must not change", t.name);
+        let [key] = t.primary_key else {
+            panic!("{}: one key column", t.name)
+        };
+        let mut n = 0;
+        for d in days("2024-02-28", "2024-03-01") {
+            for r in rows(&s, t.name, d, View::Snapshot(d.succ().start())) {
+                let id = Uuid::parse_hyphenated(&r[key]).expect("a hyphenated uuid");
+                let at = Timestamp::parse_flexible(&r[t.partition]).unwrap();
+                assert_eq!(id.v7_millis(), Some(at.0 * 1000), "{}: {r:?}", t.name);
+                assert_eq!(at.date(), d, "{}: filed under its own day", t.name);
+                n += 1;
+            }
+        }
+        assert!(n > 500, "{}: {n} rows", t.name);
+    }
+}

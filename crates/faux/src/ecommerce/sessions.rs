@@ -434,7 +434,7 @@ impl Ecommerce {
                 _ => "{}".to_string(),
             };
             events.push(Event {
-                id: s.uuid_v4(),
+                id: s.uuid_v7(at.0 * 1000),
                 session_id: plan.id,
                 customer_id: if known { customer_uuid } else { None },
                 event_type: step.event_type,
@@ -446,7 +446,7 @@ impl Ecommerce {
         }
         if let Some(at) = lifecycle.and_then(|l| l.payment_failed_at) {
             events.push(Event {
-                id: s.uuid_v4(),
+                id: s.uuid_v7(at.0 * 1000),
                 session_id: plan.id,
                 customer_id: customer_uuid,
                 event_type: "payment_failed",

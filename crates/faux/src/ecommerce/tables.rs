@@ -129,7 +129,7 @@ crate::table! {
         cursor: None,
         partition: "occurred_at",
         parent: None,
-        keep: Keep::Window,
+        keep: Keep::TimeKeyedWindow,
     };
 }
 

@@ -113,6 +113,10 @@ pub enum Keep {
     LookBack(u16),
     /// Rows created in the history window (clickstream events, daily spend).
     Window,
+    /// The rows of [`Keep::Window`], from an insert-only table keyed by a UUIDv7 of the
+    /// partition column's time (the clickstream): a live source may regenerate a day of them
+    /// on read rather than store them, finding a row's day from its id alone.
+    TimeKeyedWindow,
 }
 
 /// A table's owning table: each row belongs to the `table` row whose primary key equals its
