@@ -51,6 +51,8 @@ struct Day {
 struct Piece {
     rows: Vec<Pending>,
     feed: Vec<Pending>,
+    /// Row counts of the day's regenerated tables (`None`: the start's day, not over).
+    window_days: Vec<(usize, Date, Option<i64>)>,
     /// The last sequence number at or before the start, and the last one before the retained
     /// feed begins, among the day's records.
     last_seq: Option<i64>,
@@ -94,14 +96,27 @@ pub fn fill(
 
     let work = |day: &Day| -> Piece {
         let mut rows = Vec::new();
+        let mut window_days = Vec::new();
         for &t in &day.tables {
+            let def = scenario.tables()[t];
+            // regenerated on read: only the day's row count is kept
+            if resources[t].regenerated {
+                let full = day.day < start.date();
+                let mut count = Count(0);
+                if full {
+                    let Ok(()) = scenario.generate_held(def, day.day, start, &mut count);
+                }
+                window_days.push((t, day.day, full.then_some(count.0)));
+                continue;
+            }
             let mut sink = StateSink::new(&resources[t], t);
-            let Ok(()) = scenario.generate_held(scenario.tables()[t], day.day, start, &mut sink);
+            let Ok(()) = scenario.generate_held(def, day.day, start, &mut sink);
             rows.append(&mut sink.rows);
         }
         let mut piece = Piece {
             rows,
             feed: Vec::new(),
+            window_days,
             last_seq: None,
             pruned_seq: None,
         };
@@ -174,6 +189,7 @@ pub fn fill(
         let mut batch = Piece {
             rows: Vec::new(),
             feed: Vec::new(),
+            window_days: Vec::new(),
             last_seq: None,
             pruned_seq: None,
         };
@@ -182,6 +198,7 @@ pub fn fill(
         while let Some(mut piece) = pieces.next() {
             batch.rows.append(&mut piece.rows);
             batch.feed.append(&mut piece.feed);
+            batch.window_days.append(&mut piece.window_days);
             state.last_seq = state.last_seq.max(piece.last_seq.unwrap_or(i64::MIN));
             state.pruned_seq = state.pruned_seq.max(piece.pruned_seq.unwrap_or(i64::MIN));
             pending_days += 1;
@@ -189,7 +206,10 @@ pub fn fill(
             if !last && batch.rows.len() + batch.feed.len() < 25_000 {
                 continue;
             }
-            if let Err(e) = store.load(&batch.rows, &batch.feed) {
+            let written = store
+                .load(&batch.rows, &batch.feed)
+                .and_then(|()| store.set_window_days(&batch.window_days));
+            if let Err(e) = written {
                 // stop the workers; they finish the day they are on
                 claims.fail();
                 return Err(e);
@@ -201,10 +221,22 @@ pub fn fill(
             pending_days = 0;
             batch.rows.clear();
             batch.feed.clear();
+            batch.window_days.clear();
         }
         Ok(())
     })?;
     Ok(state)
+}
+
+/// Counts the rows it is given.
+struct Count(i64);
+
+impl faux::RowSink for Count {
+    type Error = std::convert::Infallible;
+    fn row<R: faux::Row>(&mut self, _: &R) -> Result<(), Self::Error> {
+        self.0 += 1;
+        Ok(())
+    }
 }
 
 impl Day {

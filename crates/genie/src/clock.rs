@@ -110,6 +110,15 @@ impl Feeder {
             if target < end {
                 return Ok(st);
             }
+            // the day is over: its row counts of the tables regenerated on read
+            let counts: Vec<_> = (0..resources.len())
+                .filter(|&t| resources[t].regenerated)
+                .map(|t| {
+                    let n = self.records.iter().filter(|c| c.table == t).count();
+                    (t, self.day, Some(n as i64))
+                })
+                .collect();
+            self.store.set_window_days(&counts)?;
             on_day(self.day);
             self.day = self.day.succ();
             self.loaded = false;
@@ -182,7 +191,7 @@ pub async fn run(
 mod tests {
     use super::*;
 
-    fn filled(dir: &std::path::Path, scenario: &Scenario, start: Timestamp) -> Arc<Store> {
+    fn filled(dir: &std::path::Path, scenario: &Arc<Scenario>, start: Timestamp) -> Arc<Store> {
         let s = Store::open(dir).unwrap();
         s.bind_scenario(scenario, "small").unwrap();
         s.defer_indexes().unwrap();

@@ -225,6 +225,8 @@ pub async fn start_scenario(
         source,
     })?;
     let store = Arc::new(store);
+    let (scenario_name, scenario_description) = (scenario.name(), scenario.description());
+    let scenario = Arc::new(scenario);
     store.bind_scenario(&scenario, &identity)?;
     let prev = store.clock()?;
     let start = match (prev, cfg.start) {
@@ -234,8 +236,6 @@ pub async fn start_scenario(
         (None, Some(s)) => s,
         (None, None) => now(),
     };
-    let (scenario_name, scenario_description) = (scenario.name(), scenario.description());
-    let scenario = Arc::new(scenario);
     if prev.is_none() {
         let (sc, s) = (scenario.clone(), store.clone());
         let (history, retention) = (cfg.history_days, cfg.retention_secs);

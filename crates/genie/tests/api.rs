@@ -673,19 +673,22 @@ async fn throttling_answers_are_documented_with_their_headers() {
     assert!(list["200"]["headers"]["RateLimit"].is_object());
 }
 
+/// (A stored table: the clickstream's totals come from its days' counts, clickstream.rs.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_total_is_counted_once_per_snapshot() {
     let app = spawn(Opts::default()).await;
     let before = app.run.store.counts_run();
-    let first = app.get("/v1/events?page=1&limit=10").await;
+    let first = app.get("/v1/sessions?page=1&limit=10").await;
     let total = first.body["total"].as_i64().unwrap();
     assert!(total > 100, "{total}");
     for q in ["page=2&limit=10", "offset=30&limit=5", "page=3&limit=10"] {
-        let r = app.get(&format!("/v1/events?{q}")).await;
+        let r = app.get(&format!("/v1/sessions?{q}")).await;
         assert_eq!(r.body["total"].as_i64(), Some(total), "{q}");
     }
     // other filters are another count
-    let r = app.get("/v1/events?page=1&created_at_min=2024-01-03").await;
+    let r = app
+        .get("/v1/sessions?page=1&created_at_min=2024-01-03")
+        .await;
     assert!(r.body["total"].as_i64().unwrap() < total);
     assert_eq!(app.run.store.counts_run() - before, 2);
 }

@@ -124,11 +124,13 @@ async fn blocking<T: Send + 'static>(
 /// CPU was the kernel switching threads; 237 → 150 µs of CPU per page, BENCHMARKS.md). Long
 /// reads (counts, the feed) and PostgreSQL — whose client waits on a runtime of its own,
 /// which cannot run inside this one — still go to the blocking pool.
+/// A resource regenerated on read may render a day (~0.1–0.3 s) first: blocking pool too.
 async fn short_read<T: Send + 'static>(
     store: &Store,
+    t: usize,
     f: impl FnOnce() -> Result<T, Problem> + Send + 'static,
 ) -> Result<T, Problem> {
-    if store.is_postgres() {
+    if store.is_postgres() || store.resources()[t].regenerated {
         return blocking(f).await;
     }
     f()

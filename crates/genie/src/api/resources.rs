@@ -78,7 +78,7 @@ pub(super) async fn list(
     let keyset = !q.total;
     let read = move || list_visible(&store, t, q, &chaos, &name).map_err(Problem::internal);
     let (page, late) = if keyset {
-        short_read(&st.store, read).await?
+        short_read(&st.store, t, read).await?
     } else {
         blocking(read).await?
     };
@@ -366,7 +366,7 @@ pub(super) async fn one(
         ));
     }
     let key = id.clone();
-    let (row, as_of) = short_read(&st.store, move || {
+    let (row, as_of) = short_read(&st.store, t, move || {
         let row = store.get(t, &key).map_err(Problem::internal)?;
         let clock = store.clock().map_err(Problem::internal)?;
         Ok((row, clock.map_or(0, |c| c.reached)))
@@ -457,7 +457,7 @@ pub(super) async fn nested(
     require_scope(&p, &format!("read:{resource}"))?;
     require_scope(&p, &format!("read:{child_name}"))?;
     let key = id.clone();
-    let found = short_read(&st.store, move || {
+    let found = short_read(&st.store, child, move || {
         store.children(child, &key).map_err(Problem::internal)
     })
     .await?;

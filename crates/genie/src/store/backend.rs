@@ -395,6 +395,7 @@ impl Store {
             resources: std::sync::OnceLock::new(),
             counts: Default::default(),
             keys: Default::default(),
+            on_read: Default::default(),
             backend: Backend::Sqlite {
                 path,
                 writer: Mutex::new(writer),
@@ -435,6 +436,7 @@ impl Store {
             resources: std::sync::OnceLock::new(),
             counts: Default::default(),
             keys: Default::default(),
+            on_read: Default::default(),
             backend: Backend::Postgres(Box::new(pg)),
         })
     }
@@ -546,6 +548,7 @@ impl Store {
     /// connections, then the allocator's free heap (glibc keeps freed memory — after a fill,
     /// hundreds of MB — in the process unless asked to return it).
     pub fn release_memory(&self) -> Result<(), StoreError> {
+        self.on_read.release_idle();
         if let Backend::Sqlite {
             writer, readers, ..
         } = &self.backend

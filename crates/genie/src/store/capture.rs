@@ -339,6 +339,34 @@ impl Store {
         })
     }
 
+    /// Records how many rows time-keyed resource `t` has on `day` (`None`: the day is not
+    /// over yet). The first day recorded is where the resource's window starts.
+    pub fn set_window_days(&self, days: &[(usize, Date, Option<i64>)]) -> Result<(), StoreError> {
+        if days.is_empty() {
+            return Ok(());
+        }
+        let resources = self.resources();
+        let upsert = Upsert::new(
+            &ident("window_days"),
+            &["resource", "day", "rows"],
+            &["resource", "day"],
+        );
+        let sql = upsert.sql("VALUES ($1, $2, $3)");
+        self.tx(true, |c| {
+            for (t, day, rows) in days {
+                c.exec(
+                    &sql,
+                    &[
+                        Arg::T(resources[*t].name().into()),
+                        Arg::I(day.days_since_epoch() as i64),
+                        rows.map_or(Arg::NullI, Arg::I),
+                    ],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
     /// Completes a first fill: from now on the store is served, and resumed on restart.
     pub fn finish_fill(&self, st: &ClockState) -> Result<(), StoreError> {
         self.tx(true, |c| c.set_clock(st))
@@ -353,6 +381,7 @@ impl Store {
                 return Ok(());
             }
             c.exec("DELETE FROM changes", &[])?;
+            c.exec("DELETE FROM window_days", &[])?;
             for r in resources {
                 c.exec(&format!("DELETE FROM {}", ident(r.name())), &[])?;
             }
@@ -368,6 +397,11 @@ fn write_resources(
     resources: &[Resource],
     rows: &[Pending],
 ) -> Result<(), StoreError> {
+    // time-keyed tables are regenerated on read, never stored
+    let rows: Vec<&Pending> = rows
+        .iter()
+        .filter(|p| !resources[p.table].regenerated)
+        .collect();
     let mut last: HashMap<(usize, &str), usize> = HashMap::with_capacity(rows.len());
     for (i, p) in rows.iter().enumerate() {
         last.insert((p.table, p.key.as_str()), i);
@@ -442,6 +476,9 @@ fn append_rows(
         resources.iter().map(|_| None).collect();
     for p in rows {
         let res = &resources[p.table];
+        if res.regenerated {
+            continue;
+        }
         let stmt = match &mut inserts[p.table] {
             Some(s) => s,
             slot => {

@@ -240,8 +240,11 @@ mod tests {
     fn keys_are_hashed_not_stored() {
         let dir = tempfile::tempdir().unwrap();
         let st = Store::open(dir.path()).unwrap();
-        st.bind_scenario(&Scenario::by_name("ecommerce", 1).unwrap(), "ecommerce")
-            .unwrap();
+        st.bind_scenario(
+            &std::sync::Arc::new(Scenario::by_name("ecommerce", 1).unwrap()),
+            "ecommerce",
+        )
+        .unwrap();
         let (k, secret) = st.create_key("ci", &["read:all".into()]).unwrap();
         assert!(secret.starts_with("fg_live_") && secret.len() > 40);
         assert!(secret.starts_with(&k.prefix));
@@ -266,7 +269,7 @@ mod tests {
     #[test]
     fn a_key_is_read_once_per_ttl_and_a_revoke_is_seen_here_at_once_elsewhere_within_it() {
         let dir = tempfile::tempdir().unwrap();
-        let scenario = Scenario::by_name("ecommerce", 1).unwrap();
+        let scenario = std::sync::Arc::new(Scenario::by_name("ecommerce", 1).unwrap());
         let server = Store::open(dir.path()).unwrap();
         server.bind_scenario(&scenario, "ecommerce").unwrap();
         let (k, secret) = server.create_key("ci", &["read:all".into()]).unwrap();

@@ -25,6 +25,7 @@ mod backend;
 mod capture;
 mod clock_state;
 mod keys;
+mod on_read;
 mod queries;
 mod schema;
 
@@ -64,6 +65,15 @@ pub enum StoreError {
     Random(String),
     #[error("the store has no clock: its first fill has not finished")]
     NotFilled,
+    #[error(
+        "the store in {location} was made by an earlier genie (model version {}; this one is {wanted}), whose rows differ: delete it or use another --data-dir or --database-url",
+        stored.map_or("1 or 2".to_string(), |v| v.to_string())
+    )]
+    OutdatedStore {
+        location: String,
+        stored: Option<i64>,
+        wanted: i64,
+    },
     #[error("no API key with id {0}")]
     UnknownKey(i64),
     #[error("unknown scope {scope:?}: a key takes {valid}")]
@@ -80,6 +90,8 @@ pub struct Store {
     counts: queries::Counts,
     /// API keys read recently ([`Store::cached_key`]).
     keys: keys::KeyCache,
+    /// The time-keyed tables' days, regenerated on read.
+    on_read: on_read::OnRead,
     backend: Backend,
 }
 

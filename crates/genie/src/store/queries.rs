@@ -7,8 +7,9 @@ use std::collections::HashMap;
 use faux_sinks::sql::ident;
 use rusqlite::types::Value;
 
-use super::backend::{Arg, int, text};
-use super::schema::{Cell, render, render_into};
+use super::backend::{Arg, Conn, int, text};
+use super::on_read::Window;
+use super::schema::{Cell, Resource, render, render_into};
 use super::{Store, StoreError};
 
 /// The list filters a request gives (and a cursor carries): bounds on `updated_at` (the
@@ -107,9 +108,18 @@ impl Store {
         self.counts.run.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// How many days of time-keyed tables were regenerated for reads.
+    pub fn days_rendered(&self) -> usize {
+        self.on_read.days_rendered()
+    }
+
     /// A page of a resource, and the clock, from one snapshot.
     pub fn list(&self, t: usize, q: &ListQuery) -> Result<Page, StoreError> {
         let res = &self.resources()[t];
+        if res.regenerated {
+            let (w, counts) = self.tx(false, |c| window(c, res, q.total))?;
+            return Ok(self.on_read.list(res, t, q, w, &counts));
+        }
         self.tx(false, |c| {
             let clock = c.clock()?;
             let as_of = clock.map_or(0, |s| s.reached);
@@ -202,6 +212,10 @@ impl Store {
     /// One row by id (as in URLs).
     pub fn get(&self, t: usize, id: &str) -> Result<Option<String>, StoreError> {
         let res = &self.resources()[t];
+        if res.regenerated {
+            let (w, _) = self.tx(false, |c| window(c, res, false))?;
+            return Ok(self.on_read.get(res, t, id, w));
+        }
         self.tx(false, |c| {
             let sql = format!(
                 "SELECT {} FROM {} WHERE {} = $1",
@@ -224,19 +238,28 @@ impl Store {
     ) -> Result<Option<(Vec<String>, i64)>, StoreError> {
         let res = &self.resources()[child];
         let parent = res.parent.expect("a resource with a parent");
-        let (_, owner) = self
+        let (owner_t, owner) = self
             .resource(parent.table)
             .expect("a parent is a table of the same scenario");
+        let regenerated_owner = owner.regenerated && self.get(owner_t, id)?.is_some();
         self.tx(false, |c| {
             let as_of = c.clock()?.map_or(0, |s| s.reached);
-            let exists = c.select(
-                &format!(
-                    "SELECT 1 FROM {} WHERE {} = $1",
-                    ident(owner.name()),
-                    owner.key_col()
-                ),
-                &[Arg::T(id.into())],
-            )?;
+            let exists = if owner.regenerated {
+                if regenerated_owner {
+                    vec![vec![]]
+                } else {
+                    vec![]
+                }
+            } else {
+                c.select(
+                    &format!(
+                        "SELECT 1 FROM {} WHERE {} = $1",
+                        ident(owner.name()),
+                        owner.key_col()
+                    ),
+                    &[Arg::T(id.into())],
+                )?
+            };
             if exists.is_empty() {
                 return Ok(None);
             }
@@ -280,7 +303,7 @@ impl Store {
         let sql = format!(
             "SELECT seq, \"table\", op, ts, key, row FROM changes WHERE seq > $1{filter} ORDER BY seq LIMIT $2"
         );
-        self.tx(false, |c| {
+        let got = self.tx(false, |c| {
             let (as_of, pruned) = c.clock()?.map_or((0, 0), |s| (s.reached, s.pruned_seq));
             if after < pruned {
                 return Ok(Err(pruned));
@@ -298,7 +321,7 @@ impl Store {
                 })
                 .collect();
             // inserts of insert-only tables: the version is the resource row
-            for res in resources.iter().filter(|r| r.insert_only) {
+            for res in resources.iter().filter(|r| r.insert_only && !r.regenerated) {
                 let wanted: Vec<usize> = (0..out.len())
                     .filter(|&i| out[i].table == res.name() && matches!(rows[i][5], Value::Null))
                     .collect();
@@ -336,8 +359,36 @@ impl Store {
                     out[i].row = found.remove(&out[i].key).unwrap_or_else(|| "null".into());
                 }
             }
-            Ok(Ok((out, as_of)))
-        })
+            let windows = resources
+                .iter()
+                .filter(|r| r.regenerated && out.iter().any(|o| o.table == r.name()))
+                .map(|r| Ok((r.name(), window(c, r, false)?.0)))
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            Ok(Ok((out, as_of, windows)))
+        })?;
+        let (mut out, as_of, windows) = match got {
+            Ok(g) => g,
+            Err(pruned) => return Ok(Err(pruned)),
+        };
+        // inserts of time-keyed tables: rendered from their regenerated day
+        for (name, w) in windows {
+            let (t, res) = self.resource(name).expect("a resource");
+            for o in out
+                .iter_mut()
+                .filter(|o| o.table == name && o.row.is_empty())
+            {
+                // the record is in the feed, so the row is there at its own time
+                let w = Window {
+                    as_of: w.as_of.max(o.ts),
+                    ..w
+                };
+                o.row = self
+                    .on_read
+                    .get(res, t, &o.key, w)
+                    .unwrap_or_else(|| "null".into());
+            }
+        }
+        Ok(Ok((out, as_of)))
     }
 
     /// Every retained change of one table, in seq order (for tests and tools).
@@ -368,7 +419,11 @@ impl Store {
         include_deleted: bool,
         sort_range: Option<(i64, i64)>,
     ) -> Result<Vec<String>, StoreError> {
-        let (_, res) = self.resource(table).expect("a resource");
+        let (t, res) = self.resource(table).expect("a resource");
+        if res.regenerated {
+            let (w, _) = self.tx(false, |c| window(c, res, false))?;
+            return Ok(self.on_read.ids(res, t, w, sort_range));
+        }
         let mut conds = Vec::new();
         if res.has_deleted && !include_deleted {
             conds.push("_deleted = 0".to_string());
@@ -398,6 +453,42 @@ impl Store {
             Ok((int(&r[0][0]), int(&r[0][1])))
         })
     }
+}
+
+/// The window of time-keyed resource `res` as this snapshot sees it (the clock, the first day
+/// it holds rows of) and, with `counts`, the full row counts of its finished days.
+fn window(
+    c: &mut Conn<'_>,
+    res: &Resource,
+    counts: bool,
+) -> Result<(Window, HashMap<faux::Date, i64>), StoreError> {
+    let as_of = c.clock()?.map_or(0, |s| s.reached);
+    let name = Arg::T(res.name().into());
+    let mut known = HashMap::new();
+    let first = if counts {
+        let rows = c.select(
+            "SELECT day, rows FROM window_days WHERE resource = $1",
+            &[name],
+        )?;
+        for r in &rows {
+            if let Value::Integer(n) = r[1] {
+                known.insert(day_of(int(&r[0])), n);
+            }
+        }
+        rows.iter().map(|r| int(&r[0])).min()
+    } else {
+        c.one_int(
+            "SELECT min(day) FROM window_days WHERE resource = $1",
+            &[name],
+        )?
+    };
+    // no day recorded yet (a store whose window starts today): the clock's day
+    let from = first.map_or(faux::Timestamp(as_of).date(), day_of);
+    Ok((Window { as_of, from }, known))
+}
+
+fn day_of(days_since_epoch: i64) -> faux::Date {
+    faux::Date::from_days_since_epoch(days_since_epoch as i32)
 }
 
 /// Row counts of recent list requests, valid for one snapshot of the data.

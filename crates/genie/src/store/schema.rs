@@ -22,6 +22,9 @@ pub struct Resource {
     pub insert_only: bool,
     /// The owning resource and the column naming its row (`/v1/orders/{id}/items`).
     pub parent: Option<faux::Parent>,
+    /// Served from the engine on read, not stored ([`super::on_read`]): an insert-only,
+    /// parentless table kept as a [`faux::Keep::TimeKeyedWindow`], keyed by one text id.
+    pub regenerated: bool,
     pub(super) pk_idx: Vec<usize>,
     pub(super) sort_idx: usize,
     pub(super) created_idx: usize,
@@ -39,6 +42,17 @@ impl Resource {
         } else {
             def.partition
         };
+        let pk_idx: Vec<usize> = def
+            .primary_key
+            .iter()
+            .map(|k| idx(k).expect("primary key column exists"))
+            .collect();
+        // a table that does not fit is stored like any other
+        let regenerated = def.keep == faux::Keep::TimeKeyedWindow
+            && def.cursor.is_none()
+            && def.parent.is_none()
+            && idx("deleted_at").is_none()
+            && matches!(pk_idx.as_slice(), [i] if matches!(def.columns[*i].ty, LogicalType::Uuid));
         Resource {
             def,
             sort_col,
@@ -46,11 +60,8 @@ impl Resource {
             has_deleted: idx("deleted_at").is_some(),
             insert_only: def.cursor.is_none(),
             parent: def.parent,
-            pk_idx: def
-                .primary_key
-                .iter()
-                .map(|k| idx(k).expect("primary key column exists"))
-                .collect(),
+            regenerated,
+            pk_idx,
             sort_idx: idx(sort_col).expect("sort column exists"),
             created_idx: idx(created_col).expect("created column exists"),
             deleted_idx: idx("deleted_at"),
@@ -357,14 +368,20 @@ impl Store {
     }
 
     /// Records which simulation this store holds (`name`: the scenario's identity), refusing
-    /// to mix two in one store, and creates its resource tables.
-    pub fn bind_scenario(&self, scenario: &Scenario, name: &str) -> Result<(), StoreError> {
+    /// to mix two in one store, or to serve a store an earlier model version made; creates
+    /// the resource tables.
+    pub fn bind_scenario(
+        &self,
+        scenario: &std::sync::Arc<Scenario>,
+        name: &str,
+    ) -> Result<(), StoreError> {
         let seed = scenario.seed();
         let location = self.location.clone();
         let resources = resources(scenario);
         let ddl = schema_sql(&resources, self.dialect());
         self.tx(true, |c| {
             let stored = c.select("SELECT scenario, seed FROM meta WHERE id = 1", &[])?;
+            let model = c.one_int("SELECT model FROM store_format WHERE id = 1", &[])?;
             match stored.first() {
                 Some(r) if text(&r[0]) != name || int(&r[1]) != seed as i64 => {
                     return Err(StoreError::ScenarioMismatch {
@@ -375,11 +392,24 @@ impl Store {
                         wanted_seed: seed as i64,
                     });
                 }
+                // rows made by another model version are not this one's: a restart would mix
+                // them with what the clock adds (and the clickstream is regenerated on read)
+                Some(_) if model != Some(faux::MODEL_VERSION as i64) => {
+                    return Err(StoreError::OutdatedStore {
+                        location,
+                        stored: model,
+                        wanted: faux::MODEL_VERSION as i64,
+                    });
+                }
                 Some(_) => {}
                 None => {
                     c.exec(
                         "INSERT INTO meta (id, scenario, seed) VALUES (1, $1, $2)",
                         &[Arg::T(name.into()), Arg::I(seed as i64)],
+                    )?;
+                    c.exec(
+                        "INSERT INTO store_format (id, model) VALUES (1, $1)",
+                        &[Arg::I(faux::MODEL_VERSION as i64)],
                     )?;
                 }
             }
@@ -392,6 +422,7 @@ impl Store {
         if self.resources.set(resources).is_err() {
             panic!("a store is bound to one scenario, once");
         }
+        self.on_read.bind(scenario.clone());
         Ok(())
     }
 }
@@ -404,6 +435,8 @@ pub(super) fn base_schema_sql(d: Dialect) -> String {
         "CREATE TABLE IF NOT EXISTS meta (id {int} PRIMARY KEY CHECK (id = 1), scenario TEXT NOT NULL, seed {int} NOT NULL);
 CREATE TABLE IF NOT EXISTS clock (id {int} PRIMARY KEY CHECK (id = 1), reached {int} NOT NULL, last_seq {int} NOT NULL, pruned_seq {int} NOT NULL);
 CREATE TABLE IF NOT EXISTS changes (seq {int} PRIMARY KEY, \"table\" TEXT NOT NULL, op TEXT NOT NULL, ts {int} NOT NULL, key TEXT NOT NULL, row TEXT);
+CREATE TABLE IF NOT EXISTS window_days (resource TEXT NOT NULL, day {int} NOT NULL, rows {int}, PRIMARY KEY (resource, day));
+CREATE TABLE IF NOT EXISTS store_format (id {int} PRIMARY KEY CHECK (id = 1), model {int} NOT NULL);
 CREATE TABLE IF NOT EXISTS api_keys (id {}, name TEXT NOT NULL, prefix TEXT NOT NULL, hash TEXT NOT NULL UNIQUE, scopes TEXT NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT);
 ",
         match d {
@@ -492,6 +525,33 @@ mod tests {
                 (LogicalType::Json, _) => assert_eq!(got["a"][0], 1),
                 _ => assert_eq!(got, "a\"b"),
             }
+        }
+    }
+
+    #[test]
+    fn a_store_made_by_another_model_version_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let scenario = std::sync::Arc::new(Scenario::by_name("ecommerce", 1).unwrap());
+        Store::open(dir.path())
+            .unwrap()
+            .bind_scenario(&scenario, "ecommerce")
+            .unwrap();
+        // the same version opens again
+        Store::open(dir.path())
+            .unwrap()
+            .bind_scenario(&scenario, "ecommerce")
+            .unwrap();
+        for (sql, stored) in [
+            ("UPDATE store_format SET model = 2", "model version 2"),
+            // a store from before the version was recorded
+            ("DELETE FROM store_format", "model version 1 or 2"),
+        ] {
+            let st = Store::open(dir.path()).unwrap();
+            st.tx(true, |c| c.exec(sql, &[])).unwrap();
+            let err = st.bind_scenario(&scenario, "ecommerce").unwrap_err();
+            let msg = err.to_string();
+            assert!(matches!(err, StoreError::OutdatedStore { .. }), "{msg}");
+            assert!(msg.contains(stored) && msg.contains("--data-dir"), "{msg}");
         }
     }
 
