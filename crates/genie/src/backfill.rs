@@ -6,7 +6,8 @@
 //! shipment and refunds) from the history window and the look-back before it in which an
 //! order can still change, the sessions those orders were placed in, and the rest (the
 //! clickstream, daily spend) from the history window. Each row is written once, in its state
-//! as of the start. The change feed holds the records of the retention window, as the clock
+//! as of the start — except the clickstream's, which is regenerated on read: of it only each
+//! day's row count is written. The change feed holds the records of the retention window, as the clock
 //! would have left it.
 //!
 //! Days are generated on worker threads while one thread writes, a transaction per day. The

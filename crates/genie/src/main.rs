@@ -256,10 +256,12 @@ fn keys(store: Store, k: Keys) -> Result<()> {
 }
 
 /// A progress line for a new store's first fill: redrawn in place on a terminal, a line
-/// every tenth of the way otherwise (a log file).
+/// every tenth of the days or every two seconds otherwise (a log file) — the history
+/// window's few days hold most of the rows.
 fn progress_line() -> genie::OnProgress {
     let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let mut shown = 0;
+    let mut shown_at = 0.0;
     Box::new(move |p: genie::backfill::Progress| {
         let line = format!(
             "  filled {}/{} days, {} rows, {:.0} rows/s, {:.1} s",
@@ -272,8 +274,12 @@ fn progress_line() -> genie::OnProgress {
         let done = p.days_done == p.days;
         if tty {
             eprint!("\r{line}{}", if done { "\n" } else { "" });
-        } else if done || p.days_done * 10 / p.days.max(1) > shown {
+        } else if done
+            || p.days_done * 10 / p.days.max(1) > shown
+            || p.elapsed_secs >= shown_at + 2.0
+        {
             shown = p.days_done * 10 / p.days.max(1);
+            shown_at = p.elapsed_secs;
             eprintln!("{line}");
         }
     })

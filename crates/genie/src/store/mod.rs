@@ -3,7 +3,10 @@
 //! in PostgreSQL (`--database-url`, schema `genie`). [`Backend`] is the only place the two
 //! differ; the SQL is shared (written with `$N` placeholders, which SQLite reads as `?N`).
 //!
-//! Layout, chosen for size (a 90-day store holds millions of clickstream events):
+//! Layout, chosen for size:
+//! - time-keyed tables (the clickstream: millions of events in 90 days) are not stored at all:
+//!   `on_read` regenerates a day of them from the engine when a read needs it; the store keeps
+//!   each finished day's row count (`window_days`) and the feed's records.
 //! - a resource table holds the typed columns once, plus `_sort` (epoch seconds of
 //!   `updated_at`, or of the partition column for insert-only tables: the keyset),
 //!   `_created` (epoch seconds of `created_at`, only where it differs from `_sort`) and
@@ -18,6 +21,7 @@
 //!
 //! Modules, one concept each: `schema` (resources and their DDL), `capture` (change
 //! records → [`Pending`] rows, applied), `queries` (lists, rows, children, the feed),
+//! `on_read` (the regenerated days of time-keyed tables),
 //! `keys` (API keys), `backend` (SQLite / PostgreSQL connections and transactions) and
 //! `clock_state` (how far the feed is applied).
 

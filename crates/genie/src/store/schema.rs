@@ -77,6 +77,11 @@ impl Resource {
         self.def.name
     }
 
+    /// `"name":` of column `i`.
+    pub(super) fn json_name(&self, i: usize) -> &str {
+        &self.json_names[i]
+    }
+
     /// How an id in a URL is formed: composite keys are joined with `:`; a table without a
     /// primary key is keyed by the sequence number of the change that inserted the row.
     pub fn id_shape(&self) -> String {
