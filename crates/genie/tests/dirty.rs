@@ -288,9 +288,10 @@ async fn a_store_refuses_another_dirty_profile() {
             genie::load_scenario(&app.dir.path().join("shop.toml").display().to_string(), 7)
                 .unwrap();
         let store = genie::Store::open(&data).unwrap();
+        let scenario = Arc::new(scenario);
         store.bind_scenario(&scenario, &identity).unwrap();
         let e = store
-            .bind_dirty(Arc::new(scenario), wanted, None)
+            .bind_dirty(scenario, wanted, None)
             .unwrap_err()
             .to_string();
         assert!(
