@@ -10,9 +10,12 @@ saves where it stopped once the rows are committed. Run it after each sync.
     GENIE_URL=http://127.0.0.1:8000 GENIE_API_KEY=fg_live_… python examples/genie/apply_deletes.py \\
       postgresql://postgres@127.0.0.1:5432/warehouse genie_raw deletes-seq.txt
 
-Retries 5xx, 429 (after Retry-After), timeouts and cut bodies, as `--chaos hostile` needs;
-pins `API-Version: 2024-01-01` (the row shape the examples load). The key needs read:changes.
-Standard library and psycopg2.
+Reads only the records of the tables it can apply deletes to: the tables of SCHEMA that genie
+serves (`/v1/changes?tables=…`), or those GENIE_DELETE_TABLES names (comma-separated), so a
+`read:all` key does not page through the clickstream's records. Retries 5xx, 429 (after
+Retry-After), timeouts and cut bodies, as `--chaos hostile` needs; pins
+`API-Version: 2024-01-01` (the row shape the examples load). The key needs read:changes and
+read access to those tables. Standard library and psycopg2.
 """
 import http.client
 import json
@@ -56,6 +59,26 @@ def get(url: str, key: str):
     raise SystemExit(f"apply_deletes: {url}: no answer after {TRIES} tries")
 
 
+def resources(base: str) -> set:
+    """The resources genie serves: its OpenAPI document's /v1/{name} lists."""
+    with urllib.request.urlopen(f"{base}/openapi.json", timeout=30) as r:
+        paths = json.loads(r.read())["paths"]
+    return {
+        p[len("/v1/"):]
+        for p in paths
+        if p.startswith("/v1/") and p.count("/") == 2 and "{" not in p
+    } - {"changes", "me"}
+
+
+def loaded_tables(conn, schema: str) -> set:
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
+            (schema,),
+        )
+        return {r[0] for r in cur.fetchall()}
+
+
 def main() -> int:
     if len(sys.argv) != 4:
         print(__doc__, file=sys.stderr)
@@ -67,10 +90,21 @@ def main() -> int:
         print("set GENIE_API_KEY to the key genie printed", file=sys.stderr)
         return 2
     conn = connect(url, schema)
+    named = os.environ.get("GENIE_DELETE_TABLES")
+    if named:
+        wanted = sorted(t.strip() for t in named.split(",") if t.strip())
+    else:
+        wanted = sorted(loaded_tables(conn, schema) & resources(base))
+    if not wanted:
+        print(f"apply_deletes: no table of {schema} is a genie resource: nothing to apply", file=sys.stderr)
+        print("DELETES {}")
+        return 0
     after = int(open(seq_file).read()) if os.path.exists(seq_file) else 0
     tables, applied = {}, {}
     while True:
-        status, page = get(f"{base}/v1/changes?after_seq={after}&limit=1000", key)
+        status, page = get(
+            f"{base}/v1/changes?after_seq={after}&limit=1000&tables={','.join(wanted)}", key
+        )
         if status == 410 and page.get("code") == "changes_expired" and after == 0:
             after = page["oldest_seq"]  # a first run on a store older than the feed
             continue

@@ -113,6 +113,8 @@ pub struct Config {
     /// The URL clients reach the API at (`https://api.example.com`), for absolute links;
     /// `None`: links are relative (`/v1/orders?cursor=…`), never built from a `Host` header.
     pub public_url: Option<String>,
+    /// Dirty data (`--dirty`): the defects planted in the rows served.
+    pub dirty: faux::dirty::Profile,
     /// Time a client has to send a request's headers ([`serve::HEADER_READ_TIMEOUT`]).
     pub header_timeout: std::time::Duration,
 }
@@ -135,6 +137,7 @@ impl Default for Config {
             chaos: chaos::ChaosSpec::default(),
             cursor_ttl: None,
             public_url: None,
+            dirty: faux::dirty::Profile::Off,
             header_timeout: serve::HEADER_READ_TIMEOUT,
         }
     }
@@ -236,6 +239,9 @@ pub async fn start_scenario(
         (None, Some(s)) => s,
         (None, None) => now(),
     };
+    // the manifest's log beside an SQLite store (a PostgreSQL one keeps it in its schema)
+    let manifest_log = (!store.is_postgres()).then(|| cfg.data_dir.join(store::MANIFEST_FILE));
+    store.bind_dirty(scenario.clone(), cfg.dirty, manifest_log)?;
     if prev.is_none() {
         let (sc, s) = (scenario.clone(), store.clone());
         let (history, retention) = (cfg.history_days, cfg.retention_secs);

@@ -75,6 +75,12 @@ struct ServeArgs {
     /// cursor_expired; overrides the --chaos profile's TTL (realistic 1800, hostile 300).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     cursor_ttl: Option<u64>,
+    /// Dirty data: off, light, realistic or nasty. Rows are served with the defects
+    /// `aladdin generate --dirty` plants in the same rows (seeded; bound to the store: a
+    /// restart with another profile is refused). Manifest: GET /v1/dirty/manifest and
+    /// DATA_DIR/dirty-manifest.jsonl; grade a cleaned load with `aladdin verify --dirty`.
+    #[arg(long, default_value = "off", value_parser = parse_dirty)]
+    dirty: faux::dirty::Profile,
 }
 
 #[derive(Debug, Subcommand)]
@@ -98,6 +104,10 @@ enum Keys {
     List,
     /// Revoke a key by id.
     Revoke { id: i64 },
+}
+
+fn parse_dirty(s: &str) -> Result<faux::dirty::Profile, String> {
+    s.parse()
 }
 
 fn parse_days(s: &str) -> Result<i32, String> {
@@ -311,6 +321,7 @@ fn serve(data_dir: PathBuf, database_url: Option<PgTarget>, a: ServeArgs) -> Res
         chaos: a.chaos,
         cursor_ttl: a.cursor_ttl.map(std::time::Duration::from_secs),
         public_url: a.public_url,
+        dirty: a.dirty,
         header_timeout: genie::serve::HEADER_READ_TIMEOUT,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -320,6 +331,7 @@ fn serve(data_dir: PathBuf, database_url: Option<PgTarget>, a: ServeArgs) -> Res
     rt.block_on(async move {
         let store = open_store(&cfg.data_dir, database_url.as_ref())?;
         let chaos = cfg.chaos.clone();
+        let dirty = cfg.dirty;
         let scenario_line = format!("{} (seed {})", cfg.scenario, cfg.seed);
         match store.clock()? {
             Some(clock) => {
@@ -352,6 +364,9 @@ fn serve(data_dir: PathBuf, database_url: Option<PgTarget>, a: ServeArgs) -> Res
         println!("  OpenAPI: {url}/openapi.json");
         if !chaos.is_off() {
             println!("  chaos:   {} (seeded faults on /v1: retry on 429/5xx, honour Retry-After; answer log at /v1/chaos/log)", chaos.name());
+        }
+        if dirty != faux::dirty::Profile::Off {
+            println!("  dirty:   {dirty} (planted defects; manifest at /v1/dirty/manifest; grade a cleaned load with aladdin verify --dirty {dirty})");
         }
         if active == 0 {
             let (k, secret) = running.store.create_key("first key", &["read:all".into()])?;

@@ -128,6 +128,19 @@ fn drifted_schema(mut row: Value, name: &str) -> Value {
     row
 }
 
+/// `tables=`: a comma-separated list of the scenario's resources (the pattern admits only
+/// those, so a fuzzer's valid value is a valid request).
+fn tables_param(resources: &[Resource], description: &str) -> Value {
+    let names: Vec<&str> = resources.iter().map(|r| r.name()).collect();
+    let one = format!("({})", names.join("|"));
+    json!({
+        "name": "tables", "in": "query", "required": false,
+        "description": description,
+        "schema": {"type": "string", "pattern": format!("^{one}(,{one})*$")},
+        "example": names.iter().take(2).copied().collect::<Vec<_>>().join(",")
+    })
+}
+
 fn limit_param() -> Value {
     json!({
         "name": "limit", "in": "query", "required": false,
@@ -445,6 +458,7 @@ pub fn document(resources: &[Resource], scenario: (&str, &str)) -> Value {
             "tags": ["changes"],
             "parameters": [
                 limit_param(),
+                tables_param(resources, "Only the records of these resources (comma-separated), of those the key may read; an unknown name is a 400. The next link keeps the filter, and the last page's next_after_seq moves past the records left out (a client of a rarely changing table stays inside the retention window)."),
                 {"name": "after_seq", "in": "query", "required": false, "description": "Return changes with seq greater than this (0 = from the oldest retained).",
                  "schema": {"type": "integer", "minimum": 0, "format": "int64", "default": 0}},
                 version_param()
@@ -519,6 +533,44 @@ pub fn document(resources: &[Resource], scenario: (&str, &str)) -> Value {
                     }, "required": ["at", "request_id", "key", "method", "path", "status", "faults"]}}
                 },
                 "required": ["object", "chaos", "capacity", "data"]
+            }), false), &[400, 401, 429]),
+        }}),
+    );
+    paths.insert(
+        "/v1/dirty/manifest".into(),
+        json!({"get": {
+            "operationId": "get_dirty_manifest",
+            "summary": "The defects --dirty planted in the rows served",
+            "description": "genie --dirty light|realistic|nasty serves rows with the defects aladdin generate --dirty plants in the same rows (their day is the day of their partition column): nulls, malformed emails, enum casing, amounts in cents, orphan order lines, abandoned-cart lines. One entry per defect in the rows as served now (a newer version of a row replaces its entries), for the resources the key may read, in entry order: follow next_after. Every defect planted is also appended to dirty-manifest.jsonl in genie's data folder. Empty with --dirty off. Not subject to --chaos.",
+            "tags": ["dirty"],
+            "parameters": [
+                limit_param(),
+                tables_param(resources, "Only the defects of these resources (comma-separated), of those the key may read; an unknown name is a 400."),
+                {"name": "after", "in": "query", "required": false, "description": "Return entries after this one (0 = from the first).",
+                 "schema": {"type": "integer", "minimum": 0, "format": "int64", "default": 0}}
+            ],
+            "responses": responses(ok("The manifest's entries.", json!({
+                "type": "object",
+                "properties": {
+                    "object": {"type": "string", "const": "list"},
+                    "dirty": {"type": "string", "enum": ["off", "light", "realistic", "nasty"], "description": "The --dirty profile."},
+                    "data": {"type": "array", "items": {"type": "object", "properties": {
+                        "entry": {"type": "integer"},
+                        "table": {"type": "string", "enum": resources.iter().map(|r| r.name()).collect::<Vec<_>>()},
+                        "day": {"type": "string", "format": "date", "description": "The day of the extract holding the row (aladdin verify --dirty --from/--to)."},
+                        "key": {"type": "string", "description": "The primary key as text, |-separated (as in aladdin's manifest)."},
+                        "row_id": {"type": "string", "description": "The id in /v1/{table}/{row_id}."},
+                        "column": {"type": ["string", "null"], "description": "null for a defect of the whole row (an orphan, an abandoned-cart line)."},
+                        "kind": {"type": "string", "enum": ["null", "malformed_email", "enum_case", "amount_in_cents", "orphan", "abandoned_cart_line"]},
+                        "clean": {"type": ["string", "null"], "description": "The clean value (null: null, or the row should not exist)."},
+                        "dirty": {"type": ["string", "null"], "description": "The value served instead."},
+                        "seq": {"type": "integer", "description": "The change feed record that served it (0: the store's first fill)."}
+                    }, "required": ["entry", "table", "day", "key", "row_id", "column", "kind", "clean", "dirty", "seq"]}},
+                    "has_more": {"type": "boolean"},
+                    "next_after": {"type": "integer"},
+                    "links": {"type": "object"}
+                },
+                "required": ["object", "dirty", "data", "has_more", "next_after", "links"]
             }), false), &[400, 401, 429]),
         }}),
     );

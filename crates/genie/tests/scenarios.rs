@@ -150,7 +150,8 @@ async fn check_serves_every_table(app: &App, scenario: &Scenario) {
         if let Some(rest) = p.strip_prefix("/v1/") {
             let first = rest.split('/').next().unwrap();
             assert!(
-                names.contains(first) || ["me", "changes", "console", "chaos"].contains(&first),
+                names.contains(first)
+                    || ["me", "changes", "console", "chaos", "dirty"].contains(&first),
                 "{p}"
             );
         }

@@ -10,11 +10,13 @@
 //!
 //! Modules: [`profile`] (off, light, realistic, nasty), [`defect`] (the kinds and the manifest
 //! record), [`row`] (rows as owned values a defect can change), `plant` (the defects),
-//! [`legacy`] (the legacy customers export: mixed timestamps, Latin-1 or a BOM).
+//! [`legacy`] (the legacy customers export: mixed timestamps, Latin-1 or a BOM), [`live`]
+//! (one row version at a time, for a live source: Genie).
 
 pub mod defect;
 pub mod late;
 pub mod legacy;
+pub mod live;
 mod plant;
 pub mod profile;
 pub mod row;
@@ -22,6 +24,7 @@ pub mod row;
 use std::convert::Infallible;
 
 pub use defect::{Defect, DefectKind};
+pub use live::Live;
 pub use profile::Profile;
 pub use row::{OwnedRow, Value};
 

@@ -119,8 +119,36 @@ pub fn plant(
     let mut out = Vec::with_capacity(rows.len() + rows.len() / 16);
     let carts: HashMap<Uuid, &AbandonedCart> = carts.iter().map(|c| (c.order_id, c)).collect();
     for row in rows {
-        let extra = abandoned_lines(seed, rate, table, day, &row, &carts);
-        plant_row(seed, rate, table, day, row, &mut out, defects);
+        plant_one(
+            seed,
+            rate,
+            table,
+            day,
+            row,
+            &|id| carts.get(id).copied(),
+            &mut out,
+            defects,
+        );
+    }
+    out
+}
+
+/// [`plant`] for one row, its order's cart looked up by `cart` (a row's defects depend on
+/// nothing but its own stream and its order's cart): the row and what it adds go to `out`.
+#[allow(clippy::too_many_arguments)]
+pub fn plant_one<'c>(
+    seed: u64,
+    rate: f64,
+    table: &'static TableDef,
+    day: Date,
+    row: OwnedRow,
+    cart: &dyn Fn(&Uuid) -> Option<&'c AbandonedCart>,
+    out: &mut Vec<OwnedRow>,
+    defects: &mut Vec<Defect>,
+) {
+    {
+        let extra = abandoned_lines(seed, rate, table, day, &row, cart);
+        plant_row(seed, rate, table, day, row, out, defects);
         for line in extra {
             defects.push(Defect {
                 table: table.name,
@@ -135,24 +163,20 @@ pub fn plant(
             out.push(line);
         }
     }
-    out
 }
 
 /// The extra lines of an order's last line when its order gets the `abandoned_cart_line`
 /// defect: one line per product its session added and did not buy, numbered after the
 /// order's real lines (so the real lines keep their keys), drawn from the last line's own
 /// stream.
-fn abandoned_lines(
+fn abandoned_lines<'c>(
     seed: u64,
     rate: f64,
     table: &'static TableDef,
     day: Date,
     row: &OwnedRow,
-    carts: &HashMap<Uuid, &AbandonedCart>,
+    cart: &dyn Fn(&Uuid) -> Option<&'c AbandonedCart>,
 ) -> Vec<OwnedRow> {
-    if carts.is_empty() {
-        return Vec::new();
-    }
     let col = |name: &str| table.columns.iter().position(|c| c.name == name);
     let (Some(order), Some(line), Some(product), Some(quantity), Some(price)) = (
         col("order_id"),
@@ -166,7 +190,7 @@ fn abandoned_lines(
     let (Value::Uuid(id), Value::Int(n)) = (&row.0[order], &row.0[line]) else {
         return Vec::new();
     };
-    let Some(cart) = carts.get(id) else {
+    let Some(cart) = cart(id) else {
         return Vec::new();
     };
     if cart.lines.is_empty() || *n != cart.bought as i64 {

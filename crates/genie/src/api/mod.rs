@@ -1,7 +1,8 @@
 //! The HTTP API: [`router`] and the state its handlers share. One module per concern:
 //! `auth` (API keys, scopes, the rate-limit headers), `limit` (the per-key token buckets),
 //! `layers` (request ids and the access log, `--chaos` faults), `chaos_log` (the
-//! faults injected, per key), `params` (query parameters),
+//! faults injected, per key), `dirty` (the `--dirty` defects manifest), `params` (query
+//! parameters),
 //! `resources` (a resource's list, one row, nested rows), `changes` (the change feed) and
 //! `service` (health, the OpenAPI document, the caller's key). Errors are
 //! `application/problem+json` ([`crate::problem`]).
@@ -10,6 +11,7 @@ mod auth;
 mod changes;
 mod chaos_log;
 mod console;
+mod dirty;
 mod layers;
 mod limit;
 mod params;
@@ -72,6 +74,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/console/requests", get(console::requests))
         // the answer log is read like the console's data: never failed by chaos itself
         .route("/v1/chaos/log", get(chaos_log::log))
+        // the dirty data's answer key, read like the chaos log
+        .route("/v1/dirty/manifest", get(dirty::manifest))
         .layer(middleware::from_fn_with_state(state.clone(), auth::auth))
         .layer(middleware::map_response(secured));
     Router::new()

@@ -57,7 +57,10 @@ pub(super) struct ListParams {
     pub(super) filters: Filters,
 }
 
-fn single<'a>(pairs: &'a [(String, String)], name: &str) -> Result<Option<&'a str>, Problem> {
+pub(super) fn single<'a>(
+    pairs: &'a [(String, String)],
+    name: &str,
+) -> Result<Option<&'a str>, Problem> {
     let mut it = pairs.iter().filter(|(k, _)| k == name);
     let first = it.next().map(|(_, v)| v.as_str());
     if it.next().is_some() {

@@ -28,6 +28,8 @@ pub struct Pending {
     pub deleted: bool,
     /// The table's columns, typed as stored.
     pub values: Vec<Value>,
+    /// `--dirty`: the rows and defects planted with this version (none for clean data).
+    pub dirt: Option<Box<super::dirt::Planted>>,
 }
 
 impl Pending {
@@ -130,11 +132,14 @@ impl Capture<'_> {
 
 /// A change record of the engine's feed, ready to apply to resource `res`.
 pub fn capture(res: &Resource, c: &ChangeRecord) -> Pending {
-    capture_row(res, c.table, &c.row, c.seq, c.ts.0, c.op)
+    match res.dirt.get() {
+        Some(d) => d.capture(res, c.table, &c.row, c.seq, c.ts.0, c.op),
+        None => capture_row(res, c.table, &c.row, c.seq, c.ts.0, c.op),
+    }
 }
 
 /// A row of table `table` (resource `res`), captured as version `seq` written at `ts` by `op`.
-fn capture_row<R: Row>(
+pub(super) fn capture_row<R: Row>(
     res: &Resource,
     table: usize,
     row: &R,
@@ -166,6 +171,7 @@ fn capture_row<R: Row>(
         created: cap.created,
         deleted: cap.deleted || op == Op::Delete,
         values: cap.values,
+        dirt: None,
     }
 }
 
@@ -191,7 +197,10 @@ impl<'a> StateSink<'a> {
 impl RowSink for StateSink<'_> {
     type Error = std::convert::Infallible;
     fn row<R: Row>(&mut self, row: &R) -> Result<(), Self::Error> {
-        let mut p = capture_row(self.res, self.table, row, 0, 0, Op::Insert);
+        let mut p = match self.res.dirt.get() {
+            Some(d) => d.capture(self.res, self.table, row, 0, 0, Op::Insert),
+            None => capture_row(self.res, self.table, row, 0, 0, Op::Insert),
+        };
         p.ts = p.sort;
         self.rows.push(p);
         Ok(())
@@ -333,7 +342,7 @@ impl Store {
         self.tx(true, |c| {
             write_feed(c, resources, &feed.iter().collect::<Vec<_>>())?;
             match c {
-                Conn::Sqlite(tx) => append_rows(tx, resources, rows),
+                Conn::Sqlite(_) => append_rows(c, resources, rows),
                 Conn::Pg(..) => write_resources(c, resources, rows),
             }
         })
@@ -397,8 +406,12 @@ fn write_resources(
     resources: &[Resource],
     rows: &[Pending],
 ) -> Result<(), StoreError> {
+    // --dirty: the rows a version adds are written after it
+    let expanded = super::dirt::with_extras(rows);
     // time-keyed tables are regenerated on read, never stored
-    let rows: Vec<&Pending> = rows
+    let rows: Vec<&Pending> = expanded
+        .as_deref()
+        .unwrap_or(rows)
         .iter()
         .filter(|p| !resources[p.table].regenerated)
         .collect();
@@ -407,6 +420,13 @@ fn write_resources(
         last.insert((p.table, p.key.as_str()), i);
     }
     let is_last = |i: usize, p: &Pending| last[&(p.table, p.key.as_str())] == i;
+    if resources.first().is_some_and(|r| r.dirt.get().is_some()) {
+        let written: Vec<&Pending> = (rows.iter().enumerate())
+            .filter(|(i, p)| is_last(*i, p))
+            .map(|(_, p)| *p)
+            .collect();
+        super::dirt::record(c, resources, &written)?;
+    }
     if let Conn::Sqlite(tx) = c {
         // statements prepared once per transaction, values bound straight from the rows
         let mut upserts: Vec<Option<rusqlite::CachedStatement<'_>>> =
@@ -468,10 +488,15 @@ fn write_resources(
 /// yet ([`Store::defer_indexes`]); the unique key index built after the fill checks that
 /// each key came once.
 fn append_rows(
-    tx: &rusqlite::Transaction<'_>,
+    c: &mut Conn<'_>,
     resources: &[Resource],
     rows: &[Pending],
 ) -> Result<(), StoreError> {
+    let expanded = super::dirt::with_extras(rows);
+    let rows = expanded.as_deref().unwrap_or(rows);
+    let Conn::Sqlite(tx) = c else {
+        unreachable!("a fresh fill appends to SQLite only")
+    };
     let mut inserts: Vec<Option<rusqlite::CachedStatement<'_>>> =
         resources.iter().map(|_| None).collect();
     for p in rows {
@@ -495,7 +520,8 @@ fn append_rows(
         p.bind(res, stmt)?;
         stmt.raw_execute()?;
     }
-    Ok(())
+    drop(inserts);
+    super::dirt::record(c, resources, &rows.iter().collect::<Vec<_>>())
 }
 
 /// Appends `records` to the retained change feed.

@@ -22,12 +22,14 @@
 //! Modules, one concept each: `schema` (resources and their DDL), `capture` (change
 //! records → [`Pending`] rows, applied), `queries` (lists, rows, children, the feed),
 //! `on_read` (the regenerated days of time-keyed tables),
-//! `keys` (API keys), `backend` (SQLite / PostgreSQL connections and transactions) and
+//! `keys` (API keys), `dirt` (`--dirty`: defects planted as rows are captured, and
+//! their manifest), `backend` (SQLite / PostgreSQL connections and transactions) and
 //! `clock_state` (how far the feed is applied).
 
 mod backend;
 mod capture;
 mod clock_state;
+mod dirt;
 mod keys;
 mod on_read;
 mod queries;
@@ -38,6 +40,7 @@ use std::path::PathBuf;
 pub use backend::{Arg, Backend, Conn, PG_SCHEMA, Pg, PgClient, limit_malloc_arenas};
 pub use capture::{Pending, StateSink, capture, day_changes, decimal_text};
 pub use clock_state::ClockState;
+pub use dirt::{MANIFEST_FILE, ManifestEntry};
 pub use keys::{ApiKey, KEY_CACHE_TTL, hash_key, now_rfc3339};
 pub use queries::{Change, Filters, ListQuery, Page, PageRow};
 pub use schema::{Resource, render, resources, schema_sql};
@@ -64,6 +67,14 @@ pub enum StoreError {
         stored_seed: i64,
         wanted: String,
         wanted_seed: i64,
+    },
+    #[error(
+        "the store in {location} was filled with --dirty {stored}, not {wanted}: use another --data-dir or --database-url (or --dirty {stored})"
+    )]
+    DirtyMismatch {
+        location: String,
+        stored: String,
+        wanted: String,
     },
     #[error("random number generator: {0}")]
     Random(String),

@@ -31,6 +31,8 @@ pub struct Resource {
     pub(super) deleted_idx: Option<usize>,
     /// `"name":` of every column, for rendering rows.
     json_names: Vec<String>,
+    /// `--dirty`: the planter, shared by the store's resources ([`Store::bind_dirty`]).
+    pub(super) dirt: super::dirt::DirtCell,
 }
 
 impl Resource {
@@ -70,6 +72,7 @@ impl Resource {
                 .iter()
                 .map(|c| format!("{}:", serde_json::to_string(c.name).expect("string")))
                 .collect(),
+            dirt: Default::default(),
         }
     }
 
@@ -190,7 +193,15 @@ impl Resource {
 /// The resources of a scenario, in table order (the order of its change feed's table
 /// indexes).
 pub fn resources(scenario: &Scenario) -> Vec<Resource> {
-    scenario.tables().iter().map(|t| Resource::new(t)).collect()
+    let dirt = super::dirt::DirtCell::default();
+    scenario
+        .tables()
+        .iter()
+        .map(|t| Resource {
+            dirt: dirt.clone(),
+            ..Resource::new(t)
+        })
+        .collect()
 }
 
 pub(super) fn is_integer(ty: LogicalType) -> bool {

@@ -81,6 +81,7 @@ pub fn config(dir: &std::path::Path, o: &Opts) -> Config {
         chaos: o.chaos.clone(),
         cursor_ttl: o.cursor_ttl,
         public_url: None,
+        dirty: faux::dirty::Profile::Off,
         header_timeout: genie::serve::HEADER_READ_TIMEOUT,
     }
 }
