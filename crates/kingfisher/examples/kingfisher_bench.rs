@@ -169,8 +169,9 @@ fn train(args: &[String]) {
         &arg(args, "--store").expect("--store PATH"),
     ))
     .expect("the store opens");
-    let registry =
-        kingfisher::registry::Registry::new(arg(args, "--registry").expect("--registry DIR"));
+    let registry = kingfisher::registry::Registry::new(std::path::Path::new(
+        &arg(args, "--registry").expect("--registry DIR"),
+    ));
     let days: u32 = arg(args, "--train-days").map_or(30, |d| d.parse().expect("--train-days N"));
     for (name, kinds) in [
         ("logistic", vec![Kind::Logistic]),

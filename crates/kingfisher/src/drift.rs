@@ -259,14 +259,17 @@ pub struct FeatureCheck {
 /// cart's value at scoring time), products viewed before it. Counts of the customer's past
 /// (sessions, orders, days since the last order) are left out: they grow as the shop ages,
 /// which is no drift; so are hour and weekday (a two-day window is not a week).
-const NUMERIC: [(&str, fn(&Features) -> f64); 4] = [
+type Numeric = fn(&Features) -> f64;
+type Categorical = fn(&Features) -> &str;
+
+const NUMERIC: [(&str, Numeric); 4] = [
     ("unit_price", |f| f.unit_price),
     ("cart_value", |f| f.unit_price * f64::from(f.quantity)),
     ("quantity", |f| f64::from(f.quantity)),
     ("product_views", |f| f64::from(f.product_views)),
 ];
 /// The categorical features compared: a new channel or a shift between devices.
-const CATEGORICAL: [(&str, fn(&Features) -> &str); 2] =
+const CATEGORICAL: [(&str, Categorical); 2] =
     [("channel", |f| &f.channel), ("device", |f| &f.device)];
 
 /// PSI of two sets of bin counts; each share smoothed by half a cart, so an empty bin on one
