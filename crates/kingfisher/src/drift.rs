@@ -10,7 +10,10 @@
 //! averaging it with the old.
 //!
 //! A change on day D shows only when D's labels mature, 8 days and 1 hour after D starts:
-//! no monitor on matured labels can react sooner (README, "Kingfisher", drift).
+//! no monitor on matured labels can react sooner (README, "Kingfisher", drift). A change in
+//! what the carts look like (prices, a new channel) shows at once in their features:
+//! [`feature_check`] compares the last days' features with the deployed model's training days
+//! by the population stability index, and needs no labels.
 
 use serde::Serialize;
 
