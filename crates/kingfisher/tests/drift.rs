@@ -15,6 +15,11 @@
 //! a lower log loss and calibration error. Measured (BENCHMARKS.md): the old model's gap
 //! 0.069, the retrained one's 0.041, against 0.031–0.037 for a model without drift — most of
 //! what the launch cost is won back.
+//!
+//! The feature monitor: a price rise alone (`price = 1.15`) changes no outcome, so only the
+//! inputs show it — detected within FEATURE_DETECT_WITHIN days by the PSI of the unit price,
+//! and the launch above by the channel's on its first day; the small shop without drift (45
+//! days) raises no alarm of either kind.
 
 use std::collections::HashMap;
 
