@@ -8,6 +8,9 @@
 //! - `predict --url URL --store PATH --conns C --seconds S`: C keep-alive connections posting
 //!   `{"cart_id": …}` (carts of the store, in turn) to `URL/v1/predict` for S seconds; prints
 //!   requests/s and latency percentiles. Any non-200 answer aborts.
+//! - `train --store PATH --registry DIR --train-days N`: one training per model kind (the
+//!   logistic regression, the gradient-boosted trees, then both as `kingfisher train` does) as
+//!   of the store's last record; prints the carts, wall seconds and held-out scores of each.
 
 use std::time::{Duration, Instant};
 
@@ -160,13 +163,53 @@ fn predict(args: &[String]) {
     );
 }
 
+fn train(args: &[String]) {
+    use kingfisher::train::{Kind, TrainOptions};
+    let store = Store::open(std::path::Path::new(
+        &arg(args, "--store").expect("--store PATH"),
+    ))
+    .expect("the store opens");
+    let registry = kingfisher::registry::Registry::new(std::path::Path::new(
+        &arg(args, "--registry").expect("--registry DIR"),
+    ));
+    let days: u32 = arg(args, "--train-days").map_or(30, |d| d.parse().expect("--train-days N"));
+    for (name, kinds) in [
+        ("logistic", vec![Kind::Logistic]),
+        ("boosted", vec![Kind::Boosted]),
+        ("both", Vec::new()),
+    ] {
+        let opts = TrainOptions {
+            as_of: None,
+            train_days: Some(days),
+            truth: None,
+            kinds,
+            since: None,
+        };
+        let t = Instant::now();
+        let r = kingfisher::train::train(&store, &registry, &opts).expect("training");
+        println!(
+            "train kinds={name} kept={} train_days={}..{} train_carts={} seconds={:.3} holdout_log_loss={:.4} holdout_auc={:.4}",
+            r.kind,
+            r.training_from,
+            r.training_to,
+            r.train_carts,
+            t.elapsed().as_secs_f64(),
+            r.metrics.model.log_loss,
+            r.metrics.model.auc.unwrap_or(f64::NAN)
+        );
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
         Some("ingest") => ingest(&args),
         Some("predict") => predict(&args),
+        Some("train") => train(&args),
         _ => {
-            eprintln!("usage: kingfisher_bench ingest|predict [options] (see the source's header)");
+            eprintln!(
+                "usage: kingfisher_bench ingest|predict|train [options] (see the source's header)"
+            );
             std::process::exit(2);
         }
     }

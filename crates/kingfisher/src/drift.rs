@@ -10,7 +10,10 @@
 //! averaging it with the old.
 //!
 //! A change on day D shows only when D's labels mature, 8 days and 1 hour after D starts:
-//! no monitor on matured labels can react sooner (README, "Kingfisher", drift).
+//! no monitor on matured labels can react sooner (README, "Kingfisher", drift). A change in
+//! what the carts look like (prices, a new channel) shows at once in their features:
+//! [`feature_check`] compares the last days' features with the deployed model's training days
+//! by the population stability index, and needs no labels.
 
 use serde::Serialize;
 
@@ -19,7 +22,7 @@ use faux::{Date, Timestamp};
 use crate::evaluate::calibration_error;
 use crate::model::auc;
 use crate::registry::{ModelRecord, Registry, RegistryError};
-use crate::store::{Store, StoreError};
+use crate::store::{Features, Store, StoreError};
 use crate::train::matured;
 
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +50,13 @@ pub struct MonitorOptions {
     pub auc_drop: f64,
     /// Detected when |mean p − rate| exceeds this many binomial standard errors.
     pub max_calibration_z: f64,
+    /// The feature monitor's window: the carts scored in this many days before the check.
+    pub feature_window_days: u32,
+    /// Fewer carts than this in the feature window: no verdict.
+    pub feature_min_carts: usize,
+    /// Detected when a feature's population stability index (window against the deployed
+    /// model's training and held-out days) exceeds this.
+    pub max_psi: f64,
 }
 
 impl Default for MonitorOptions {
@@ -58,6 +68,9 @@ impl Default for MonitorOptions {
             min_reference_carts: 1000,
             auc_drop: 0.05,
             max_calibration_z: 3.0,
+            feature_window_days: 2,
+            feature_min_carts: 300,
+            max_psi: 0.1,
         }
     }
 }
@@ -65,6 +78,8 @@ impl Default for MonitorOptions {
 /// One look at the served predictions (the body of `kingfisher.drift.detected`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DriftCheck {
+    /// Always `"outcomes"` ([`FeatureCheck`]s are the other kind).
+    pub kind: &'static str,
     /// The model deployed at `as_of`.
     pub model_version: u32,
     /// Labels as known at this instant.
@@ -173,6 +188,7 @@ pub fn check(
         ));
     }
     Ok(Some(DriftCheck {
+        kind: "outcomes",
         model_version: current.1.version,
         as_of: as_of.to_string(),
         from: first.to_string(),
@@ -194,9 +210,241 @@ pub fn check(
 /// unless an earlier detection's start is still within `train_days` of it (the drift goes
 /// on: keep learning from its start rather than from a window that moves every day).
 pub fn since(current: Option<Date>, check: &DriftCheck, train_days: Option<u32>) -> Option<Date> {
-    let from: Date = check.from.parse().ok()?;
+    since_day(current, check.from.parse().ok()?, train_days)
+}
+
+/// [`since`] for a detection whose window starts on `from` (a [`FeatureCheck`]'s too).
+pub fn since_day(current: Option<Date>, from: Date, train_days: Option<u32>) -> Option<Date> {
     match current {
         Some(c) if from.add_days(-(train_days.unwrap_or(28) as i32)) <= c => Some(c),
         _ => Some(from),
+    }
+}
+
+/// One feature's shift between the reference carts and the window's.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FeatureShift {
+    pub feature: String,
+    /// Population stability index: Σ (w − r) ln(w / r) over the bins (numbers: the reference's
+    /// deciles; categories: each value), 0 for the same distribution.
+    pub psi: f64,
+    /// Means of numeric features (None for categories).
+    pub reference_mean: Option<f64>,
+    pub window_mean: Option<f64>,
+}
+
+/// One look at the inputs served (the body of `kingfisher.drift.detected` with `kind`
+/// `"features"`): the features of the carts scored in the last `feature_window_days` against
+/// those of the days the deployed model learned from. It needs no labels, so a change in what
+/// the shop's carts look like (prices, a new channel) shows the day after it, not nine days
+/// later — but a change in who checks out does not show here at all (the outcome monitor,
+/// [`check`], sees that).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FeatureCheck {
+    /// Always `"features"` (outcome checks are the other kind).
+    pub kind: &'static str,
+    pub model_version: u32,
+    pub as_of: String,
+    /// The window: the days of its first and last cart.
+    pub from: String,
+    pub to: String,
+    pub carts: usize,
+    /// The reference: the deployed model's training days and held-out day.
+    pub reference_from: String,
+    pub reference_to: String,
+    pub reference_carts: usize,
+    pub shifts: Vec<FeatureShift>,
+    pub detected: bool,
+    pub reasons: Vec<String>,
+}
+
+/// The numeric features compared: the first product's unit price, units and their value (the
+/// cart's value at scoring time), products viewed before it. Counts of the customer's past
+/// (sessions, orders, days since the last order) are left out: they grow as the shop ages,
+/// which is no drift; so are hour and weekday (a two-day window is not a week).
+type Numeric = fn(&Features) -> f64;
+type Categorical = fn(&Features) -> &str;
+
+const NUMERIC: [(&str, Numeric); 4] = [
+    ("unit_price", |f| f.unit_price),
+    ("cart_value", |f| f.unit_price * f64::from(f.quantity)),
+    ("quantity", |f| f64::from(f.quantity)),
+    ("product_views", |f| f64::from(f.product_views)),
+];
+/// The categorical features compared: a new channel or a shift between devices.
+const CATEGORICAL: [(&str, Categorical); 2] =
+    [("channel", |f| &f.channel), ("device", |f| &f.device)];
+
+/// PSI of two sets of bin counts; each share smoothed by half a cart, so an empty bin on one
+/// side gives a large but finite index.
+fn psi(reference: &[usize], window: &[usize]) -> f64 {
+    let (nr, nw) = (
+        reference.iter().sum::<usize>() as f64,
+        window.iter().sum::<usize>() as f64,
+    );
+    let bins = reference.len() as f64;
+    reference
+        .iter()
+        .zip(window)
+        .map(|(r, w)| {
+            let r = (*r as f64 + 0.5) / (nr + 0.5 * bins);
+            let w = (*w as f64 + 0.5) / (nw + 0.5 * bins);
+            (w - r) * (w / r).ln()
+        })
+        .sum()
+}
+
+/// PSI of a numeric feature over the reference's deciles (repeated edges merged, so a
+/// discrete feature gets a bin per value).
+fn numeric_psi(reference: &[f64], window: &[f64]) -> f64 {
+    let mut sorted = reference.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let mut edges: Vec<f64> = (1..10).map(|i| sorted[i * sorted.len() / 10]).collect();
+    edges.dedup();
+    let count = |xs: &[f64]| {
+        let mut c = vec![0; edges.len() + 1];
+        for x in xs {
+            c[edges.partition_point(|e| e <= x)] += 1;
+        }
+        c
+    };
+    psi(&count(reference), &count(window))
+}
+
+/// PSI of a categorical feature over the values seen on either side.
+fn categorical_psi(reference: &[&str], window: &[&str]) -> f64 {
+    let values: std::collections::BTreeSet<&str> =
+        reference.iter().chain(window).copied().collect();
+    let values: Vec<&str> = values.into_iter().collect();
+    let count = |xs: &[&str]| {
+        let mut c = vec![0; values.len()];
+        for x in xs {
+            c[values.binary_search(x).expect("a value seen")] += 1;
+        }
+        c
+    };
+    psi(&count(reference), &count(window))
+}
+
+/// Compares the features of the carts scored in the `feature_window_days` before `as_of` with
+/// those of the deployed model's training and held-out days. None: no model deployed, or too
+/// few carts on either side.
+pub fn feature_check(
+    store: &Store,
+    registry: &Registry,
+    as_of: Timestamp,
+    opts: &MonitorOptions,
+) -> Result<Option<FeatureCheck>, DriftError> {
+    let deployed = deployments(registry)?;
+    let Some((_, model)) = deployed.iter().rfind(|(t, _)| *t <= as_of) else {
+        return Ok(None);
+    };
+    let day = |s: &str| -> Result<Date, DriftError> {
+        s.parse().map_err(|_| DriftError::Record {
+            version: model.version,
+            value: s.to_string(),
+        })
+    };
+    let (ref_from, ref_to) = (day(&model.training_from)?, day(&model.holdout_day)?);
+    let since = Timestamp(as_of.0 - i64::from(opts.feature_window_days.max(1)) * 86_400);
+    let carts = store.carts()?;
+    let reference: Vec<&Features> = carts
+        .iter()
+        .filter(|c| c.day >= ref_from && c.day <= ref_to)
+        .map(|c| &c.features)
+        .collect();
+    let recent: Vec<&crate::store::Cart> = carts
+        .iter()
+        .filter(|c| c.scored_at > since && c.scored_at <= as_of)
+        .collect();
+    let window: Vec<&Features> = recent.iter().map(|c| &c.features).collect();
+    if window.len() < opts.feature_min_carts.max(1)
+        || reference.len() < opts.min_reference_carts.max(1)
+    {
+        return Ok(None);
+    }
+    let mean = |xs: &[f64]| xs.iter().sum::<f64>() / xs.len() as f64;
+    let mut shifts = Vec::new();
+    for (name, f) in NUMERIC {
+        let r: Vec<f64> = reference.iter().map(|c| f(c)).collect();
+        let w: Vec<f64> = window.iter().map(|c| f(c)).collect();
+        shifts.push(FeatureShift {
+            feature: name.to_string(),
+            psi: numeric_psi(&r, &w),
+            reference_mean: Some(mean(&r)),
+            window_mean: Some(mean(&w)),
+        });
+    }
+    for (name, f) in CATEGORICAL {
+        let r: Vec<&str> = reference.iter().map(|c| f(c)).collect();
+        let w: Vec<&str> = window.iter().map(|c| f(c)).collect();
+        shifts.push(FeatureShift {
+            feature: name.to_string(),
+            psi: categorical_psi(&r, &w),
+            reference_mean: None,
+            window_mean: None,
+        });
+    }
+    let reasons: Vec<String> = shifts
+        .iter()
+        .filter(|s| s.psi > opts.max_psi)
+        .map(|s| {
+            let means = match (s.reference_mean, s.window_mean) {
+                (Some(r), Some(w)) => format!(", mean {r:.2} → {w:.2}"),
+                _ => String::new(),
+            };
+            format!(
+                "{}: PSI {:.3} against model v{}'s days (threshold {}){means}",
+                s.feature, s.psi, model.version, opts.max_psi
+            )
+        })
+        .collect();
+    Ok(Some(FeatureCheck {
+        kind: "features",
+        model_version: model.version,
+        as_of: as_of.to_string(),
+        from: recent
+            .iter()
+            .map(|c| c.day)
+            .min()
+            .expect("carts")
+            .to_string(),
+        to: recent
+            .iter()
+            .map(|c| c.day)
+            .max()
+            .expect("carts")
+            .to_string(),
+        carts: window.len(),
+        reference_from: ref_from.to_string(),
+        reference_to: ref_to.to_string(),
+        reference_carts: reference.len(),
+        shifts,
+        detected: !reasons.is_empty(),
+        reasons,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{categorical_psi, numeric_psi};
+
+    #[test]
+    fn psi_is_small_for_the_same_distribution_and_large_for_a_shift() {
+        let r: Vec<f64> = (0..2000).map(|i| f64::from(i % 500)).collect();
+        let same: Vec<f64> = (0..400).map(|i| f64::from((i * 7) % 500)).collect();
+        let up: Vec<f64> = same.iter().map(|x| x * 1.5).collect();
+        assert!(numeric_psi(&r, &same) < 0.03, "{}", numeric_psi(&r, &same));
+        assert!(numeric_psi(&r, &up) > 0.1, "{}", numeric_psi(&r, &up));
+        // a discrete feature: one bin per value
+        let d: Vec<f64> = (0..1000).map(|i| f64::from(i % 3)).collect();
+        let all_two = vec![2.0; 100];
+        assert!(numeric_psi(&d, &all_two) > 1.0);
+        // a category never seen in the reference
+        let r = ["a", "b"].repeat(500);
+        let mut w = ["a", "b"].repeat(100);
+        assert!(categorical_psi(&r, &w) < 0.01);
+        w.extend(["new"; 100]);
+        assert!(categorical_psi(&r, &w) > 0.5, "{}", categorical_psi(&r, &w));
     }
 }

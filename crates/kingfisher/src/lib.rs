@@ -6,8 +6,9 @@
 //! - [`ingest`]: the RabbitMQ consumer feeding the store from `aladdin stream`;
 //! - [`mlflow`]: training runs logged to an MLflow tracking server (`--mlflow-uri`);
 //! - [`model`]: feature encoding, the logistic regression, metrics;
-//! - [`drift`]: the monitor (rolling AUC and calibration of the deployed model on matured
-//!   labels) behind `kingfisher.drift.detected` and retraining;
+//! - [`drift`]: the monitors (rolling AUC and calibration of the deployed model on matured
+//!   labels; the served features against the model's training days, by PSI) behind
+//!   `kingfisher.drift.detected` and retraining;
 //! - [`evaluate`]: a model next to the baselines and the oracle on a range of days;
 //! - [`train`]: matured labels → training set → fit → evaluation against the oracle;
 //! - [`trainer`]: the training service (`kingfisher.train.requested`, daily in virtual time);

@@ -17,7 +17,7 @@ use faux::feed::ChangeRecord;
 use faux::{Date, Scenario, Timestamp};
 use faux_sinks::jsonl::JsonlEncoder;
 
-use crate::drift::{self, DriftCheck, DriftError, MonitorOptions};
+use crate::drift::{self, DriftCheck, DriftError, FeatureCheck, MonitorOptions};
 use crate::evaluate::{self, EvaluateError, Report};
 use crate::registry::{ModelRecord, Registry, RegistryError};
 use crate::store::{Change, Store, StoreError};
@@ -75,6 +75,9 @@ pub struct RunSummary {
     pub drift: Vec<DriftCheck>,
     /// The monitor's look at the end of each training day (detected or not).
     pub checks: Vec<DriftCheck>,
+    /// The feature monitor's detections and all its checks.
+    pub feature_drift: Vec<FeatureCheck>,
+    pub feature_checks: Vec<FeatureCheck>,
     /// The deployed model on the days after its held-out day (None: no model yet, or no
     /// later day has matured).
     pub evaluation: Option<Report>,
@@ -147,6 +150,8 @@ pub fn run(
         trained: Vec::new(),
         drift: Vec::new(),
         checks: Vec::new(),
+        feature_drift: Vec::new(),
+        feature_checks: Vec::new(),
         evaluation: None,
     };
     let drift_path = opts.registry.join("drift.jsonl");
@@ -216,6 +221,19 @@ pub fn run(
                 summary.drift.push(check.clone());
             }
             summary.checks.push(check);
+        }
+        if let (Some(m), Some((_, as_of))) = (&opts.monitor, store.progress()?)
+            && let Some(check) = drift::feature_check(&store, &registry, as_of, m)?
+        {
+            if check.detected {
+                let body = serde_json::to_string(&check).expect("a drift check serializes");
+                say(&format!("{day}: kingfisher.drift.detected {body}"));
+                writeln!(drift_log, "{body}").map_err(io(&drift_path))?;
+                let from = check.from.parse().expect("a date this check printed");
+                drift_since = drift::since_day(drift_since, from, opts.train_days);
+                summary.feature_drift.push(check.clone());
+            }
+            summary.feature_checks.push(check);
         }
         let topts = TrainOptions {
             as_of: None,

@@ -3,8 +3,9 @@
 //! is down waits for it), and with `--daily` each time the feature store crosses midnight in
 //! virtual time. Each model is published as `kingfisher.model.trained`, and as
 //! `kingfisher.model.deployed` when promoted. With the monitor on, each daily training is
-//! preceded by a drift check of the deployed model; a detection is published as
-//! `kingfisher.drift.detected` and that day's model is trained on the newest days only.
+//! preceded by the drift checks of the deployed model (its outcomes on matured labels, and
+//! the features it is served against those it learned from); a detection is published as
+//! `kingfisher.drift.detected` and models are trained on the newest days only from then on.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -210,7 +211,9 @@ pub async fn run(opts: &TrainerOptions, mut say: impl FnMut(&str)) -> Result<(),
                 if let Some(m) = &opts.monitor {
                     let store = Store::open_at(&opts.store)?;
                     let registry = Registry::new(&opts.registry);
-                    if let Some((_, as_of)) = store.progress()?
+                    // both checks as of the same instant (the features service goes on)
+                    let as_of = store.progress()?.map(|(_, t)| t);
+                    if let Some(as_of) = as_of
                         && let Some(check) = crate::drift::check(&store, &registry, as_of, m)?
                         && check.detected
                     {
@@ -224,6 +227,24 @@ pub async fn run(opts: &TrainerOptions, mut say: impl FnMut(&str)) -> Result<(),
                         .await?;
                         say(&format!("kingfisher.drift.detected: {body}"));
                         drift_since = crate::drift::since(drift_since, &check, opts.train_days);
+                    }
+                    // the inputs too: a change in what carts look like shows without labels
+                    if let Some(as_of) = as_of
+                        && let Some(check) =
+                            crate::drift::feature_check(&store, &registry, as_of, m)?
+                        && check.detected
+                    {
+                        let body = serde_json::to_value(&check).expect("a drift check serializes");
+                        publish(
+                            &opts.broker,
+                            &opts.exchange,
+                            "kingfisher.drift.detected",
+                            &body,
+                        )
+                        .await?;
+                        say(&format!("kingfisher.drift.detected: {body}"));
+                        let from = check.from.parse().expect("a date this check printed");
+                        drift_since = crate::drift::since_day(drift_since, from, opts.train_days);
                     }
                 }
                 if let Some(r) = train_and_publish(opts, None, None, drift_since).await? {

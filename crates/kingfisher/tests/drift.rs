@@ -15,6 +15,11 @@
 //! a lower log loss and calibration error. Measured (BENCHMARKS.md): the old model's gap
 //! 0.069, the retrained one's 0.041, against 0.031–0.037 for a model without drift — most of
 //! what the launch cost is won back.
+//!
+//! The feature monitor: a price rise alone (`price = 1.15`) changes no outcome, so only the
+//! inputs show it — detected within FEATURE_DETECT_WITHIN days by the PSI of the unit price,
+//! and the launch above by the channel's on its first day; the small shop without drift (45
+//! days) raises no alarm of either kind.
 
 use std::collections::HashMap;
 
@@ -109,7 +114,10 @@ fn run_shop(shop: &faux::Scenario, days: u32) -> Run {
     };
     let summary = run::run(shop, &opts, |l| eprintln!("{l}")).unwrap();
     let log = std::fs::read_to_string(opts.registry.join("drift.jsonl")).unwrap_or_default();
-    assert_eq!(log.lines().count(), summary.drift.len());
+    assert_eq!(
+        log.lines().count(),
+        summary.drift.len() + summary.feature_drift.len()
+    );
     let mut truth = HashMap::new();
     for d in 0..days as i32 {
         for l in shop
@@ -293,6 +301,23 @@ fn a_new_channel_is_detected_and_retraining_recovers_the_auc() {
     );
     assert!(tiktok * 5 > after, "{tiktok} of {after}");
 
+    // the inputs show the launch at once (a channel the deployed model never saw), on the
+    // day of the launch, nine days before the outcomes can
+    let seen = r
+        .summary
+        .feature_drift
+        .first()
+        .expect("the feature monitor sees the launch");
+    assert_eq!(
+        faux::Timestamp::parse_flexible(&seen.as_of).unwrap().date(),
+        date(LAUNCH_FROM),
+        "{seen:?}"
+    );
+    assert!(
+        seen.reasons.iter().any(|r| r.starts_with("channel: ")),
+        "{:?}",
+        seen.reasons
+    );
     let first = first_detection(&r.summary, LAUNCH_FROM);
     let (old_m, new_m, oracle_m) = recovery(&r, first);
     let oracle = oracle_m.auc.unwrap();
@@ -306,4 +331,145 @@ fn a_new_channel_is_detected_and_retraining_recovers_the_auc() {
         new_m.calibration_error < old_m.calibration_error,
         "{new_m:?} vs {old_m:?}"
     );
+}
+
+/// A price rise alone, from PRICE_FROM: prices do not change who checks out, so the outcome
+/// monitor cannot see it; the feature monitor compares the carts of the last two days with
+/// those the deployed model learned from.
+const PRICE_FROM: &str = "2024-01-22";
+/// Days fed: a week after the rise.
+const PRICE_DAYS: u32 = 28;
+/// Detected as of the end of the day the prices rose, or the next (its window is the last two
+/// days of carts: the first day's carts are half of it).
+const FEATURE_DETECT_WITHIN: i32 = 1;
+
+fn print_feature_checks(summary: &RunSummary) {
+    for c in &summary.feature_checks {
+        let psi: Vec<String> = c
+            .shifts
+            .iter()
+            .map(|s| format!("{} {:.3}", s.feature, s.psi))
+            .collect();
+        eprintln!(
+            "features v{} {}..{} ({} carts) vs {}..{} ({}) as of {}: {}{}",
+            c.model_version,
+            c.from,
+            c.to,
+            c.carts,
+            c.reference_from,
+            c.reference_to,
+            c.reference_carts,
+            c.as_of,
+            psi.join(", "),
+            if c.detected { " DETECTED" } else { "" }
+        );
+    }
+}
+
+#[test]
+fn a_price_rise_is_seen_in_the_features_the_day_after() {
+    let toml = format!("{SMALL_SHOP}\n[[drift]]\nfrom = \"{PRICE_FROM}\"\nprice = 1.15\n");
+    let (_, drifted) = shops(&toml, PRICE_FROM);
+    let r = run_shop(&drifted, PRICE_DAYS);
+    print_feature_checks(&r.summary);
+    // a week of quiet checks before the rise
+    let before = r
+        .summary
+        .feature_checks
+        .iter()
+        .filter(|c| date(&c.to) < date(PRICE_FROM))
+        .count();
+    assert!(before >= 7, "{before} feature checks before the rise");
+    let first = r
+        .summary
+        .feature_drift
+        .first()
+        .expect("the price rise is detected");
+    for d in &r.summary.feature_drift {
+        assert!(
+            date(&d.to) >= date(PRICE_FROM),
+            "false alarm on carts of {}..{}: {:?}",
+            d.from,
+            d.to,
+            d.reasons
+        );
+    }
+    let at = faux::Timestamp::parse_flexible(&first.as_of)
+        .unwrap()
+        .date();
+    let delay = at.days_since_epoch() - date(PRICE_FROM).days_since_epoch();
+    eprintln!(
+        "detected as of {} ({delay} days after the rise): {:?}",
+        first.as_of, first.reasons
+    );
+    assert!(
+        delay <= FEATURE_DETECT_WITHIN,
+        "detected {delay} days after"
+    );
+    // by the prices, not by anything else
+    let flagged: Vec<&str> = first
+        .shifts
+        .iter()
+        .filter(|s| s.psi > MonitorOptions::default().max_psi)
+        .map(|s| s.feature.as_str())
+        .collect();
+    assert!(flagged.contains(&"unit_price"), "{flagged:?}");
+    assert!(
+        flagged
+            .iter()
+            .all(|f| ["unit_price", "cart_value"].contains(f)),
+        "{flagged:?}"
+    );
+    // and once the window is all after the rise, the mean price is up by about its 15 %
+    let later = r
+        .summary
+        .feature_checks
+        .iter()
+        .find(|c| date(&c.from) >= date(PRICE_FROM))
+        .expect("a window after the rise");
+    assert!(later.detected, "{later:?}");
+    let price = later
+        .shifts
+        .iter()
+        .find(|s| s.feature == "unit_price")
+        .unwrap();
+    let rise = price.window_mean.unwrap() / price.reference_mean.unwrap();
+    assert!(rise > 1.08, "mean unit price ×{rise:.3}");
+    // the outcome monitor stays quiet: a price rise changes no outcome (the days fed end
+    // before the rise's labels mature, but it grades the days before)
+    assert!(r.summary.drift.is_empty(), "{:?}", r.summary.drift);
+}
+
+#[test]
+fn without_drift_neither_monitor_flags_anything() {
+    let plain = faux::Scenario::from_toml("small-shop", SMALL_SHOP, faux::DEFAULT_SEED).unwrap();
+    let r = run_shop(&plain, 45);
+    print_feature_checks(&r.summary);
+    assert!(
+        r.summary.feature_checks.len() >= 25,
+        "{} feature checks",
+        r.summary.feature_checks.len()
+    );
+    assert!(
+        r.summary.checks.len() >= 10,
+        "{} checks",
+        r.summary.checks.len()
+    );
+    let worst = r
+        .summary
+        .feature_checks
+        .iter()
+        .flat_map(|c| &c.shifts)
+        .max_by(|a, b| a.psi.total_cmp(&b.psi))
+        .unwrap();
+    eprintln!(
+        "the largest PSI without drift: {} {:.3}",
+        worst.feature, worst.psi
+    );
+    assert!(
+        r.summary.feature_drift.is_empty(),
+        "{:?}",
+        r.summary.feature_drift
+    );
+    assert!(r.summary.drift.is_empty(), "{:?}", r.summary.drift);
 }
