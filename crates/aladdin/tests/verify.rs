@@ -99,8 +99,8 @@ fn verify_finds_what_was_done_to_a_postgres_load() {
          UPDATE orders SET total = total + 1 WHERE id IN (SELECT id FROM orders \
            WHERE updated_at >= '2024-01-08' AND updated_at < '2024-01-09' ORDER BY id LIMIT 1); \
          INSERT INTO sessions SELECT gen_random_uuid(), customer_id, started_at, ended_at, \
-           channel, device, landing_page FROM sessions \
-           WHERE started_at >= '2024-01-06' AND started_at < '2024-01-07' LIMIT 1;",
+           channel, device, landing_page, updated_at FROM sessions \
+           WHERE updated_at >= '2024-01-06' AND updated_at < '2024-01-07' LIMIT 1;",
     );
     let (code, r) = verify(sc, &url, from, to, &[]);
     assert_eq!(code, 1, "{r:#}");
