@@ -21,11 +21,11 @@ use futures_util::StreamExt;
 use test_support::services;
 
 const DAY: &str = "2024-01-10";
-/// A small shop, so a whole simulated day is ~17 000 records.
+/// A small shop, so a whole simulated day is ~22 000 records.
 const SHOP: &str =
     "[shop]\nopened_on = \"2024-01-01\"\n[traffic]\norganic_sessions_per_day = 200.0\n";
 /// What `aladdin stream` carries by default.
-const DEFAULT_TABLES: &str = "customers,products,events,orders,payments,shipments";
+const DEFAULT_TABLES: &str = "customers,products,sessions,events,orders,payments,shipments";
 const AMQP: &str = services::RABBITMQ.url;
 const NATS: &str = services::NATS.url;
 

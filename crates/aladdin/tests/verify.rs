@@ -98,9 +98,9 @@ fn verify_finds_what_was_done_to_a_postgres_load() {
              AND updated_at < '2024-01-08' AND created_at < '2024-01-07' ORDER BY id LIMIT 2); \
          UPDATE orders SET total = total + 1 WHERE id IN (SELECT id FROM orders \
            WHERE updated_at >= '2024-01-08' AND updated_at < '2024-01-09' ORDER BY id LIMIT 1); \
-         INSERT INTO sessions SELECT gen_random_uuid(), customer_id, started_at, ended_at, \
-           channel, device, landing_page FROM sessions \
-           WHERE started_at >= '2024-01-06' AND started_at < '2024-01-07' LIMIT 1;",
+         INSERT INTO order_items SELECT order_id, 99, product_id, quantity, unit_price, \
+           created_at FROM order_items \
+           WHERE created_at >= '2024-01-06' AND created_at < '2024-01-07' LIMIT 1;",
     );
     let (code, r) = verify(sc, &url, from, to, &[]);
     assert_eq!(code, 1, "{r:#}");
@@ -108,12 +108,17 @@ fn verify_finds_what_was_done_to_a_postgres_load() {
     assert_eq!(day(&r, "events", "2024-01-03")["duplicated"], 2, "{r:#}");
     assert_eq!(day(&r, "payments", "2024-01-07")["stale"], 2, "{r:#}");
     assert_eq!(day(&r, "orders", "2024-01-08")["changed"], 1, "{r:#}");
-    assert_eq!(day(&r, "sessions", "2024-01-06")["unexpected"], 1, "{r:#}");
+    // (an insert-only table: a rerun of its day replaces it)
+    assert_eq!(
+        day(&r, "order_items", "2024-01-06")["unexpected"],
+        1,
+        "{r:#}"
+    );
     assert_eq!(r["differences"], 3 + 2 + 2 + 1 + 1, "{r:#}");
     for clean in [
         "customers",
         "products",
-        "order_items",
+        "sessions",
         "shipments",
         "marketing_spend",
     ] {

@@ -165,7 +165,9 @@ fn the_snapshot_is_consistent() {
         if let Some(c) = r.get("customer_id") {
             assert!(customers.contains(c), "session of unknown customer {c}");
         }
-        assert!(r["started_at"] <= r["ended_at"]);
+        if let Some(ended) = r.get("ended_at") {
+            assert!(&r["started_at"] <= ended);
+        }
     }
     let session_of: HashMap<&String, &Rec> =
         snap["sessions"].values().map(|r| (&r["id"], r)).collect();
@@ -496,6 +498,94 @@ fn partitions_hold_exactly_the_rows_of_their_day() {
         crossed_midnight > 0,
         "the range has orders placed after their session's midnight"
     );
+}
+
+#[test]
+fn no_source_shows_a_session_end_before_it_happens() {
+    let s = shop();
+    // the change feed: inserted at its start without an end, updated at its end
+    let mut inserted: BTreeMap<String, Rec> = BTreeMap::new();
+    let mut ended: BTreeMap<String, Rec> = BTreeMap::new();
+    for d in days("2024-02-01", "2024-02-03") {
+        for r in rows(&s, "sessions", d, View::Changes) {
+            let id = r["id"].clone();
+            match r["op"].as_str() {
+                "insert" => {
+                    assert!(!r.contains_key("ended_at"), "inserted with its end: {r:?}");
+                    assert_eq!(r["ts"], r["started_at"], "{r:?}");
+                    assert_eq!(r["updated_at"], r["started_at"], "{r:?}");
+                    assert!(inserted.insert(id, r).is_none(), "one insert");
+                }
+                "update" => {
+                    assert_eq!(
+                        r["ts"], r["ended_at"],
+                        "the end arrives when it happens: {r:?}"
+                    );
+                    assert_eq!(r["updated_at"], r["ended_at"], "{r:?}");
+                    assert!(ended.insert(id, r).is_none(), "one update");
+                }
+                op => panic!("a session is inserted, then updated: {op} {r:?}"),
+            }
+        }
+    }
+    // every session started in the range ends in it or just after (the last one's midnight)
+    let started_late = inserted
+        .keys()
+        .filter(|id| !ended.contains_key(*id))
+        .count();
+    assert!(ended.len() > 500, "{} sessions ended", ended.len());
+    assert!(started_late < 20, "{started_late} sessions never ended");
+    for (id, u) in &ended {
+        if let Some(i) = inserted.get(id) {
+            assert!(i["ts"] < u["ts"], "the end after the start: {i:?} {u:?}");
+            assert_eq!(i["started_at"], u["started_at"]);
+        }
+    }
+    // a snapshot in the middle of the day: sessions still going on have no end yet
+    let at = Timestamp::parse_flexible("2024-02-02T14:30:00Z").unwrap();
+    let (mut open, mut closed) = (0, 0);
+    for d in days("2024-02-01", "2024-02-02") {
+        for r in rows(&s, "sessions", d, View::Snapshot(at)) {
+            assert!(r["started_at"] <= at.to_string(), "{r:?}");
+            let end = &ended[&r["id"]]["ended_at"];
+            match r.get("ended_at") {
+                Some(e) => {
+                    assert!(*e <= at.to_string(), "an end after {at}: {r:?}");
+                    assert_eq!(e, end);
+                    assert_eq!(&r["updated_at"], e);
+                    closed += 1;
+                }
+                None => {
+                    assert!(
+                        *end > at.to_string(),
+                        "the end {end} is known at {at}: {r:?}"
+                    );
+                    assert_eq!(r["updated_at"], r["started_at"]);
+                    open += 1;
+                }
+            }
+        }
+    }
+    assert!(
+        open > 0 && closed > 500,
+        "{open} open, {closed} ended at {at}"
+    );
+    // a day's extract is its end-of-day state: a session going on past midnight shows no end
+    // there, and its end in the next day's extract
+    let mut crossed = 0;
+    for d in days("2024-02-01", "2024-02-02") {
+        let next = d.add_days(1).to_string();
+        for r in rows(&s, "sessions", d, View::Extract) {
+            match r.get("ended_at") {
+                Some(e) => assert!(e[..10] == d.to_string(), "{d}: {r:?}"),
+                None => {
+                    assert!(ended[&r["id"]]["ended_at"][..10] == next, "{d}: {r:?}");
+                    crossed += 1;
+                }
+            }
+        }
+    }
+    assert!(crossed > 0, "no session went on past midnight");
 }
 
 #[test]

@@ -152,3 +152,143 @@ async fn the_store_holds_every_row_as_of_its_clock() {
         assert_eq!(all[name].get(&id), Some(&row), "{name} {id}");
     }
 }
+
+/// A busy shop, opened the day before genie starts serving it in the afternoon: sessions are
+/// going on at the start and while the clock runs.
+const BUSY: &str =
+    "[shop]\nopened_on = \"2024-01-03\"\n[traffic]\norganic_sessions_per_day = 3000.0\n";
+
+fn ts(v: &Value) -> Timestamp {
+    Timestamp::parse_flexible(v.as_str().unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_shows_its_end_only_once_it_has_happened() {
+    let start = Timestamp::parse_flexible("2024-01-04T14:00:00Z").unwrap();
+    // when each session truly ends: the engine's change feed
+    let s = Scenario::from_toml("shop.toml", BUSY, 7).unwrap();
+    let sessions = s
+        .tables()
+        .iter()
+        .position(|t| t.name == "sessions")
+        .unwrap();
+    let resources = genie::store::resources(&s);
+    let res = &resources[sessions];
+    let mut ends: HashMap<String, Timestamp> = HashMap::new();
+    for day in [start.date(), start.date().succ()] {
+        for c in s.changes(day).iter().filter(|c| c.table == sessions) {
+            if c.op == faux::Op::Update {
+                let row: Value =
+                    serde_json::from_str(&genie::store::capture(res, c).json(res)).unwrap();
+                ends.insert(row["id"].as_str().unwrap().to_string(), c.ts);
+            }
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let o = common::Opts {
+        speed: 3600.0,
+        ..common::Opts::default()
+    };
+    let mut cfg = common::config(dir.path(), &o);
+    std::fs::write(&cfg.scenario, BUSY).unwrap();
+    cfg.start = Some(start);
+    cfg.history_days = 1;
+    let app = common::spawn_config(cfg, dir, None).await;
+    let seq0 = app.run.store.clock().unwrap().unwrap().last_seq;
+    // every page of sessions against its own as_of (the clock runs between pages)
+    let mut open: Vec<String> = Vec::new();
+    let mut ended = 0;
+    let mut url = "/v1/sessions?limit=1000".to_string();
+    let mut first_as_of = None;
+    loop {
+        let r = app.get(&url).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let as_of = ts(&r.body["as_of"]);
+        first_as_of.get_or_insert(as_of);
+        for row in r.body["data"].as_array().unwrap() {
+            let id = row["id"].as_str().unwrap().to_string();
+            let end = ends.get(&id).copied();
+            match &row["ended_at"] {
+                Value::Null => {
+                    assert_eq!(row["updated_at"], row["started_at"], "{row}");
+                    // served without an end only while it has not ended
+                    assert!(end.is_none_or(|e| e > as_of), "ended by {as_of}: {row}");
+                    open.push(id);
+                }
+                e => {
+                    assert!(ts(e) <= as_of, "an end after as_of {as_of}: {row}");
+                    assert_eq!(row["updated_at"], *e, "{row}");
+                    ended += 1;
+                }
+            }
+        }
+        if !r.body["has_more"].as_bool().unwrap() {
+            break;
+        }
+        url = r.body["links"]["next"].as_str().unwrap().to_string();
+    }
+    let first_as_of = first_as_of.unwrap();
+    assert!(ended > 1000, "{ended} ended sessions served");
+    assert!(!open.is_empty(), "no session going on at {first_as_of}");
+    // the clock moves past the end of every session that was going on
+    let last_end = open.iter().map(|id| ends[id]).max().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while app.run.store.clock().unwrap().unwrap().reached < last_end.0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the clock does not reach {last_end}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    app.run.ticker.abort();
+    // an incremental pass from the first one's as_of brings each one's end
+    let (rows, _) = app
+        .walk(&format!(
+            "/v1/sessions?limit=1000&updated_at_min={first_as_of}"
+        ))
+        .await;
+    let by_id: HashMap<String, Value> = rows
+        .into_iter()
+        .map(|r| (r["id"].as_str().unwrap().to_string(), r))
+        .collect();
+    for id in &open {
+        let row = by_id
+            .get(id)
+            .unwrap_or_else(|| panic!("session {id} ended, not in updated_at_min={first_as_of}"));
+        assert_eq!(ts(&row["ended_at"]), ends[id], "{row}");
+        assert_eq!(row["updated_at"], row["ended_at"], "{row}");
+    }
+    // … and the change feed as an update at its end, after an insert without it
+    let mut updates: HashMap<String, Value> = HashMap::new();
+    let mut after = seq0;
+    loop {
+        let r = app
+            .get(&format!("/v1/changes?after_seq={after}&limit=1000"))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        for c in r.body["data"].as_array().unwrap() {
+            if c["table"] != "sessions" {
+                continue;
+            }
+            let data = &c["data"];
+            match c["op"].as_str().unwrap() {
+                "insert" => assert!(data["ended_at"].is_null(), "{c}"),
+                "update" => {
+                    assert_eq!(ts(&data["ended_at"]), ts(&c["ts"]), "{c}");
+                    updates.insert(data["id"].as_str().unwrap().to_string(), c.clone());
+                }
+                op => panic!("{op}: {c}"),
+            }
+        }
+        after = r.body["next_after_seq"].as_i64().unwrap();
+        if !r.body["has_more"].as_bool().unwrap() {
+            break;
+        }
+    }
+    for id in &open {
+        assert!(
+            updates.contains_key(id),
+            "no update for session {id} in the feed"
+        );
+    }
+}

@@ -85,11 +85,13 @@ pub async fn run(store: &mut Store, opts: &IngestOptions) -> Result<Summary, Ing
     crate::amqp::declare_queue(&ch, &opts.queue, opts.queue_expires)
         .await
         .map_err(err)?;
-    for table in ["sessions", "events"] {
+    // a session's update (its end) is not read, but bound all the same: the store's progress
+    // then reaches every seq the stream sent (`--stop-at-seq` is the stream's last)
+    for key in ["sessions.insert", "sessions.update", "events.insert"] {
         ch.queue_bind(
             opts.queue.as_str().into(),
             opts.exchange.as_str().into(),
-            format!("{}.{table}.insert", opts.prefix).into(),
+            format!("{}.{key}", opts.prefix).into(),
             QueueBindOptions::default(),
             FieldTable::default(),
         )

@@ -585,7 +585,8 @@ impl Tables for SqliteTables<'_, '_> {
 
 pub(crate) fn apply_one(t: &mut impl Tables, c: &Change, ts: Timestamp) -> Result<(), StoreError> {
     if c.op != "insert" {
-        return Ok(()); // features read inserts only: sessions and events are not updated
+        // features read inserts only: a session's update (its end) carries nothing they use
+        return Ok(());
     }
     let row = &c.row;
     match c.table.as_str() {

@@ -57,7 +57,7 @@ pub struct StreamArgs {
     count: Option<u64>,
 
     /// Only these tables (comma-separated) [default: events and every table whose rows
-    /// change: customers, products, orders, payments, shipments].
+    /// change: customers, products, sessions, orders, payments, shipments].
     #[arg(long, value_delimiter = ',')]
     tables: Vec<String>,
 
@@ -322,6 +322,7 @@ mod tests {
             [
                 "customers",
                 "products",
+                "sessions",
                 "events",
                 "orders",
                 "payments",

@@ -123,16 +123,20 @@ struct Step {
 }
 
 impl Ecommerce {
-    pub fn session_row(&self, plan: &Plan) -> Session {
+    /// The session of `plan` as of `at` (at or after its start): its end is known only once
+    /// it has happened.
+    pub fn session_row(&self, plan: &Plan, at: Timestamp) -> Session {
         let landing = if plan.resumes.is_some() { "/cart" } else { "/" };
+        let ended = plan.end <= at;
         Session {
             id: plan.id,
             customer_id: plan.visitor.customer().map(|i| self.customer_core(i).id),
             started_at: plan.start,
-            ended_at: plan.end,
+            ended_at: ended.then_some(plan.end),
             channel: plan.channel,
             device: plan.device,
             landing_page: landing.to_string(),
+            updated_at: if ended { plan.end } else { plan.start },
         }
     }
 

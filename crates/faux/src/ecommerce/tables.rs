@@ -85,20 +85,29 @@ crate::table! {
         pub customer_id: Option<Uuid> =
             uuid(T::Uuid, "The logged-in (or signed-up) customer.").nullable(),
         pub started_at: Timestamp = timestamp(T::Timestamp, "First event."),
-        pub ended_at: Timestamp = timestamp(T::Timestamp, "Last event."),
+        pub ended_at: Option<Timestamp> = timestamp(
+            T::Timestamp,
+            "When the visit ended; null while it is still going on."
+        )
+        .nullable(),
         pub channel: &'static str = label(
             T::Text,
             "Acquisition channel (utm_source): organic, direct, referral or a paid channel."
         ),
         pub device: &'static str = label(T::Text, "desktop, mobile or tablet."),
         pub landing_page: String = text(T::Text, "First page viewed."),
+        // last, so that the columns before it keep their positions
+        pub updated_at: Timestamp =
+            timestamp(T::Timestamp, "Last change: the start, then the end."),
     }
     pub static SESSIONS = TableDef {
         name: "sessions",
-        description: "Visits to the shop; customer_id is null for anonymous visitors.",
+        description: "Visits to the shop, inserted when they start and updated when they end; customer_id is null for anonymous visitors.",
         primary_key: &["id"],
-        cursor: None,
-        partition: "started_at",
+        cursor: Some("updated_at"),
+        // a mutable table's partition is its cursor: a day holds the sessions that started or
+        // ended on it, in that day's state (as customers and orders)
+        partition: "updated_at",
         parent: None,
         keep: Keep::LookBack(SESSION_LOOK_BACK),
     };

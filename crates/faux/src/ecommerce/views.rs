@@ -307,11 +307,18 @@ impl Ecommerce {
                 })
                 .map(|p| Rec::Products(self.catalog.row_at(&p, end)))
                 .collect(),
-            Table::Sessions => self
-                .day_plans(day)
-                .all()
-                .map(|p| Rec::Sessions(self.session_row(p)))
-                .collect(),
+            Table::Sessions => {
+                // the day's sessions, and the day before's that ended on it (at most a few
+                // hours long, none spans two midnights)
+                let before = self.day_plans(day.add_days(-1));
+                let today = self.day_plans(day);
+                before
+                    .all()
+                    .filter(|p| within(p.end, day))
+                    .chain(today.all())
+                    .map(|p| Rec::Sessions(self.session_row(p, end)))
+                    .collect()
+            }
             Table::Events => self
                 .events_on(day, 1)
                 .into_iter()
@@ -410,7 +417,7 @@ impl Ecommerce {
                 .day_plans(day)
                 .all()
                 .filter(|p| p.start <= at)
-                .map(|p| Rec::Sessions(self.session_row(p)))
+                .map(|p| Rec::Sessions(self.session_row(p, at)))
                 .collect(),
             Table::Events => self
                 .events_on(day, 1)
@@ -508,13 +515,26 @@ impl Ecommerce {
                     }
                 }
                 Table::Sessions => {
-                    for p in self.day_plans(day).all() {
+                    // inserted when it starts, without its end; updated when it ends
+                    let before = self.day_plans(day.add_days(-1));
+                    let today = self.day_plans(day);
+                    for p in today.all() {
                         push(
                             table,
                             p.start,
                             Op::Insert,
-                            Rec::Sessions(self.session_row(p)),
+                            Rec::Sessions(self.session_row(p, p.start)),
                         );
+                    }
+                    for p in before.all().chain(today.all()) {
+                        if within(p.end, day) {
+                            push(
+                                table,
+                                p.end,
+                                Op::Update,
+                                Rec::Sessions(self.session_row(p, p.end)),
+                            );
+                        }
                     }
                 }
                 Table::Events => {

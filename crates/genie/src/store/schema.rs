@@ -39,11 +39,12 @@ impl Resource {
     pub fn new(def: &'static TableDef) -> Resource {
         let idx = |name: &str| def.columns.iter().position(|c| c.name == name);
         let sort_col = def.cursor.unwrap_or(def.partition);
-        let created_col = if idx("created_at").is_some() {
-            "created_at"
-        } else {
-            def.partition
-        };
+        // a row's creation time: `created_at`, or a visit's `started_at` (a session's partition
+        // is its cursor, updated when it ends); else the partition column
+        let created_col = ["created_at", "started_at"]
+            .into_iter()
+            .find(|c| idx(c).is_some())
+            .unwrap_or(def.partition);
         let pk_idx: Vec<usize> = def
             .primary_key
             .iter()
