@@ -8,6 +8,7 @@ the column's type). A table's primary key is the stream's key, so a row read twi
 an older version over a newer one.
 """
 import json
+import os
 
 import psycopg2
 import psycopg2.extras
@@ -96,6 +97,57 @@ class Table:
         values = [tuple(text(r.get(c)) for c in cols) for r in newest.values()]
         with self.conn.cursor() as cur:
             psycopg2.extras.execute_values(cur, sql, values, page_size=500)
+
+
+class Loader:
+    """What the Singer target and the Airbyte destination share: records batched per stream,
+    each batch upserted into its table and committed before a checkpoint is written."""
+
+    BATCH = 1000
+
+    def __init__(self, conn):
+        self.conn = conn
+        self.tables, self.pending, self.loaded = {}, {}, {}
+
+    def add(self, stream: str, row: dict):
+        if stream not in self.tables:
+            # a Singer RECORD before its SCHEMA, or an Airbyte stream not in the catalog
+            raise SystemExit(f"a RECORD of {stream}, which has no table")
+        rows = self.pending.setdefault(stream, [])
+        rows.append(row)
+        if len(rows) >= self.BATCH:
+            self.flush()
+
+    def flush(self):
+        for stream, rows in self.pending.items():
+            self.tables[stream].upsert(rows)
+            self.loaded[stream] = self.loaded.get(stream, 0) + len(rows)
+        self.pending.clear()
+        self.conn.commit()
+
+    def checkpoint(self, state_file: str, value):
+        """Commits what came before, then writes `value` (replacing the file whole, so a
+        run cut short leaves the previous checkpoint, never half of one)."""
+        self.flush()
+        tmp = state_file + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(value, f)
+        os.replace(tmp, state_file)
+
+    def finish(self):
+        self.flush()
+        print("LOADED " + json.dumps(self.loaded, sort_keys=True))
+
+
+def messages(lines):
+    """The JSON objects among `lines`; the rest (a tap's or the CDK's text logs) is skipped."""
+    for line in lines:
+        try:
+            message = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(message, dict):
+            yield message
 
 
 def existing_columns(conn, schema: str, name: str) -> list:

@@ -6,9 +6,9 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Output};
 
-use common::{BIN, aladdin, assert_same_tree, ok, parse_csv, stderr, tree};
+use common::{aladdin, assert_same_tree, ok, parse_csv, stderr, tree};
 use test_support::pg::{self, FreshDb};
 use test_support::tools::repo_root;
 
@@ -16,24 +16,57 @@ use test_support::tools::repo_root;
 const FROM: &str = "2020-01-01";
 const TO: &str = "2020-01-07";
 
+/// `aladdin generate --scenario ecommerce -q` with `args`.
+fn shop<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    [&["generate", "--scenario", "ecommerce", "-q"][..], args].concat()
+}
+
+/// The shop's FROM..TO generated into the folder `out`, with `extra` arguments.
 fn generate(out: &Path, extra: &[&str]) {
-    let out = out.to_str().unwrap();
-    ok(&[
-        &[
-            "generate",
-            "--scenario",
-            "ecommerce",
-            "--from",
-            FROM,
-            "--to",
-            TO,
-            "-q",
-            "--out",
-            out,
-        ][..],
-        extra,
-    ]
-    .concat());
+    let range = ["--from", FROM, "--to", TO, "--out", out.to_str().unwrap()];
+    ok(&shop(&[&range[..], extra].concat()));
+}
+
+/// `aladdin verify` of the shop's FROM..TO, of `tables` in `against`, with `extra` arguments
+/// (its output, whatever its exit).
+fn verify_shop(tables: &str, against: &str, extra: &[&str]) -> Output {
+    let args = [
+        "verify",
+        "--scenario",
+        "ecommerce",
+        "--from",
+        FROM,
+        "--to",
+        TO,
+        "--tables",
+        tables,
+        "--against",
+        against,
+    ];
+    aladdin(&[&args[..], extra].concat())
+}
+
+/// [`verify_shop`] graded as the dirty profile `profile`.
+fn verify_dirty(profile: &str, tables: &str, against: &str, extra: &[&str]) -> Output {
+    verify_shop(
+        tables,
+        against,
+        &[&["--dirty", profile][..], extra].concat(),
+    )
+}
+
+/// Panics unless `out` (of aladdin) is a success, showing what it printed.
+fn passed(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        stderr(out)
+    );
+}
+
+fn sqlite(db: &Path) -> String {
+    format!("sqlite://{}", db.display())
 }
 
 fn manifest(dir: &Path) -> Vec<serde_json::Value> {
@@ -76,44 +109,29 @@ fn rows_by_key(
 #[test]
 fn dirty_off_writes_the_clean_bytes() {
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    for (dir, extra) in [(&a, &[][..]), (&b, &["--dirty", "off"][..])] {
-        let out = dir.path().to_str().unwrap();
-        ok(&[
-            &[
-                "generate",
-                "--scenario",
-                "shiny-rocks",
-                "--date",
-                "2024-03-01",
-                "-q",
-                "--out",
-                out,
-            ][..],
-            extra,
-        ]
-        .concat());
-    }
+    let day = |dir: &Path, extra: &[&str]| {
+        let rocks = [
+            "generate",
+            "--scenario",
+            "shiny-rocks",
+            "--date",
+            "2024-03-01",
+            "-q",
+        ];
+        ok(&[&rocks[..], &["--out", dir.to_str().unwrap()], extra].concat());
+    };
+    day(a.path(), &[]);
+    day(b.path(), &["--dirty", "off"]);
     assert_same_tree(&tree(a.path()), &tree(b.path()));
     assert!(!b.path().join("_defects").exists());
     // a clean rerun over a dirty folder leaves no manifest of defects it no longer holds
-    let out = b.path().to_str().unwrap();
-    let day = [
-        "generate",
-        "--scenario",
-        "shiny-rocks",
-        "--date",
-        "2024-03-01",
-        "-q",
-        "--out",
-        out,
-    ];
-    ok(&[&day[..], &["--dirty", "nasty"]].concat());
+    day(b.path(), &["--dirty", "nasty"]);
     assert!(
         tree(&b.path().join("_defects"))
             .values()
             .any(|m| !m.is_empty())
     );
-    ok(&day);
+    day(b.path(), &[]);
     assert!(tree(&b.path().join("_defects")).is_empty());
     let without_manifest = |t: BTreeMap<String, Vec<u8>>| -> BTreeMap<String, Vec<u8>> {
         t.into_iter()
@@ -126,39 +144,16 @@ fn dirty_off_writes_the_clean_bytes() {
 #[test]
 fn the_same_seed_and_profile_plant_the_same_defects_byte_for_byte() {
     let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
-    generate(
-        dirs[0].path(),
-        &[
-            "--dirty",
-            "nasty",
-            "--threads",
-            "1",
-            "--tables",
-            "orders,order_items,customers",
-        ],
-    );
-    generate(
-        dirs[1].path(),
-        &[
-            "--dirty",
-            "nasty",
-            "--threads",
-            "3",
-            "--tables",
-            "orders,order_items,customers",
-        ],
-    );
-    generate(
-        dirs[2].path(),
-        &[
-            "--dirty",
-            "nasty",
-            "--seed",
-            "7",
-            "--tables",
-            "orders,order_items,customers",
-        ],
-    );
+    let nasty = [
+        "--dirty",
+        "nasty",
+        "--tables",
+        "orders,order_items,customers",
+    ];
+    let runs = [["--threads", "1"], ["--threads", "3"], ["--seed", "7"]];
+    for (dir, run) in dirs.iter().zip(runs) {
+        generate(dir.path(), &[&nasty[..], &run].concat());
+    }
     let (a, b, c) = (
         tree(dirs[0].path()),
         tree(dirs[1].path()),
@@ -179,37 +174,11 @@ fn the_same_seed_and_profile_plant_the_same_defects_byte_for_byte() {
     );
     // a day generated alone gets the defects it got in the range
     let alone = tempfile::tempdir().unwrap();
-    ok(&[
-        "generate",
-        "--scenario",
-        "ecommerce",
-        "--date",
-        "2020-01-03",
-        "-q",
-        "--dirty",
-        "nasty",
-        "--tables",
-        "orders,order_items,customers",
-        "--out",
-        alone.path().to_str().unwrap(),
-    ]);
     // ... and, as a daily job runs the next days, its late files are rewritten as the range
     // wrote them (corrections come 1 to 3 days later)
-    for day in ["2020-01-04", "2020-01-05", "2020-01-06"] {
-        ok(&[
-            "generate",
-            "--scenario",
-            "ecommerce",
-            "--date",
-            day,
-            "-q",
-            "--dirty",
-            "nasty",
-            "--tables",
-            "orders,order_items,customers",
-            "--out",
-            alone.path().to_str().unwrap(),
-        ]);
+    for day in ["2020-01-03", "2020-01-04", "2020-01-05", "2020-01-06"] {
+        let out = ["--date", day, "--out", alone.path().to_str().unwrap()];
+        ok(&shop(&[&nasty[..], &out].concat()));
     }
     for (path, bytes) in tree(alone.path()) {
         if path.contains("2020-01-03") {
@@ -538,22 +507,12 @@ fn a_cleaned_legacy_export_passes_verify_dirty_and_the_raw_export_fails() {
     }
     assert_eq!(encodings.len(), 2, "both a BOM and Latin-1 over the week");
     let grade = |dir: &Path| {
-        aladdin(&[
-            "verify",
-            "--dirty",
+        verify_dirty(
             "nasty",
-            "--scenario",
-            "ecommerce",
-            "--from",
-            FROM,
-            "--to",
-            TO,
-            "--tables",
             "legacy_customers_export",
-            "--json",
-            "--against",
             dir.to_str().unwrap(),
-        ])
+            &["--json"],
+        )
     };
     let good = grade(cleaned.path());
     let report: serde_json::Value = serde_json::from_slice(&good.stdout).unwrap();
@@ -600,17 +559,7 @@ fn a_cleaned_legacy_export_passes_verify_dirty_and_the_raw_export_fails() {
 fn the_legacy_export_comes_with_customers_and_goes_with_a_clean_rerun() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().to_str().unwrap();
-    let day = [
-        "generate",
-        "--scenario",
-        "ecommerce",
-        "--date",
-        "2020-01-03",
-        "-q",
-        "--out",
-        out,
-        "--tables",
-    ];
+    let day = shop(&["--date", "2020-01-03", "--out", out, "--tables"]);
     let legacy = dir.path().join("legacy_customers_export");
     ok(&[&day[..], &["orders", "--dirty", "nasty"]].concat());
     assert!(!legacy.exists(), "no customers, no legacy export");
@@ -633,24 +582,7 @@ fn a_naive_load_fails_verify_dirty_and_the_clean_data_passes_it() {
     let tables = "customers,orders,order_items,payments";
     generate(dirty.path(), &["--dirty", "realistic", "--tables", tables]);
     generate(clean.path(), &["--tables", tables]);
-    let grade = |dir: &Path| {
-        aladdin(&[
-            "verify",
-            "--dirty",
-            "realistic",
-            "--scenario",
-            "ecommerce",
-            "--from",
-            FROM,
-            "--to",
-            TO,
-            "--tables",
-            tables,
-            "--json",
-            "--against",
-            dir.to_str().unwrap(),
-        ])
-    };
+    let grade = |dir: &Path| verify_dirty("realistic", tables, dir.to_str().unwrap(), &["--json"]);
     let naive = grade(dirty.path());
     assert_eq!(naive.status.code(), Some(1), "{}", stderr(&naive));
     let report: serde_json::Value = serde_json::from_slice(&naive.stdout).unwrap();
@@ -681,12 +613,7 @@ fn a_naive_load_fails_verify_dirty_and_the_clean_data_passes_it() {
         );
     }
     let perfect = grade(clean.path());
-    assert!(
-        perfect.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&perfect.stdout),
-        stderr(&perfect)
-    );
+    passed(&perfect);
     // usage: off grades nothing
     let off = aladdin(&[
         "verify",
@@ -726,24 +653,18 @@ fn the_example_dbt_project_cleans_the_realistic_profile() {
     pg.exec("CREATE SCHEMA raw");
     let landed = [&CLEANED[..], &["products"]].concat();
     let url = db.url();
-    ok(&[
-        "generate",
-        "--scenario",
-        "ecommerce",
-        "--from",
-        FROM,
-        "--to",
-        TO,
-        "-q",
+    let tables = landed.join(",");
+    let into_raw = [
         "--dirty",
         "realistic",
         "--tables",
-        &landed.join(","),
-        "--out",
-        &url,
+        &tables,
         "--schema",
         "raw",
-    ]);
+    ];
+    ok(&shop(
+        &[&["--from", FROM, "--to", TO, "--out", &url][..], &into_raw].concat(),
+    ));
     let planted = pg.one("SELECT count(*) FROM raw._defects");
     assert_ne!(planted, "0", "the manifest is in the database");
     // the database load landed the legacy export's rows (text, the mixed timestamps);
@@ -813,27 +734,12 @@ fn the_example_dbt_project_cleans_the_realistic_profile() {
         String::from_utf8_lossy(&run.stderr)
     );
     let verify_tables = |tables: &str, schema: &str, dirty: bool| {
-        let url = db.url();
-        let tables = tables.to_string();
-        let mut args = vec![
-            "verify",
-            "--scenario",
-            "ecommerce",
-            "--from",
-            FROM,
-            "--to",
-            TO,
-            "--tables",
-            &tables,
-            "--against",
-            &url,
-            "--schema",
-            schema,
-        ];
-        if dirty {
-            args.extend(["--dirty", "realistic"]);
-        }
-        Command::new(BIN).args(&args).output().unwrap()
+        let graded: &[&str] = if dirty {
+            &["--dirty", "realistic"]
+        } else {
+            &[]
+        };
+        verify_shop(tables, &url, &[&["--schema", schema][..], graded].concat())
     };
     let verify = |schema: &str, dirty: bool| verify_tables(&CLEANED.join(","), schema, dirty);
     // the raw landing is the naive load: it fails
@@ -889,22 +795,10 @@ type Cells = Vec<Option<String>>;
 fn generate_for_landing(out: &Path) {
     let to: faux::Date = TO.parse().unwrap();
     let after = to.add_days(faux::dirty::late::MAX_DELAY).to_string();
-    ok(&[
-        "generate",
-        "--scenario",
-        "ecommerce",
-        "--from",
-        FROM,
-        "--to",
-        &after,
-        "-q",
-        "--dirty",
-        "nasty",
-        "--tables",
-        LANDED,
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let out = out.to_str().unwrap();
+    ok(&shop(&[
+        "--from", FROM, "--to", &after, "--dirty", "nasty", "--tables", LANDED, "--out", out,
+    ]));
 }
 
 /// What the raw tables must hold: every row of the dirty CSV files of FROM..TO (see
@@ -980,49 +874,9 @@ fn select_all(table: &faux::TableDef, qualify: &str, day_as_text: &str) -> Strin
     )
 }
 
-fn dirty_load(url: &str, extra: &[&str]) -> std::process::Output {
-    aladdin(
-        &[
-            &[
-                "generate",
-                "--scenario",
-                "ecommerce",
-                "-q",
-                "--dirty",
-                "nasty",
-                "--tables",
-                LANDED,
-                "--out",
-                url,
-            ][..],
-            extra,
-        ]
-        .concat(),
-    )
-}
-
-fn grade_naive(url: &str, extra: &[&str]) -> std::process::Output {
-    aladdin(
-        &[
-            &[
-                "verify",
-                "--dirty",
-                "nasty",
-                "--scenario",
-                "ecommerce",
-                "--from",
-                FROM,
-                "--to",
-                TO,
-                "--tables",
-                LANDED,
-                "--against",
-                url,
-            ][..],
-            extra,
-        ]
-        .concat(),
-    )
+fn dirty_load(url: &str, extra: &[&str]) -> Output {
+    let load = ["--dirty", "nasty", "--tables", LANDED, "--out", url];
+    aladdin(&shop(&[&load[..], extra].concat()))
 }
 
 /// `generate --dirty --out sqlite://…` lands exactly the rows and manifest the files hold, a
@@ -1041,7 +895,7 @@ fn dirty_data_lands_raw_in_sqlite_as_the_files_hold_it() {
     );
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("raw.db");
-    let url = format!("sqlite://{}", db.display());
+    let url = sqlite(&db);
     let range = ["--from", FROM, "--to", TO];
     let load = dirty_load(&url, &range);
     assert!(load.status.success(), "{}", stderr(&load));
@@ -1084,24 +938,15 @@ fn dirty_data_lands_raw_in_sqlite_as_the_files_hold_it() {
     assert!(again.status.success(), "{}", stderr(&again));
     assert_eq!(contents(), first, "a rerun of a day changed the raw tables");
 
-    let naive = grade_naive(&url, &[]);
+    let naive = verify_dirty("nasty", LANDED, &url, &[]);
     assert_eq!(naive.status.code(), Some(1), "{}", stderr(&naive));
     legacy_in_sqlite_is_graded(&db, dir.path());
     // a clean load cannot mix into the raw tables, nor the raw into clean ones
     let clean_db = dir.path().join("clean.db");
-    let clean_url = format!("sqlite://{}", clean_db.display());
-    ok(&[
-        "generate",
-        "--scenario",
-        "ecommerce",
-        "-q",
-        "--date",
-        FROM,
-        "--tables",
-        LANDED,
-        "--out",
-        &clean_url,
-    ]);
+    let clean_url = sqlite(&clean_db);
+    ok(&shop(&[
+        "--date", FROM, "--tables", LANDED, "--out", &clean_url,
+    ]));
     let mixed = dirty_load(&clean_url, &["--date", FROM]);
     assert_eq!(mixed.status.code(), Some(1), "{}", stderr(&mixed));
     assert!(stderr(&mixed).contains("text"), "{}", stderr(&mixed));
@@ -1162,21 +1007,10 @@ fn dirty_data_lands_raw_in_postgres_as_the_files_hold_it() {
     assert!(again.status.success(), "{}", stderr(&again));
     assert_eq!(contents(), first, "a rerun of days changed the raw tables");
 
-    let naive = grade_naive(&url, &into_raw);
+    let naive = verify_dirty("nasty", LANDED, &url, &into_raw);
     assert_eq!(naive.status.code(), Some(1), "{}", stderr(&naive));
     // the clean load in `public` is typed: dirty rows are refused there, naming why
-    ok(&[
-        "generate",
-        "--scenario",
-        "ecommerce",
-        "-q",
-        "--date",
-        FROM,
-        "--tables",
-        LANDED,
-        "--out",
-        &url,
-    ]);
+    ok(&shop(&["--date", FROM, "--tables", LANDED, "--out", &url]));
     let mixed = dirty_load(&url, &["--date", FROM]);
     assert_eq!(mixed.status.code(), Some(1), "{}", stderr(&mixed));
     assert!(
@@ -1194,22 +1028,15 @@ fn a_cleaning_inside_sqlite_passes_verify_dirty() {
     let dir = tempfile::tempdir().unwrap();
     let raw = dir.path().join("raw.db");
     let clean = dir.path().join("clean.db");
-    ok(&[
-        "generate",
-        "--scenario",
-        "ecommerce",
-        "-q",
-        "--dirty",
-        "realistic",
-        "--from",
-        FROM,
-        "--to",
-        TO,
-        "--tables",
-        "customers",
-        "--out",
-        &format!("sqlite://{}", raw.display()),
-    ]);
+    let raw_url = sqlite(&raw);
+    let customers = ["--dirty", "realistic", "--tables", "customers"];
+    ok(&shop(
+        &[
+            &["--from", FROM, "--to", TO, "--out", &raw_url][..],
+            &customers,
+        ]
+        .concat(),
+    ));
     let conn = rusqlite::Connection::open(&raw).unwrap();
     let planted: i64 = conn
         .query_row("SELECT count(*) FROM _defects", [], |r| r.get(0))
@@ -1237,23 +1064,7 @@ fn a_cleaning_inside_sqlite_passes_verify_dirty() {
     )
     .unwrap();
     drop(conn);
-    let grade = |db: &Path| {
-        aladdin(&[
-            "verify",
-            "--dirty",
-            "realistic",
-            "--scenario",
-            "ecommerce",
-            "--from",
-            FROM,
-            "--to",
-            TO,
-            "--tables",
-            "customers",
-            "--against",
-            &format!("sqlite://{}", db.display()),
-        ])
-    };
+    let grade = |db: &Path| verify_dirty("realistic", "customers", &sqlite(db), &[]);
     let naive = grade(&raw);
     assert_eq!(naive.status.code(), Some(1), "{}", stderr(&naive));
     assert!(
@@ -1263,36 +1074,15 @@ fn a_cleaning_inside_sqlite_passes_verify_dirty() {
         String::from_utf8_lossy(&naive.stdout)
     );
     let cleaned = grade(&clean);
-    assert!(
-        cleaned.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&cleaned.stdout),
-        stderr(&cleaned)
-    );
+    passed(&cleaned);
 }
 
 /// The legacy export landed in SQLite (`legacy_customers_export`, text, the mixed
 /// timestamps) fails `verify --dirty` as landed, and passes once its timestamps are read as
 /// RFC 3339 UTC (the cleaning done here, row by row, with the test's own parser).
 fn legacy_in_sqlite_is_graded(raw: &Path, dir: &Path) {
-    let grade = |db: &Path| {
-        aladdin(&[
-            "verify",
-            "--dirty",
-            "nasty",
-            "--scenario",
-            "ecommerce",
-            "--from",
-            FROM,
-            "--to",
-            TO,
-            "--tables",
-            "legacy_customers_export",
-            "--json",
-            "--against",
-            &format!("sqlite://{}", db.display()),
-        ])
-    };
+    let grade =
+        |db: &Path| verify_dirty("nasty", "legacy_customers_export", &sqlite(db), &["--json"]);
     let naive = grade(raw);
     assert_eq!(naive.status.code(), Some(1), "{}", stderr(&naive));
     let report: serde_json::Value = serde_json::from_slice(&naive.stdout).unwrap();
@@ -1336,12 +1126,7 @@ fn legacy_in_sqlite_is_graded(raw: &Path, dir: &Path) {
     .unwrap();
     drop(conn);
     let cleaned = grade(&clean);
-    assert!(
-        cleaned.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&cleaned.stdout),
-        stderr(&cleaned)
-    );
+    passed(&cleaned);
 }
 
 /// Late files in a daily job: `generate --date D` run day after day into one folder rewrites a
@@ -1354,6 +1139,7 @@ fn legacy_in_sqlite_is_graded(raw: &Path, dir: &Path) {
 #[test]
 fn a_daily_job_sees_late_files_rewritten_and_a_reloading_loader_gets_them_right() {
     let tables = "orders,order_items,payments";
+    let nasty = ["--dirty", "nasty", "--tables", tables];
     let (job, naive, reload, range) = (
         tempfile::tempdir().unwrap(),
         tempfile::tempdir().unwrap(),
@@ -1369,20 +1155,10 @@ fn a_daily_job_sees_late_files_rewritten_and_a_reloading_loader_gets_them_right(
     let mut rewritten = 0;
     let mut day = first;
     while day <= last {
-        ok(&[
-            "generate",
-            "--scenario",
-            "ecommerce",
-            "--date",
-            &day.to_string(),
-            "-q",
-            "--dirty",
-            "nasty",
-            "--tables",
-            tables,
-            "--out",
-            job.path().to_str().unwrap(),
-        ]);
+        let out = job.path().to_str().unwrap();
+        ok(&shop(
+            &[&nasty[..], &["--date", &day.to_string(), "--out", out]].concat(),
+        ));
         let m: serde_json::Value =
             serde_json::from_slice(&std::fs::read(job.path().join("_manifest.json")).unwrap())
                 .unwrap();
@@ -1417,41 +1193,18 @@ fn a_daily_job_sees_late_files_rewritten_and_a_reloading_loader_gets_them_right(
     }
     assert!(rewritten > 0, "no late file in the job");
     // the job's folder is the range's, byte for byte (manifest included)
-    ok(&[
-        "generate",
-        "--scenario",
-        "ecommerce",
-        "--from",
-        FROM,
-        "--to",
-        &last.to_string(),
-        "-q",
-        "--dirty",
-        "nasty",
-        "--tables",
-        tables,
-        "--out",
-        range.path().to_str().unwrap(),
-    ]);
+    let (last_day, out) = (last.to_string(), range.path().to_str().unwrap());
+    ok(&shop(
+        &[
+            &nasty[..],
+            &["--from", FROM, "--to", &last_day, "--out", out],
+        ]
+        .concat(),
+    ));
     assert_same_tree(&tree(job.path()), &tree(range.path()));
 
     let grade = |dir: &Path| -> serde_json::Value {
-        let out = aladdin(&[
-            "verify",
-            "--dirty",
-            "nasty",
-            "--scenario",
-            "ecommerce",
-            "--from",
-            FROM,
-            "--to",
-            TO,
-            "--tables",
-            tables,
-            "--json",
-            "--against",
-            dir.to_str().unwrap(),
-        ]);
+        let out = verify_dirty("nasty", tables, dir.to_str().unwrap(), &["--json"]);
         // the other kinds of defect are in both landings
         assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
         serde_json::from_slice(&out.stdout).unwrap()

@@ -30,21 +30,18 @@ async fn declare_exchange(ch: &Channel, exchange: &str) {
     .unwrap();
 }
 
-/// A consumer (no acks) of a fresh exclusive queue bound to `key` on `exchange`, declared
-/// before anything is published so nothing is missed. Keep the connection while consuming.
-pub async fn listen(url: &str, exchange: &str, key: &str, tag: &str) -> (Connection, Consumer) {
-    let (conn, ch) = channel(url).await;
-    declare_exchange(&ch, exchange).await;
+/// Declares `exchange`, then queue `queue` (`""`: a name the broker picks) with `options`,
+/// bound to `key` on it; returns the queue's name.
+async fn bound_queue(
+    ch: &Channel,
+    exchange: &str,
+    queue: &str,
+    options: QueueDeclareOptions,
+    key: &str,
+) -> lapin::types::ShortString {
+    declare_exchange(ch, exchange).await;
     let q = ch
-        .queue_declare(
-            "".into(),
-            QueueDeclareOptions {
-                exclusive: true,
-                auto_delete: true,
-                ..QueueDeclareOptions::default()
-            },
-            FieldTable::default(),
-        )
+        .queue_declare(queue.into(), options, FieldTable::default())
         .await
         .unwrap();
     ch.queue_bind(
@@ -56,9 +53,22 @@ pub async fn listen(url: &str, exchange: &str, key: &str, tag: &str) -> (Connect
     )
     .await
     .unwrap();
+    q.name().clone()
+}
+
+/// A consumer (no acks) of a fresh exclusive queue bound to `key` on `exchange`, declared
+/// before anything is published so nothing is missed. Keep the connection while consuming.
+pub async fn listen(url: &str, exchange: &str, key: &str, tag: &str) -> (Connection, Consumer) {
+    let (conn, ch) = channel(url).await;
+    let exclusive = QueueDeclareOptions {
+        exclusive: true,
+        auto_delete: true,
+        ..QueueDeclareOptions::default()
+    };
+    let q = bound_queue(&ch, exchange, "", exclusive, key).await;
     let consumer = ch
         .basic_consume(
-            q.name().clone(),
+            q,
             tag.into(),
             BasicConsumeOptions {
                 no_ack: true,
@@ -75,25 +85,10 @@ pub async fn listen(url: &str, exchange: &str, key: &str, tag: &str) -> (Connect
 /// a broker restart too, until the test reads them).
 pub async fn durable_queue(url: &str, exchange: &str, queue: &str, key: &str) {
     let (conn, ch) = channel(url).await;
-    declare_exchange(&ch, exchange).await;
-    ch.queue_declare(
-        queue.into(),
-        QueueDeclareOptions {
-            durable: true,
-            ..QueueDeclareOptions::default()
-        },
-        FieldTable::default(),
-    )
-    .await
-    .unwrap();
-    ch.queue_bind(
-        queue.into(),
-        exchange.into(),
-        key.into(),
-        QueueBindOptions::default(),
-        FieldTable::default(),
-    )
-    .await
-    .unwrap();
+    let durable = QueueDeclareOptions {
+        durable: true,
+        ..QueueDeclareOptions::default()
+    };
+    bound_queue(&ch, exchange, queue, durable, key).await;
     let _ = conn.close(200, "declared".into()).await;
 }

@@ -19,9 +19,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from pgupsert import Table, connect  # noqa: E402
-
-BATCH = 1000
+from pgupsert import Loader, Table, connect, messages  # noqa: E402
 
 
 def state_key(state: dict) -> str:
@@ -39,57 +37,29 @@ def main() -> int:
     catalog_file, url, schema, state_file = sys.argv[1:]
     catalog = json.load(open(catalog_file))
     conn = connect(url, schema)
-    tables = {}
+    loader = Loader(conn)
     for configured in catalog["streams"]:
         stream = configured["stream"]
         # a primary key is a list of field paths; genie's are top-level fields
         key = [path[0] for path in configured.get("primary_key") or []]
         columns = list(stream.get("json_schema", {}).get("properties", {}))
-        tables[stream["name"]] = Table(conn, schema, stream["name"], key, columns)
+        loader.tables[stream["name"]] = Table(conn, schema, stream["name"], key, columns)
     states = {}
     if os.path.exists(state_file):
         for s in json.load(open(state_file)):
             states[state_key(s)] = s
-    pending, loaded = {}, {}
-
-    def flush():
-        for stream, rows in pending.items():
-            tables[stream].upsert(rows)
-            loaded[stream] = loaded.get(stream, 0) + len(rows)
-        pending.clear()
-        conn.commit()
-
-    for line in sys.stdin:
-        try:
-            message = json.loads(line)
-        except ValueError:
-            continue  # the CDK logs as text too
-        if not isinstance(message, dict):
-            continue
+    for message in messages(sys.stdin):
         kind = message.get("type")
         if kind == "RECORD":
-            record = message["record"]
-            stream = record["stream"]
-            if stream not in tables:
-                print(f"a RECORD of {stream}, which the catalog does not hold", file=sys.stderr)
-                return 1
-            rows = pending.setdefault(stream, [])
-            rows.append(record["data"])
-            if len(rows) >= BATCH:
-                flush()
+            loader.add(message["record"]["stream"], message["record"]["data"])
         elif kind == "STATE":
-            flush()
             state = message["state"]
             states[state_key(state)] = state
-            tmp = state_file + ".tmp"
-            with open(tmp, "w") as f:
-                json.dump(list(states.values()), f)
-            os.replace(tmp, state_file)
+            loader.checkpoint(state_file, list(states.values()))
         elif kind == "TRACE" and message.get("trace", {}).get("type") == "ERROR":
             # why the sync failed, for whoever runs it again
             print(f"source error: {message['trace']['error'].get('message')}", file=sys.stderr)
-    flush()
-    print("LOADED " + json.dumps(loaded, sort_keys=True))
+    loader.finish()
     return 0
 
 

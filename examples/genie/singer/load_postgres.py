@@ -10,14 +10,11 @@ part way (a 410, a cut body) is simply run again.
 
 It reads to the end even when the tap fails, so what arrived is kept. Needs psycopg2.
 """
-import json
 import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from pgupsert import Table, connect  # noqa: E402
-
-BATCH = 1000
+from pgupsert import Loader, Table, connect, messages  # noqa: E402
 
 
 def main() -> int:
@@ -26,44 +23,20 @@ def main() -> int:
         return 2
     url, schema, state_file = sys.argv[1:]
     conn = connect(url, schema)
-    tables, pending, loaded = {}, {}, {}
-
-    def flush():
-        for stream, rows in pending.items():
-            tables[stream].upsert(rows)
-            loaded[stream] = loaded.get(stream, 0) + len(rows)
-        pending.clear()
-        conn.commit()
-
-    for line in sys.stdin:
-        try:
-            message = json.loads(line)
-        except ValueError:
-            continue  # not a Singer message
+    loader = Loader(conn)
+    for message in messages(sys.stdin):
         kind = message.get("type")
         if kind == "SCHEMA":
             stream = message["stream"]
-            if stream in pending:
-                flush()
+            if stream in loader.pending:
+                loader.flush()
             columns = list(message["schema"].get("properties", {}))
-            tables[stream] = Table(conn, schema, stream, message["key_properties"], columns)
+            loader.tables[stream] = Table(conn, schema, stream, message["key_properties"], columns)
         elif kind == "RECORD":
-            stream = message["stream"]
-            if stream not in tables:
-                print(f"RECORD of {stream} before its SCHEMA", file=sys.stderr)
-                return 1
-            rows = pending.setdefault(stream, [])
-            rows.append(message["record"])
-            if len(rows) >= BATCH:
-                flush()
+            loader.add(message["stream"], message["record"])
         elif kind == "STATE":
-            flush()
-            tmp = state_file + ".tmp"
-            with open(tmp, "w") as f:
-                json.dump(message["value"], f)
-            os.replace(tmp, state_file)
-    flush()
-    print("LOADED " + json.dumps(loaded, sort_keys=True))
+            loader.checkpoint(state_file, message["value"])
+    loader.finish()
     return 0
 
 

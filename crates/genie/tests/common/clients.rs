@@ -28,22 +28,16 @@ pub fn tool(test: &str, venv: &str, name: &str) -> Option<PathBuf> {
 
 /// The tables of the scenario the servers serve: the resources every client must see.
 pub fn resources() -> Vec<&'static str> {
-    faux::Scenario::from_toml("shop.toml", SHOP, faux::DEFAULT_SEED)
-        .unwrap()
-        .tables()
-        .iter()
-        .map(|t| t.name)
-        .collect()
+    names(faux::Scenario::from_toml("shop.toml", SHOP, faux::DEFAULT_SEED).unwrap())
 }
 
 /// The tables of the built-in scenario `name`.
 pub fn resources_of(name: &str) -> Vec<&'static str> {
-    faux::Scenario::by_name(name, faux::DEFAULT_SEED)
-        .unwrap()
-        .tables()
-        .iter()
-        .map(|t| t.name)
-        .collect()
+    names(faux::Scenario::by_name(name, faux::DEFAULT_SEED).unwrap())
+}
+
+fn names(scenario: faux::Scenario) -> Vec<&'static str> {
+    scenario.tables().iter().map(|t| t.name).collect()
 }
 
 pub fn run(cmd: &mut Command, what: &str) -> Output {
@@ -53,6 +47,19 @@ pub fn run(cmd: &mut Command, what: &str) -> Output {
         .unwrap_or_else(|e| panic!("{what}: cannot start: {e}"));
     eprintln!("{what}: {:?} in {:.1?}", out.status, t0.elapsed());
     out
+}
+
+/// [`run`], then a panic unless the command succeeded (showing both its outputs); returns its
+/// standard output.
+pub fn run_ok(cmd: &mut Command, what: &str) -> String {
+    let out = run(cmd, what);
+    let stdout = text(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{what} failed:\n{stdout}\n{}",
+        text(&out.stderr)
+    );
+    stdout
 }
 
 pub fn text(b: &[u8]) -> String {
@@ -100,15 +107,15 @@ impl Genie {
         std::fs::write(&shop, shop_toml).unwrap();
         let data = dir.path().join("data");
         let bin = env!("CARGO_BIN_EXE_genie");
-        let out = run(
+        let key = run_ok(
             Command::new(bin)
                 .args(["--data-dir"])
                 .arg(&data)
                 .args(["keys", "create", "--name", "clients", "--scopes", scopes]),
             "genie keys create",
-        );
-        assert!(out.status.success(), "{}", text(&out.stderr));
-        let key = text(&out.stdout).trim().to_string();
+        )
+        .trim()
+        .to_string();
         assert!(key.starts_with("fg_"), "{key}");
         let mut child = Command::new(bin)
             .arg("--data-dir")
@@ -204,20 +211,15 @@ pub fn verify_agrees(
     (from, to): (&str, &str),
     tables: &[&str],
 ) {
-    let out = run(
+    // a failure is a difference found (or verify could not read the database)
+    let report = run_ok(
         Command::new(aladdin)
             .args(["verify", "--scenario"])
             .arg(scenario)
             .args(["--against", &db.url(), "--schema", "genie_raw"])
             .args(["--from", from, "--to", to, "--json"])
             .args(["--tables", &tables.join(",")]),
-        "aladdin verify",
-    );
-    let report = text(&out.stdout);
-    assert!(
-        out.status.success(),
-        "aladdin verify found differences ({from} to {to}):\n{report}\n{}",
-        text(&out.stderr)
+        &format!("aladdin verify {from}..{to}"),
     );
     // … and it looked at every table, each with rows, all found
     let doc: Value = serde_json::from_str(&report).unwrap();
