@@ -126,6 +126,9 @@ fn parse_lines(origin: &str, text: &str, out: &mut Vec<Read>) -> anyhow::Result<
     Ok(())
 }
 
+/// A defect's place in a row: (table, key, column, kind).
+type Slot<'a> = (&'a str, &'a str, Option<&'a str>, &'a str);
+
 /// Keeps of genie's lines (those with `seq`) only the row's newest version's, and of those
 /// the newest entry per (column, kind); lines without `seq` (a file manifest) all stay.
 /// Keeps the order of the lines.
@@ -138,7 +141,7 @@ fn newest_only(lines: Vec<Read>) -> Vec<Read> {
         }
     }
     // per (table, key, column, kind) of the newest version: the position of its newest entry
-    let mut last: HashMap<(&str, &str, Option<&str>, &str), (i64, usize)> = HashMap::new();
+    let mut last: HashMap<Slot<'_>, (i64, usize)> = HashMap::new();
     for (i, (_, l)) in lines.iter().enumerate() {
         let Some(seq) = l.seq else { continue };
         if seq < newest[&(l.table.as_str(), l.key.as_str())] {
