@@ -544,6 +544,36 @@ fn verify_dirty_grades_a_warehouse_loaded_from_a_dirty_genie() {
     assert!(served >= 5, "{graded}");
     let (plain_passed, _) = verify(&aladdin, &g, &db, false);
     assert!(!plain_passed, "the dirty load equals the truth");
+    // genie's manifest is of its own profile, and of a key it knows
+    let refused = |args: &[&str], code: i32, says: &[&str]| {
+        let out = shared::run(
+            Command::new(&aladdin)
+                .args(["verify", "--scenario"])
+                .arg(g.dir.path().join("shop.toml"))
+                .args(["--against", &db.url(), "--schema", "raw"])
+                .args(["--from", "2024-01-01", "--to", "2024-01-03"])
+                .args(["--tables", &TABLES.join(",")])
+                .args(["--manifest", &g.url])
+                .args(args)
+                .env_remove("GENIE_API_KEY"),
+            "aladdin verify (refused)",
+        );
+        let err = shared::text(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {err}");
+        for s in says {
+            assert!(err.contains(s), "{args:?}: {err}");
+        }
+    };
+    refused(
+        &["--dirty", "nasty", "--token", &g.key],
+        2,
+        &["--dirty realistic", "not --dirty nasty"],
+    );
+    refused(
+        &["--dirty", "realistic", "--token", "fg_not_a_key"],
+        1,
+        &["/v1/dirty/manifest", "401"],
+    );
 
     let fixed = clean_with_manifest(&g, &db);
     assert!(fixed >= 5, "{fixed}");
