@@ -630,6 +630,140 @@ fn a_naive_load_fails_verify_dirty_and_the_clean_data_passes_it() {
     assert!(stderr(&off).contains("off"), "{}", stderr(&off));
 }
 
+/// `verify --dirty --manifest DIR` grades against the manifest `generate --dirty --out DIR`
+/// wrote: the same grade as the defects regenerated from the seed, for a naive load (fails)
+/// and a perfect one (passes), with the legacy export graded too.
+#[test]
+fn verify_dirty_against_the_written_manifest_agrees_with_the_seed() {
+    let (dirty, clean) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let tables = "customers,orders,order_items,payments,shipments";
+    generate(dirty.path(), &["--dirty", "realistic", "--tables", tables]);
+    generate(clean.path(), &["--tables", tables]);
+    let dir = dirty.path().to_str().unwrap();
+    let defects = dirty.path().join("_defects");
+    // (the clean data has no legacy export to grade)
+    let with_legacy = format!("{tables},legacy_customers_export");
+    for (against, graded, code_wanted) in [
+        (dir, with_legacy.as_str(), 1),
+        (clean.path().to_str().unwrap(), tables, 0),
+    ] {
+        let report = |extra: &[&str]| -> (Option<i32>, serde_json::Value) {
+            let out = verify_dirty(
+                "realistic",
+                graded,
+                against,
+                &[&["--json"][..], extra].concat(),
+            );
+            let doc = serde_json::from_slice(&out.stdout)
+                .unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
+            (out.status.code(), doc)
+        };
+        let (code, mut seeded) = report(&[]);
+        assert_eq!(seeded["manifest"], serde_json::Value::Null);
+        for source in [dir, defects.to_str().unwrap()] {
+            let (mcode, mut read) = report(&["--manifest", source]);
+            assert_eq!(read["manifest"].as_str(), Some(defects.to_str().unwrap()));
+            read.as_object_mut().unwrap().remove("manifest");
+            seeded.as_object_mut().unwrap().remove("manifest");
+            assert_eq!(read, seeded, "--manifest {source} against {against}");
+            assert_eq!(mcode, code);
+        }
+        // the naive load fails, the clean data passes; and something was graded
+        assert_eq!(code, Some(code_wanted), "{seeded:#}");
+        let planted: u64 = seeded["tables"]
+            .as_object()
+            .unwrap()
+            .values()
+            .flat_map(|t| t["defects"].as_object().unwrap().values())
+            .map(|g| g["planted"].as_u64().unwrap())
+            .sum();
+        assert!(planted > 20, "{seeded:#}");
+    }
+
+    // one partition's manifest file: only its defects are planted
+    let part = std::fs::read_dir(defects.join("orders"))
+        .unwrap()
+        .map(|e| e.unwrap().path().join("part-0.jsonl"))
+        // (a late file corrected after the range is not graded)
+        .find(|p| {
+            std::fs::read_to_string(p).is_ok_and(|t| !t.is_empty() && !t.contains("late_file"))
+        })
+        .unwrap();
+    let lines = std::fs::read_to_string(&part).unwrap().lines().count() as u64;
+    let out = verify_dirty(
+        "realistic",
+        "orders",
+        clean.path().to_str().unwrap(),
+        &["--json", "--manifest", part.to_str().unwrap()],
+    );
+    passed(&out);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let planted: u64 = doc["tables"]["orders"]["defects"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|g| g["planted"].as_u64().unwrap())
+        .sum();
+    assert_eq!(planted, lines, "{doc:#}");
+}
+
+/// `--manifest` needs `--dirty`; a genie URL needs a key; `--token` needs a genie URL; a
+/// missing path, and a line that does not parse, are errors naming them.
+#[test]
+fn verify_manifest_usage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let base = [
+            "verify",
+            "--scenario",
+            "ecommerce",
+            "--date",
+            FROM,
+            "--against",
+        ];
+        Command::new(env!("CARGO_BIN_EXE_aladdin"))
+            .args(base)
+            .arg(dir.path())
+            .args(args)
+            .env_remove("GENIE_API_KEY")
+            .env_remove("ALADDIN_LOG")
+            .output()
+            .unwrap()
+    };
+    let mdir = tempfile::tempdir().unwrap();
+    let m = mdir.path().join("m.jsonl");
+    let m = m.to_str().unwrap();
+    for (args, says) in [
+        (vec!["--manifest", m], vec!["--manifest", "--dirty"]),
+        (
+            vec!["--dirty", "realistic", "--manifest", "http://127.0.0.1:9"],
+            vec!["--token", "GENIE_API_KEY"],
+        ),
+        (
+            vec!["--dirty", "realistic", "--manifest", m, "--token", "k"],
+            vec!["--token"],
+        ),
+        (
+            vec!["--dirty", "realistic", "--manifest", m],
+            vec!["m.jsonl"],
+        ),
+    ] {
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        for s in says {
+            assert!(stderr(&out).contains(s), "{args:?}: {}", stderr(&out));
+        }
+    }
+    std::fs::write(
+        m,
+        "{\"table\":\"orders\",\"day\":\"2020-01-01\",\"key\":\"k\",\"column\":null,\"kind\":\"orphan\",\"clean\":null,\"dirty\":null}\n{\"table\":\"orders\"\n",
+    )
+    .unwrap();
+    let out = run(&["--dirty", "realistic", "--manifest", m]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("m.jsonl line 2"), "{}", stderr(&out));
+}
+
 const CLEANED: [&str; 5] = [
     "customers",
     "orders",

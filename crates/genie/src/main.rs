@@ -78,7 +78,8 @@ struct ServeArgs {
     /// Dirty data: off, light, realistic or nasty. Rows are served with the defects
     /// `aladdin generate --dirty` plants in the same rows (seeded; bound to the store: a
     /// restart with another profile is refused). Manifest: GET /v1/dirty/manifest and
-    /// DATA_DIR/dirty-manifest.jsonl; grade a cleaned load with `aladdin verify --dirty`.
+    /// DATA_DIR/dirty-manifest.jsonl; grade a cleaned load with
+    /// `aladdin verify --dirty PROFILE --manifest http://HOST:PORT`.
     #[arg(long, default_value = "off", value_parser = parse_dirty)]
     dirty: faux::dirty::Profile,
 }
@@ -366,7 +367,7 @@ fn serve(data_dir: PathBuf, database_url: Option<PgTarget>, a: ServeArgs) -> Res
             println!("  chaos:   {} (seeded faults on /v1: retry on 429/5xx, honour Retry-After; answer log at /v1/chaos/log)", chaos.name());
         }
         if dirty != faux::dirty::Profile::Off {
-            println!("  dirty:   {dirty} (planted defects; manifest at /v1/dirty/manifest; grade a cleaned load with aladdin verify --dirty {dirty})");
+            println!("  dirty:   {dirty} (planted defects; manifest at /v1/dirty/manifest; grade a cleaned load with aladdin verify --dirty {dirty} --manifest {url})");
         }
         if active == 0 {
             let (k, secret) = running.store.create_key("first key", &["read:all".into()])?;

@@ -2,7 +2,8 @@
 //! does not), the same seed and profile plant the same defects, a store refuses another
 //! profile, and a warehouse loaded from a dirty genie is graded by `aladdin verify --dirty`:
 //! a naive load fails, the load cleaned with the manifest passes, and plain `verify` (the
-//! clean truth) agrees with the cleaned load.
+//! clean truth) agrees with the cleaned load — graded against the defects regenerated from the
+//! seed, and against those genie planted (`--manifest` its URL or its log).
 
 mod common;
 
@@ -402,7 +403,20 @@ fn verify(
     db: &FreshDb,
     dirty: bool,
 ) -> (bool, Value) {
+    verify_with(aladdin, g, db, dirty, &[])
+}
+
+/// [`verify`] with `extra` arguments (`--manifest …`); a `GENIE_API_KEY=KEY` among them is
+/// set in the environment instead.
+fn verify_with(
+    aladdin: &std::path::Path,
+    g: &shared::Genie,
+    db: &FreshDb,
+    dirty: bool,
+    extra: &[&str],
+) -> (bool, Value) {
     let mut cmd = Command::new(aladdin);
+    cmd.env_remove("GENIE_API_KEY");
     cmd.args(["verify", "--scenario"])
         .arg(g.dir.path().join("shop.toml"))
         .args(["--against", &db.url(), "--schema", "raw"])
@@ -411,6 +425,12 @@ fn verify(
     if dirty {
         cmd.args(["--dirty", "realistic"]);
     }
+    for a in extra {
+        match a.strip_prefix("GENIE_API_KEY=") {
+            Some(key) => cmd.env("GENIE_API_KEY", key),
+            None => cmd.arg(a),
+        };
+    }
     let out = shared::run(&mut cmd, "aladdin verify");
     let report = shared::text(&out.stdout);
     let doc = serde_json::from_str(&report)
@@ -418,8 +438,64 @@ fn verify(
     (out.status.success(), doc)
 }
 
+/// The kinds a keyed API cannot serve: copies under one key, and the defects of files.
+const FILE_ONLY: [&str; 6] = [
+    "exact_duplicate",
+    "near_duplicate",
+    "late_file",
+    "mixed_timestamp",
+    "latin1_encoding",
+    "utf8_bom",
+];
+
+/// How many defects of `kinds` a `verify --dirty --json` report counts as planted.
+fn planted(report: &Value, kinds: &[&str]) -> u64 {
+    TABLES
+        .iter()
+        .flat_map(|t| {
+            kinds
+                .iter()
+                .map(move |k| &report["tables"][t]["defects"][k])
+        })
+        .map(|g| g["planted"].as_u64().unwrap())
+        .sum()
+}
+
+/// `verify --dirty --manifest` graded against genie's endpoint (the key by `--token`, or by
+/// `$GENIE_API_KEY` when `env_key`) and against its data folder's log: the same grade, which
+/// plants no file-only kind; returns whether it passed and the report.
+fn verify_with_genies_manifest(
+    aladdin: &std::path::Path,
+    g: &shared::Genie,
+    db: &FreshDb,
+    env_key: bool,
+) -> (bool, Value) {
+    let env = format!("GENIE_API_KEY={}", g.key);
+    let by_url: Vec<&str> = if env_key {
+        vec!["--manifest", &g.url, &env]
+    } else {
+        vec!["--manifest", &g.url, "--token", &g.key]
+    };
+    let (passed, mut served) = verify_with(aladdin, g, db, true, &by_url);
+    let log = g.dir.path().join("data/dirty-manifest.jsonl");
+    let (log_passed, mut logged) =
+        verify_with(aladdin, g, db, true, &["--manifest", log.to_str().unwrap()]);
+    assert_eq!(
+        served["manifest"].as_str(),
+        Some(format!("{}/v1/dirty/manifest", g.url).as_str())
+    );
+    assert_eq!(logged["manifest"].as_str(), log.to_str());
+    served.as_object_mut().unwrap().remove("manifest");
+    logged.as_object_mut().unwrap().remove("manifest");
+    assert_eq!(served, logged, "the endpoint and the log grade differently");
+    assert_eq!(passed, log_passed);
+    assert_eq!(planted(&served, &FILE_ONLY), 0, "{served}");
+    (passed, served)
+}
+
 /// A warehouse loaded from `genie --dirty realistic` as served fails `verify --dirty`; cleaned
-/// with the manifest it passes, and plain `verify` finds it equal to the clean truth.
+/// with the manifest it passes, and plain `verify` finds it equal to the clean truth. Graded
+/// against the manifest genie planted (`--manifest` its URL, or its log), the same.
 #[test]
 fn verify_dirty_grades_a_warehouse_loaded_from_a_dirty_genie() {
     let test = "verify_dirty_grades_a_warehouse_loaded_from_a_dirty_genie";
@@ -440,13 +516,81 @@ fn verify_dirty_grades_a_warehouse_loaded_from_a_dirty_genie() {
         .map(|k| k["left_in"].as_u64().unwrap())
         .sum();
     assert!(left_in >= 5, "{naive}");
+    // regenerated from the seed, the files' copies count as planted (and fixed)
+    assert!(planted(&naive, &["exact_duplicate"]) > 0, "{naive}");
+    let (passed, graded) = verify_with_genies_manifest(&aladdin, &g, &db, false);
+    assert!(
+        !passed,
+        "a naive load passed verify --dirty --manifest: {graded}"
+    );
+    let left_in: u64 = TABLES
+        .iter()
+        .flat_map(|t| graded["tables"][t]["defects"].as_object().unwrap().values())
+        .map(|k| k["left_in"].as_u64().unwrap())
+        .sum();
+    assert!(left_in >= 5, "{graded}");
+    // what genie served is what its manifest lists: every defect of the naive load is in
+    let served: u64 = planted(
+        &graded,
+        &[
+            "null",
+            "malformed_email",
+            "enum_case",
+            "amount_in_cents",
+            "orphan",
+            "abandoned_cart_line",
+        ],
+    );
+    assert!(served >= 5, "{graded}");
     let (plain_passed, _) = verify(&aladdin, &g, &db, false);
     assert!(!plain_passed, "the dirty load equals the truth");
+    // genie's manifest is of its own profile, and of a key it knows
+    let refused = |args: &[&str], code: i32, says: &[&str]| {
+        let out = shared::run(
+            Command::new(&aladdin)
+                .args(["verify", "--scenario"])
+                .arg(g.dir.path().join("shop.toml"))
+                .args(["--against", &db.url(), "--schema", "raw"])
+                .args(["--from", "2024-01-01", "--to", "2024-01-03"])
+                .args(["--tables", &TABLES.join(",")])
+                .args(["--manifest", &g.url])
+                .args(args)
+                .env_remove("GENIE_API_KEY"),
+            "aladdin verify (refused)",
+        );
+        let err = shared::text(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {err}");
+        for s in says {
+            assert!(err.contains(s), "{args:?}: {err}");
+        }
+    };
+    refused(
+        &["--dirty", "nasty", "--token", &g.key],
+        2,
+        &["--dirty realistic", "not --dirty nasty"],
+    );
+    refused(
+        &["--dirty", "realistic", "--token", "fg_not_a_key"],
+        1,
+        &["/v1/dirty/manifest", "401"],
+    );
 
     let fixed = clean_with_manifest(&g, &db);
     assert!(fixed >= 5, "{fixed}");
     let (passed, graded) = verify(&aladdin, &g, &db, true);
     assert!(passed, "the cleaned load fails verify --dirty: {graded}");
+    let (passed, graded) = verify_with_genies_manifest(&aladdin, &g, &db, true);
+    assert!(
+        passed,
+        "the cleaned load fails verify --dirty --manifest: {graded}"
+    );
+    // every entry the cleaning applied is graded, and fixed (or its row removed)
+    let fixed_or_removed: u64 = TABLES
+        .iter()
+        .flat_map(|t| graded["tables"][t]["defects"].as_object().unwrap().values())
+        .map(|k| k["fixed"].as_u64().unwrap() + k["removed"].as_u64().unwrap())
+        .sum();
+    assert!(fixed_or_removed >= 5, "{graded}");
     let (plain_passed, plain) = verify(&aladdin, &g, &db, false);
     assert!(
         plain_passed,

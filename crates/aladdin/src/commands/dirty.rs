@@ -1,13 +1,15 @@
 //! `aladdin verify --dirty PROFILE`: grades a cleaning pipeline against the defects the
-//! profile planted (`faux_sinks::verify::dirty`), per table and defect kind, in text or JSON.
+//! profile planted (`faux_sinks::verify::dirty`) — regenerated from the seed, or read back
+//! from the source's manifest (`--manifest`, [`super::manifest`]) — per table and defect kind,
+//! in text or JSON.
 //! Exit status 1 when a defect is left in, a real row was dropped with its copy, or a clean
 //! row was dropped or changed.
 
 use anyhow::bail;
-use faux::dirty::Profile;
+use faux::dirty::{Defect, Profile};
 use faux::{DateRange, Scenario, TableDef};
 use faux_sinks::verify::Source;
-use faux_sinks::verify::dirty::{DirtyReport, grade_table};
+use faux_sinks::verify::dirty::{DirtyReport, grade_table, grade_table_with};
 use serde_json::{Value, json};
 
 pub struct Grading<'a> {
@@ -17,6 +19,9 @@ pub struct Grading<'a> {
     pub profile: Profile,
     pub threads: usize,
     pub json: bool,
+    /// The defects the source planted (`--manifest`) and where they were read; `None`:
+    /// regenerated from the seed.
+    pub planted: Option<(Vec<Defect>, String)>,
 }
 
 fn report_json(r: &DirtyReport) -> Value {
@@ -105,15 +110,18 @@ impl Grading<'_> {
         let reports: Vec<DirtyReport> = self
             .tables
             .iter()
-            .map(|t| {
-                grade_table(
+            .map(|t| match &self.planted {
+                Some((defects, _)) => {
+                    grade_table_with(source, self.scenario, t, self.range, defects, self.threads)
+                }
+                None => grade_table(
                     source,
                     self.scenario,
                     t,
                     self.range,
                     self.profile,
                     self.threads,
-                )
+                ),
             })
             .collect();
         let failed: Vec<&str> = reports
@@ -134,6 +142,8 @@ impl Grading<'_> {
                 "from": from.to_string(),
                 "to": to.to_string(),
                 "against": source.describe(),
+                // where the defects graded come from: the source's manifest, or the seed
+                "manifest": self.planted.as_ref().map(|(_, from)| from),
                 "passed": failed.is_empty(),
                 "tables": per_table,
             });
@@ -159,8 +169,13 @@ impl Grading<'_> {
                 .map(|g| g.planted)
                 .sum();
             println!(
-                "\npassed: every one of {planted} planted defects fixed or removed, every clean row intact ({} to {})",
-                from, to
+                "\npassed: every one of {planted} planted defects fixed or removed, every clean row intact ({} to {}{})",
+                from,
+                to,
+                match &self.planted {
+                    Some((_, from)) => format!("; defects of the manifest {from}"),
+                    None => String::new(),
+                }
             );
         }
         Ok(())

@@ -3,6 +3,7 @@ pub mod common;
 pub mod dirty;
 pub mod generate;
 pub mod load;
+pub mod manifest;
 pub mod scenario;
 pub mod stream;
 pub mod truth;

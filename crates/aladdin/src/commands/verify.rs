@@ -15,6 +15,7 @@ use faux_sinks::verify::{
 use serde_json::{Value, json};
 
 use crate::commands::common::{Days, ScenarioArgs};
+use crate::commands::manifest::{ManifestSource, genie_token};
 use crate::usage::{UsageError, usage};
 use faux_sinks::destination::Flag;
 
@@ -26,7 +27,9 @@ use faux_sinks::destination::Flag;
     aladdin verify --against sqlite://shop.db --date 2025-01-15\n  \
     aladdin verify --against landing/ --scenario shiny-rocks --from 2024-01-01 --to 2024-01-31\n  \
     aladdin verify --against s3://my-bucket/shiny --scenario shiny-rocks --from 2024-01-01 --to 2024-12-31\n  \
-    aladdin verify --dirty realistic --against postgres://postgres@127.0.0.1:5432/shop --schema clean --from 2020-01-01 --to 2020-01-07\n\n\
+    aladdin verify --dirty realistic --against postgres://postgres@127.0.0.1:5432/shop --schema clean --from 2020-01-01 --to 2020-01-07\n  \
+    aladdin verify --dirty realistic --manifest landing/ --against postgres://postgres@127.0.0.1:5432/shop --schema clean --from 2020-01-01 --to 2020-01-07\n  \
+    aladdin verify --dirty realistic --manifest http://127.0.0.1:8000 --token $GENIE_API_KEY --against postgres://postgres@127.0.0.1:5432/shop --schema clean --from 2026-11-28 --to 2026-12-03\n\n\
     Tables are read by column name: extra columns (_dlt_load_id, _sdc_extracted_at …) are ignored,\n\
     and column types may differ (text, timestamp, numeric, double). In a database, a table with an\n\
     updated_at cursor must hold each row once, in its newest version of the range (a newer version\n\
@@ -68,6 +71,18 @@ pub struct VerifyArgs {
     /// fixed (or its row removed) and every clean row kept as it was.
     #[arg(long, value_parser = parse_profile)]
     dirty: Option<Profile>,
+
+    /// With --dirty: grade against the defects the source actually planted instead of
+    /// regenerating them from the seed — a manifest file (JSON Lines: generate's
+    /// _defects/…/*.jsonl, or genie's DATA_DIR/dirty-manifest.jsonl), a folder holding
+    /// _defects/ (what `generate --dirty --out DIR` wrote), or a genie URL http://HOST:PORT
+    /// (its /v1/dirty/manifest: the rows as served now).
+    #[arg(long, value_name = "SOURCE")]
+    manifest: Option<String>,
+
+    /// Genie's API key for a --manifest http://… URL [default: $GENIE_API_KEY].
+    #[arg(long, value_name = "KEY")]
+    token: Option<String>,
 }
 
 fn parse_profile(s: &str) -> Result<Profile, String> {
@@ -234,6 +249,25 @@ fn print_text(reports: &[TableReport]) {
 }
 
 pub fn run(args: VerifyArgs) -> anyhow::Result<()> {
+    let genie = |m: &str| m.starts_with("http://") || m.starts_with("https://");
+    if args.token.is_some() && !args.manifest.as_deref().is_some_and(genie) {
+        usage!("--token is genie's API key: it applies to a --manifest http://HOST:PORT only");
+    }
+    let manifest = match (&args.manifest, args.dirty) {
+        (None, _) => None,
+        (Some(m), None) => usage!(
+            "--manifest {m} names the defects a source planted: grade against it with --dirty PROFILE (--manifest applies to --dirty only)"
+        ),
+        (Some(m), Some(_)) => Some(ManifestSource::parse(m)?),
+    };
+    let token = match &manifest {
+        Some(ManifestSource::Genie(url)) => Some(genie_token(
+            args.token.as_deref(),
+            std::env::var("GENIE_API_KEY").ok().as_deref(),
+            url,
+        )?),
+        _ => None,
+    };
     let scenario = args.scenario.load()?;
     let range = args.days.range(None)?;
     let (from, to) = (range.first(), range.last());
@@ -268,6 +302,19 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<()> {
         .unwrap_or_else(faux_sinks::pool::all_cores);
     let mut source = open_source(&args)?;
     if let Some(profile) = args.dirty {
+        let planted = match &manifest {
+            None => None,
+            Some(m) => {
+                let defects = super::manifest::load(&super::manifest::Request {
+                    source: m,
+                    token,
+                    profile,
+                    tables: &tables,
+                    range,
+                })?;
+                Some((defects, m.describe()))
+            }
+        };
         let run = super::dirty::Grading {
             scenario: &scenario,
             tables: &tables,
@@ -275,6 +322,7 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<()> {
             profile,
             threads,
             json: args.json,
+            planted,
         };
         return run.run(source.as_mut());
     }

@@ -1,5 +1,6 @@
 //! Grading a cleaning pipeline (`aladdin verify --dirty PROFILE`): the defects the profile
-//! planted are regenerated (the same manifest `generate --dirty` wrote), and the cleaned
+//! planted are regenerated (the same manifest `generate --dirty` wrote) or given (the manifest
+//! a source actually planted: a folder's, or Genie's, [`grade_table_with`]), and the cleaned
 //! tables are compared with the clean truth key by key.
 //!
 //! A defect is *fixed* when its key holds exactly the truth's row (a copy or an orphan: the
@@ -13,7 +14,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use faux::dirty::{DefectKind, Profile};
+use faux::dirty::{Defect, DefectKind, Profile};
 use faux::{Date, DateRange, Scenario, TableDef};
 
 use super::compare::{bucket, expected_rows};
@@ -85,13 +86,33 @@ fn key_hash(table: &TableDef, shape: &Shape, key: &str) -> Option<u128> {
     Some(shape.fingerprint(&values, &mut Vec::new()).key)
 }
 
-/// Grades `table` as `source` holds it after cleaning the `profile` data of `range`.
+/// Grades `table` as `source` holds it after cleaning the `profile` data of `range`, against
+/// the defects the profile plants in the daily extracts (regenerated from the seed).
 pub fn grade_table(
     source: &mut dyn Source,
     scenario: &Scenario,
     table: &'static TableDef,
     range: DateRange,
     profile: Profile,
+    threads: usize,
+) -> DirtyReport {
+    let days: Vec<Date> = range.days().collect();
+    let defects = crate::pool::map(days.len(), threads, |i| {
+        faux::dirty::defects(scenario, table, days[i], profile)
+    });
+    let defects: Vec<Defect> = defects.into_iter().flatten().collect();
+    grade_table_with(source, scenario, table, range, &defects, threads)
+}
+
+/// Grades `table` as `source` holds it after cleaning, against `defects`: what the source
+/// planted (a manifest read back). Only the defects of `table` (under the name it is read
+/// as: the legacy export's own) and of the days of `range` count.
+pub fn grade_table_with(
+    source: &mut dyn Source,
+    scenario: &Scenario,
+    table: &'static TableDef,
+    range: DateRange,
+    defects: &[Defect],
     threads: usize,
 ) -> DirtyReport {
     // the legacy export is read under its own name and graded against the clean customers
@@ -170,12 +191,11 @@ pub fn grade_table(
         }
     };
 
-    let days: Vec<Date> = range.days().collect();
-    let defects = crate::pool::map(days.len(), threads, |i| {
-        faux::dirty::defects(scenario, read_as, days[i], profile)
-    });
     let mut touched: HashSet<(i32, u128)> = HashSet::new();
-    for d in defects.into_iter().flatten() {
+    let ours = defects
+        .iter()
+        .filter(|d| d.table == read_as.name && range.contains(d.day));
+    for d in ours {
         if d.corrected_on.is_some_and(|c| c > to) {
             // a late file whose correction comes after the range: the source has not
             // delivered the right row yet, so it is not graded (nor counted as a clean row)
