@@ -4,7 +4,9 @@
 //! bound to the store (a restart with another one is refused). The defects of the rows as
 //! served now are kept in `dirty_defects` (a row's newer version replaces its defects) and
 //! served by `GET /v1/dirty/manifest`; every defect planted, in the order it was served, is
-//! appended to `dirty-manifest.jsonl` in the data folder.
+//! appended to `dirty-manifest.jsonl` in the data folder. The clickstream, not stored, is
+//! planted where a day is rendered ([`super::on_read`]); its entries are written by the fill
+//! ([`WindowDay`]) and the clock, which pass its rows without storing them.
 
 use std::io::Write;
 use std::path::PathBuf;

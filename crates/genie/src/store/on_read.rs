@@ -8,6 +8,10 @@
 //!
 //! The rows are immutable and the engine deterministic, so a cached day never goes stale; what
 //! a read may see of the clock's own day is bounded by the clock (`_sort <= reached`).
+//!
+//! `--dirty`: a row is rendered with the defects of its daily extract as it is generated
+//! (its key draws first, so only the few planted rows are captured and rendered again); the
+//! manifest already has them, written when the fill or the clock passed the row.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
