@@ -67,7 +67,7 @@ impl Live {
     /// the few that may.
     pub fn may_plant(&self, scenario: &Scenario, table: &TableDef, day: Date, key: &str) -> bool {
         self.profile != Profile::Off
-            && (super::plant::has_cart_lines(table)
+            && (has_carts(scenario, table)
                 || super::plant::draws_a_defect(
                     scenario.seed(),
                     self.profile.rate(),
@@ -126,7 +126,7 @@ impl Live {
     /// The carts of `day`'s orders, for the order lines only.
     fn carts(&self, scenario: &Scenario, table: &TableDef, day: Date) -> Option<Carts> {
         let e = scenario.as_ecommerce()?;
-        if !std::ptr::eq(table, &crate::ecommerce::tables::ORDER_ITEMS) {
+        if !has_carts(scenario, table) {
             return None;
         }
         if let Some(c) = self.carts.lock().expect("carts").get(&day) {
@@ -146,6 +146,12 @@ impl Live {
         }
         Some(c)
     }
+}
+
+/// `table`'s rows may get abandoned cart lines (drawn per order, not by the row's own draw):
+/// the e-commerce order lines.
+fn has_carts(scenario: &Scenario, table: &TableDef) -> bool {
+    scenario.as_ecommerce().is_some() && std::ptr::eq(table, &crate::ecommerce::tables::ORDER_ITEMS)
 }
 
 #[cfg(test)]

@@ -102,7 +102,7 @@ fn candidates(table: &TableDef, row: &OwnedRow, kind: DefectKind) -> Vec<usize> 
 
 /// Whether row `key` of `table`'s `day` draws a defect of its own (the first draw of its
 /// stream, before any column is looked at): false for most rows, which [`plant_one`] then
-/// leaves as they are unless the table has abandoned cart lines ([`has_cart_lines`]).
+/// leaves as they are unless their order has abandoned cart lines.
 pub fn draws_a_defect(seed: u64, rate: f64, table: &TableDef, day: Date, key: &str) -> bool {
     stream(seed, table, day, key).chance(rate)
 }
@@ -117,11 +117,6 @@ fn cart_line_cols(table: &TableDef) -> Option<[usize; 5]> {
         col("quantity")?,
         col("unit_price")?,
     ])
-}
-
-/// `table`'s rows may get abandoned cart lines (drawn per order, not by [`draws_a_defect`]).
-pub fn has_cart_lines(table: &TableDef) -> bool {
-    cart_line_cols(table).is_some()
 }
 
 fn pick<T: Copy>(s: &mut Stream, items: &[T]) -> T {
