@@ -7,7 +7,7 @@
 //! order can still change, the sessions those orders were placed in, and the rest (the
 //! clickstream, daily spend) from the history window. Each row is written once, in its state
 //! as of the start — except the clickstream's, which is regenerated on read: of it only each
-//! day's row count is written. The change feed holds the records of the retention window, as the clock
+//! day's row count is written (and, `--dirty`, its defects' manifest entries). The change feed holds the records of the retention window, as the clock
 //! would have left it.
 //!
 //! Days are generated on worker threads while one thread writes, a transaction per day. The
@@ -21,7 +21,7 @@ use std::time::Instant;
 use faux::pool::Claims;
 use faux::{Date, Scenario, Timestamp};
 
-use crate::store::{ClockState, Pending, StateSink, Store, StoreError, capture};
+use crate::store::{ClockState, Pending, StateSink, Store, StoreError, WindowDay, capture};
 
 /// How far a fill has come, for a progress line.
 #[derive(Debug, Clone, Copy)]
@@ -54,6 +54,8 @@ struct Piece {
     feed: Vec<Pending>,
     /// Row counts of the day's regenerated tables (`None`: the start's day, not over).
     window_days: Vec<(usize, Date, Option<i64>)>,
+    /// `--dirty`: the defects the regenerated tables' rows of the day are served with.
+    window_defects: Vec<faux::dirty::Defect>,
     /// The last sequence number at or before the start, and the last one before the retained
     /// feed begins, among the day's records.
     last_seq: Option<i64>,
@@ -77,6 +79,7 @@ pub fn fill(
     let resources = store.resources();
     let feed_from = (start.0 - retention_secs).max(from.start().0);
     let keyless = resources.iter().any(|r| r.keyless());
+    let dirty = store.dirty_profile() != faux::dirty::Profile::Off;
     let mut days: BTreeMap<Date, Day> = BTreeMap::new();
     for (t, def) in scenario.tables().iter().enumerate() {
         if resources[t].keyless() {
@@ -98,16 +101,19 @@ pub fn fill(
     let work = |day: &Day| -> Piece {
         let mut rows = Vec::new();
         let mut window_days = Vec::new();
+        let mut window_defects = Vec::new();
         for &t in &day.tables {
             let def = scenario.tables()[t];
-            // regenerated on read: only the day's row count is kept
+            // regenerated on read: only the day's row count is kept, and the defects its rows
+            // are served with (up to the start, on the start's day)
             if resources[t].regenerated {
                 let full = day.day < start.date();
-                let mut count = Count(0);
-                if full {
-                    let Ok(()) = scenario.generate_held(def, day.day, start, &mut count);
+                let mut sink = WindowDay::new(&resources[t], start.0);
+                if full || dirty {
+                    let Ok(()) = scenario.generate_held(def, day.day, start, &mut sink);
                 }
-                window_days.push((t, day.day, full.then_some(count.0)));
+                window_days.push((t, day.day, full.then_some(sink.rows)));
+                window_defects.append(&mut sink.defects);
                 continue;
             }
             let mut sink = StateSink::new(&resources[t], t);
@@ -118,6 +124,7 @@ pub fn fill(
             rows,
             feed: Vec::new(),
             window_days,
+            window_defects,
             last_seq: None,
             pruned_seq: None,
         };
@@ -191,6 +198,7 @@ pub fn fill(
             rows: Vec::new(),
             feed: Vec::new(),
             window_days: Vec::new(),
+            window_defects: Vec::new(),
             last_seq: None,
             pruned_seq: None,
         };
@@ -200,6 +208,7 @@ pub fn fill(
             batch.rows.append(&mut piece.rows);
             batch.feed.append(&mut piece.feed);
             batch.window_days.append(&mut piece.window_days);
+            batch.window_defects.append(&mut piece.window_defects);
             state.last_seq = state.last_seq.max(piece.last_seq.unwrap_or(i64::MIN));
             state.pruned_seq = state.pruned_seq.max(piece.pruned_seq.unwrap_or(i64::MIN));
             pending_days += 1;
@@ -209,7 +218,8 @@ pub fn fill(
             }
             let written = store
                 .load(&batch.rows, &batch.feed)
-                .and_then(|()| store.set_window_days(&batch.window_days));
+                .and_then(|()| store.set_window_days(&batch.window_days))
+                .and_then(|()| store.record_window_defects(&batch.window_defects));
             if let Err(e) = written {
                 // stop the workers; they finish the day they are on
                 claims.fail();
@@ -223,21 +233,11 @@ pub fn fill(
             batch.rows.clear();
             batch.feed.clear();
             batch.window_days.clear();
+            batch.window_defects.clear();
         }
         Ok(())
     })?;
     Ok(state)
-}
-
-/// Counts the rows it is given.
-struct Count(i64);
-
-impl faux::RowSink for Count {
-    type Error = std::convert::Infallible;
-    fn row<R: faux::Row>(&mut self, _: &R) -> Result<(), Self::Error> {
-        self.0 += 1;
-        Ok(())
-    }
 }
 
 impl Day {

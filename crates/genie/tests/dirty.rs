@@ -597,3 +597,298 @@ fn verify_dirty_grades_a_warehouse_loaded_from_a_dirty_genie() {
         "the cleaned load differs from the truth: {plain}"
     );
 }
+
+/// The window's events (from `common::config`'s start back `history_days`) up to `upto`, as
+/// `aladdin generate --dirty PROFILE` writes them in the events' daily extracts (faux's own
+/// planting), rendered as the API renders a row, in keyset order; and the defects of those
+/// rows an API can serve (a copy under the row's own id is not served, as for every table),
+/// as manifest entries without their `entry` and `seq`, keyed by row id.
+fn extract_events(profile: Profile, upto: faux::Timestamp) -> (Vec<Value>, Vec<(i64, Value)>) {
+    let s = common::scenario();
+    let def = s.table("events").unwrap();
+    let res = genie::store::resources(s);
+    let t = s.table_index(def);
+    let start = faux::Timestamp::parse_flexible("2024-01-04T06:00:00Z").unwrap();
+    let mut rows: Vec<(i64, String, Value)> = Vec::new();
+    let mut defects = Vec::new();
+    let mut sort_of = BTreeMap::new();
+    let mut day = start.date().add_days(-3);
+    while day <= upto.date() {
+        let mut sink = genie::store::StateSink::new(&res[t], t);
+        let mut planted = Vec::new();
+        let Ok(()) = faux::dirty::generate(
+            s,
+            def,
+            day,
+            faux::Shard::ALL,
+            profile,
+            &mut sink,
+            &mut planted,
+        );
+        for p in sink.rows.iter().filter(|p| p.sort <= upto.0) {
+            // a copy comes after its row, under its id: the row is served once
+            if sort_of.insert(p.key.clone(), p.sort).is_none() {
+                let v: Value = serde_json::from_str(&p.json(&res[t])).unwrap();
+                rows.push((p.sort, p.key.clone(), v));
+            }
+        }
+        defects.extend(planted);
+        day = day.succ();
+    }
+    rows.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+    let defects = defects
+        .into_iter()
+        .filter(|d| !d.kind.adds_a_row())
+        .filter_map(|d| {
+            let sort = *sort_of.get(&d.key)?;
+            let e = serde_json::json!({
+                "table": d.table,
+                "day": d.day.to_string(),
+                "key": d.key,
+                "row_id": d.key,
+                "column": d.column,
+                "kind": d.kind.name(),
+                "clean": d.clean,
+                "dirty": d.dirty,
+            });
+            Some((sort, e))
+        })
+        .collect();
+    (rows.into_iter().map(|r| r.2).collect(), defects)
+}
+
+/// Manifest entries as a sorted list without `entry` and `seq`.
+fn without_entry_and_seq(v: &[Value]) -> Vec<Value> {
+    let v: Vec<Value> = v
+        .iter()
+        .map(|e| {
+            let mut e = e.clone();
+            e.as_object_mut().unwrap().remove("seq");
+            e
+        })
+        .collect();
+    without_entry(v)
+}
+
+fn sorted(mut v: Vec<Value>) -> Vec<Value> {
+    v.sort_by_key(|e| e.to_string());
+    v
+}
+
+/// The clickstream, regenerated on read, is served with the defects `aladdin generate
+/// --dirty` plants in the events' daily extracts — in lists, filters and totals, single rows
+/// and the change feed alike — and the manifest (paged, narrowed to `tables=events` or not,
+/// and the data folder's log) names exactly those; the same seed and profile serve the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_clickstream_is_served_with_its_extracts_defects_and_the_manifest_names_them() {
+    let app = dirty_app(Profile::Nasty).await;
+    let as_of =
+        faux::Timestamp::parse_flexible(app.get("/healthz").await.body["as_of"].as_str().unwrap())
+            .unwrap();
+    let (expected, defects) = extract_events(Profile::Nasty, as_of);
+    assert!(expected.len() > 1000, "{} events", expected.len());
+    // events have nullable ids and an enum; no decimal, email or parent
+    let kinds: BTreeSet<&str> = defects
+        .iter()
+        .map(|(_, e)| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, BTreeSet::from(["enum_case", "null"]), "{kinds:?}");
+
+    // lists
+    let (walked, _) = app.walk("/v1/events?limit=997").await;
+    assert_eq!(walked.len(), expected.len());
+    assert_eq!(walked, expected);
+
+    // the manifest: exactly those defects, seq 0 (the first fill), with or without tables=
+    let events = manifest(&app, "&tables=events").await;
+    let all = manifest(&app, "").await;
+    let in_all: Vec<Value> = all
+        .iter()
+        .filter(|e| e["table"] == "events")
+        .cloned()
+        .collect();
+    assert_eq!(in_all, events);
+    assert!(events.iter().all(|e| e["seq"] == 0), "{events:?}");
+    let want: Vec<Value> = sorted(defects.iter().map(|(_, e)| e.clone()).collect());
+    assert!(want.len() > 20, "{} defects", want.len());
+    assert_eq!(without_entry_and_seq(&events), want);
+    // paged in small pages, the same entries in entry order
+    let mut paged = Vec::new();
+    let mut after = 0;
+    loop {
+        let r = app
+            .get(&format!(
+                "/v1/dirty/manifest?limit=7&after={after}&tables=events"
+            ))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        paged.extend(r.body["data"].as_array().unwrap().iter().cloned());
+        if !r.body["has_more"].as_bool().unwrap() {
+            break;
+        }
+        after = r.body["next_after"].as_i64().unwrap();
+    }
+    assert_eq!(paged, events);
+    assert!(
+        events
+            .windows(2)
+            .all(|w| w[0]["entry"].as_i64() < w[1]["entry"].as_i64())
+    );
+    // and the data folder's log, entry for entry
+    let log = std::fs::read_to_string(app.dir.path().join("data/dirty-manifest.jsonl")).unwrap();
+    let logged: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|e| e["table"] == "events")
+        .collect();
+    assert_eq!(sorted(logged), sorted(events.clone()));
+
+    // single rows: each planted one, as listed and with its defect
+    let by_id: BTreeMap<&str, &Value> = walked
+        .iter()
+        .map(|r| (r["id"].as_str().unwrap(), r))
+        .collect();
+    for e in events.iter().take(60) {
+        let id = e["row_id"].as_str().unwrap();
+        let r = app.get(&format!("/v1/events/{id}")).await;
+        assert_eq!(r.status, 200, "{e}: {}", r.body);
+        assert_eq!(&&r.body, by_id.get(id).unwrap(), "{e}");
+        let col = e["column"].as_str().unwrap();
+        assert!(
+            same_value(&r.body[col], &e["dirty"]) && !same_value(&r.body[col], &e["clean"]),
+            "{e}: served {}",
+            r.body[col]
+        );
+    }
+
+    // filters and totals: a range across a midnight
+    let (lo, hi) = ("2024-01-02T18:30:00Z", "2024-01-03T01:15:00Z");
+    let (filtered, _) = app
+        .walk(&format!(
+            "/v1/events?limit=500&updated_at_min={lo}&updated_at_max={hi}"
+        ))
+        .await;
+    let (lo_t, hi_t) = (
+        faux::Timestamp::parse_flexible(lo).unwrap(),
+        faux::Timestamp::parse_flexible(hi).unwrap(),
+    );
+    let in_range: Vec<&Value> = expected
+        .iter()
+        .filter(|r| {
+            let t = faux::Timestamp::parse_flexible(r["occurred_at"].as_str().unwrap()).unwrap();
+            t >= lo_t && t <= hi_t
+        })
+        .collect();
+    assert_eq!(filtered.iter().collect::<Vec<_>>(), in_range);
+    let total = app.get("/v1/events?page=1&limit=1").await;
+    assert_eq!(total.body["total"], expected.len() as i64);
+
+    // the change feed's event records: the rows as served
+    let planted: BTreeSet<&str> = events
+        .iter()
+        .map(|e| e["row_id"].as_str().unwrap())
+        .collect();
+    let (mut after, mut seen, mut dirty_seen) = (0, 0, 0);
+    loop {
+        let r = app
+            .get(&format!(
+                "/v1/changes?after_seq={after}&limit=1000&tables=events"
+            ))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        for c in r.body["data"].as_array().unwrap() {
+            let id = c["data"]["id"].as_str().expect("an event's row");
+            assert_eq!(&&c["data"], by_id.get(id).expect("a served event"));
+            seen += 1;
+            dirty_seen += planted.contains(id) as usize;
+        }
+        if !r.body["has_more"].as_bool().unwrap() {
+            break;
+        }
+        after = r.body["next_after_seq"].as_i64().unwrap();
+    }
+    assert_eq!(seen, expected.len());
+    assert!(dirty_seen > 20, "{dirty_seen}");
+
+    // the same seed and profile: the same events, the same entries
+    let twin = dirty_app(Profile::Nasty).await;
+    let (twin_walked, _) = twin.walk("/v1/events?limit=997").await;
+    assert_eq!(twin_walked, walked);
+    assert_eq!(
+        without_entry(manifest(&twin, "&tables=events").await),
+        without_entry(events.clone())
+    );
+    // another profile, other defects
+    let (_, light) = extract_events(Profile::Light, as_of);
+    let light_app = dirty_app(Profile::Light).await;
+    assert_eq!(
+        without_entry_and_seq(&manifest(&light_app, "&tables=events").await),
+        sorted(light.into_iter().map(|(_, e)| e).collect())
+    );
+}
+
+/// `--dirty off` serves the clickstream as generated, and names nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clean_store_serves_the_clickstream_clean() {
+    let app = dirty_app(Profile::Off).await;
+    let as_of =
+        faux::Timestamp::parse_flexible(app.get("/healthz").await.body["as_of"].as_str().unwrap())
+            .unwrap();
+    let (clean, none) = extract_events(Profile::Off, as_of);
+    assert!(none.is_empty());
+    let (dirty, _) = extract_events(Profile::Nasty, as_of);
+    assert_ne!(clean, dirty);
+    let (walked, _) = app.walk("/v1/events?limit=997").await;
+    assert_eq!(walked, clean);
+    let r = app.get("/v1/dirty/manifest?tables=events").await;
+    assert_eq!(r.body["data"], serde_json::json!([]));
+}
+
+/// On a running clock, the events captured tick by tick get their manifest entries (with
+/// the record that served them), and the rows served past the fill carry their defects.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_clock_names_the_defects_of_the_events_it_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = common::config(
+        dir.path(),
+        &Opts {
+            speed: 7200.0,
+            ..Opts::default()
+        },
+    );
+    cfg.dirty = Profile::Nasty;
+    let app = spawn_config(cfg, dir, None).await;
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    app.run
+        .clock
+        .paused
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    // (a tick under way finishes)
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    let as_of =
+        faux::Timestamp::parse_flexible(app.get("/healthz").await.body["as_of"].as_str().unwrap())
+            .unwrap();
+    let start = faux::Timestamp::parse_flexible("2024-01-04T06:00:00Z").unwrap();
+    assert!(as_of > start);
+    let (expected, defects) = extract_events(Profile::Nasty, as_of);
+    let (walked, _) = app.walk("/v1/events?limit=997").await;
+    assert_eq!(walked, expected);
+    let events = manifest(&app, "&tables=events").await;
+    assert_eq!(
+        without_entry_and_seq(&events),
+        sorted(defects.iter().map(|(_, e)| e.clone()).collect())
+    );
+    // the fill's entries have seq 0, the clock's the seq of the event's insert
+    let sort_of: BTreeMap<String, i64> = defects
+        .iter()
+        .map(|(s, e)| (e["key"].as_str().unwrap().to_string(), *s))
+        .collect();
+    let mut by_clock = 0;
+    for e in &events {
+        let sort = sort_of[e["key"].as_str().unwrap()];
+        let seq = e["seq"].as_i64().unwrap();
+        assert_eq!(seq == 0, sort <= start.0, "{e}");
+        by_clock += (seq > 0) as usize;
+    }
+    assert!(by_clock > 5, "{by_clock} entries by the clock");
+}

@@ -61,6 +61,22 @@ impl Live {
         }
     }
 
+    /// Whether [`Live::plant`] may change row `key` of `table`'s `day` (`key` as
+    /// [`OwnedRow::key`] writes it): a draw on the row's own stream, without capturing the
+    /// row — most rows get nothing, and a source serving many (the clickstream) captures only
+    /// the few that may.
+    pub fn may_plant(&self, scenario: &Scenario, table: &TableDef, day: Date, key: &str) -> bool {
+        self.profile != Profile::Off
+            && (has_carts(scenario, table)
+                || super::plant::draws_a_defect(
+                    scenario.seed(),
+                    self.profile.rate(),
+                    table,
+                    day,
+                    key,
+                ))
+    }
+
     /// Plants `row`'s defects: returns the rows to serve, `row` (perhaps changed) first, then
     /// the rows it adds under keys of their own (an orphan, abandoned cart lines); appends
     /// the defects served to `defects`.
@@ -110,7 +126,7 @@ impl Live {
     /// The carts of `day`'s orders, for the order lines only.
     fn carts(&self, scenario: &Scenario, table: &TableDef, day: Date) -> Option<Carts> {
         let e = scenario.as_ecommerce()?;
-        if !std::ptr::eq(table, &crate::ecommerce::tables::ORDER_ITEMS) {
+        if !has_carts(scenario, table) {
             return None;
         }
         if let Some(c) = self.carts.lock().expect("carts").get(&day) {
@@ -132,6 +148,12 @@ impl Live {
     }
 }
 
+/// `table`'s rows may get abandoned cart lines (drawn per order, not by the row's own draw):
+/// the e-commerce order lines.
+fn has_carts(scenario: &Scenario, table: &TableDef) -> bool {
+    scenario.as_ecommerce().is_some() && std::ptr::eq(table, &crate::ecommerce::tables::ORDER_ITEMS)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,7 +168,7 @@ mod tests {
         let s = Scenario::by_name("ecommerce", 7).unwrap();
         let day: Date = "2025-02-03".parse().unwrap();
         let live = Live::new(Profile::Nasty);
-        for name in ["orders", "order_items", "customers", "payments"] {
+        for name in ["orders", "order_items", "customers", "payments", "events"] {
             let table = s.table(name).unwrap();
             struct Keep(&'static TableDef, Vec<OwnedRow>);
             impl RowSink for Keep {
@@ -188,5 +210,35 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// A row [`Live::may_plant`] passes over is served as it is, with no defect: a source
+    /// may skip capturing it. Most of the clickstream's rows are passed over.
+    #[test]
+    fn a_row_passed_over_gets_nothing() {
+        let s = Scenario::by_name("ecommerce", 7).unwrap();
+        let day: Date = "2025-02-03".parse().unwrap();
+        for profile in [Profile::Light, Profile::Nasty] {
+            let live = Live::new(profile);
+            for name in ["events", "orders", "customers"] {
+                let table = s.table(name).unwrap();
+                let rows = super::super::clean_rows(&s, table, day, Shard::ALL);
+                let mut passed = 0;
+                for row in rows.iter().cloned() {
+                    let key = row.key(table);
+                    let day = Live::day_of(table, &row).unwrap();
+                    let mut defects = Vec::new();
+                    let out = live.plant(&s, table, row.clone(), &mut defects);
+                    if !live.may_plant(&s, table, day, &key) {
+                        passed += 1;
+                        assert_eq!((out, defects), (vec![row], vec![]), "{name} {key}");
+                    }
+                }
+                assert!(passed > 0 && passed < rows.len(), "{name}: {passed}");
+            }
+        }
+        let off = Live::new(Profile::Off);
+        let events = s.table("events").unwrap();
+        assert!(!off.may_plant(&s, events, day, "x"));
     }
 }

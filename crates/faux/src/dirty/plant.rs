@@ -100,6 +100,25 @@ fn candidates(table: &TableDef, row: &OwnedRow, kind: DefectKind) -> Vec<usize> 
     }
 }
 
+/// Whether row `key` of `table`'s `day` draws a defect of its own (the first draw of its
+/// stream, before any column is looked at): false for most rows, which [`plant_one`] then
+/// leaves as they are unless their order has abandoned cart lines.
+pub fn draws_a_defect(seed: u64, rate: f64, table: &TableDef, day: Date, key: &str) -> bool {
+    stream(seed, table, day, key).chance(rate)
+}
+
+/// The columns an abandoned cart line is made of, if `table` has them (the order lines).
+fn cart_line_cols(table: &TableDef) -> Option<[usize; 5]> {
+    let col = |name: &str| table.columns.iter().position(|c| c.name == name);
+    Some([
+        col("order_id")?,
+        col("line_number")?,
+        col("product_id")?,
+        col("quantity")?,
+        col("unit_price")?,
+    ])
+}
+
 fn pick<T: Copy>(s: &mut Stream, items: &[T]) -> T {
     items[s.range_inclusive(0, items.len() as i64 - 1) as usize]
 }
@@ -177,14 +196,7 @@ fn abandoned_lines<'c>(
     row: &OwnedRow,
     cart: &dyn Fn(&Uuid) -> Option<&'c AbandonedCart>,
 ) -> Vec<OwnedRow> {
-    let col = |name: &str| table.columns.iter().position(|c| c.name == name);
-    let (Some(order), Some(line), Some(product), Some(quantity), Some(price)) = (
-        col("order_id"),
-        col("line_number"),
-        col("product_id"),
-        col("quantity"),
-        col("unit_price"),
-    ) else {
+    let Some([order, line, product, quantity, price]) = cart_line_cols(table) else {
         return Vec::new();
     };
     let (Value::Uuid(id), Value::Int(n)) = (&row.0[order], &row.0[line]) else {

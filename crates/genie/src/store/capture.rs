@@ -407,6 +407,7 @@ fn write_resources(
     rows: &[Pending],
 ) -> Result<(), StoreError> {
     // --dirty: the rows a version adds are written after it
+    let all = rows;
     let expanded = super::dirt::with_extras(rows);
     // time-keyed tables are regenerated on read, never stored
     let rows: Vec<&Pending> = expanded
@@ -421,10 +422,19 @@ fn write_resources(
     }
     let is_last = |i: usize, p: &Pending| last[&(p.table, p.key.as_str())] == i;
     if resources.first().is_some_and(|r| r.dirt.get().is_some()) {
-        let written: Vec<&Pending> = (rows.iter().enumerate())
+        let mut written: Vec<&Pending> = (rows.iter().enumerate())
             .filter(|(i, p)| is_last(*i, p))
             .map(|(_, p)| *p)
             .collect();
+        // a time-keyed row is served (rendered from its day) with the defects it was
+        // captured with: they go to the manifest though the row is not stored
+        written.extend(
+            expanded
+                .as_deref()
+                .unwrap_or(all)
+                .iter()
+                .filter(|p| resources[p.table].regenerated && p.dirt.is_some()),
+        );
         super::dirt::record(c, resources, &written)?;
     }
     if let Conn::Sqlite(tx) = c {

@@ -4,7 +4,9 @@
 //! bound to the store (a restart with another one is refused). The defects of the rows as
 //! served now are kept in `dirty_defects` (a row's newer version replaces its defects) and
 //! served by `GET /v1/dirty/manifest`; every defect planted, in the order it was served, is
-//! appended to `dirty-manifest.jsonl` in the data folder.
+//! appended to `dirty-manifest.jsonl` in the data folder. The clickstream, not stored, is
+//! planted where a day is rendered ([`super::on_read`]); its entries are written by the fill
+//! ([`WindowDay`]) and the clock, which pass its rows without storing them.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -81,10 +83,23 @@ impl Dirt {
         ts: i64,
         op: Op,
     ) -> Pending {
-        // a deletion adds nothing; the clickstream is regenerated on read, not stored (served
-        // clean: its dirt would have to be planted where the day is rendered)
-        if op == Op::Delete || res.regenerated {
+        // a deletion adds nothing
+        if op == Op::Delete {
             return capture_row(res, table, row, seq, ts, op);
+        }
+        if res.regenerated {
+            // not stored (rendered, planted, from its day on read): only its defects count,
+            // for the manifest
+            let mut p = capture_row(res, table, row, seq, ts, op);
+            let mut defects = Vec::new();
+            if let Some(planted) = self.plant_regenerated(res, row, &p.key, p.sort, &mut defects) {
+                p = capture_row(res, table, &planted, seq, ts, op);
+                p.dirt = Some(Box::new(Planted {
+                    extras: Vec::new(),
+                    defects,
+                }));
+            }
+            return p;
         }
         let mut defects = Vec::new();
         let rows = self.live.plant(
@@ -112,6 +127,43 @@ impl Dirt {
             p.dirt = Some(Box::new(Planted { extras, defects }));
         }
         p
+    }
+
+    /// Row `key` (its `_sort` at `sort`) of a table regenerated on read (the clickstream),
+    /// planted: the row as served with its defects appended to `defects`, or `None` when it
+    /// is served as generated. Most rows draw nothing from their key alone and are never
+    /// captured, so a day of events renders about as fast dirty as clean. The rows a defect
+    /// adds are not served, as for a keyless table: a regenerated table has neither parents
+    /// nor order lines, so only copies under the row's own key could come, and they never do.
+    pub(super) fn plant_regenerated<R: Row>(
+        &self,
+        res: &Resource,
+        row: &R,
+        key: &str,
+        sort: i64,
+        defects: &mut Vec<Defect>,
+    ) -> Option<OwnedRow> {
+        // a regenerated table's keyset column is its partition column (it has no cursor):
+        // the row's day is its extract's
+        debug_assert_eq!(res.sort_col, res.def.partition);
+        let day = faux::Timestamp(sort).date();
+        if !self.live.may_plant(&self.scenario, res.def, day, key) {
+            return None;
+        }
+        let start = defects.len();
+        let rows = self.live.plant(
+            &self.scenario,
+            res.def,
+            OwnedRow::capture(res.def, row),
+            defects,
+        );
+        let mut planted = defects.split_off(start);
+        planted.retain(|d| !d.kind.adds_a_row());
+        if planted.is_empty() {
+            return None;
+        }
+        defects.append(&mut planted);
+        rows.into_iter().next()
     }
 
     fn append_log(&self, entries: &[ManifestEntry]) {
@@ -163,25 +215,138 @@ pub(super) fn record(
         }
         let Some(planted) = &p.dirt else { continue };
         for d in &planted.defects {
-            let opt = |v: &Option<String>| v.clone().map_or(Arg::NullT, Arg::T);
-            let entry = c.one_int(
-                "INSERT INTO dirty_defects (\"table\", day, key, \"column\", kind, clean, dirty, seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING entry",
-                &[
-                    Arg::T(d.table.into()),
-                    Arg::T(d.day.to_string()),
-                    Arg::T(d.key.clone()),
-                    d.column.map_or(Arg::NullT, |c| Arg::T(c.into())),
-                    Arg::T(d.kind.name().into()),
-                    opt(&d.clean),
-                    opt(&d.dirty),
-                    Arg::I(p.seq),
-                ],
-            )?;
-            logged.push(entry_of(entry.unwrap_or(0), d, p.seq));
+            logged.push(insert(c, d, p.seq)?);
         }
     }
     dirt.append_log(&logged);
     Ok(())
+}
+
+/// Adds defect `d`, served by record `seq`, to the store's manifest.
+fn insert(c: &mut Conn<'_>, d: &Defect, seq: i64) -> Result<ManifestEntry, StoreError> {
+    let opt = |v: &Option<String>| v.clone().map_or(Arg::NullT, Arg::T);
+    let entry = c.one_int(
+        "INSERT INTO dirty_defects (\"table\", day, key, \"column\", kind, clean, dirty, seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING entry",
+        &[
+            Arg::T(d.table.into()),
+            Arg::T(d.day.to_string()),
+            Arg::T(d.key.clone()),
+            d.column.map_or(Arg::NullT, |c| Arg::T(c.into())),
+            Arg::T(d.kind.name().into()),
+            opt(&d.clean),
+            opt(&d.dirty),
+            Arg::I(seq),
+        ],
+    )?;
+    Ok(entry_of(entry.unwrap_or(0), d, seq))
+}
+
+/// Counts a day of a table regenerated on read (the clickstream) for a first fill and, for a
+/// dirty store, draws the defects its rows are served with ([`Dirt::plant_regenerated`], as
+/// the rendering does), for the manifest: the rows themselves are not kept.
+#[derive(Debug)]
+pub struct WindowDay<'a> {
+    res: &'a Resource,
+    /// Rows with `_sort` after it are left out (the start's day is not over).
+    upto: i64,
+    pub rows: i64,
+    pub defects: Vec<Defect>,
+    key: KeySort,
+}
+
+impl<'a> WindowDay<'a> {
+    pub fn new(res: &'a Resource, upto: i64) -> WindowDay<'a> {
+        WindowDay {
+            res,
+            upto,
+            rows: 0,
+            defects: Vec::new(),
+            key: KeySort::default(),
+        }
+    }
+}
+
+impl faux::RowSink for WindowDay<'_> {
+    type Error = std::convert::Infallible;
+    fn row<R: Row>(&mut self, row: &R) -> Result<(), Self::Error> {
+        let Some(dirt) = self.res.dirt.get() else {
+            self.rows += 1;
+            return Ok(());
+        };
+        self.key = KeySort {
+            key_col: self.res.pk_idx[0],
+            sort_col: self.res.sort_idx,
+            ..KeySort::default()
+        };
+        row.visit(&mut self.key);
+        if self.key.sort > self.upto {
+            return Ok(());
+        }
+        self.rows += 1;
+        let key = std::mem::take(&mut self.key.key);
+        dirt.plant_regenerated(self.res, row, &key, self.key.sort, &mut self.defects);
+        Ok(())
+    }
+}
+
+/// The id and the keyset time of a regenerated table's row, without capturing the rest.
+#[derive(Debug, Default)]
+struct KeySort {
+    col: usize,
+    key_col: usize,
+    sort_col: usize,
+    key: String,
+    sort: i64,
+}
+
+impl KeySort {
+    fn next(&mut self) -> usize {
+        self.col += 1;
+        self.col - 1
+    }
+}
+
+impl faux::FieldVisitor for KeySort {
+    fn text(&mut self, v: &str) {
+        if self.next() == self.key_col {
+            self.key = v.to_string();
+        }
+    }
+    fn uuid(&mut self, v: &faux::Uuid) {
+        if self.next() == self.key_col {
+            self.key = String::from_utf8_lossy(&v.hyphenated()).into_owned();
+        }
+    }
+    fn hex_uuid(&mut self, v: &faux::Uuid) {
+        if self.next() == self.key_col {
+            self.key = String::from_utf8_lossy(&v.hex()).into_owned();
+        }
+    }
+    fn int(&mut self, _: i64) {
+        self.next();
+    }
+    fn decimal(&mut self, _: i64) {
+        self.next();
+    }
+    fn bool(&mut self, _: bool) {
+        self.next();
+    }
+    fn date(&mut self, v: faux::Date) {
+        if self.next() == self.sort_col {
+            self.sort = v.start().0;
+        }
+    }
+    fn timestamp(&mut self, v: faux::Timestamp) {
+        if self.next() == self.sort_col {
+            self.sort = v.0;
+        }
+    }
+    fn json(&mut self, _: &str) {
+        self.next();
+    }
+    fn null(&mut self) {
+        self.next();
+    }
 }
 
 fn entry_of(entry: i64, d: &Defect, seq: i64) -> ManifestEntry {
@@ -275,6 +440,25 @@ impl Store {
         {
             panic!("a store's dirt is bound once");
         }
+        Ok(())
+    }
+
+    /// Adds the defects a first fill drew for the days of the tables regenerated on read
+    /// ([`WindowDay`]) to the manifest, as served by the fill (`seq` 0).
+    pub fn record_window_defects(&self, defects: &[Defect]) -> Result<(), StoreError> {
+        let Some(dirt) = self.resources().first().and_then(|r| r.dirt.get()) else {
+            return Ok(());
+        };
+        if defects.is_empty() {
+            return Ok(());
+        }
+        let logged = self.tx(true, |c| {
+            defects
+                .iter()
+                .map(|d| insert(c, d, 0))
+                .collect::<Result<Vec<_>, _>>()
+        })?;
+        dirt.append_log(&logged);
         Ok(())
     }
 

@@ -40,7 +40,7 @@ use std::path::PathBuf;
 pub use backend::{Arg, Backend, Conn, PG_SCHEMA, Pg, PgClient, limit_malloc_arenas};
 pub use capture::{Pending, StateSink, capture, day_changes, decimal_text};
 pub use clock_state::ClockState;
-pub use dirt::{MANIFEST_FILE, ManifestEntry};
+pub use dirt::{MANIFEST_FILE, ManifestEntry, WindowDay};
 pub use keys::{ApiKey, KEY_CACHE_TTL, hash_key, now_rfc3339};
 pub use queries::{Change, Filters, ListQuery, Page, PageRow};
 pub use schema::{Resource, render, resources, schema_sql};

@@ -8,6 +8,10 @@
 //!
 //! The rows are immutable and the engine deterministic, so a cached day never goes stale; what
 //! a read may see of the clock's own day is bounded by the clock (`_sort <= reached`).
+//!
+//! `--dirty`: a row is rendered with the defects of its daily extract as it is generated
+//! (its key draws first, so only the few planted rows are captured and rendered again); the
+//! manifest already has them, written when the fill or the clock passed the row.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -55,6 +59,7 @@ impl DayRows {
             res,
             out: DayRows::default(),
             row: RowState::default(),
+            defects: Vec::new(),
         };
         let Ok(()) = scenario.generate_held(res.def, day, end, &mut sink);
         let mut out = sink.out;
@@ -314,6 +319,7 @@ struct Renderer<'a> {
     res: &'a Resource,
     out: DayRows,
     row: RowState,
+    defects: Vec<faux::dirty::Defect>,
 }
 
 #[derive(Default)]
@@ -328,13 +334,22 @@ struct RowState {
 impl RowSink for Renderer<'_> {
     type Error = std::convert::Infallible;
     fn row<R: Row>(&mut self, row: &R) -> Result<(), Self::Error> {
-        self.row = RowState {
-            start: self.out.json.len(),
-            ..RowState::default()
-        };
-        self.out.json.push('{');
-        row.visit(self);
-        self.out.json.push('}');
+        self.render(row);
+        // --dirty: the few rows whose key draws a defect are rendered again, planted
+        if let Some(dirt) = self.res.dirt.get()
+            && let Some(planted) = dirt.plant_regenerated(
+                self.res,
+                row,
+                &self.row.key,
+                self.row.sort,
+                &mut self.defects,
+            )
+        {
+            // (the manifest has them: recorded when the fill or the clock passed the row)
+            self.defects.clear();
+            self.out.json.truncate(self.row.start);
+            self.render(&planted);
+        }
         let r = std::mem::take(&mut self.row);
         self.out.rows.push(DayRow {
             sort: r.sort,
@@ -348,6 +363,17 @@ impl RowSink for Renderer<'_> {
 }
 
 impl Renderer<'_> {
+    /// Renders `row` at the end of the buffer, noting its keyset position in `self.row`.
+    fn render<R: Row>(&mut self, row: &R) {
+        self.row = RowState {
+            start: self.out.json.len(),
+            ..RowState::default()
+        };
+        self.out.json.push('{');
+        row.visit(self);
+        self.out.json.push('}');
+    }
+
     /// Starts the current column: its name, and the key/keyset bookkeeping.
     fn begin(&mut self, text: Option<&str>, secs: Option<i64>) {
         let c = self.row.col;
