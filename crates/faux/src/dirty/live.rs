@@ -158,9 +158,7 @@ fn has_carts(scenario: &Scenario, table: &TableDef) -> bool {
 mod tests {
     use super::*;
     use crate::dirty::DefectKind;
-    use crate::table::{Row, RowSink, Shard};
-    use crate::view::View;
-    use std::convert::Infallible;
+    use crate::table::Shard;
 
     /// Row by row, a live source plants what the day's extract plants, less the copies.
     #[test]
@@ -170,21 +168,12 @@ mod tests {
         let live = Live::new(Profile::Nasty);
         for name in ["orders", "order_items", "customers", "payments", "events"] {
             let table = s.table(name).unwrap();
-            struct Keep(&'static TableDef, Vec<OwnedRow>);
-            impl RowSink for Keep {
-                type Error = Infallible;
-                fn row<R: Row>(&mut self, row: &R) -> Result<(), Infallible> {
-                    self.1.push(OwnedRow::capture(self.0, row));
-                    Ok(())
-                }
-            }
-            let mut keep = Keep(table, Vec::new());
-            let Ok(()) = s.generate(table, day, Shard::ALL, View::Extract, &mut keep);
+            let clean = super::super::clean_rows(&s, table, day, Shard::ALL);
             let mut served = Vec::new();
             let mut rows = 0;
             let keys: std::collections::HashSet<String> =
-                keep.1.iter().map(|r| r.key(table)).collect();
-            for row in keep.1 {
+                clean.iter().map(|r| r.key(table)).collect();
+            for row in clean {
                 let key = row.key(table);
                 let out = live.plant(&s, table, row, &mut served);
                 assert_eq!(out[0].key(table), key);
