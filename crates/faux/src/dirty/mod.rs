@@ -1,8 +1,8 @@
 //! Dirty data: a deterministic post-processing layer over a day's typed rows that plants the
 //! defects real sources have — exact and near duplicates, nulls where the schema allows,
-//! malformed emails and phone numbers, inconsistent enum casing, amounts in cents instead of units, orphan
-//! order lines — and records each one (table, key, column, kind, clean value) in a manifest,
-//! so a cleaning pipeline can be graded against it.
+//! malformed emails and phone numbers, inconsistent enum casing, amounts in cents instead of
+//! units, orphan order lines — and records each one (table, key, column, kind, clean value)
+//! in a manifest, so a cleaning pipeline can be graded against it.
 //!
 //! The clean rows are generated as always and never change: the answer key (`truth`) is the
 //! clean data. Each row's dirt comes from its own stream keyed by `(seed, table, day, primary

@@ -135,7 +135,7 @@ fn malformed_phone(table: &TableDef, row: &OwnedRow, e164: &str, s: &mut Stream)
         (2, _) => spaced("00"),
         _ => {
             let ext = s.range_inclusive(1, 999);
-            if style % 2 == 0 {
+            if style.is_multiple_of(2) {
                 format!("{} x{ext}", spaced("+"))
             } else {
                 format!("{e164} ext. {ext}")

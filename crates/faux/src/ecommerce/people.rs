@@ -448,7 +448,7 @@ impl Phones {
                 .step_by(2)
                 .map(|i| &all[i..(i + 2).min(all.len())])
                 .collect();
-            return Some(pairs.join(if style % 2 == 0 { " " } else { "." }));
+            return Some(pairs.join(if style.is_multiple_of(2) { " " } else { "." }));
         }
         let cut = if sub.len() >= 7 {
             sub.len() - 4
