@@ -541,7 +541,7 @@ pub fn document(resources: &[Resource], scenario: (&str, &str)) -> Value {
         json!({"get": {
             "operationId": "get_dirty_manifest",
             "summary": "The defects --dirty planted in the rows served",
-            "description": "genie --dirty light|realistic|nasty serves rows with the defects aladdin generate --dirty plants in the same rows (their day is the day of their partition column): nulls, malformed emails, enum casing, amounts in cents, orphan order lines, abandoned-cart lines. One entry per defect in the rows as served now (a newer version of a row replaces its entries), for the resources the key may read, in entry order: follow next_after. Every defect planted is also appended to dirty-manifest.jsonl in genie's data folder. Empty with --dirty off. Not subject to --chaos.",
+            "description": "genie --dirty light|realistic|nasty serves rows with the defects aladdin generate --dirty plants in the same rows (their day is the day of their partition column): nulls, malformed emails and phone numbers, enum casing, amounts in cents, orphan order lines, abandoned-cart lines. One entry per defect in the rows as served now (a newer version of a row replaces its entries), for the resources the key may read, in entry order: follow next_after. Every defect planted is also appended to dirty-manifest.jsonl in genie's data folder. Empty with --dirty off. Not subject to --chaos.",
             "tags": ["dirty"],
             "parameters": [
                 limit_param(),
@@ -561,7 +561,7 @@ pub fn document(resources: &[Resource], scenario: (&str, &str)) -> Value {
                         "key": {"type": "string", "description": "The primary key as text, |-separated (as in aladdin's manifest)."},
                         "row_id": {"type": "string", "description": "The id in /v1/{table}/{row_id}."},
                         "column": {"type": ["string", "null"], "description": "null for a defect of the whole row (an orphan, an abandoned-cart line)."},
-                        "kind": {"type": "string", "enum": ["null", "malformed_email", "enum_case", "amount_in_cents", "orphan", "abandoned_cart_line"]},
+                        "kind": {"type": "string", "enum": ["null", "malformed_email", "malformed_phone", "enum_case", "amount_in_cents", "orphan", "abandoned_cart_line"]},
                         "clean": {"type": ["string", "null"], "description": "The clean value (null: null, or the row should not exist)."},
                         "dirty": {"type": ["string", "null"], "description": "The value served instead."},
                         "seq": {"type": "integer", "description": "The change feed record that served it (0: the store's first fill)."}

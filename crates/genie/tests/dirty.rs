@@ -87,6 +87,7 @@ async fn the_rows_served_carry_the_defects_the_manifest_names_the_same_for_the_s
     let servable: BTreeSet<&str> = [
         "null",
         "malformed_email",
+        "malformed_phone",
         "enum_case",
         "amount_in_cents",
         "orphan",

@@ -10,6 +10,8 @@ with typed as (
         trim(last_name) as last_name,
         -- malformed emails: ' JOHN@X.COM ', 'john@@x.com', 'john at x.com'
         replace(replace(lower(trim(email)), ' at ', '@'), '@@', '@') as email,
+        -- malformed phones: '(030) 1234-5678', '493012345678', '0049 30 12345678', '… x12'
+        {{ e164_phone('phone', 'country') }} as phone,
         trim(username) as username,
         upper(trim(country)) as country,  -- enum casing: ISO codes are upper case
         trim(city) as city,

@@ -13,6 +13,7 @@ with typed as (
         {{ unescape_char_refs('first_name') }} as first_name,  -- latin1_encoding: &#NNN;
         {{ unescape_char_refs('last_name') }} as last_name,
         email,
+        nullif(phone, '') as phone,  -- the export writes a null as nothing
         username,
         country,
         {{ unescape_char_refs('city') }} as city,

@@ -82,9 +82,10 @@ pub struct GenerateArgs {
     #[arg(long, default_value = "0/1", value_parser = parse_shard)]
     shard: Shard,
 
-    /// Plant defects in the daily extract (duplicates, nulls, malformed emails, enum casing,
-    /// amounts in cents, orphan lines, abandoned cart lines), each recorded in OUT/_defects/
-    /// (a database --out: raw text tables and a _defects table); off writes the clean data.
+    /// Plant defects in the daily extract (duplicates, nulls, malformed emails and phones, enum
+    /// casing, amounts in cents, orphan lines, abandoned cart lines), each recorded in
+    /// OUT/_defects/ (a database --out: raw text tables and a _defects table); off writes the
+    /// clean data.
     /// The same seed and profile plant the same defects. Into a folder: late files (a day's
     /// partition rewritten corrected 1-3 days later), and with customers the legacy export
     /// OUT/legacy_customers_export/ (Latin-1 or a BOM, mixed timestamp formats; into a

@@ -12,6 +12,9 @@ pub enum DefectKind {
     Null,
     /// An email written with capitals and spaces, `@@`, or ` at ` for `@`.
     MalformedEmail,
+    /// A phone number not in E.164: written as at home (`(030) 1234-5678`), without its
+    /// `+`, with the `00` international prefix, or with an extension (`x12`).
+    MalformedPhone,
     /// An enum value (a status, a method, a country code) in another casing.
     EnumCase,
     /// Every amount of the row in cents instead of currency units (×100).
@@ -34,11 +37,12 @@ pub enum DefectKind {
 }
 
 impl DefectKind {
-    pub const ALL: [DefectKind; 12] = [
+    pub const ALL: [DefectKind; 13] = [
         DefectKind::ExactDuplicate,
         DefectKind::NearDuplicate,
         DefectKind::Null,
         DefectKind::MalformedEmail,
+        DefectKind::MalformedPhone,
         DefectKind::EnumCase,
         DefectKind::AmountInCents,
         DefectKind::Orphan,
@@ -55,6 +59,7 @@ impl DefectKind {
             DefectKind::NearDuplicate => "near_duplicate",
             DefectKind::Null => "null",
             DefectKind::MalformedEmail => "malformed_email",
+            DefectKind::MalformedPhone => "malformed_phone",
             DefectKind::EnumCase => "enum_case",
             DefectKind::AmountInCents => "amount_in_cents",
             DefectKind::Orphan => "orphan",

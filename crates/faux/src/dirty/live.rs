@@ -192,6 +192,12 @@ mod tests {
             b.sort();
             assert_eq!(a, b, "{name}");
             assert!(!a.is_empty() && rows > 0, "{name}");
+            if name == "customers" {
+                assert!(
+                    a.iter().any(|d| d.kind == DefectKind::MalformedPhone),
+                    "{a:?}"
+                );
+            }
             if name == "order_items" {
                 assert!(
                     a.iter().any(|d| d.kind == DefectKind::AbandonedCartLine),

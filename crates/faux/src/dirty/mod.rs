@@ -1,8 +1,8 @@
 //! Dirty data: a deterministic post-processing layer over a day's typed rows that plants the
 //! defects real sources have — exact and near duplicates, nulls where the schema allows,
-//! malformed emails, inconsistent enum casing, amounts in cents instead of units, orphan
-//! order lines — and records each one (table, key, column, kind, clean value) in a manifest,
-//! so a cleaning pipeline can be graded against it.
+//! malformed emails and phone numbers, inconsistent enum casing, amounts in cents instead of
+//! units, orphan order lines — and records each one (table, key, column, kind, clean value)
+//! in a manifest, so a cleaning pipeline can be graded against it.
 //!
 //! The clean rows are generated as always and never change: the answer key (`truth`) is the
 //! clean data. Each row's dirt comes from its own stream keyed by `(seed, table, day, primary
@@ -396,6 +396,57 @@ mod tests {
             last.len(),
             first.len() + late.iter().filter(|x| x.column.is_none()).count()
         );
+    }
+
+    /// A malformed phone is the customer's E.164 number written in each of the careless forms
+    /// (at home, no `+`, `00`, an extension), and the README's recipe, knowing the row's
+    /// country, turns every one back into the clean value; no phone is ever nulled.
+    #[test]
+    fn malformed_phones_take_every_form_and_clean_back_to_e164() {
+        let s = Scenario::by_name("ecommerce", 7).unwrap();
+        let customers = s.table("customers").unwrap();
+        let country = customers
+            .columns
+            .iter()
+            .position(|c| c.name == "country")
+            .unwrap();
+        let mut forms = std::collections::BTreeSet::new();
+        for i in 0..4 {
+            let d = day().add_days(i);
+            let clean = clean_rows(&s, customers, d, Shard::ALL);
+            for x in super::defects(&s, customers, d, Profile::Nasty) {
+                assert!(
+                    !(x.kind == DefectKind::Null && x.column == Some("phone")),
+                    "{x:?}"
+                );
+                if x.kind != DefectKind::MalformedPhone {
+                    continue;
+                }
+                assert_eq!(x.column, Some("phone"));
+                let row = clean.iter().find(|r| r.key(customers) == x.key).unwrap();
+                let Value::Label(code) = row.0[country] else {
+                    panic!("{row:?}")
+                };
+                let c = crate::ecommerce::people::country(code).unwrap();
+                let (clean, dirty) = (x.clean.unwrap(), x.dirty.unwrap());
+                assert_ne!(clean, dirty);
+                assert_eq!(
+                    crate::ecommerce::people::e164_recipe(&dirty, c),
+                    clean,
+                    "{dirty}"
+                );
+                forms.insert(if dirty.contains('x') {
+                    "extension"
+                } else if dirty.starts_with("00") {
+                    "00"
+                } else if dirty == clean[1..] {
+                    "no plus"
+                } else {
+                    "national"
+                });
+            }
+        }
+        assert_eq!(forms.len(), 4, "{forms:?}");
     }
 
     #[test]

@@ -63,17 +63,26 @@ fn candidates(table: &TableDef, row: &OwnedRow, kind: DefectKind) -> Vec<usize> 
             .filter(|(i, c)| {
                 !is_key(table, *i)
                     && c.name != "email"
+                    && c.name != "phone"
                     && matches!(&row.0[*i], Value::Text(s) if !s.is_empty())
             })
             .map(|(i, _)| i)
             .collect(),
+        // not a phone: a dropped one cannot be told from a customer who gave none, so no
+        // cleaning could restore it
         DefectKind::Null => cols
-            .filter(|(i, c)| c.nullable && row.0[*i] != Value::Null)
+            .filter(|(i, c)| c.nullable && c.name != "phone" && row.0[*i] != Value::Null)
             .map(|(i, _)| i)
             .collect(),
         DefectKind::MalformedEmail => cols
             .filter(|(i, c)| {
                 c.name == "email" && matches!(&row.0[*i], Value::Text(s) if s.contains('@'))
+            })
+            .map(|(i, _)| i)
+            .collect(),
+        DefectKind::MalformedPhone => cols
+            .filter(|(i, c)| {
+                c.name == "phone" && matches!(&row.0[*i], Value::Text(s) if s.starts_with('+'))
             })
             .map(|(i, _)| i)
             .collect(),
@@ -117,6 +126,41 @@ fn cart_line_cols(table: &TableDef) -> Option<[usize; 5]> {
         col("quantity")?,
         col("unit_price")?,
     ])
+}
+
+/// An E.164 phone `e164` as a careless source writes it: as at home in the row's country
+/// (`(030) 1234-5678`), without its `+`, with the `00` international prefix, or with an
+/// extension (`+49 30 12345678 x12`). Always something else than `e164`, and always
+/// something the README's recipe turns back into it, knowing the row's country.
+fn malformed_phone(table: &TableDef, row: &OwnedRow, e164: &str, s: &mut Stream) -> String {
+    let phones = table
+        .columns
+        .iter()
+        .position(|c| c.name == "country")
+        .and_then(|c| match row.0[c] {
+            Value::Label(code) => crate::ecommerce::people::country(code),
+            _ => None,
+        })
+        .map(|c| &c.phones)
+        .filter(|p| p.split(e164).is_some());
+    let style = s.range_inclusive(0, 5) as u8;
+    let spaced = |prefix: &str| match phones {
+        Some(p) => p.international(e164, prefix).expect("split above"),
+        None => format!("{prefix}{}", &e164[1..]),
+    };
+    match (s.range_inclusive(0, 3), phones) {
+        (0, Some(p)) => p.national(e164, style).expect("split above"),
+        (0, None) | (1, _) => e164[1..].to_string(),
+        (2, _) => spaced("00"),
+        _ => {
+            let ext = s.range_inclusive(1, 999);
+            if style.is_multiple_of(2) {
+                format!("{} x{ext}", spaced("+"))
+            } else {
+                format!("{e164} ext. {ext}")
+            }
+        }
+    }
 }
 
 fn pick<T: Copy>(s: &mut Stream, items: &[T]) -> T {
@@ -312,6 +356,15 @@ fn plant_row(
                         1 => e.replacen('@', "@@", 1),
                         _ => e.replacen('@', " at ", 1),
                     };
+                    defects.push(defect(key, Some(c), Some(e.clone()), Some(dirty.clone())));
+                    row.0[c] = Value::Text(dirty);
+                }
+                out.push(row);
+            }
+            DefectKind::MalformedPhone => {
+                let c = columns[0];
+                if let Value::Text(e) = &row.0[c] {
+                    let dirty = malformed_phone(table, &row, e, &mut s);
                     defects.push(defect(key, Some(c), Some(e.clone()), Some(dirty.clone())));
                     row.0[c] = Value::Text(dirty);
                 }

@@ -11,6 +11,8 @@ use super::{Ecommerce, people, pick_mix};
 const DAY: i64 = 86_400;
 /// A deleting customer deletes its account this many seconds after its sign-up day starts.
 const DELETION_AFTER: (i64, i64) = (30 * DAY, 730 * DAY);
+/// Share of customers who gave no phone number.
+const NO_PHONE: f64 = 0.08;
 
 /// A customer's fixed core: what session planning needs, cheaply.
 #[derive(Debug, Clone)]
@@ -148,6 +150,9 @@ impl Ecommerce {
             country.cities[s.range_inclusive(0, country.cities.len() as i64 - 1) as usize]
         };
         let mut city = pick_city(&mut s);
+        // a stream of its own: the phone moves no other column's draws
+        let mut ps = self.keys.customer.named("phone").derive(i).stream();
+        let phone = (!ps.chance(NO_PHONE)).then(|| country.phones.draw(&mut ps));
         let deleted_at = self.deleted_at(i).filter(|d| *d <= t);
         let mut updated_at = created_at;
         // the latest move at or before t (and before any deletion)
@@ -181,6 +186,7 @@ impl Ecommerce {
             first_name: identity.first_name,
             last_name: identity.last_name,
             email: identity.email,
+            phone,
             username: identity.username,
             country: country.code,
             city,

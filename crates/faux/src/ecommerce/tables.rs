@@ -34,6 +34,10 @@ crate::table! {
         pub first_name: &'static str = text(T::Text, "First name, from the country's locale."),
         pub last_name: &'static str = text(T::Text, "Last name."),
         pub email: String = text(T::Text, "Unique email, derived from the name."),
+        pub phone: Option<String> = text(
+            T::Text,
+            "E.164 phone number (+, calling code, national number) of the customer's country; null for the 8% who gave none."
+        ).nullable(),
         pub username: String = text(T::Text, "Unique user name."),
         pub country: &'static str = label(T::Text, "ISO 3166 alpha-2 country code."),
         pub city: &'static str = text(T::Text, "Current city."),
