@@ -30,14 +30,19 @@ fn generate(out: &Path, extra: &[&str]) {
 /// `aladdin verify` of the shop's FROM..TO, of `tables` in `against`, with `extra` arguments
 /// (its output, whatever its exit).
 fn verify_shop(tables: &str, against: &str, extra: &[&str]) -> Output {
+    verify_days(FROM, TO, tables, against, extra)
+}
+
+/// [`verify_shop`] of the days `from..=to`.
+fn verify_days(from: &str, to: &str, tables: &str, against: &str, extra: &[&str]) -> Output {
     let args = [
         "verify",
         "--scenario",
         "ecommerce",
         "--from",
-        FROM,
+        from,
         "--to",
-        TO,
+        to,
         "--tables",
         tables,
         "--against",
@@ -773,9 +778,34 @@ const CLEANED: [&str; 5] = [
     "shipments",
 ];
 
+/// The last day the dbt project's test lands and grades: one after TO, as no late partition
+/// of the landed tables is still waiting for its correction on it (TO has one: a late
+/// partition as first delivered misses orders, whose lines a cleaning drops as orphans, and
+/// holds stale amounts that are a key's newest version; a database's current state is
+/// graded).
+const DBT_TO: &str = "2020-01-08";
+
 #[test]
 fn the_example_dbt_project_cleans_the_realistic_profile() {
     let test = "the_example_dbt_project_cleans_the_realistic_profile";
+    let scenario = faux::Scenario::by_name("ecommerce", faux::DEFAULT_SEED).unwrap();
+    let end: faux::Date = DBT_TO.parse().unwrap();
+    for t in CLEANED.iter().chain(&["products"]) {
+        for back in 0..faux::dirty::late::MAX_DELAY {
+            let day = end.add_days(-back);
+            let table = scenario.table(t).unwrap();
+            let late = faux::dirty::late::corrected_on(
+                faux::DEFAULT_SEED,
+                faux::dirty::Profile::Realistic,
+                table,
+                day,
+            );
+            assert!(
+                late.is_none_or(|c| c <= end),
+                "{t} of {day} is corrected on {late:?}, after {DBT_TO}: pick another end"
+            );
+        }
+    }
     let Some(dbt) = test_support::require(test, test_support::tools::dbt()) else {
         return;
     };
@@ -798,7 +828,11 @@ fn the_example_dbt_project_cleans_the_realistic_profile() {
         "raw",
     ];
     ok(&shop(
-        &[&["--from", FROM, "--to", TO, "--out", &url][..], &into_raw].concat(),
+        &[
+            &["--from", FROM, "--to", DBT_TO, "--out", &url][..],
+            &into_raw,
+        ]
+        .concat(),
     ));
     let planted = pg.one("SELECT count(*) FROM raw._defects");
     assert_ne!(planted, "0", "the manifest is in the database");
@@ -812,10 +846,18 @@ fn the_example_dbt_project_cleans_the_realistic_profile() {
     );
     pg.exec("TRUNCATE raw.legacy_customers_export");
     let files = tempfile::tempdir().unwrap();
-    generate(
-        files.path(),
-        &["--dirty", "realistic", "--tables", "customers"],
-    );
+    ok(&shop(&[
+        "--from",
+        FROM,
+        "--to",
+        DBT_TO,
+        "--out",
+        files.path().to_str().unwrap(),
+        "--dirty",
+        "realistic",
+        "--tables",
+        "customers",
+    ]));
     for (path, bytes) in tree(&files.path().join("legacy_customers_export")) {
         let day = path.split('/').next().unwrap().trim_start_matches("date=");
         let text: String = match bytes.strip_prefix(b"\xEF\xBB\xBF") {
@@ -830,11 +872,11 @@ fn the_example_dbt_project_cleans_the_realistic_profile() {
                     .iter()
                     .map(|v| format!("'{}'", v.replace('\'', "''")))
                     .collect();
-                format!("({}, '{day}')", cells.join(", "))
+                format!("({}, '{day}', '{day}')", cells.join(", "))
             })
             .collect();
         pg.exec(&format!(
-            "INSERT INTO raw.legacy_customers_export ({}, _day) VALUES {}",
+            "INSERT INTO raw.legacy_customers_export ({}, _day, _delivered_on) VALUES {}",
             header.join(", "),
             values.join(", ")
         ));
@@ -874,7 +916,13 @@ fn the_example_dbt_project_cleans_the_realistic_profile() {
         } else {
             &[]
         };
-        verify_shop(tables, &url, &[&["--schema", schema][..], graded].concat())
+        verify_days(
+            FROM,
+            DBT_TO,
+            tables,
+            &url,
+            &[&["--schema", schema][..], graded].concat(),
+        )
     };
     let verify = |schema: &str, dirty: bool| verify_tables(&CLEANED.join(","), schema, dirty);
     // the raw landing is the naive load: it fails
@@ -924,23 +972,31 @@ const LANDED: &str = "customers,orders,order_items,payments";
 /// Rows as text cells (null as `None`), the day last.
 type Cells = Vec<Option<String>>;
 
-/// Files as a database load of FROM..TO lands them: generated over FROM..TO and the
-/// [`MAX_DELAY`](faux::dirty::late::MAX_DELAY) days after it, so that every late file of the
-/// range is corrected (a database is upserted in place: it gets each day corrected).
+/// Files as a database load of FROM..TO lands them: the same range (a late file corrected
+/// in the range is written corrected, one corrected after it as first delivered).
 fn generate_for_landing(out: &Path) {
-    let to: faux::Date = TO.parse().unwrap();
-    let after = to.add_days(faux::dirty::late::MAX_DELAY).to_string();
     let out = out.to_str().unwrap();
     ok(&shop(&[
-        "--from", FROM, "--to", &after, "--dirty", "nasty", "--tables", LANDED, "--out", out,
+        "--from", FROM, "--to", TO, "--dirty", "nasty", "--tables", LANDED, "--out", out,
     ]));
 }
+
+/// The columns of a `_defects` row, as the manifest files name them.
+const DEFECT_COLUMNS: [&str; 8] = [
+    "table",
+    "day",
+    "key",
+    "column",
+    "kind",
+    "clean",
+    "dirty",
+    "corrected_on",
+];
 
 /// What the raw tables must hold: every row of the dirty CSV files of FROM..TO (see
 /// [`generate_for_landing`]), with its day, per table (sorted), the legacy export's rows as
 /// its files hold them, decoded; and the manifest files' records as `_defects` rows (sorted)
-/// but for late files (none in a database) and the legacy export's encodings (a database
-/// has none).
+/// but for the legacy export's encodings (a database has none).
 fn files_as_landed(dir: &Path) -> (BTreeMap<String, Vec<Cells>>, Vec<Cells>) {
     let mut tables = BTreeMap::new();
     let in_range = |day: &str| day <= TO;
@@ -970,11 +1026,9 @@ fn files_as_landed(dir: &Path) -> (BTreeMap<String, Vec<Cells>>, Vec<Cells>) {
     let mut defects: Vec<Cells> = manifest(dir)
         .iter()
         .filter(|d| in_range(d["day"].as_str().unwrap()))
-        .filter(|d| {
-            !["late_file", "latin1_encoding", "utf8_bom"].contains(&d["kind"].as_str().unwrap())
-        })
+        .filter(|d| !["latin1_encoding", "utf8_bom"].contains(&d["kind"].as_str().unwrap()))
         .map(|d| {
-            ["table", "day", "key", "column", "kind", "clean", "dirty"]
+            DEFECT_COLUMNS
                 .iter()
                 .map(|c| d[*c].as_str().map(str::to_string))
                 .collect()
@@ -1022,6 +1076,13 @@ fn dirty_data_lands_raw_in_sqlite_as_the_files_hold_it() {
     generate_for_landing(files.path());
     let (expected, expected_defects) = files_as_landed(files.path());
     assert!(!expected_defects.is_empty());
+    // late files corrected in the range and after it (the first delivery kept)
+    let late: BTreeSet<bool> = expected_defects
+        .iter()
+        .filter(|d| d[4].as_deref() == Some("late_file"))
+        .map(|d| d[7].as_deref().unwrap() <= TO)
+        .collect();
+    assert_eq!(late.len(), 2, "late files corrected in and after the range");
     assert!(
         expected_defects
             .iter()
@@ -1060,8 +1121,9 @@ fn dirty_data_lands_raw_in_sqlite_as_the_files_hold_it() {
                 )
             })
             .collect();
-        let mut defects =
-            query("SELECT \"table\", day, key, \"column\", kind, clean, dirty FROM _defects");
+        let mut defects = query(
+            "SELECT \"table\", day, key, \"column\", kind, clean, dirty, corrected_on FROM _defects",
+        );
         defects.sort();
         (tables, defects)
     };
@@ -1123,7 +1185,8 @@ fn dirty_data_lands_raw_in_postgres_as_the_files_hold_it() {
             })
             .collect();
         let mut defects = pg.rows(
-            "SELECT \"table\", day::text, key, \"column\", kind, clean, dirty FROM raw._defects",
+            "SELECT \"table\", day::text, key, \"column\", kind, clean, dirty, corrected_on::text \
+             FROM raw._defects",
         );
         defects.sort();
         (tables, defects)
@@ -1411,4 +1474,291 @@ fn a_daily_job_sees_late_files_rewritten_and_a_reloading_loader_gets_them_right(
         assert_eq!(t["clean_rows"]["dropped"], 0, "{again:#}");
         assert_eq!(t["clean_rows"]["changed"], 0, "{again:#}");
     }
+}
+
+// ---- late files in a database: a daily job, the corrections, and two incremental readers ----
+
+/// A raw database a late-file daily job lands in, with the copies its readers make: the
+/// tables `{raw}t`, `naive.landed_t`, `reload.landed_t` (and the current state of each
+/// copy, `naive.t`, `reload.t`) and a range run's `range.t` reachable by `exec` and `rows`.
+struct LateDb<'a> {
+    /// `generate` arguments landing in the job's raw tables, and in the range run's
+    job: Vec<String>,
+    range: Vec<String>,
+    /// `verify` arguments reading the naive and the reloading copy
+    naive: Vec<String>,
+    reload: Vec<String>,
+    /// the raw tables' qualifier
+    raw: &'static str,
+    /// SQL making the empty table `copy` with the columns of `raw`
+    create_copy: fn(raw: &str, copy: &str) -> String,
+    /// what orders the text of timestamps as time (`COLLATE "C"` in PostgreSQL)
+    in_order: &'static str,
+    exec: &'a dyn Fn(&str),
+    rows: &'a dyn Fn(&str) -> Vec<Cells>,
+}
+
+/// A daily job (`generate --dirty nasty --date D`, D after D, into one schema) over the week
+/// and the [`MAX_DELAY`](faux::dirty::late::MAX_DELAY) days after it: the load of a late
+/// partition's correction day replaces its rows, delivered on that day. A reader copying
+/// `_day > last` keeps the first deliveries (`verify --dirty` counts late_file defects left
+/// in); one copying `_delivered_on > last`, replacing the `_day` partitions it gets, ends with
+/// the source's rows, every correction in. The job ends as a range run does, and a rerun
+/// changes nothing. (`verify` grades a database by the current state of each key, the newest
+/// version, which is what each copy's `t` holds: a versioned row's late file is graded with
+/// whatever its newest version carries, so only the lines, graded per day as files are, have
+/// every late file fixed by the reload; the others have fewer left in.)
+fn late_files_in_a_daily_job(db: &LateDb) {
+    let tables = ["orders", "order_items", "payments"];
+    let nasty = [
+        "--dirty",
+        "nasty",
+        "--tables",
+        "orders,order_items,payments",
+    ];
+    let load = |target: &[String], days: &[&str]| {
+        let target: Vec<&str> = target.iter().map(String::as_str).collect();
+        ok(&shop(&[&nasty[..], days, &target].concat()));
+    };
+    let first: faux::Date = FROM.parse().unwrap();
+    let last = TO
+        .parse::<faux::Date>()
+        .unwrap()
+        .add_days(faux::dirty::late::MAX_DELAY);
+    let mut copied = "1970-01-01".to_string();
+    let mut corrections = 0;
+    let mut day = first;
+    while day <= last {
+        let d = day.to_string();
+        load(&db.job, &["--date", &d]);
+        for t in tables {
+            let raw = format!("{}{t}", db.raw);
+            if day == first {
+                (db.exec)(&(db.create_copy)(&raw, &format!("naive.landed_{t}")));
+                (db.exec)(&(db.create_copy)(&raw, &format!("reload.landed_{t}")));
+            }
+            // an earlier day's partition, delivered again today
+            let rewritten = (db.rows)(&format!(
+                "SELECT count(*) FROM {raw} WHERE _delivered_on = '{d}' AND _day < '{d}'"
+            ));
+            corrections += rewritten[0][0].as_deref().unwrap().parse::<u64>().unwrap();
+            (db.exec)(&format!(
+                "INSERT INTO naive.landed_{t} SELECT * FROM {raw} WHERE _day > '{copied}'"
+            ));
+            (db.exec)(&format!(
+                "DELETE FROM reload.landed_{t} WHERE _day IN \
+                 (SELECT _day FROM {raw} WHERE _delivered_on > '{copied}');
+                 INSERT INTO reload.landed_{t} SELECT * FROM {raw} WHERE _delivered_on > '{copied}'"
+            ));
+        }
+        copied = d;
+        day = day.add_days(1);
+    }
+    assert!(corrections > 0, "no late partition corrected in the job");
+
+    let contents = |qualify: &str| -> Vec<Vec<Cells>> {
+        let mut all: Vec<Vec<Cells>> = tables
+            .iter()
+            .map(|t| as_csv((db.rows)(&format!("SELECT * FROM {qualify}{t}"))))
+            .collect();
+        let mut defects = (db.rows)(&format!(
+            "SELECT \"table\", day, key, \"column\", kind, clean, dirty, corrected_on \
+             FROM {qualify}_defects"
+        ));
+        defects.sort();
+        assert!(
+            defects
+                .iter()
+                .any(|d| d[4].as_deref() == Some("late_file") && d[7].is_some()),
+            "_defects records the late files with their correction day"
+        );
+        all.push(defects);
+        all
+    };
+    let (from, to) = (FROM.to_string(), last.to_string());
+    load(&db.range, &["--from", &from, "--to", &to]);
+    let job = contents(db.raw);
+    assert!(
+        job == contents("range."),
+        "a daily job and a range run end with different contents"
+    );
+    // a rerun of the last day, of a late partition's day, of the whole range: no change
+    load(&db.job, &["--date", &to]);
+    load(&db.job, &["--from", &from, "--to", &to]);
+    assert!(job == contents(db.raw), "a rerun changed the raw tables");
+    let late_day = job[3]
+        .iter()
+        .find(|d| d[4].as_deref() == Some("late_file"))
+        .map(|d| d[1].clone().unwrap())
+        .unwrap();
+    load(&db.job, &["--date", &late_day]);
+    assert!(
+        job == contents(db.raw),
+        "a rerun of {late_day} changed the raw tables"
+    );
+
+    // what a warehouse makes of each copy: the newest version of each key (a table without
+    // versions as landed), which `verify` grades a database by
+    let scenario = faux::Scenario::by_name("ecommerce", faux::DEFAULT_SEED).unwrap();
+    for copy in ["naive", "reload"] {
+        for t in tables {
+            let def = scenario.table(t).unwrap();
+            let select = match def.cursor {
+                Some(cursor) => format!(
+                    "SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY {} \
+                     ORDER BY {cursor}{} DESC) AS _n FROM {copy}.landed_{t}) latest WHERE _n = 1",
+                    def.primary_key.join(", "),
+                    db.in_order
+                ),
+                None => format!("SELECT * FROM {copy}.landed_{t}"),
+            };
+            (db.exec)(&format!("CREATE TABLE {copy}.{t} AS {select}"));
+        }
+    }
+    let grade = |against: &[String]| -> serde_json::Value {
+        let args = [
+            "verify",
+            "--scenario",
+            "ecommerce",
+            "--from",
+            &from,
+            "--to",
+            &to,
+            "--tables",
+            "orders,order_items,payments",
+            "--dirty",
+            "nasty",
+            "--json",
+        ];
+        let against: Vec<&str> = against.iter().map(String::as_str).collect();
+        let out = aladdin(&[&args[..], &against].concat());
+        // the other kinds of defect are in both copies
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let late = |report: &serde_json::Value, what: &str| -> u64 {
+        report["tables"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|t| t["defects"]["late_file"][what].as_u64().unwrap())
+            .sum()
+    };
+    let (once, again) = (grade(&db.naive), grade(&db.reload));
+    assert!(late(&once, "planted") > 0, "{once:#}");
+    assert_eq!(late(&again, "planted"), late(&once, "planted"));
+    assert!(
+        late(&again, "left_in") < late(&once, "left_in"),
+        "{once:#}\n{again:#}"
+    );
+    let lines = |report: &serde_json::Value, what: &str| {
+        report["tables"]["order_items"]["defects"]["late_file"][what]
+            .as_u64()
+            .unwrap()
+    };
+    assert!(lines(&once, "left_in") > 0, "{once:#}");
+    assert_eq!(lines(&again, "left_in"), 0, "{again:#}");
+    assert_eq!(
+        lines(&again, "fixed"),
+        lines(&again, "planted"),
+        "{again:#}"
+    );
+    // the reloading copy holds the source's rows, corrections in; the naive one does not
+    for t in tables {
+        let landed = |copy: &str| as_csv((db.rows)(&format!("SELECT * FROM {copy}.landed_{t}")));
+        let source = as_csv((db.rows)(&format!("SELECT * FROM {}{t}", db.raw)));
+        assert!(
+            landed("reload") == source,
+            "the reloading copy of {t} differs"
+        );
+        assert!(
+            landed("naive") != source,
+            "the naive copy of {t} got the corrections"
+        );
+    }
+    for t in again["tables"].as_object().unwrap().values() {
+        assert_eq!(t["clean_rows"]["dropped"], 0, "{again:#}");
+        assert_eq!(t["clean_rows"]["changed"], 0, "{again:#}");
+    }
+}
+
+#[test]
+fn late_files_in_a_sqlite_daily_job_reach_a_reader_of_delivered_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = |name: &str| dir.path().join(format!("{name}.db"));
+    let target = |name: &str| vec!["--out".to_string(), sqlite(&file(name))];
+    let connect = || {
+        let conn = rusqlite::Connection::open(file("raw")).unwrap();
+        for name in ["naive", "reload", "range"] {
+            conn.execute(
+                "ATTACH DATABASE ?1 AS ?2",
+                [file(name).to_str().unwrap(), name],
+            )
+            .unwrap();
+        }
+        conn
+    };
+    let exec = |sql: &str| connect().execute_batch(sql).unwrap();
+    let rows = |sql: &str| -> Vec<Cells> {
+        let conn = connect();
+        let mut stmt = conn.prepare(sql).unwrap();
+        let n = stmt.column_count();
+        stmt.query_map([], |r| {
+            (0..n)
+                .map(|i| match r.get_ref(i)? {
+                    rusqlite::types::ValueRef::Null => Ok(None),
+                    rusqlite::types::ValueRef::Integer(v) => Ok(Some(v.to_string())),
+                    _ => r.get::<_, Option<String>>(i),
+                })
+                .collect::<Result<Cells, _>>()
+        })
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap()
+    };
+    late_files_in_a_daily_job(&LateDb {
+        job: target("raw"),
+        range: target("range"),
+        naive: vec!["--against".into(), sqlite(&file("naive"))],
+        reload: vec!["--against".into(), sqlite(&file("reload"))],
+        raw: "main.",
+        create_copy: |raw, copy| format!("CREATE TABLE {copy} AS SELECT * FROM {raw} WHERE 0"),
+        in_order: "",
+        exec: &exec,
+        rows: &rows,
+    });
+}
+
+#[test]
+fn late_files_in_a_postgres_daily_job_reach_a_reader_of_delivered_on() {
+    let test = "late_files_in_a_postgres_daily_job_reach_a_reader_of_delivered_on";
+    let Some(fresh) = FreshDb::create(test) else {
+        return;
+    };
+    let pg = fresh.connect();
+    pg.exec("CREATE SCHEMA raw; CREATE SCHEMA naive; CREATE SCHEMA reload; CREATE SCHEMA range");
+    let url = fresh.url();
+    let into = |schema: &str| -> Vec<String> {
+        ["--out", &url, "--schema", schema]
+            .map(str::to_string)
+            .to_vec()
+    };
+    let against = |schema: &str| -> Vec<String> {
+        ["--against", &url, "--schema", schema]
+            .map(str::to_string)
+            .to_vec()
+    };
+    let exec = |sql: &str| pg.exec(sql);
+    let rows = |sql: &str| pg.rows(sql);
+    late_files_in_a_daily_job(&LateDb {
+        job: into("raw"),
+        range: into("range"),
+        naive: against("naive"),
+        reload: against("reload"),
+        raw: "raw.",
+        create_copy: |raw, copy| format!("CREATE TABLE {copy} (LIKE {raw})"),
+        in_order: " COLLATE \"C\"",
+        exec: &exec,
+        rows: &rows,
+    });
 }

@@ -7,26 +7,90 @@
 //! (nullable), no keys, plus `_day` (the extract the row came from, as a loader records its
 //! source file). Values are the CSV cells' text (decimals at their scale, RFC 3339 UTC
 //! timestamps), exactly what the defects manifest names. The manifest is the table `_defects`
-//! (`table`, `day`, `key`, `column`, `kind`, `clean`, `dirty`, as in `OUT/_defects/…jsonl`).
-//! With the shop's customers, the legacy export lands too, as `legacy_customers_export`
-//! (its cells as its file holds them; no encoding in a database, so only its
-//! `mixed_timestamp` defects). No late file: each day lands as corrected.
+//! (`table`, `day`, `key`, `column`, `kind`, `clean`, `dirty`, `corrected_on`, as in
+//! `OUT/_defects/…jsonl`). With the shop's customers, the legacy export lands too, as
+//! `legacy_customers_export` (its cells as its file holds them; no encoding in a database, so
+//! only its `mixed_timestamp` defects).
+//!
+//! Late files, as the files have them: day D's rows land as first delivered (a late
+//! partition misses rows or holds a stale amount), and the load of D's correction day C
+//! replaces them (`_day = D`) with the corrected partition. `_delivered_on` names the day
+//! whose load wrote a row (C for a corrected one), so an incremental reader of
+//! `_delivered_on > last` sees the correction where one of `_day > last` does not.
 //!
 //! A day is one transaction: each table's rows of that `_day` and its `_defects` rows are
-//! deleted, then inserted again, so a rerun (of a day, of an overlapping range) leaves the
-//! same contents, and a failure leaves the days already committed whole.
+//! deleted, then inserted again, and the partitions that day corrects are replaced, so a
+//! rerun (of a day, of an overlapping range) leaves the same contents, a daily job ends as a
+//! range run, and a failure leaves the days already committed whole.
 
 use std::convert::Infallible;
 
-use faux::dirty::{Defect, OwnedRow, Profile, legacy};
+use faux::dirty::{Defect, DefectKind, Delivery, OwnedRow, Profile, legacy};
 use faux::{Date, DateRange, Row, RowSink, Scenario, Shard, TableDef};
 
-/// The column of each raw table naming the day whose extract delivered the row.
+/// The column of each raw table naming the daily extract (partition) the row belongs to.
 pub const DAY_COLUMN: &str = "_day";
+/// The column of each raw table naming the day whose load wrote the row: its `_day`, or the
+/// correction day of a late partition rewritten then.
+pub const DELIVERED_COLUMN: &str = "_delivered_on";
 /// The table of the defects manifest.
 pub const DEFECTS_TABLE: &str = "_defects";
-/// The columns of [`DEFECTS_TABLE`], in order (`day` is a date in PostgreSQL).
-pub const DEFECT_COLUMNS: [&str; 7] = ["table", "day", "key", "column", "kind", "clean", "dirty"];
+/// The columns of [`DEFECTS_TABLE`], in order (`day` and `corrected_on` are dates in
+/// PostgreSQL).
+pub const DEFECT_COLUMNS: [&str; 8] = [
+    "table",
+    "day",
+    "key",
+    "column",
+    "kind",
+    "clean",
+    "dirty",
+    "corrected_on",
+];
+
+/// Whether `column` of `table` is a date in PostgreSQL (every other column is text).
+fn is_date(table: &str, column: &str) -> bool {
+    if table == DEFECTS_TABLE {
+        column == "day" || column == "corrected_on"
+    } else {
+        column == DAY_COLUMN || column == DELIVERED_COLUMN
+    }
+}
+
+/// The columns of `table`'s raw table, in order: its own, `_day`, `_delivered_on`.
+fn raw_columns(table: &TableDef) -> Vec<&'static str> {
+    let mut cols: Vec<&str> = table.columns.iter().map(|c| c.name).collect();
+    cols.extend([DAY_COLUMN, DELIVERED_COLUMN]);
+    cols
+}
+
+/// The days before `day` whose late partition of `table` the load of `day` replaces with its
+/// correction: those [`faux::dirty::late::rewritten_on`] names. (Whether the schema holds the
+/// first delivery is the caller's to check.)
+fn corrects(
+    scenario: &Scenario,
+    table: &'static TableDef,
+    day: Date,
+    profile: Profile,
+) -> Vec<Date> {
+    if profile == Profile::Off {
+        return Vec::new();
+    }
+    faux::dirty::late::rewritten_on(scenario.seed(), profile, table, day)
+}
+
+/// The correction day of `table`'s partition of `day`, when it is a late file.
+fn correction_of(
+    scenario: &Scenario,
+    table: &'static TableDef,
+    day: Date,
+    profile: Profile,
+) -> Option<Date> {
+    if profile == Profile::Off {
+        return None;
+    }
+    faux::dirty::late::corrected_on(scenario.seed(), profile, table, day)
+}
 
 /// One dirty load.
 #[derive(Debug)]
@@ -60,17 +124,18 @@ impl RawLoad<'_> {
     }
 }
 
-/// A day's dirty rows of `table` as the text of their cells (`None`: null), and the defects
-/// planted in them — the same rows and manifest `generate --dirty` writes to files, but for
-/// late files (a database gets each day's corrected rows: it is upserted in place, never
-/// delivered a partition to rewrite). The legacy export's rows are its file's cells (the
-/// mixed timestamps, a null as empty text); its encoding defects are of a file and do not
-/// apply to a database, so only its `mixed_timestamp` defects are recorded.
+/// A day's dirty rows of `table` as `delivery` (a late partition's first delivery misses
+/// rows or holds a stale amount) as the text of their cells (`None`: null), and the defects
+/// planted in them — the same rows and manifest `generate --dirty` writes to files (a
+/// `late_file` is recorded whichever the delivery). The legacy export's rows are its file's
+/// cells (the mixed timestamps, a null as empty text); its encoding defects are of a file
+/// and do not apply to a database, so only its `mixed_timestamp` defects are recorded.
 pub fn day_rows(
     scenario: &Scenario,
     table: &'static TableDef,
     day: Date,
     profile: Profile,
+    delivery: Delivery,
 ) -> (Vec<Vec<Option<String>>>, Vec<Defect>) {
     if legacy::is_legacy(table) {
         return legacy::export_rows(scenario, day, profile).map_or_else(
@@ -101,12 +166,13 @@ pub fn day_rows(
     }
     let mut cells = Cells(table, Vec::new());
     let mut defects = Vec::new();
-    let Ok(()) = faux::dirty::generate(
+    let Ok(()) = faux::dirty::generate_file(
         scenario,
         table,
         day,
         Shard::ALL,
         profile,
+        delivery,
         &mut cells,
         &mut defects,
     );
@@ -114,7 +180,7 @@ pub fn day_rows(
 }
 
 /// A manifest record as the cells of a [`DEFECTS_TABLE`] row.
-fn defect_cells(d: &Defect) -> [Option<String>; 7] {
+fn defect_cells(d: &Defect) -> [Option<String>; 8] {
     [
         Some(d.table.to_string()),
         Some(d.day.to_string()),
@@ -123,6 +189,7 @@ fn defect_cells(d: &Defect) -> [Option<String>; 7] {
         Some(d.kind.name().to_string()),
         d.clean.clone(),
         d.dirty.clone(),
+        d.corrected_on.map(|c| c.to_string()),
     ]
 }
 
@@ -132,6 +199,10 @@ fn layout_problems(expected: &[&str], found: &[(String, String)], text: &[&str])
     let mut problems = Vec::new();
     for name in expected {
         match found.iter().find(|(n, _)| n == name) {
+            None if [DELIVERED_COLUMN, "corrected_on"].contains(name) => problems.push(format!(
+                "column {name} is missing (raw tables of an older aladdin, which landed late \
+                 files corrected at once: load into a new schema or database, or drop them)"
+            )),
             None => problems.push(format!("column {name} is missing")),
             Some((_, ty)) if !text.iter().any(|t| ty.eq_ignore_ascii_case(t)) => problems.push(
                 format!("column {name} is {ty}, a raw table's columns are text (a typed, clean load is there?)"),
@@ -206,11 +277,7 @@ pub mod pg {
     ) -> Result<(), PgError> {
         let mut wanted: Vec<(String, Vec<&str>)> = tables
             .iter()
-            .map(|t| {
-                let mut cols: Vec<&str> = t.columns.iter().map(|c| c.name).collect();
-                cols.push(DAY_COLUMN);
-                (t.name.to_string(), cols)
-            })
+            .map(|t| (t.name.to_string(), raw_columns(t)))
             .collect();
         wanted.push((DEFECTS_TABLE.to_string(), DEFECT_COLUMNS.to_vec()));
         let mut ddl = String::new();
@@ -220,10 +287,10 @@ pub mod pg {
                 let defs: Vec<String> = cols
                     .iter()
                     .map(|c| {
-                        let ty = if *c == DAY_COLUMN || (name == DEFECTS_TABLE && *c == "day") {
-                            "date NOT NULL"
-                        } else {
-                            "text"
+                        let ty = match (is_date(name, c), *c == "corrected_on") {
+                            (true, false) => "date NOT NULL",
+                            (true, true) => "date",
+                            _ => "text",
                         };
                         format!("{} {ty}", ident(c))
                     })
@@ -244,13 +311,20 @@ pub mod pg {
                     target.qualified(name),
                     ident(day)
                 ));
+                if name != DEFECTS_TABLE {
+                    // what an incremental reader of the corrections filters on
+                    ddl.push_str(&format!(
+                        "CREATE INDEX IF NOT EXISTS {} ON {} ({});\n",
+                        ident(&format!("{name}_by_delivery")),
+                        target.qualified(name),
+                        ident(DELIVERED_COLUMN)
+                    ));
+                }
                 continue;
             }
-            // `_day` is a date: every other column is text
-            let (text_cols, date_cols): (Vec<&str>, Vec<&str>) = cols
-                .iter()
-                .copied()
-                .partition(|c| !(*c == DAY_COLUMN || (name == DEFECTS_TABLE && *c == "day")));
+            // the days are dates: every other column is text
+            let (text_cols, date_cols): (Vec<&str>, Vec<&str>) =
+                cols.iter().copied().partition(|c| !is_date(name, c));
             let mut problems = layout_problems(
                 &text_cols,
                 &found
@@ -284,6 +358,100 @@ pub mod pg {
                 .map_err(|e| target.sql_error("creating the raw tables", &e))?;
         }
         Ok(())
+    }
+
+    /// Replaces `table`'s rows of `day` (`_day`) with `rows`, delivered on `delivered`;
+    /// returns how many were written.
+    async fn replace(
+        target: &PgTarget,
+        client: &tokio_postgres::Client,
+        table: &'static TableDef,
+        day: Date,
+        delivered: Date,
+        rows: Vec<Vec<Option<String>>>,
+    ) -> Result<u64, PgError> {
+        let at = |what: &str| format!("{what} {} of {day} (day {delivered})", table.name);
+        client
+            .execute(
+                &format!(
+                    "DELETE FROM {} WHERE {} = $1::text::date",
+                    target.qualified(table.name),
+                    ident(DAY_COLUMN)
+                ),
+                &[&day.to_string()],
+            )
+            .await
+            .map_err(|e| target.sql_error(at("replacing"), &e))?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let mut data = Vec::new();
+        let (d, on) = (day.to_string(), delivered.to_string());
+        for r in rows {
+            copy_line(
+                &mut data,
+                r.into_iter().chain([Some(d.clone()), Some(on.clone())]),
+            );
+        }
+        copy(
+            target,
+            client,
+            table.name,
+            &raw_columns(table),
+            data,
+            &at("copying"),
+        )
+        .await
+    }
+
+    /// Whether the schema holds `table`'s first delivery of the late partition of `day`
+    /// (its `late_file` defects): what a correction replaces.
+    async fn holds_late(
+        target: &PgTarget,
+        client: &tokio_postgres::Client,
+        table: &'static TableDef,
+        day: Date,
+    ) -> Result<bool, PgError> {
+        let row = client
+            .query_one(
+                &format!(
+                    "SELECT EXISTS (SELECT 1 FROM {} WHERE \"table\" = $1 AND day = $2::text::date \
+                     AND kind = $3)",
+                    target.qualified(DEFECTS_TABLE)
+                ),
+                &[&table.name, &day.to_string(), &DefectKind::LateFile.name()],
+            )
+            .await
+            .map_err(|e| {
+                target.sql_error(
+                    format!("looking up the late file {} of {day}", table.name),
+                    &e,
+                )
+            })?;
+        Ok(row.get(0))
+    }
+
+    /// Whether `table` holds rows of `day` delivered on `on`.
+    async fn delivered_on(
+        target: &PgTarget,
+        client: &tokio_postgres::Client,
+        table: &'static TableDef,
+        day: Date,
+        on: Date,
+    ) -> Result<bool, PgError> {
+        let row = client
+            .query_one(
+                &format!(
+                    "SELECT EXISTS (SELECT 1 FROM {} WHERE {} = $1::text::date AND {} = $2::text::date)",
+                    target.qualified(table.name),
+                    ident(DAY_COLUMN),
+                    ident(DELIVERED_COLUMN)
+                ),
+                &[&day.to_string(), &on.to_string()],
+            )
+            .await
+            .map_err(|e| target.sql_error(format!("looking up the deliveries of {} of {day}", table.name), &e))?;
+        Ok(row.get(0))
     }
 
     async fn copy(
@@ -345,38 +513,30 @@ pub mod pg {
                 let mut manifest = Vec::new();
                 let mut defects = 0u64;
                 for &table in &tables {
-                    let (rows, planted) = day_rows(self.scenario, table, day, self.profile);
-                    client
-                        .execute(
-                            &format!(
-                                "DELETE FROM {} WHERE {} = $1::text::date",
-                                target.qualified(table.name),
-                                ident(DAY_COLUMN)
-                            ),
-                            &[&day.to_string()],
-                        )
-                        .await
-                        .map_err(|e| {
-                            target.sql_error(at(&format!("replacing {}", table.name)), &e)
-                        })?;
-                    let mut data = Vec::new();
-                    let n = rows.len() as u64;
-                    for r in rows {
-                        copy_line(&mut data, r.into_iter().chain([Some(day.to_string())]));
-                    }
-                    let mut columns: Vec<&str> = table.columns.iter().map(|c| c.name).collect();
-                    columns.push(DAY_COLUMN);
-                    if n > 0 {
-                        let copied = copy(
-                            target,
-                            &client,
-                            table.name,
-                            &columns,
-                            data,
-                            &at(&format!("copying {}", table.name)),
-                        )
-                        .await?;
-                        summary.rows += copied;
+                    // a rerun of a late partition whose correction is here already keeps it
+                    let (delivery, delivered) =
+                        match correction_of(self.scenario, table, day, self.profile) {
+                            Some(c) if delivered_on(target, &client, table, day, c).await? => {
+                                (Delivery::Corrected, c)
+                            }
+                            _ => (Delivery::First, day),
+                        };
+                    let (rows, planted) =
+                        day_rows(self.scenario, table, day, self.profile, delivery);
+                    summary.rows += replace(target, &client, table, day, delivered, rows).await?;
+                    // the late partitions this day corrects, when their first delivery is here
+                    for late in corrects(self.scenario, table, day, self.profile) {
+                        if holds_late(target, &client, table, late).await? {
+                            let (rows, _) = day_rows(
+                                self.scenario,
+                                table,
+                                late,
+                                self.profile,
+                                Delivery::Corrected,
+                            );
+                            summary.rows +=
+                                replace(target, &client, table, late, day, rows).await?;
+                        }
                     }
                     for d in &planted {
                         copy_line(&mut manifest, defect_cells(d));
@@ -460,11 +620,7 @@ pub mod sqlite {
     ) -> Result<(), SqliteError> {
         let mut wanted: Vec<(String, Vec<&str>)> = tables
             .iter()
-            .map(|t| {
-                let mut cols: Vec<&str> = t.columns.iter().map(|c| c.name).collect();
-                cols.push(DAY_COLUMN);
-                (t.name.to_string(), cols)
-            })
+            .map(|t| (t.name.to_string(), raw_columns(t)))
             .collect();
         wanted.push((DEFECTS_TABLE.to_string(), DEFECT_COLUMNS.to_vec()));
         let mut ddl = String::new();
@@ -491,6 +647,15 @@ pub mod sqlite {
                     ident(name),
                     ident(day)
                 ));
+                if name != DEFECTS_TABLE {
+                    // what an incremental reader of the corrections filters on
+                    ddl.push_str(&format!(
+                        "CREATE INDEX IF NOT EXISTS {} ON {} ({});\n",
+                        ident(&format!("{name}_by_delivery")),
+                        ident(name),
+                        ident(DELIVERED_COLUMN)
+                    ));
+                }
                 continue;
             }
             let problems = layout_problems(cols, &found, &["TEXT"]);
@@ -507,6 +672,48 @@ pub mod sqlite {
                 .map_err(|e| sql_error(path, "creating the raw tables".into(), e))?;
         }
         Ok(())
+    }
+
+    /// Replaces `table`'s rows of `day` (`_day`) with `rows`, delivered on `delivered`;
+    /// returns how many were written.
+    fn replace(
+        path: &Path,
+        tx: &rusqlite::Transaction<'_>,
+        table: &'static TableDef,
+        day: Date,
+        delivered: Date,
+        rows: Vec<Vec<Option<String>>>,
+    ) -> Result<u64, SqliteError> {
+        let what = format!("loading {} of {day} (day {delivered})", table.name);
+        let (d, on) = (day.to_string(), delivered.to_string());
+        tx.execute(
+            &format!(
+                "DELETE FROM {} WHERE {} = ?1",
+                ident(table.name),
+                ident(DAY_COLUMN)
+            ),
+            [&d],
+        )
+        .map_err(|e| sql_error(path, what.clone(), e))?;
+        let columns = raw_columns(table);
+        let mut insert = tx
+            .prepare(&format!(
+                "INSERT INTO {} ({}) VALUES ({})",
+                ident(table.name),
+                idents(&columns),
+                vec!["?"; columns.len()].join(", ")
+            ))
+            .map_err(|e| sql_error(path, what.clone(), e))?;
+        let mut n = 0;
+        for r in rows {
+            insert
+                .execute(params_from_iter(
+                    r.into_iter().chain([Some(d.clone()), Some(on.clone())]),
+                ))
+                .map_err(|e| sql_error(path, what.clone(), e))?;
+            n += 1;
+        }
+        Ok(n)
     }
 
     impl RawLoad<'_> {
@@ -541,34 +748,73 @@ pub mod sqlite {
                     .map_err(|e| sql_error(path, at("starting"), e))?;
                 let d = day.to_string();
                 for &table in &tables {
-                    let (rows, planted) = day_rows(self.scenario, table, day, self.profile);
-                    let what = at(&format!("loading {}", table.name));
-                    tx.execute(
-                        &format!(
-                            "DELETE FROM {} WHERE {} = ?1",
-                            ident(table.name),
-                            ident(DAY_COLUMN)
-                        ),
-                        [&d],
-                    )
-                    .map_err(|e| sql_error(path, what.clone(), e))?;
-                    let mut columns: Vec<&str> = table.columns.iter().map(|c| c.name).collect();
-                    columns.push(DAY_COLUMN);
-                    let mut insert = tx
-                        .prepare(&format!(
-                            "INSERT INTO {} ({}) VALUES ({})",
-                            ident(table.name),
-                            idents(&columns),
-                            vec!["?"; columns.len()].join(", ")
-                        ))
-                        .map_err(|e| sql_error(path, what.clone(), e))?;
-                    for r in rows {
-                        insert
-                            .execute(params_from_iter(r.into_iter().chain([Some(d.clone())])))
-                            .map_err(|e| sql_error(path, what.clone(), e))?;
-                        summary.rows += 1;
+                    // a rerun of a late partition whose correction is here already keeps it
+                    let corrected = match correction_of(self.scenario, table, day, self.profile) {
+                        Some(c) => tx
+                            .query_row(
+                                &format!(
+                                    "SELECT EXISTS (SELECT 1 FROM {} WHERE {} = ?1 AND {} = ?2)",
+                                    ident(table.name),
+                                    ident(DAY_COLUMN),
+                                    ident(DELIVERED_COLUMN)
+                                ),
+                                [&d, &c.to_string()],
+                                |r| r.get::<_, bool>(0),
+                            )
+                            .map_err(|e| {
+                                sql_error(
+                                    path,
+                                    at(&format!("looking up the deliveries of {}", table.name)),
+                                    e,
+                                )
+                            })?
+                            .then_some(c),
+                        None => None,
+                    };
+                    let (delivery, delivered) = match corrected {
+                        Some(c) => (Delivery::Corrected, c),
+                        None => (Delivery::First, day),
+                    };
+                    let (rows, planted) =
+                        day_rows(self.scenario, table, day, self.profile, delivery);
+                    summary.rows += replace(path, &tx, table, day, delivered, rows)?;
+                    // the late partitions this day corrects, when their first delivery is here
+                    for late in corrects(self.scenario, table, day, self.profile) {
+                        let held: bool = tx
+                            .query_row(
+                                &format!(
+                                    "SELECT EXISTS (SELECT 1 FROM {} WHERE \"table\" = ?1 \
+                                     AND day = ?2 AND kind = ?3)",
+                                    ident(DEFECTS_TABLE)
+                                ),
+                                rusqlite::params![
+                                    table.name,
+                                    late.to_string(),
+                                    DefectKind::LateFile.name()
+                                ],
+                                |r| r.get(0),
+                            )
+                            .map_err(|e| {
+                                sql_error(
+                                    path,
+                                    at(&format!(
+                                        "looking up the late file {} of {late}",
+                                        table.name
+                                    )),
+                                    e,
+                                )
+                            })?;
+                        if held {
+                            let (rows, _) = day_rows(
+                                self.scenario,
+                                table,
+                                late,
+                                self.profile,
+                                Delivery::Corrected,
+                            );
+                            summary.rows += replace(path, &tx, table, late, day, rows)?;
+                        }
                     }
-                    drop(insert);
                     let what = at("writing the defects manifest");
                     tx.execute(
                         &format!(
@@ -580,7 +826,7 @@ pub mod sqlite {
                     .map_err(|e| sql_error(path, what.clone(), e))?;
                     let mut insert = tx
                         .prepare(&format!(
-                            "INSERT INTO {} ({}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                            "INSERT INTO {} ({}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                             ident(DEFECTS_TABLE),
                             idents(DEFECT_COLUMNS)
                         ))
@@ -613,13 +859,11 @@ mod tests {
         let s = Scenario::by_name("ecommerce", 7).unwrap();
         let table = s.table("orders").unwrap();
         let day: Date = "2020-01-03".parse().unwrap();
-        let (rows, defects) = day_rows(&s, table, day, Profile::Nasty);
-        let mut in_files = faux::dirty::defects(&s, table, day, Profile::Nasty);
-        // a database has no late file: each day lands corrected
-        in_files.retain(|d| d.kind != faux::dirty::DefectKind::LateFile);
+        let (rows, defects) = day_rows(&s, table, day, Profile::Nasty, Delivery::Corrected);
+        let in_files = faux::dirty::defects(&s, table, day, Profile::Nasty);
         assert_eq!(defects, in_files);
         assert!(!defects.is_empty());
-        let (clean, none) = day_rows(&s, table, day, Profile::Off);
+        let (clean, none) = day_rows(&s, table, day, Profile::Off, Delivery::First);
         assert!(none.is_empty());
         assert!(rows.len() > clean.len(), "copies and orphans add rows");
         let status = table
@@ -635,6 +879,40 @@ mod tests {
         }
     }
 
+    /// A late partition's first delivery misses rows or holds stale amounts where its
+    /// correction does not; both record the same manifest, with the correction day.
+    #[test]
+    fn a_late_partitions_first_delivery_differs_from_its_correction() {
+        let s = Scenario::by_name("ecommerce", 7).unwrap();
+        let table = s.table("orders").unwrap();
+        let start: Date = "2020-01-01".parse().unwrap();
+        let (day, corrected) = (0..60)
+            .map(|i| start.add_days(i))
+            .filter(|&d| {
+                faux::dirty::defects(&s, table, d, Profile::Nasty)
+                    .iter()
+                    .any(|x| x.kind == DefectKind::LateFile)
+            })
+            .find_map(|d| {
+                faux::dirty::late::corrected_on(7, Profile::Nasty, table, d).map(|c| (d, c))
+            })
+            .expect("a late partition with wrong rows in 60 nasty days");
+        assert!(corrects(&s, table, corrected, Profile::Nasty).contains(&day));
+        assert!(corrects(&s, table, corrected, Profile::Off).is_empty());
+        let (first, early) = day_rows(&s, table, day, Profile::Nasty, Delivery::First);
+        let (fixed, late) = day_rows(&s, table, day, Profile::Nasty, Delivery::Corrected);
+        assert_eq!(early, late);
+        let wrong: Vec<&Defect> = late
+            .iter()
+            .filter(|d| d.kind == DefectKind::LateFile)
+            .collect();
+        assert!(wrong.iter().all(|d| d.corrected_on == Some(corrected)));
+        let missing = wrong.iter().filter(|d| d.column.is_none()).count();
+        assert_eq!(fixed.len() - first.len(), missing);
+        assert_ne!(first, fixed);
+        assert_eq!(defect_cells(wrong[0])[7], Some(corrected.to_string()));
+    }
+
     #[test]
     fn a_typed_table_is_refused_naming_the_column() {
         let found = vec![
@@ -646,5 +924,12 @@ mod tests {
         assert!(p[0].contains("id is uuid"), "{p:?}");
         assert!(p[1].contains("status is missing"), "{p:?}");
         assert!(p[2].contains("extra"), "{p:?}");
+        // a raw table of an older version: told why
+        let found = vec![("id".to_string(), "text".to_string())];
+        let p = layout_problems(&["id", DELIVERED_COLUMN], &found, &["text"]);
+        assert!(
+            p[0].contains("_delivered_on is missing (raw tables of an older"),
+            "{p:?}"
+        );
     }
 }
