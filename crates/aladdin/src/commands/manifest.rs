@@ -100,7 +100,7 @@ struct Line {
     kind: String,
     clean: Option<String>,
     dirty: Option<String>,
-    /// A late file's (files only).
+    /// A late file's (files and a database's raw tables).
     corrected_on: Option<String>,
     /// Genie's: the change-feed record that served the row version (0: the first fill).
     seq: Option<i64>,

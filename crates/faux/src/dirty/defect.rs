@@ -25,7 +25,7 @@ pub enum DefectKind {
     /// again): the original Faux behaviour of order lines holding every item ever added.
     AbandonedCartLine,
     /// A row of a day's partition first delivered missing or with a stale value, and right
-    /// only once the partition is rewritten days later (files only).
+    /// only once the partition is rewritten days later (files and a database's raw tables).
     LateFile,
     /// A timestamp of the legacy export not in RFC 3339 UTC (an offset, a US date in a named
     /// zone, epoch seconds).

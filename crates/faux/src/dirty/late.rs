@@ -1,6 +1,6 @@
 //! Late files: a day's partition first delivered incomplete or with stale values, and
-//! rewritten days later with the corrections (files only: a database load is upserted in
-//! place, and gets the corrected rows at once).
+//! rewritten days later with the corrections (files, and a database's raw tables, whose
+//! load of the correction day replaces the partition's rows; not an API, which has no files).
 //!
 //! Whether a partition is late, and on which later day (`D + 1..=3`) it is corrected, is a
 //! draw keyed by `(seed, table, D)`; which of its rows are wrong, and how, a draw keyed by

@@ -34,8 +34,8 @@ use crate::time::Date;
 use crate::view::View;
 
 /// Generates `table`'s daily extract of `day` (the shard of it) with `profile`'s defects into
-/// `sink`, and appends the defects planted to `defects`: the rows a database load lands (no
-/// late file: a database is upserted in place). With [`Profile::Off`] this is exactly
+/// `sink`, and appends the defects planted to `defects`: every row corrected, no late file
+/// (see [`generate_file`] for a partition as delivered). With [`Profile::Off`] this is exactly
 /// [`Scenario::generate`] and plants nothing.
 pub fn generate<S: RowSink>(
     scenario: &Scenario,
