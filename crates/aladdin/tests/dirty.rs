@@ -1149,6 +1149,20 @@ fn dirty_data_lands_raw_in_sqlite_as_the_files_hold_it() {
     assert!(stderr(&mixed).contains("text"), "{}", stderr(&mixed));
     let flags = dirty_load(&url, &["--date", FROM, "--foreign-keys"]);
     assert_eq!(flags.status.code(), Some(2), "{}", stderr(&flags));
+    // raw tables of an older version (no `_delivered_on`) are refused, naming the column
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute_batch(
+        "DROP INDEX orders_by_delivery; ALTER TABLE orders DROP COLUMN _delivered_on",
+    )
+    .unwrap();
+    drop(conn);
+    let old = dirty_load(&url, &["--date", FROM]);
+    assert_eq!(old.status.code(), Some(1), "{}", stderr(&old));
+    assert!(
+        stderr(&old).contains("column _delivered_on is missing (raw tables of an older"),
+        "{}",
+        stderr(&old)
+    );
 }
 
 /// The same into PostgreSQL: the rows and manifest the files hold, idempotent reruns, the
