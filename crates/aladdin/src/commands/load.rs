@@ -164,8 +164,9 @@ pub fn run(database: Database, db: &DbArgs, run: LoadRun<'_>, quiet: bool) -> an
 }
 
 /// `generate --dirty P --out DATABASE`: the dirty extracts landed raw (every column text, no
-/// keys, a `_day` column) with the manifest in a `_defects` table (`faux_sinks::raw`), one
-/// transaction per day, in order.
+/// keys, `_day` and `_delivered_on` columns) with the manifest in a `_defects` table
+/// (`faux_sinks::raw`), one transaction per day, in order (a late partition replaced on its
+/// correction day).
 pub fn run_dirty(
     database: Database,
     db: &DbArgs,
