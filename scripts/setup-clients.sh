@@ -6,6 +6,8 @@
 #   .venv/                    dbt-core + dbt-postgres   crates/aladdin/tests/dbt.rs
 #   .venv-clients/dlt/        dlt[postgres]             crates/genie/tests/clients.rs
 #   .venv-clients/singer/     tap-rest-api-msdk, psycopg2 crates/genie/tests/{clients,hostile_clients}.rs
+#   .venv-clients/singer-target/ meltanolabs-target-postgres (a real Singer target the tap
+#                             pipes into) crates/genie/tests/{clients,hostile_clients}.rs
 #   .venv-clients/schemathesis/ schemathesis            crates/genie/tests/clients.rs
 #   .venv-clients/airbyte/    airbyte-cdk, psycopg2     crates/genie/tests/{clients,hostile_clients}.rs
 #   .venv-clients/python/     maturin, pyspark 4, pyarrow, pandas, polars, duckdb, pytest
@@ -49,6 +51,8 @@ clients_venv() {  # NAME EXECUTABLE PACKAGE…
 }
 clients_venv dlt dlt "dlt[postgres]==1.31.*"
 clients_venv singer tap-rest-api-msdk "tap-rest-api-msdk==1.4.*" "psycopg2-binary==2.9.*"
+# its own venv: a target pins its own singer-sdk, which need not be the tap's (psycopg 3 inside)
+clients_venv singer-target target-postgres "meltanolabs-target-postgres==0.8.*"
 clients_venv schemathesis schemathesis "schemathesis==4.32.*"
 clients_venv airbyte source-declarative-manifest "airbyte-cdk==7.39.*" "psycopg2-binary==2.9.*"
 # the PostgreSQL loaders of tests/hostile_clients.rs (examples/genie/*/load_postgres.py,

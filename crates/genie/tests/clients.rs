@@ -1,7 +1,8 @@
 //! Real clients against the real `genie` binary: dlt's REST API source (loaded into a fresh
 //! PostgreSQL database and checked with `aladdin verify`), the Singer tap
 //! `tap-rest-api-msdk`, schemathesis on our own OpenAPI document, and the Airbyte declarative
-//! manifest through `source-declarative-manifest`. The servers serve a scenario file (`SHOP`,
+//! manifest through `source-declarative-manifest`; the Singer tap also into a real Singer
+//! target (MeltanoLabs' `target-postgres`), checked with `aladdin verify`. The servers serve a scenario file (`SHOP`,
 //! written next to their data) or, for dlt and schemathesis, also the built-in Shiny Rocks:
 //! the clients learn the resources from the OpenAPI document, whatever the scenario.
 //!
@@ -235,6 +236,120 @@ fn singer_tap_emits_records_for_every_stream() {
         state["bookmarks"]["orders"]["replication_key"], "updated_at",
         "{state}"
     );
+}
+
+/// `run.sh | target-postgres --config CONFIG`, the README's recipe: the tap from `state` when
+/// there is one, the target's last state line saved to it; returns the target's standard error.
+fn singer_into_target(
+    tap: &Path,
+    target: &Path,
+    config: &Path,
+    g: &Genie,
+    state: &Path,
+    lookback: &str,
+) -> String {
+    let tap_log = g.dir.path().join("tap.log");
+    let mut tap_run = Command::new(root().join("examples/genie/singer/run.sh"));
+    tap_run
+        .env("TAP", tap)
+        .env("GENIE_URL", &g.url)
+        .env("GENIE_API_KEY", &g.key)
+        .env("GENIE_LOOKBACK_MINUTES", lookback)
+        .stdout(std::process::Stdio::piped())
+        // to a file: a pipe nobody reads while the target runs would fill and stop the tap
+        .stderr(std::fs::File::create(&tap_log).unwrap());
+    if state.exists() {
+        tap_run.env("STATE", state);
+    }
+    let t0 = Instant::now();
+    let mut tap_child = tap_run.spawn().expect("start run.sh");
+    let records = tap_child.stdout.take().unwrap();
+    let loaded = Command::new(target)
+        .arg("--config")
+        .arg(config)
+        .stdin(records)
+        .output()
+        .expect("start target-postgres");
+    let tapped = tap_child.wait().unwrap();
+    eprintln!(
+        "run.sh | target-postgres: {tapped:?} | {:?} in {:.1?}",
+        loaded.status,
+        t0.elapsed()
+    );
+    assert!(
+        tapped.success(),
+        "{}",
+        std::fs::read_to_string(&tap_log).unwrap()
+    );
+    assert!(loaded.status.success(), "{}", text(&loaded.stderr));
+    assert!(
+        save_last_state(&text(&loaded.stdout), state),
+        "the target emitted no state:\n{}",
+        text(&loaded.stderr)
+    );
+    text(&loaded.stderr)
+}
+
+#[test]
+fn singer_tap_into_target_postgres_and_verify_agrees() {
+    let test = "singer_tap_into_target_postgres_and_verify_agrees";
+    let Some(tap) = tool(test, "singer", "tap-rest-api-msdk") else {
+        return;
+    };
+    let Some(target) = tool(test, "singer-target", "target-postgres") else {
+        return;
+    };
+    let Some(python) = tool(test, "singer", "python") else {
+        return;
+    };
+    let Some(aladdin) = aladdin(test) else {
+        return;
+    };
+    let Some(db) = FreshDb::create(test) else {
+        return;
+    };
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // the clock stopped: 2024-01-01 … 01-12 are complete
+    let g = Genie::start("12d", "2024-01-13T18:00:00Z", "0", &[]);
+    let dir = g.dir.path();
+    let config = singer_target_config(dir, &db);
+    let state = dir.join("singer-state.json");
+    singer_into_target(&tap, &target, &config, &g, &state, "0");
+    let saved: Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+    assert_eq!(
+        saved["bookmarks"]["orders"]["replication_key"], "updated_at",
+        "{saved}"
+    );
+    // upserted on each stream's key: a second run from the saved state, reading the last
+    // hour again (a lookback), stores no row twice
+    singer_into_target(&tap, &target, &config, &g, &state, "60");
+    run_ok(
+        Command::new(&python)
+            .arg(root().join("examples/genie/apply_deletes.py"))
+            .arg(db.url())
+            .arg("genie_raw")
+            .arg(dir.join("deletes-seq.txt"))
+            .env("GENIE_URL", &g.url)
+            .env("GENIE_API_KEY", &g.key),
+        "apply_deletes.py",
+    );
+    let shop = dir.join("shop.toml");
+    verify_agrees(
+        &aladdin,
+        shop.as_os_str(),
+        &db,
+        ("2024-01-01", "2024-01-12"),
+        &resources(),
+    );
+    // every row of every resource, once: the key is the table's primary key
+    let pg = db.connect();
+    for r in resources() {
+        let stored: u64 = pg
+            .one(&format!("SELECT count(*) FROM genie_raw.{r}"))
+            .parse()
+            .unwrap();
+        assert_eq!(stored, total(&g, r), "{r}");
+    }
 }
 
 /// schemathesis on the OpenAPI document of a genie serving `scenario` (a built-in name, or

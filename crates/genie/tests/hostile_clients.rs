@@ -11,8 +11,12 @@
 //! recipe is a scheduler's: run the sync again from the last saved state. The tests do exactly
 //! that, and assert the end state (and that the faults were met), not that no run failed.
 //!
+//! The Singer tap also loads through a real Singer target, MeltanoLabs' `target-postgres`
+//! (`load_method: upsert`, examples/genie/singer/target.template.json), its last emitted state
+//! saved for the next run.
+//!
 //! Tools: `.venv-clients/{singer,airbyte}` (scripts/setup-clients.sh, with psycopg2 for the
-//! loaders). A missing tool, PostgreSQL or aladdin binary skips loudly, and fails under
+//! loaders) and `.venv-clients/singer-target`. A missing tool, PostgreSQL or aladdin binary skips loudly, and fails under
 //! `CI=true`.
 
 use std::path::{Path, PathBuf};
@@ -76,10 +80,10 @@ fn needs(test: &str, venv: &str, tool_name: &str) -> Option<(PathBuf, PathBuf, P
 }
 
 /// `client | loader`: runs both, the client's standard output piped into the loader; returns
-/// whether the client succeeded, and the standard error of both (the Airbyte loader repeats the
-/// source's error messages there). The loader must succeed either way (it keeps what arrived
-/// and the last state).
-fn pipe(client: &mut Command, loader: &mut Command, what: &str) -> (bool, String) {
+/// whether the client succeeded, the standard error of both (the Airbyte loader repeats the
+/// source's error messages there) and the loader's standard output. The loader must succeed
+/// either way (it keeps what arrived and the last state).
+fn pipe(client: &mut Command, loader: &mut Command, what: &str) -> (bool, String, String) {
     let t0 = std::time::Instant::now();
     let mut c = client
         .stdout(Stdio::piped())
@@ -93,14 +97,19 @@ fn pipe(client: &mut Command, loader: &mut Command, what: &str) -> (bool, String
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("{what}'s loader: cannot start: {e}"));
+    // the loader's outputs are read meanwhile: a Singer target logs much, and a full pipe
+    // would stop it, and with it the client
+    let loading = std::thread::spawn(move || l.wait_with_output().unwrap());
     let client_out = c.wait_with_output().unwrap();
-    let loaded = l.wait_with_output().unwrap();
+    let loaded = loading.join().unwrap();
     let err = text(&client_out.stderr) + &text(&loaded.stderr);
+    let stdout = text(&loaded.stdout);
+    // a loader's LOADED line, or a Singer target's last state
     eprintln!(
         "{what}: {:?} in {:.1?}, {}",
         client_out.status,
         t0.elapsed(),
-        text(&loaded.stdout).trim()
+        stdout.trim().lines().last().unwrap_or("")
     );
     assert!(
         loaded.status.success(),
@@ -108,7 +117,7 @@ fn pipe(client: &mut Command, loader: &mut Command, what: &str) -> (bool, String
         text(&loaded.stderr),
         err
     );
-    (client_out.status.success(), err)
+    (client_out.status.success(), err, stdout)
 }
 
 /// The end of a failed run's standard error (the reason it stopped).
@@ -221,11 +230,59 @@ fn singer_survives_hostile_chaos_on_a_running_clock_and_verify_agrees() {
             .arg(db.url())
             .arg("genie_raw")
             .arg(&state);
-        pipe(&mut tap_run, &mut loader, &format!("singer {what}"))
+        let (ok, err, _) = pipe(&mut tap_run, &mut loader, &format!("singer {what}"));
+        (ok, err)
     };
     let failed = survives_hostile(&g, &db, &aladdin, &python, &mut sync);
     // the tap cannot step past a 410 by itself: it stopped, and was run again
     assert!(failed > 0, "no run of the tap stopped on a fault");
+}
+
+#[test]
+fn singer_into_target_postgres_survives_hostile_chaos_and_verify_agrees() {
+    let test = "singer_into_target_postgres_survives_hostile_chaos_and_verify_agrees";
+    let Some((tap, python, aladdin, db)) = needs(test, "singer", "tap-rest-api-msdk") else {
+        return;
+    };
+    let Some(target) = tool(test, "singer-target", "target-postgres") else {
+        return;
+    };
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // as the loader's test: a short TTL expires many passes, each stopped run goes on from
+    // the state the target committed
+    let g = hostile_genie("2");
+    let state = g.dir.path().join("singer-state.json");
+    let config = singer_target_config(g.dir.path(), &db);
+    let subset = TABLES.join(",");
+    let mut states = 0;
+    let mut sync = |what: &str| {
+        let mut tap_run = Command::new(root().join("examples/genie/singer/run.sh"));
+        tap_run
+            .env("TAP", &tap)
+            .env("GENIE_URL", &g.url)
+            .env("GENIE_API_KEY", &g.key)
+            .env("GENIE_STREAMS", &subset)
+            .env("GENIE_PAGE_SIZE", "100")
+            .env("GENIE_START_DATE", "2023-05-01T00:00:00Z");
+        if state.exists() {
+            tap_run.env("STATE", &state);
+        }
+        let mut load = Command::new(&target);
+        load.arg("--config").arg(&config);
+        let (ok, err, stdout) = pipe(&mut tap_run, &mut load, &format!("singer-target {what}"));
+        // the target flushed what arrived before it emitted its state, even after a tap that
+        // stopped part way: the next attempt goes on from there
+        if save_last_state(&stdout, &state) {
+            states += 1;
+        }
+        (ok, err)
+    };
+    let failed = survives_hostile(&g, &db, &aladdin, &python, &mut sync);
+    assert!(failed > 0, "no run of the tap stopped on a fault");
+    assert!(
+        states > failed,
+        "{states} states saved in {failed} failed runs and the rest"
+    );
 }
 
 #[test]
@@ -298,7 +355,8 @@ fn airbyte_survives_hostile_chaos_on_a_running_clock_and_verify_agrees() {
             .arg(db.url())
             .arg("genie_raw")
             .arg(&state);
-        pipe(&mut read, &mut loader, &format!("airbyte {what}"))
+        let (ok, err, _) = pipe(&mut read, &mut loader, &format!("airbyte {what}"));
+        (ok, err)
     };
     survives_hostile(&g, &db, &aladdin, &python, &mut sync);
 }

@@ -9,8 +9,10 @@
 #   a resource gets a 403 for its stream, which stops the tap)
 # GENIE_PAGE_SIZE: rows per page (default 1000); GENIE_START_DATE: the first updated_at read
 #   when there is no bookmark (default the template's 2024-01-01T00:00:00Z)
-# To land the records in PostgreSQL and go on from the last STATE next time, pipe the output
-# into load_postgres.py (README, "Clients that survive `hostile`").
+# To land the records in PostgreSQL, pipe the output into a Singer target, e.g. MeltanoLabs'
+# target-postgres with target.template.json (load_method upsert), and keep the last line it
+# prints as the next run's STATE; or into load_postgres.py, which saves the state itself
+# (README, "Singer" and "Clients that survive `hostile`").
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../../.." && pwd)"

@@ -314,3 +314,39 @@ pub fn assert_kinds_hit(kinds: &BTreeMap<String, usize>, want: &[&str]) {
         "no cut body met the client: {kinds:?}"
     );
 }
+
+/// The Singer target's config for `db`: examples/genie/singer/target.template.json as a user
+/// fills it in (the database named in its `sqlalchemy_url`), written to `dir`.
+pub fn singer_target_config(dir: &Path, db: &FreshDb) -> PathBuf {
+    let template = root_dir().join("examples/genie/singer/target.template.json");
+    let mut config: Value = serde_json::from_slice(&std::fs::read(&template).unwrap()).unwrap();
+    let url = config["sqlalchemy_url"].as_str().unwrap();
+    let (server, name) = url.rsplit_once('/').unwrap();
+    assert_eq!(name, "warehouse", "{url}");
+    config["sqlalchemy_url"] = Value::from(format!("{server}/{}", db.name));
+    // the schema the tests' apply_deletes.py and `aladdin verify --schema` read
+    assert_eq!(config["default_target_schema"], "genie_raw", "{config}");
+    let path = dir.join("target-config.json");
+    std::fs::write(&path, config.to_string()).unwrap();
+    path
+}
+
+/// What the README's `tap | target` recipe does with the target's standard output: the last
+/// line is the state the target committed its records up to, saved (whole, or not at all) for
+/// the next run's STATE. Returns false when the target emitted no state (the file is kept).
+pub fn save_last_state(target_stdout: &str, state: &Path) -> bool {
+    let Some(last) = target_stdout.lines().rfind(|l| !l.trim().is_empty()) else {
+        return false;
+    };
+    let value: Value =
+        serde_json::from_str(last).unwrap_or_else(|e| panic!("the target's state: {e}: {last}"));
+    assert!(value["bookmarks"].is_object(), "the target's state: {last}");
+    let tmp = state.with_extension("tmp");
+    std::fs::write(&tmp, last).unwrap();
+    std::fs::rename(&tmp, state).unwrap();
+    true
+}
+
+fn root_dir() -> PathBuf {
+    test_support::tools::repo_root()
+}
