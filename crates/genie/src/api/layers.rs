@@ -213,6 +213,17 @@ pub(super) async fn cors(req: Request, next: Next) -> Response {
 
 static REQUESTS: AtomicU64 = AtomicU64::new(0);
 
+/// 12 random hex digits drawn once per process: with the request counter after them, ids
+/// are unique across restarts without a `getrandom` call and its formatting per request.
+fn process_prefix() -> &'static str {
+    static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PREFIX.get_or_init(|| {
+        let mut r = [0u8; 6];
+        let _ = getrandom::fill(&mut r);
+        r.iter().map(|b| format!("{b:02x}")).collect()
+    })
+}
+
 /// A request's id, for handlers and layers inside [`request_id`] (the key's request log).
 #[derive(Debug, Clone)]
 pub(super) struct RequestId(pub(super) String);
@@ -231,13 +242,8 @@ pub(super) async fn request_id(mut req: Request, next: Next) -> Response {
         })
         .map(str::to_string);
     let id = given.unwrap_or_else(|| {
-        let mut r = [0u8; 6];
-        let _ = getrandom::fill(&mut r);
         let n = REQUESTS.fetch_add(1, Ordering::Relaxed);
-        format!(
-            "req_{}{n:x}",
-            r.iter().map(|b| format!("{b:02x}")).collect::<String>()
-        )
+        format!("req_{}{n:x}", process_prefix())
     });
     req.extensions_mut().insert(RequestId(id.clone()));
     let method = req.method().clone();
