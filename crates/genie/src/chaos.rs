@@ -158,7 +158,7 @@ impl FaultKind {
             FaultKind::SchemaDrift => d(
                 &[200, 400],
                 &["API-Version"],
-                "from a date (realistic: a virtual day after genie started serving; hostile: at once) a client that sends no API-Version gets version 2025-01-01: created_at renamed created, object added; every answer names its version in API-Version; an unknown API-Version is a 400",
+                "from a date (realistic: a virtual day after the store first served, kept across restarts; hostile: at once) a client that sends no API-Version gets version 2025-01-01: created_at renamed created, object added; every answer names its version in API-Version; an unknown API-Version is a 400",
                 "pin the version: send API-Version: 2024-01-01 on every request",
             ),
         }
@@ -235,7 +235,7 @@ pub struct Rates {
     pub truncate: f64,
     /// Deleted rows vanish from lists and single-row reads (the change feed still says so).
     pub hard_deletes: bool,
-    /// Virtual seconds after serving starts from which a client that pins no `API-Version`
+    /// Virtual seconds after the store first served from which a client that pins no `API-Version`
     /// gets the newest shape of the rows ([`API_VERSIONS`]).
     pub drift_after: Option<i64>,
 }
@@ -471,7 +471,8 @@ impl Chaos {
         }
     }
 
-    /// Schema drift dates from `start` (epoch seconds, virtual), when serving began.
+    /// Schema drift dates from `start` (epoch seconds, virtual), when the store first served
+    /// (kept across restarts).
     pub fn with_start(mut self, start: i64) -> Chaos {
         self.drift_from = self.rates.drift_after.map(|d| start.saturating_add(d));
         self

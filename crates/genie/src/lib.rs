@@ -271,6 +271,8 @@ pub async fn start_scenario(
     }
     // a virtual day of ten real minutes or more: keep only the day being replayed, not the
     // engine's weeks of orders (regenerating them once per virtual day costs a few seconds)
+    // schema drift counts from the store's first serving, so a restart does not move it
+    let first_served = store.first_served(start.0)?;
     let feeder = clock::Feeder::new(scenario, store.clone(), cfg.retention_secs)?
         .release_caches(cfg.speed <= RELEASE_CACHES_MAX_SPEED);
     let feeder = Arc::new(Mutex::new(feeder));
@@ -281,7 +283,7 @@ pub async fn start_scenario(
         chaos: Arc::new(
             chaos::Chaos::new(cfg.chaos.clone(), cfg.seed)
                 .with_cursor_ttl(cfg.cursor_ttl)
-                .with_start(start.0),
+                .with_start(first_served),
         ),
         // the answer log's file only when there is something to answer for
         chaos_log: Arc::new(api::ChaosLog::new(

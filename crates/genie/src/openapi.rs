@@ -76,7 +76,7 @@ fn version_param() -> Value {
     let v = crate::chaos::API_VERSIONS;
     json!({
         "name": "API-Version", "in": "header", "required": false,
-        "description": format!("Under --chaos schema-drift: the API version to answer in. {} is the original shape; {} renames created_at to created and adds object (the resource's name). Without it, a client gets the newest version from the drift date on (realistic: a virtual day after genie started serving; hostile: at once). Pin it to keep your shape. Without schema drift an answer is in the version pinned, or the original shape. An unknown version is a 400.", v[0], v[v.len() - 1]),
+        "description": format!("Under --chaos schema-drift: the API version to answer in. {} is the original shape; {} renames created_at to created and adds object (the resource's name). Without it, a client gets the newest version from the drift date on (realistic: a virtual day after the store first served, kept across restarts; hostile: at once). Pin it to keep your shape. Without schema drift an answer is in the version pinned, or the original shape. An unknown version is a 400.", v[0], v[v.len() - 1]),
         "schema": {"type": "string", "enum": v}
     })
 }

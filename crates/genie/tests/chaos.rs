@@ -10,6 +10,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use common::*;
+use genie::Config;
 use genie::chaos::ChaosSpec;
 use serde_json::Value;
 
@@ -496,4 +497,80 @@ async fn schema_drift_renames_a_field_for_clients_that_pin_no_version() {
     let drifted = &doc["components"]["schemas"]["orders_2025_01_01"]["properties"];
     assert!(drifted["created"].is_object() && drifted["object"].is_object());
     assert!(drifted.get("created_at").is_none());
+}
+
+/// The API version a client that pins none gets from `/v1/orders`, retrying the faults
+/// `realistic` injects (errors, throttling, cut bodies).
+async fn unpinned_version(app: &App) -> String {
+    for _ in 0..50 {
+        let sent = app
+            .client
+            .get(format!("{}/v1/orders?limit=1", app.base))
+            .bearer_auth(&app.key)
+            .send()
+            .await;
+        let Ok(r) = sent else { continue };
+        let v = r.headers().get("api-version").cloned();
+        if r.status() == 200
+            && r.bytes().await.is_ok()
+            && let Some(v) = v
+        {
+            return v.to_str().unwrap().to_string();
+        }
+    }
+    panic!("50 requests in a row failed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_keeps_the_schema_drift_date() {
+    // realistic drifts a virtual day after the store first served (2024-01-04T06:00 here);
+    // a restart whose clock resumes 30 h later must find the drift done, not a day away again
+    let [old, new] = genie::chaos::API_VERSIONS;
+    let o = Opts {
+        chaos: spec("realistic"),
+        ..Opts::default()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &o);
+    let first = App::new(
+        genie::start_on(cfg.clone(), open(&cfg, None), Box::new(|_| {}))
+            .await
+            .unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    assert_eq!(
+        unpinned_version(&first).await,
+        old,
+        "no drift before its date"
+    );
+    first.run.server.abort();
+    first.run.ticker.abort();
+    let _ = first.run.server.await;
+    let _ = first.run.ticker.await;
+
+    let resume = faux::Timestamp::parse_flexible("2024-01-05T12:00:00Z").unwrap();
+    let cfg = Config {
+        start: Some(resume),
+        ..config(dir.path(), &o)
+    };
+    let again = App::new(
+        genie::start_on(cfg, open(&config(dir.path(), &o), None), Box::new(|_| {}))
+            .await
+            .unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    // the clock catches up to the resumed instant on its first tick
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while as_of(&again.base).await < resume.0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the clock never caught up"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        unpinned_version(&again).await,
+        new,
+        "the drift date moved with the restart"
+    );
 }

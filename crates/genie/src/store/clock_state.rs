@@ -53,4 +53,18 @@ impl Store {
     pub fn clock(&self) -> Result<Option<ClockState>, StoreError> {
         self.tx(false, |c| c.clock())
     }
+
+    /// The virtual instant this store first served at: `start` the first time it is asked,
+    /// the same instant on every restart after (dates counted from the first serving, such
+    /// as schema drift's, must not move when genie restarts).
+    pub fn first_served(&self, start: i64) -> Result<i64, StoreError> {
+        self.tx(true, |c| {
+            c.exec(
+                "INSERT INTO served_from (id, at) VALUES (1, $1) ON CONFLICT (id) DO NOTHING",
+                &[Arg::I(start)],
+            )?;
+            let rows = c.select("SELECT at FROM served_from WHERE id = 1", &[])?;
+            Ok(rows.first().map_or(start, |r| int(&r[0])))
+        })
+    }
 }

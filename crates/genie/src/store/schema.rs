@@ -451,6 +451,7 @@ pub(super) fn base_schema_sql(d: Dialect) -> String {
     format!(
         "CREATE TABLE IF NOT EXISTS meta (id {int} PRIMARY KEY CHECK (id = 1), scenario TEXT NOT NULL, seed {int} NOT NULL);
 CREATE TABLE IF NOT EXISTS clock (id {int} PRIMARY KEY CHECK (id = 1), reached {int} NOT NULL, last_seq {int} NOT NULL, pruned_seq {int} NOT NULL);
+CREATE TABLE IF NOT EXISTS served_from (id {int} PRIMARY KEY CHECK (id = 1), at {int} NOT NULL);
 CREATE TABLE IF NOT EXISTS changes (seq {int} PRIMARY KEY, \"table\" TEXT NOT NULL, op TEXT NOT NULL, ts {int} NOT NULL, key TEXT NOT NULL, row TEXT);
 CREATE TABLE IF NOT EXISTS window_days (resource TEXT NOT NULL, day {int} NOT NULL, rows {int}, PRIMARY KEY (resource, day));
 CREATE TABLE IF NOT EXISTS store_format (id {int} PRIMARY KEY CHECK (id = 1), model {int} NOT NULL);
