@@ -247,7 +247,8 @@ fn every_kind_of_planted_defect_is_detectable_from_the_manifest() {
             "abandoned_cart_line" => {
                 assert_eq!(found.len(), 1, "{d}");
                 assert!(truth.is_empty(), "{d}: the clean data has no such line");
-                // the product: added to the cart in the order's session, and not bought
+                // the product: added to the order's cart (in its session, or in the session
+                // that abandoned the cart it resumed: the same cart_id), and not bought
                 let line = &found[0];
                 let orders = rows_by_key(clean.path(), scenario.table("orders").unwrap());
                 let order = orders
@@ -255,18 +256,27 @@ fn every_kind_of_planted_defect_is_detectable_from_the_manifest() {
                     .find(|(k, _)| k.ends_with(&format!("/{}", line["order_id"])))
                     .map(|(_, rows)| rows[0].clone())
                     .expect("the order arrived");
-                let events = cache_events
-                    .get_or_insert_with(|| {
-                        rows_by_key(clean.path(), scenario.table("events").unwrap())
-                    })
+                let all_events = cache_events.get_or_insert_with(|| {
+                    rows_by_key(clean.path(), scenario.table("events").unwrap())
+                });
+                let cart_of = |e: &BTreeMap<String, String>| {
+                    let p: serde_json::Value = serde_json::from_str(&e["properties"]).unwrap();
+                    p["cart_id"].as_str().map(str::to_string)
+                };
+                let carts: BTreeSet<String> = all_events
                     .values()
                     .flatten()
                     .filter(|e| e["session_id"] == order["session_id"])
-                    .cloned()
-                    .collect::<Vec<_>>();
+                    .filter_map(cart_of)
+                    .collect();
+                assert!(!carts.is_empty(), "{d}: the order's session has no cart");
                 assert!(
-                    events.iter().any(|e| e["event_type"] == "add_to_cart"
-                        && e["product_id"] == line["product_id"]),
+                    all_events
+                        .values()
+                        .flatten()
+                        .any(|e| e["event_type"] == "add_to_cart"
+                            && e["product_id"] == line["product_id"]
+                            && cart_of(e).is_some_and(|c| carts.contains(&c))),
                     "{d}: never added to the cart"
                 );
                 let bought: Vec<&BTreeMap<String, String>> = clean_rows

@@ -79,19 +79,25 @@ impl Ecommerce {
         orders
     }
 
-    /// The orders placed on `day` with what their sessions added to the cart and did not buy
-    /// (removed again): per order its id, its number of lines, and per product not bought
-    /// (in order of first addition) the product, the units added and the unit price the cart
+    /// The orders placed on `day` with what was added to their cart and not bought (removed
+    /// again) — in the order's session and, for a resumed cart, in the session that
+    /// abandoned it: per order its id, its number of lines, and per product not bought (in
+    /// order of first addition) the product, the units added and the unit price the cart
     /// showed (cents). The dirty layer's `abandoned_cart_line` writes these as extra lines,
     /// the original Faux behaviour of order lines holding every item ever added.
     pub fn abandoned_cart_lines(&self, day: Date) -> Vec<AbandonedCart> {
         let mut out = Vec::new();
         for o in self.orders_placed(day).iter() {
             let detail = self.session_detail(&o.plan);
+            // a resumed cart was filled first in the session that abandoned it
+            let before = self
+                .origin_plan(&o.plan)
+                .map(|origin| self.detail(&origin, None, None).events)
+                .unwrap_or_default();
             let mut lines: Vec<(crate::rng::Uuid, i64, i64)> = Vec::new();
-            for e in detail
-                .events
+            for e in before
                 .iter()
+                .chain(detail.events.iter())
                 .filter(|e| e.event_type == "add_to_cart")
             {
                 let Some(product) = e.product_id else {
@@ -216,5 +222,62 @@ impl Ecommerce {
             amount,
             created_at: r.at,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Date, Scenario};
+
+    /// An order from a resumed cart counts among its abandoned lines what the abandoning
+    /// session added and nobody bought, not only what its own session added.
+    #[test]
+    fn a_resumed_carts_abandoned_lines_include_the_first_sessions_additions() {
+        let s = Scenario::by_name("ecommerce", 7).unwrap();
+        let e = s.as_ecommerce().unwrap();
+        let (mut resumed, mut from_origin) = (0, 0);
+        let first: Date = "2025-02-03".parse().unwrap();
+        for i in 0..4 {
+            let day = first.add_days(i);
+            let carts = e.abandoned_cart_lines(day);
+            for o in e.orders_placed(day).iter() {
+                let Some(origin) = e.origin_plan(&o.plan) else {
+                    continue;
+                };
+                resumed += 1;
+                let detail = e.session_detail(&o.plan);
+                let cart = carts
+                    .iter()
+                    .find(|c| c.order_id == o.lifecycle.order_id)
+                    .expect("every order has its entry");
+                assert_eq!(cart.bought, detail.cart.len());
+                let own: Vec<_> = detail
+                    .events
+                    .iter()
+                    .filter(|ev| ev.event_type == "add_to_cart")
+                    .filter_map(|ev| ev.product_id)
+                    .collect();
+                for ev in e
+                    .detail(&origin, None, None)
+                    .events
+                    .iter()
+                    .filter(|ev| ev.event_type == "add_to_cart")
+                {
+                    let p = ev.product_id.unwrap();
+                    if detail.cart.iter().any(|l| l.product.id == p) {
+                        assert!(cart.lines.iter().all(|l| l.0 != p), "bought, not abandoned");
+                        continue;
+                    }
+                    assert!(cart.lines.iter().any(|l| l.0 == p), "{p:?} missing");
+                    if !own.contains(&p) {
+                        from_origin += 1;
+                    }
+                }
+            }
+        }
+        assert!(
+            resumed > 0 && from_origin > 0,
+            "{resumed} resumed orders, {from_origin} lines only the first session added"
+        );
     }
 }

@@ -210,7 +210,7 @@ impl Ecommerce {
     }
 
     /// The plan of the session `plan` resumes.
-    fn origin_plan(&self, plan: &Plan) -> Option<Plan> {
+    pub(super) fn origin_plan(&self, plan: &Plan) -> Option<Plan> {
         let (day, j) = plan.resumes?;
         let returners = self.returners(day);
         let k = returners.binary_search_by_key(&j, |(i, _)| *i).ok()?;
