@@ -269,10 +269,10 @@ pub async fn start_scenario(
         .await
         .map_err(|e| GenieError::Join(e.to_string()))??;
     }
-    // a virtual day of ten real minutes or more: keep only the day being replayed, not the
-    // engine's weeks of orders (regenerating them once per virtual day costs a few seconds)
     // schema drift counts from the store's first serving, so a restart does not move it
     let first_served = store.first_served(start.0)?;
+    // a virtual day of ten real minutes or more: keep only the day being replayed, not the
+    // engine's weeks of orders (regenerating them once per virtual day costs a few seconds)
     let feeder = clock::Feeder::new(scenario, store.clone(), cfg.retention_secs)?
         .release_caches(cfg.speed <= RELEASE_CACHES_MAX_SPEED);
     let feeder = Arc::new(Mutex::new(feeder));
