@@ -28,6 +28,8 @@ use std::convert::Infallible;
 use faux::dirty::{Defect, DefectKind, Delivery, OwnedRow, Profile, legacy};
 use faux::{Date, DateRange, Row, RowSink, Scenario, Shard, TableDef};
 
+use crate::sql::ident;
+
 /// The column of each raw table naming the daily extract (partition) the row belongs to.
 pub const DAY_COLUMN: &str = "_day";
 /// The column of each raw table naming the day whose load wrote the row: its `_day`, or the
@@ -62,6 +64,41 @@ fn raw_columns(table: &TableDef) -> Vec<&'static str> {
     let mut cols: Vec<&str> = table.columns.iter().map(|c| c.name).collect();
     cols.extend([DAY_COLUMN, DELIVERED_COLUMN]);
     cols
+}
+
+/// The tables a raw load writes, each with its columns in order: the selected tables, then
+/// [`DEFECTS_TABLE`].
+fn raw_tables(tables: &[&'static TableDef]) -> Vec<(String, Vec<&'static str>)> {
+    let mut wanted: Vec<(String, Vec<&str>)> = tables
+        .iter()
+        .map(|t| (t.name.to_string(), raw_columns(t)))
+        .collect();
+    wanted.push((DEFECTS_TABLE.to_string(), DEFECT_COLUMNS.to_vec()));
+    wanted
+}
+
+/// The indexes of a new raw table `name` (written `table` in the dialect's SQL): by the day
+/// that delivered a row and, for a data table, by its delivery day — what an incremental
+/// reader of the corrections filters on.
+fn raw_indexes(name: &str, table: &str) -> String {
+    let day = if name == DEFECTS_TABLE {
+        "day"
+    } else {
+        DAY_COLUMN
+    };
+    let mut ddl = format!(
+        "CREATE INDEX IF NOT EXISTS {} ON {table} ({});\n",
+        ident(&format!("{name}_by_day")),
+        ident(day)
+    );
+    if name != DEFECTS_TABLE {
+        ddl.push_str(&format!(
+            "CREATE INDEX IF NOT EXISTS {} ON {table} ({});\n",
+            ident(&format!("{name}_by_delivery")),
+            ident(DELIVERED_COLUMN)
+        ));
+    }
+    ddl
 }
 
 /// The days before `day` whose late partition of `table` the load of `day` replaces with its

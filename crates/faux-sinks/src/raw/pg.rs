@@ -53,11 +53,7 @@ async fn prepare(
     client: &tokio_postgres::Client,
     tables: &[&'static TableDef],
 ) -> Result<(), PgError> {
-    let mut wanted: Vec<(String, Vec<&str>)> = tables
-        .iter()
-        .map(|t| (t.name.to_string(), raw_columns(t)))
-        .collect();
-    wanted.push((DEFECTS_TABLE.to_string(), DEFECT_COLUMNS.to_vec()));
+    let wanted = raw_tables(tables);
     let mut ddl = String::new();
     for (name, cols) in &wanted {
         let found = columns_of(target, client, name).await?;
@@ -78,26 +74,7 @@ async fn prepare(
                 target.qualified(name),
                 defs.join(", ")
             ));
-            let day = if name == DEFECTS_TABLE {
-                "day"
-            } else {
-                DAY_COLUMN
-            };
-            ddl.push_str(&format!(
-                "CREATE INDEX IF NOT EXISTS {} ON {} ({});\n",
-                ident(&format!("{name}_by_day")),
-                target.qualified(name),
-                ident(day)
-            ));
-            if name != DEFECTS_TABLE {
-                // what an incremental reader of the corrections filters on
-                ddl.push_str(&format!(
-                    "CREATE INDEX IF NOT EXISTS {} ON {} ({});\n",
-                    ident(&format!("{name}_by_delivery")),
-                    target.qualified(name),
-                    ident(DELIVERED_COLUMN)
-                ));
-            }
+            ddl.push_str(&raw_indexes(name, &target.qualified(name)));
             continue;
         }
         // the days are dates: every other column is text

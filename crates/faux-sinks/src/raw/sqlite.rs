@@ -23,11 +23,7 @@ fn prepare(
     conn: &Connection,
     tables: &[&'static TableDef],
 ) -> Result<(), SqliteError> {
-    let mut wanted: Vec<(String, Vec<&str>)> = tables
-        .iter()
-        .map(|t| (t.name.to_string(), raw_columns(t)))
-        .collect();
-    wanted.push((DEFECTS_TABLE.to_string(), DEFECT_COLUMNS.to_vec()));
+    let wanted = raw_tables(tables);
     let mut ddl = String::new();
     for (name, cols) in &wanted {
         let mut stmt = conn
@@ -39,28 +35,12 @@ fn prepare(
             .map_err(|e| sql_error(path, format!("looking up table {name}"), e))?;
         if found.is_empty() {
             let defs: Vec<String> = cols.iter().map(|c| format!("{} TEXT", ident(c))).collect();
-            let day = if name == DEFECTS_TABLE {
-                "day"
-            } else {
-                DAY_COLUMN
-            };
             ddl.push_str(&format!(
-                "CREATE TABLE IF NOT EXISTS {} ({});\nCREATE INDEX IF NOT EXISTS {} ON {} ({});\n",
+                "CREATE TABLE IF NOT EXISTS {} ({});\n",
                 ident(name),
-                defs.join(", "),
-                ident(&format!("{name}_by_day")),
-                ident(name),
-                ident(day)
+                defs.join(", ")
             ));
-            if name != DEFECTS_TABLE {
-                // what an incremental reader of the corrections filters on
-                ddl.push_str(&format!(
-                    "CREATE INDEX IF NOT EXISTS {} ON {} ({});\n",
-                    ident(&format!("{name}_by_delivery")),
-                    ident(name),
-                    ident(DELIVERED_COLUMN)
-                ));
-            }
+            ddl.push_str(&raw_indexes(name, &ident(name)));
             continue;
         }
         let problems = layout_problems(cols, &found, &["TEXT"]);
