@@ -12,6 +12,7 @@ use rusqlite::Connection;
 use rusqlite::types::{ToSqlOutput, Value};
 
 use super::schema::{Cells, base_schema_sql};
+use super::sqlite_rows::SqliteConn;
 use super::{Store, StoreError};
 
 /// A statement argument, bindable in both backends (arrays only in PostgreSQL).
@@ -58,7 +59,8 @@ impl Arg {
 pub enum Backend {
     Sqlite {
         path: PathBuf,
-        writer: Mutex<Connection>,
+        // boxed: a connection with its statements is far larger than the PostgreSQL variant
+        writer: Box<Mutex<SqliteConn>>,
         readers: Readers,
     },
     Postgres(Box<Pg>),
@@ -71,7 +73,7 @@ pub enum Backend {
 #[derive(Debug, Default)]
 pub struct Readers {
     /// The idle connections, and how many are open in all.
-    idle: Mutex<(Vec<Connection>, usize)>,
+    idle: Mutex<(Vec<SqliteConn>, usize)>,
     freed: std::sync::Condvar,
 }
 
@@ -93,7 +95,7 @@ pub fn limit_malloc_arenas() {
 }
 
 impl Readers {
-    fn take(&self, path: &Path) -> Result<Connection, StoreError> {
+    fn take(&self, path: &Path) -> Result<SqliteConn, StoreError> {
         let mut g = self.idle.lock().expect("readers");
         loop {
             if let Some(c) = g.0.pop() {
@@ -111,7 +113,7 @@ impl Readers {
         }
     }
 
-    fn give_back(&self, c: Connection) {
+    fn give_back(&self, c: SqliteConn) {
         self.idle.lock().expect("readers").0.push(c);
         self.freed.notify_one();
     }
@@ -256,7 +258,7 @@ impl Pg {
 /// One transaction on either backend; the SQL is shared.
 pub enum Conn<'a> {
     /// A connection inside the transaction [`Store::tx`] began on it.
-    Sqlite(&'a Connection),
+    Sqlite(&'a SqliteConn),
     Pg(&'a Pg, Arc<PgClient>),
 }
 
@@ -290,7 +292,8 @@ impl Conn<'_> {
     }
 
     /// Hands each row of a query to `f` as it is read: from SQLite's row buffer, no value
-    /// copied (PostgreSQL rows are read first, then handed over).
+    /// copied, through the connection's raw statements ([`SqliteConn::each_row`]);
+    /// PostgreSQL rows are read first, then handed over.
     pub fn select_each(
         &mut self,
         sql: &str,
@@ -298,13 +301,7 @@ impl Conn<'_> {
         mut f: impl FnMut(&dyn Cells),
     ) -> Result<(), StoreError> {
         match self {
-            Conn::Sqlite(tx) => {
-                let mut s = tx.prepare_cached(&sql.replace('$', "?"))?;
-                let mut rows = s.query(rusqlite::params_from_iter(args))?;
-                while let Some(r) = rows.next()? {
-                    f(r);
-                }
-            }
+            Conn::Sqlite(tx) => tx.each_row(sql, args, f)?,
             Conn::Pg(pg, c) => {
                 for r in pg.query(c, sql, args, true)?.0 {
                     f(&r);
@@ -370,7 +367,7 @@ pub(super) fn text(v: &Value) -> String {
 /// Reader connections open at most ([`Readers`]).
 const MAX_READERS: usize = 8;
 
-fn open_conn(path: &Path) -> Result<Connection, StoreError> {
+fn open_conn(path: &Path) -> Result<SqliteConn, StoreError> {
     let c = Connection::open(path)?;
     // WAL lets list requests read one consistent snapshot while the clock writes
     c.pragma_update(None, "journal_mode", "WAL")?;
@@ -389,14 +386,14 @@ fn open_conn(path: &Path) -> Result<Connection, StoreError> {
         rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
         true,
     )?;
-    Ok(c)
+    Ok(c.into())
 }
 
 /// Runs `f` between `begin` and `COMMIT` on `c` (`ROLLBACK` if either fails). The two
 /// statements come from the connection's statement cache: `Connection::transaction` parses
 /// them on every call (3 % of a 100-row page's CPU in `perf`).
 fn sqlite_tx<T>(
-    c: &Connection,
+    c: &SqliteConn,
     begin: &str,
     f: impl FnOnce(&mut Conn<'_>) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
@@ -431,7 +428,7 @@ impl Store {
             on_read: Default::default(),
             backend: Backend::Sqlite {
                 path,
-                writer: Mutex::new(writer),
+                writer: Box::new(Mutex::new(writer)),
                 readers: Readers::default(),
             },
         })

@@ -23,7 +23,8 @@
 //! records → [`Pending`] rows, applied), `queries` (lists, rows, children, the feed),
 //! `on_read` (the regenerated days of time-keyed tables),
 //! `keys` (API keys), `dirt` (`--dirty`: defects planted as rows are captured, and
-//! their manifest), `backend` (SQLite / PostgreSQL connections and transactions) and
+//! their manifest), `backend` (SQLite / PostgreSQL connections and transactions),
+//! `sqlite_rows` (a list page's rows read straight from SQLite's statement) and
 //! `clock_state` (how far the feed is applied).
 
 mod backend;
@@ -34,6 +35,7 @@ mod keys;
 mod on_read;
 mod queries;
 mod schema;
+mod sqlite_rows;
 
 use std::path::PathBuf;
 
