@@ -375,8 +375,9 @@ fn open_conn(path: &Path) -> Result<SqliteConn, StoreError> {
     // after a checkpoint the log file is cut back to this size instead of keeping its largest
     c.pragma_update(None, "journal_size_limit", 64 << 20)?;
     c.busy_timeout(std::time::Duration::from_secs(10))?;
-    // every resource's page, row and count statements, in their filter shapes, besides the
-    // clock's and the transactions' own: more than rusqlite's default 16
+    // every resource's row and count statements, in their filter shapes, besides the clock's
+    // and the transactions' own (list pages keep theirs in `SqliteConn`): more than
+    // rusqlite's default 16
     c.set_prepared_statement_cache_capacity(128);
     // plans that do not depend on the values bound: otherwise a cached statement whose
     // `OFFSET ?` or range bound changes is compiled again on its next step (`perf`: a tenth of

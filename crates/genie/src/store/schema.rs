@@ -248,18 +248,6 @@ impl Cells for Vec<Value> {
     }
 }
 
-impl Cells for rusqlite::Row<'_> {
-    fn cell(&self, i: usize) -> Cell<'_> {
-        use rusqlite::types::ValueRef;
-        match self.get_ref(i) {
-            Ok(ValueRef::Integer(n)) => Cell::Int(n),
-            // the store writes UTF-8 only; anything else is served as null, never as bad JSON
-            Ok(ValueRef::Text(t)) => std::str::from_utf8(t).map_or(Cell::Null, Cell::Text),
-            _ => Cell::Null,
-        }
-    }
-}
-
 /// A stored row as the JSON the API serves.
 pub fn render(res: &Resource, cells: &[Value]) -> String {
     let mut out = String::with_capacity(64 * res.def.columns.len());
