@@ -35,7 +35,7 @@ fn first_rows_of_every_shiny_rocks_table() {
     }
     assert_eq!(
         faux::MODEL_VERSION,
-        4,
+        5,
         "model version changed: review the snapshots below"
     );
     for table in common::tables_of("shiny-rocks") {
@@ -62,7 +62,7 @@ fn first_rows_of_every_ecommerce_table() {
     ]);
     assert_eq!(
         faux::MODEL_VERSION,
-        4,
+        5,
         "model version changed: review the snapshots below"
     );
     for table in faux::ecommerce::tables::TABLES.iter().map(|t| t.name) {
@@ -106,7 +106,7 @@ fn snapshot_and_changes_views_of_orders() {
     }
     assert_eq!(
         faux::MODEL_VERSION,
-        4,
+        5,
         "model version changed: review the snapshots below"
     );
     for view in ["snapshot", "changes"] {

@@ -50,7 +50,7 @@ pub use view::View;
 
 /// Version of the generation model. Any deliberate change of generated values bumps it; it is
 /// written into every output manifest so a dataset says which model made it.
-pub const MODEL_VERSION: u32 = 4;
+pub const MODEL_VERSION: u32 = 5;
 
 /// The seed used when none is given, so two runs with no flags agree.
 pub const DEFAULT_SEED: u64 = 42;

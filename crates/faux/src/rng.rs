@@ -132,10 +132,7 @@ impl Stream {
     /// row's time (its day) from its id alone.
     #[inline(always)]
     pub fn uuid_v7(&mut self, unix_ms: i64) -> Uuid {
-        let mut u = self.uuid_v4();
-        u.0[..6].copy_from_slice(&(unix_ms as u64).to_be_bytes()[2..]);
-        u.0[6] = (u.0[6] & 0x0F) | 0x70;
-        u
+        self.uuid_v4().into_v7(unix_ms)
     }
 }
 
@@ -144,6 +141,14 @@ impl Stream {
 pub struct Uuid(pub [u8; 16]);
 
 impl Uuid {
+    /// This UUID's random bits as a version-7 UUID of time `unix_ms`: for an id drawn before
+    /// its row's time is known ([`Stream::uuid_v7`] otherwise).
+    pub fn into_v7(mut self, unix_ms: i64) -> Uuid {
+        self.0[..6].copy_from_slice(&(unix_ms as u64).to_be_bytes()[2..]);
+        self.0[6] = (self.0[6] & 0x0F) | 0x70;
+        self
+    }
+
     /// The time of a version-7 UUID, in Unix milliseconds (`None` for other versions).
     pub fn v7_millis(&self) -> Option<i64> {
         if self.0[6] >> 4 != 7 {

@@ -634,3 +634,20 @@ fn time_keyed_tables_carry_their_time_in_their_ids() {
         assert!(n > 500, "{}: {n} rows", t.name);
     }
 }
+
+/// A session's id is a UUIDv7 of its start: time-ordered keys, as a modern shop issues them
+/// (and what keeps a database's primary-key index from taking random writes).
+#[test]
+fn session_ids_carry_their_start() {
+    let s = shop();
+    let mut n = 0;
+    for d in days("2024-02-28", "2024-03-01") {
+        for r in rows(&s, "sessions", d, View::Extract) {
+            let id = Uuid::parse_hyphenated(&r["id"]).expect("a hyphenated uuid");
+            let at = Timestamp::parse_flexible(&r["started_at"]).unwrap();
+            assert_eq!(id.v7_millis(), Some(at.0 * 1000), "{r:?}");
+            n += 1;
+        }
+    }
+    assert!(n > 500, "{n} sessions");
+}

@@ -149,8 +149,10 @@ impl Ecommerce {
             .derive(day.days_since_epoch() as u64)
             .derive(j as u64)
             .stream();
+        // drawn first (the stream's order is the model), timed once the start is known
         let id = s.uuid_v4();
         let start = self.traffic.arrival(day, &mut s);
+        let id = id.into_v7(start.0 * 1000);
         let duration = lognormal_seconds(&mut s, 420.0, 0.8, 30, 3 * 3600);
         let channel = ctx.channel(s.next_f64());
         let device = self.pick_device(s.next_f64());
@@ -231,7 +233,7 @@ impl Ecommerce {
             .derive(origin.day.days_since_epoch() as u64)
             .derive(j as u64)
             .stream();
-        let id = s.uuid_v4();
+        let id = s.uuid_v7(start.0 * 1000);
         let duration = lognormal_seconds(&mut s, 240.0, 0.6, 180, 3600);
         let outcome = if s.chance(self.config.funnel.resumed_cart_order) {
             Outcome::Order
