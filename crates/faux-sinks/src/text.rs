@@ -127,6 +127,7 @@ pub(crate) mod fixture {
         primary_key: &[],
         cursor: None,
         partition: "b",
+        created: None,
         parent: None,
         keep: faux::Keep::Window,
     };

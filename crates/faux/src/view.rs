@@ -65,6 +65,7 @@ pub fn changes_table(table: &'static TableDef) -> &'static TableDef {
         primary_key: &["seq"],
         cursor: Some("ts"),
         partition: "ts",
+        created: None,
         parent: None,
         keep: table.keep,
     }));

@@ -635,6 +635,60 @@ fn time_keyed_tables_carry_their_time_in_their_ids() {
     }
 }
 
+/// A table's creation column ([`TableDef::created`]) is what loaders rely on to tell a day's
+/// new rows from versions of older ones: a row is inserted on its creation day, at its
+/// creation time, and no later version moves it.
+#[test]
+fn creation_columns_hold_when_each_row_was_first_written() {
+    let s = shop();
+    let mut checked = Vec::new();
+    for t in s.tables().iter().copied() {
+        let Some(created) = t.created else {
+            continue;
+        };
+        assert!(t.cursor.is_some(), "{}: only mutable tables", t.name);
+        assert!(
+            t.column(created).is_some(),
+            "{}: no column {created}",
+            t.name
+        );
+        let mut first: HashMap<String, String> = HashMap::new();
+        let (mut inserts, mut updates) = (0, 0);
+        for d in days("2024-02-27", "2024-03-02") {
+            for r in rows(&s, t.name, d, View::Changes) {
+                let key = key_of(&s, t.name, &r);
+                let at = Timestamp::parse_flexible(&r[created]).unwrap();
+                if r["op"] == "insert" {
+                    assert_eq!(
+                        at.date(),
+                        d,
+                        "{}: inserted on its creation day: {r:?}",
+                        t.name
+                    );
+                    assert_eq!(r[created], r["ts"], "{}: at its creation time", t.name);
+                    first.insert(key, r[created].clone());
+                    inserts += 1;
+                } else if let Some(c) = first.get(&key) {
+                    assert_eq!(&r[created], c, "{}: a version moved it: {r:?}", t.name);
+                    updates += 1;
+                } else {
+                    // created before the days looked at
+                    assert!(at.date() < day("2024-02-27"), "{}: {r:?}", t.name);
+                }
+            }
+        }
+        assert!(inserts > 0, "{}: no inserts", t.name);
+        checked.push((t.name, inserts, updates));
+    }
+    for busy in ["sessions", "orders"] {
+        let c = checked.iter().find(|c| c.0 == busy);
+        assert!(
+            c.is_some_and(|c| c.1 > 50 && c.2 > 50),
+            "{busy}: {checked:?}"
+        );
+    }
+}
+
 /// A session's id is a UUIDv7 of its start: time-ordered keys, as a modern shop issues them
 /// (and what keeps a database's primary-key index from taking random writes).
 #[test]

@@ -37,6 +37,7 @@ static BOOKS: TableDef = TableDef {
     primary_key: &["id"],
     cursor: Some("updated_at"),
     partition: "updated_at",
+    created: None,
     parent: None,
     keep: faux::Keep::Always,
 };
@@ -53,6 +54,7 @@ static LOANS: TableDef = TableDef {
     primary_key: &["id"],
     cursor: None,
     partition: "created_at",
+    created: None,
     parent: Some(Parent {
         table: "books",
         column: "book_id",
@@ -71,6 +73,7 @@ static VISITS: TableDef = TableDef {
     primary_key: &[],
     cursor: None,
     partition: "counted_at",
+    created: None,
     parent: None,
     keep: faux::Keep::Window,
 };

@@ -25,6 +25,7 @@ pub static LEGACY_CUSTOMERS: TableDef = TableDef {
     primary_key: CUSTOMERS.primary_key,
     cursor: CUSTOMERS.cursor,
     partition: CUSTOMERS.partition,
+    created: CUSTOMERS.created,
     parent: None,
     keep: CUSTOMERS.keep,
 };

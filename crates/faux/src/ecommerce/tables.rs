@@ -51,6 +51,7 @@ crate::table! {
         primary_key: &["id"],
         cursor: Some("updated_at"),
         partition: "updated_at",
+        created: Some("created_at"),
         parent: None,
         keep: Keep::Always,
     };
@@ -77,6 +78,7 @@ crate::table! {
         primary_key: &["id"],
         cursor: Some("updated_at"),
         partition: "updated_at",
+        created: Some("created_at"),
         parent: None,
         keep: Keep::Always,
     };
@@ -112,6 +114,7 @@ crate::table! {
         // a mutable table's partition is its cursor: a day holds the sessions that started or
         // ended on it, in that day's state (as customers and orders)
         partition: "updated_at",
+        created: Some("started_at"),
         parent: None,
         keep: Keep::LookBack(SESSION_LOOK_BACK),
     };
@@ -141,6 +144,7 @@ crate::table! {
         primary_key: &["id"],
         cursor: None,
         partition: "occurred_at",
+        created: None,
         parent: None,
         keep: Keep::TimeKeyedWindow,
     };
@@ -172,6 +176,7 @@ crate::table! {
         primary_key: &["id"],
         cursor: Some("updated_at"),
         partition: "updated_at",
+        created: Some("created_at"),
         parent: None,
         keep: Keep::LookBack(ORDER_LOOK_BACK),
     };
@@ -194,6 +199,7 @@ crate::table! {
         primary_key: &["order_id", "line_number"],
         cursor: None,
         partition: "created_at",
+        created: None,
         parent: Some(Parent {
             table: "orders",
             column: "order_id",
@@ -224,6 +230,7 @@ crate::table! {
         primary_key: &["id"],
         cursor: Some("updated_at"),
         partition: "updated_at",
+        created: Some("created_at"),
         parent: None,
         keep: Keep::LookBack(ORDER_LOOK_BACK),
     };
@@ -250,6 +257,7 @@ crate::table! {
         primary_key: &["id"],
         cursor: Some("updated_at"),
         partition: "updated_at",
+        created: Some("shipped_at"),
         parent: None,
         keep: Keep::LookBack(ORDER_LOOK_BACK),
     };
@@ -274,6 +282,7 @@ crate::table! {
         primary_key: &["id"],
         cursor: None,
         partition: "created_at",
+        created: None,
         parent: None,
         keep: Keep::LookBack(ORDER_LOOK_BACK),
     };
@@ -295,6 +304,7 @@ crate::table! {
         primary_key: &["date", "channel"],
         cursor: None,
         partition: "date",
+        created: None,
         parent: None,
         keep: Keep::Window,
     };

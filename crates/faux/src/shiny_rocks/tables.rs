@@ -26,6 +26,7 @@ crate::table! {
         primary_key: &["order_id"],
         cursor: None,
         partition: "order_date",
+        created: None,
         parent: None,
         keep: Keep::Window,
     };
@@ -47,6 +48,7 @@ crate::table! {
         primary_key: &["payment_id"],
         cursor: None,
         partition: "order_date",
+        created: None,
         parent: Some(Parent {
             table: "orders",
             column: "order_id",
@@ -73,6 +75,7 @@ crate::table! {
         primary_key: &[],
         cursor: None,
         partition: "run_date",
+        created: None,
         parent: None,
         keep: Keep::Window,
     };
@@ -102,6 +105,7 @@ crate::table! {
         primary_key: &["date", "platform"],
         cursor: None,
         partition: "date",
+        created: None,
         parent: None,
         keep: Keep::Window,
     };

@@ -37,6 +37,7 @@
 ///         primary_key: &["id"],
 ///         cursor: None,
 ///         partition: "added_at",
+///         created: None,
 ///         parent: None,
 ///         keep: faux::Keep::Window,
 ///     };
@@ -90,7 +91,7 @@
 ///     }
 ///     pub static TAGS = TableDef {
 ///         name: "tags", description: "Tags.", primary_key: &[], cursor: None,
-///         partition: "name", parent: None, keep: faux::Keep::Window,
+///         partition: "name", created: None, parent: None, keep: faux::Keep::Window,
 ///     };
 /// }
 /// ```
@@ -105,7 +106,7 @@
 ///     }
 ///     pub static TAGS = TableDef {
 ///         name: "tags", description: "Tags.", primary_key: &[], cursor: None,
-///         partition: "name", parent: None, keep: faux::Keep::Window,
+///         partition: "name", created: None, parent: None, keep: faux::Keep::Window,
 ///     };
 /// }
 /// ```
@@ -120,7 +121,7 @@
 ///     }
 ///     pub static TAGS = TableDef {
 ///         name: "tags", description: "Tags.", primary_key: &[], cursor: None,
-///         partition: "name", parent: None, keep: faux::Keep::Window,
+///         partition: "name", created: None, parent: None, keep: faux::Keep::Window,
 ///     };
 /// }
 /// ```

@@ -94,6 +94,10 @@ pub struct TableDef {
     pub cursor: Option<&'static str>,
     /// The column whose day a row is partitioned by.
     pub partition: &'static str,
+    /// A mutable table's column holding when each row was first written (it never changes):
+    /// a row first appears in its extract on that day. `None` when not known or insert-only
+    /// (the partition column is then the row's time).
+    pub created: Option<&'static str>,
     /// The table whose rows own this table's rows (an order owns its lines), if any.
     pub parent: Option<Parent>,
     /// Which of its rows a live source holds (Genie's store).

@@ -82,6 +82,7 @@ static MART: TableDef = TableDef {
     primary_key: &["date", "platform"],
     cursor: None,
     partition: "date",
+    created: None,
     parent: None,
     keep: faux::Keep::Window,
 };
