@@ -4,6 +4,7 @@
 
 use faux::{LogicalType, TableDef};
 use tokio_postgres::Client;
+use tokio_postgres::error::SqlState;
 
 use super::{PgError, PgTarget};
 use crate::sql::{self, Dialect, ForeignKey, Upsert, column_list, foreign_keys, ident, upserts};
@@ -316,32 +317,103 @@ pub fn create_stage(table: &TableDef) -> String {
 /// ([`Upsert::of_table`]). Rows are taken in key order so concurrent days lock keys in the same
 /// order and cannot deadlock.
 pub fn upsert(target: &PgTarget, table: &TableDef) -> String {
+    upsert_where(target, table, None)
+}
+
+/// [`upsert`] of the staged rows *not* created on `day` (creation column outside it, or
+/// null): with [`insert_created`], the load of a day into a table that only days before it
+/// filled. Tables without a creation column ([`TableDef::created`]) take the full upsert.
+pub fn upsert_older(target: &PgTarget, table: &TableDef, day: faux::Date) -> String {
+    let created = created_on(table, day);
+    upsert_where(target, table, Some(&format!("({created}) IS NOT TRUE")))
+}
+
+fn upsert_where(target: &PgTarget, table: &TableDef, filter: Option<&str>) -> String {
     let up = Upsert::of_table(&target.qualified(table.name), table);
     let cursor = ident(table.cursor.unwrap_or(table.partition));
+    let filter = filter.map_or_else(String::new, |f| format!(" WHERE {f}"));
     up.sql(&format!(
-        "SELECT DISTINCT ON ({keys}) {cols} FROM pg_temp.{stage} ORDER BY {keys}, {cursor} DESC",
+        "SELECT DISTINCT ON ({keys}) {cols} FROM pg_temp.{stage}{filter} ORDER BY {keys}, {cursor} DESC",
         keys = up.keys(),
         cols = up.columns(),
         stage = ident(&stage_name(table)),
     ))
 }
 
+/// The staged rows created on `day` ([`TableDef::created`] in the day), inserted as they are:
+/// no conflict check, no sort. Right only when no version of them can be in the table yet — a
+/// first load whose days commit one by one in order (a day's extract holds each key once, and
+/// a row created on `day` has no version from an earlier day). A key that is there after all
+/// fails with a unique violation, which [`insert_then_upsert`] answers with the full upsert.
+/// Why: `ON CONFLICT` (a second index descent per row, a speculative insertion) and the sort
+/// for `DISTINCT ON` cost about as much as the insert itself.
+pub fn insert_created(target: &PgTarget, table: &TableDef, day: faux::Date) -> String {
+    let up = Upsert::of_table(&target.qualified(table.name), table);
+    up.insert(&format!(
+        "SELECT {cols} FROM pg_temp.{stage} WHERE {created}",
+        cols = up.columns(),
+        stage = ident(&stage_name(table)),
+        created = created_on(table, day),
+    ))
+}
+
+/// "The row was created on `day`" as SQL. Panics for a table without a creation column.
+fn created_on(table: &TableDef, day: faux::Date) -> String {
+    let col = table
+        .created
+        .expect("only tables with a creation column split their upsert");
+    on_day(table, col, day)
+}
+
+/// Moves a staged day of `table` into it in two statements: the rows created on `day` by
+/// [`insert_created`], the versions of older rows by [`upsert_older`]. Inside the day's
+/// transaction. `Ok(false)`: a row created on `day` was in the table after all; the insert is
+/// undone (nothing changed) and the caller runs the full [`upsert`] instead.
+pub async fn insert_then_upsert(
+    target: &PgTarget,
+    client: &Client,
+    table: &TableDef,
+    day: faux::Date,
+) -> Result<bool, tokio_postgres::Error> {
+    // one round trip; the savepoint undoes the insert alone if a key conflicts
+    let sql = format!(
+        "SAVEPOINT faux_created; {}; RELEASE SAVEPOINT faux_created; {}",
+        insert_created(target, table, day),
+        upsert_older(target, table, day)
+    );
+    match client.batch_execute(&sql).await {
+        Ok(()) => Ok(true),
+        Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+            client
+                .batch_execute("ROLLBACK TO SAVEPOINT faux_created")
+                .await?;
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Deletes the rows of a day's partition (for tables whose rows never change).
 pub fn delete_day(target: &PgTarget, table: &TableDef, day: faux::Date) -> String {
-    let col = ident(table.partition);
+    format!(
+        "DELETE FROM {} WHERE {}",
+        target.qualified(table.name),
+        on_day(table, table.partition, day)
+    )
+}
+
+/// "Column `column` falls on `day`", as SQL.
+fn on_day(table: &TableDef, column: &str, day: faux::Date) -> String {
+    let col = ident(column);
     let is_date = table
-        .column(table.partition)
+        .column(column)
         .is_some_and(|c| c.ty == LogicalType::Date);
-    let predicate = if is_date {
+    if is_date {
         format!("{col} = '{day}'")
     } else {
         let (lo, hi) = crate::sql::day_bounds(day);
         format!("{col} >= '{lo}' AND {col} < '{hi}'")
-    };
-    format!(
-        "DELETE FROM {} WHERE {predicate}",
-        target.qualified(table.name)
-    )
+    }
 }
 
 /// `COPY` of the table's columns into `into` (a qualified table name), binary.
@@ -380,6 +452,35 @@ mod tests {
         assert!(delete_day(&t, ev, "2024-01-02".parse().unwrap()).ends_with(
             "\"occurred_at\" >= '2024-01-02T00:00:00Z' AND \"occurred_at\" < '2024-01-03T00:00:00Z'"
         ));
+    }
+
+    #[test]
+    fn a_split_day_load_tells_new_rows_by_their_creation_column() {
+        let s = faux::Scenario::by_name("ecommerce", 1).unwrap();
+        let t = PgTarget::parse("postgres://u@h/d", None).unwrap();
+        let sessions = s.table("sessions").unwrap();
+        let day = "2024-01-02".parse().unwrap();
+        let on_day =
+            "\"started_at\" >= '2024-01-02T00:00:00Z' AND \"started_at\" < '2024-01-03T00:00:00Z'";
+        let insert = insert_created(&t, sessions, day);
+        assert!(
+            insert.starts_with("INSERT INTO \"public\".\"sessions\" (\"id\", "),
+            "{insert}"
+        );
+        assert!(
+            insert.ends_with(&format!(
+                "FROM pg_temp.\"faux_stage_sessions\" WHERE {on_day}"
+            )),
+            "{insert}"
+        );
+        assert!(!insert.contains("ON CONFLICT"), "{insert}");
+        let older = upsert_older(&t, sessions, day);
+        // rows with a null creation time are not "created on the day": they upsert
+        assert!(
+            older.contains(&format!("WHERE ({on_day}) IS NOT TRUE ORDER BY")),
+            "{older}"
+        );
+        assert!(older.contains("ON CONFLICT (\"id\") DO UPDATE"), "{older}");
     }
 
     #[test]
