@@ -72,7 +72,9 @@ fn store_versions(app: &App, table: &str, until: i64) -> HashMap<String, i64> {
         total: false,
     };
     let page = app.run.store.list(t, &q).unwrap();
-    page.rows.into_iter().map(|r| (r.key, r.sort)).collect()
+    (0..page.rows.len())
+        .map(|i| (page.key(i).to_string(), page.rows[i].sort))
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -13,13 +13,13 @@ use super::{AppState, blocking, json_response, short_read};
 use crate::chaos::{API_VERSIONS, ApiPin, Chaos, Injected, Overlap, drifted_row};
 use crate::paging::{CURSOR_KEY_MAX, Cursor};
 use crate::problem::Problem;
-use crate::store::{ListQuery, Page, PageRow};
+use crate::store::{ListQuery, Page};
 
 /// The row the next page's cursor starts after: the last, or `overlap` rows before it (at
 /// most all but the first row are repeated, so a pass always moves on).
-fn overlap_row<T>(rows: &[T], overlap: Option<usize>) -> Option<&T> {
-    let back = overlap.unwrap_or(0).min(rows.len().saturating_sub(1));
-    rows.len().checked_sub(1 + back).map(|i| &rows[i])
+fn overlap_row(rows: usize, overlap: Option<usize>) -> Option<usize> {
+    let back = overlap.unwrap_or(0).min(rows.saturating_sub(1));
+    rows.checked_sub(1 + back)
 }
 
 /// The store's index of `resource`, once it is known to exist and the key may read it.
@@ -114,17 +114,16 @@ pub(super) async fn list(
     let base = format!("{}/v1/{resource}", st.link_base);
     let (next_cursor, next_link) = match (lp.page, lp.offset) {
         // --chaos: the next page may start a few rows back, repeating them
-        (None, None) => match (has_more, overlap_row(&page.rows, overlap.map(|o| o.0.0))) {
-            (
-                true,
-                Some(PageRow {
-                    sort: s, key: k, ..
-                }),
-            ) => {
+        (None, None) => match (
+            has_more,
+            overlap_row(page.rows.len(), overlap.map(|o| o.0.0)),
+        ) {
+            (true, Some(i)) => {
+                let k = page.key(i);
                 let c = Cursor {
                     r: resource.clone(),
-                    s: *s,
-                    k: k.clone(),
+                    s: page.rows[i].sort,
+                    k: k.to_string(),
                     f: lp.filters,
                     // the pass's age runs from its first page; without expiry no clock goes
                     // in, so a pass's cursors are the same run after run
@@ -278,18 +277,16 @@ fn list_visible(
     }
     let (as_of, total) = (page.as_of, page.total);
     let mut late = Vec::new();
-    let mut out = Page {
-        as_of,
-        total,
-        ..Page::default()
-    };
+    let mut out = Page::empty(as_of, total);
     loop {
         let full = page.rows.len() == q.limit as usize;
-        let last = page.rows.last().map(|r| (r.sort, r.key.clone()));
+        let last =
+            (page.rows.len().checked_sub(1)).map(|i| (page.rows[i].sort, page.key(i).to_string()));
         for (i, r) in page.rows.iter().enumerate() {
-            match chaos.lag(resource, &r.key, r.sort) {
-                Some(lag) if r.sort + lag > as_of => late.push((r.key.clone(), r.sort, lag)),
-                _ => out.push_with(r.sort, r.key.clone(), |o| o.push_str(page.row_json(i))),
+            let key = page.key(i);
+            match chaos.lag(resource, key, r.sort) {
+                Some(lag) if r.sort + lag > as_of => late.push((key.to_string(), r.sort, lag)),
+                _ => out.push_with(r.sort, key, |o| o.push_str(page.row_json(i))),
             }
         }
         if out.rows.len() >= want || !full {

@@ -207,10 +207,7 @@ impl OnRead {
             lo = lo.max(f.created_min.unwrap_or(i64::MIN));
             hi = hi.min(f.created_max.unwrap_or(i64::MAX));
         }
-        let mut page = Page {
-            as_of: w.as_of,
-            ..Page::default()
-        };
+        let mut page = Page::empty(w.as_of, None);
         if lo > hi {
             page.total = q.total.then_some(0);
             return page;
@@ -257,7 +254,7 @@ impl OnRead {
                     if skip > 0 {
                         skip -= 1;
                     } else {
-                        page.push_with(r.sort, r.key.to_string(), |o| o.push_str(rows.json(i)));
+                        page.push_with(r.sort, &r.key, |o| o.push_str(rows.json(i)));
                     }
                 }
                 i += 1;

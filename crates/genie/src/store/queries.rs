@@ -44,40 +44,59 @@ pub struct ListQuery {
 }
 
 /// A page of rows, read in one snapshot with the clock they are current at. The rows' JSON
-/// is one buffer, comma-separated, ready to go into a response body as it is.
+/// is one buffer, comma-separated, ready to go into a response body as it is; their keys are
+/// another (no allocation per row).
 #[derive(Debug, Default)]
 pub struct Page {
     pub json: String,
+    keys: String,
     pub rows: Vec<PageRow>,
     pub as_of: i64,
     pub total: Option<i64>,
 }
 
-/// Where a page's row ends in [`Page::json`], and its keyset position.
+/// Where a page's row ends in [`Page::json`], and its keyset position (`_sort`, and its key,
+/// which ends at `key_end` in the page's keys: [`Page::key`]).
 #[derive(Debug, Clone)]
 pub struct PageRow {
     pub end: usize,
     pub sort: i64,
-    pub key: String,
+    key_end: usize,
 }
 
 impl Page {
+    /// An empty page read at `as_of`.
+    pub fn empty(as_of: i64, total: Option<i64>) -> Page {
+        Page {
+            as_of,
+            total,
+            ..Page::default()
+        }
+    }
+
     /// The JSON of row `i`.
     pub fn row_json(&self, i: usize) -> &str {
         let start = if i == 0 { 0 } else { self.rows[i - 1].end + 1 };
         &self.json[start..self.rows[i].end]
     }
 
+    /// The key of row `i`.
+    pub fn key(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.rows[i - 1].key_end };
+        &self.keys[start..self.rows[i].key_end]
+    }
+
     /// Adds a row whose JSON `render` appends to the buffer.
-    pub fn push_with(&mut self, sort: i64, key: String, render: impl FnOnce(&mut String)) {
+    pub fn push_with(&mut self, sort: i64, key: &str, render: impl FnOnce(&mut String)) {
         if !self.rows.is_empty() {
             self.json.push(',');
         }
         render(&mut self.json);
+        self.keys.push_str(key);
         self.rows.push(PageRow {
             end: self.json.len(),
             sort,
-            key,
+            key_end: self.keys.len(),
         });
     }
 
@@ -86,6 +105,8 @@ impl Page {
         if n < self.rows.len() {
             self.rows.truncate(n);
             self.json.truncate(self.rows.last().map_or(0, |r| r.end));
+            self.keys
+                .truncate(self.rows.last().map_or(0, |r| r.key_end));
         }
     }
 }
@@ -193,15 +214,16 @@ impl Store {
                 total,
                 ..Page::default()
             };
+            let mut int_key = itoa::Buffer::new();
             c.select_each(&sql, &args, |r| {
                 let sort = match r.cell(n) {
                     Cell::Int(s) => s,
                     _ => 0,
                 };
                 let key = match r.cell(n + 1) {
-                    Cell::Text(k) => k.to_string(),
-                    Cell::Int(k) => k.to_string(),
-                    Cell::Null => String::new(),
+                    Cell::Text(k) | Cell::Plain(k) => k,
+                    Cell::Int(k) => int_key.format(k),
+                    Cell::Null => "",
                 };
                 page.push_with(sort, key, |out| render_into(res, r, 0, out));
             })?;
@@ -530,7 +552,7 @@ mod tests {
     fn a_page_keeps_its_rows_apart_in_one_buffer() {
         let mut p = Page::default();
         for (i, j) in ["{\"a\":1}", "{}", "{\"b\":\"x,y\"}"].iter().enumerate() {
-            p.push_with(i as i64, format!("k{i}"), |o| o.push_str(j));
+            p.push_with(i as i64, &format!("k{i}"), |o| o.push_str(j));
         }
         assert_eq!(p.json, "{\"a\":1},{},{\"b\":\"x,y\"}");
         assert_eq!(
@@ -541,7 +563,9 @@ mod tests {
         assert_eq!(p.rows.len(), 3);
         p.truncate(2);
         assert_eq!(p.json, "{\"a\":1},{}");
-        assert_eq!(p.rows[1].key, "k1");
+        assert_eq!((p.key(0), p.key(1)), ("k0", "k1"));
+        p.push_with(7, "again", |o| o.push_str("{}"));
+        assert_eq!((p.key(2), p.rows[2].sort), ("again", 7));
         p.truncate(0);
         assert_eq!((p.json.as_str(), p.rows.len()), ("", 0));
     }

@@ -21,7 +21,7 @@ use rusqlite::{Connection, ffi};
 
 use super::StoreError;
 use super::backend::Arg;
-use super::schema::{Cell, Cells};
+use super::schema::{Cell, Cells, json_plain};
 
 /// Raw statements kept per connection at most: every resource's page query in each filter
 /// shape a client uses (after that, the whole set is finalized and prepared again as used).
@@ -104,6 +104,10 @@ impl Cells for Row {
                         return Cell::Null;
                     }
                     let bytes = std::slice::from_raw_parts(p, n as usize);
+                    if json_plain(bytes) {
+                        // ASCII is UTF-8
+                        return Cell::Plain(std::str::from_utf8_unchecked(bytes));
+                    }
                     // the store writes UTF-8 only; anything else is served as null, never as
                     // bad JSON
                     std::str::from_utf8(bytes).map_or(Cell::Null, Cell::Text)
@@ -215,7 +219,8 @@ mod tests {
         let c = Connection::open_in_memory().unwrap();
         c.execute_batch(
             "CREATE TABLE t (id TEXT, n INTEGER, j TEXT);
-             INSERT INTO t VALUES ('a', 1, 'x\"y'), ('b', NULL, NULL), ('c', 3, CAST(X'ff' AS TEXT));",
+             INSERT INTO t VALUES ('a', 1, 'x\"y'), ('b', NULL, 'Zoë'), ('c', 3, CAST(X'ff' AS TEXT)),
+               ('d', 4, 'tab	and' || char(1)), ('e', 5, '2025-01-01T00:00:00Z');",
         )
         .unwrap();
         c.into()
@@ -230,6 +235,7 @@ mod tests {
                     Cell::Null => "null".to_string(),
                     Cell::Int(n) => n.to_string(),
                     Cell::Text(t) => format!("'{t}'"),
+                    Cell::Plain(t) => format!("p'{t}'"),
                 })
                 .collect();
             out.push(s.join(" "));
@@ -243,16 +249,23 @@ mod tests {
         let c = conn();
         let sql = "SELECT id, n, j FROM t WHERE id >= $1 ORDER BY id LIMIT $2";
         // the 4th cell is past the last column: null, never a read out of bounds; text that
-        // is not UTF-8 is null, never bad JSON
+        // is not UTF-8 is null, never bad JSON; ASCII with nothing to escape is plain, text
+        // with a quote, a control character or a non-ASCII letter goes through the escaper
         assert_eq!(
             read(&c, sql, &[Arg::T("a".into()), Arg::I(10)]),
-            ["'a' 1 'x\"y' null", "'b' null null null", "'c' 3 null null"]
+            [
+                "p'a' 1 'x\"y' null",
+                "p'b' null 'Zoë' null",
+                "p'c' 3 null null",
+                "p'd' 4 'tab\tand\u{1}' null",
+                "p'e' 5 p'2025-01-01T00:00:00Z' null"
+            ]
         );
         assert_eq!(c.rows.borrow().len(), 1);
         // the same statement, reset and bound again
         assert_eq!(
             read(&c, sql, &[Arg::T("b".into()), Arg::I(1)]),
-            ["'b' null null null"]
+            ["p'b' null 'Zoë' null"]
         );
         assert_eq!(c.rows.borrow().len(), 1);
         // a read that stopped early (an error in the middle) leaves nothing behind either
@@ -261,8 +274,8 @@ mod tests {
             "arrays are not bindable in SQLite"
         );
         assert_eq!(
-            read(&c, sql, &[Arg::T("c".into()), Arg::I(5)]),
-            ["'c' 3 null null"]
+            read(&c, sql, &[Arg::T("c".into()), Arg::I(1)]),
+            ["p'c' 3 null null"]
         );
     }
 
