@@ -8,7 +8,6 @@ use crate::time::{Date, Timestamp};
 use super::Ecommerce;
 use super::cache::{ORDER_CACHE_DAYS, cache_get, cache_put};
 use super::lifecycle::{self, Lifecycle};
-use super::plans::DayPlans;
 use super::sessions::{Line, Outcome, Plan};
 use super::tables::{Order, Payment, Refund, Shipment};
 
@@ -61,13 +60,17 @@ impl Ecommerce {
         if let Some(o) = cache_get(&self.orders, day) {
             return o;
         }
-        self.put_orders(day, &self.day_plans(day))
+        self.put_orders(day, self.day_plans(day).all())
     }
 
-    pub(super) fn put_orders(&self, day: Date, plans: &DayPlans) -> Arc<Vec<OrderCtx>> {
+    /// Caches the orders of `day` among `plans` (its sessions, in [`DayPlans::all`] order).
+    pub(super) fn put_orders<'a>(
+        &self,
+        day: Date,
+        plans: impl Iterator<Item = &'a Plan>,
+    ) -> Arc<Vec<OrderCtx>> {
         let orders: Arc<Vec<OrderCtx>> = Arc::new(
             plans
-                .all()
                 .filter(|p| p.outcome == Outcome::Order)
                 .map(|p| OrderCtx {
                     plan: p.clone(),

@@ -114,6 +114,10 @@ impl Ecommerce {
             .filter(|(_, p)| p.returns_at.is_some())
             .map(|(j, p)| (j as u32, p.clone()))
             .collect();
+        self.cache_returners(day, returners)
+    }
+
+    fn cache_returners(&self, day: Date, returners: Returners) -> Arc<Returners> {
         let returners = Arc::new(returners);
         cache_put(
             &self.returners,
@@ -124,13 +128,34 @@ impl Ecommerce {
         returners
     }
 
+    /// Of the fresh sessions of `day`, only those whose cart comes back (with their index)
+    /// and those that order, without holding the day's whole list: a look-back over weeks
+    /// needs only these (a few per cent of the sessions).
+    fn lean_plans(&self, day: Date) -> (Returners, Vec<Plan>) {
+        let (mut returners, mut orders) = (Vec::new(), Vec::new());
+        if !self.in_range(day) {
+            return (returners, orders);
+        }
+        let ctx = self.context(day);
+        for j in 0..ctx.sessions as u32 {
+            let p = self.fresh_plan(&ctx, j);
+            // a cart that comes back was not ordered: the two lists never share a session
+            if p.returns_at.is_some() {
+                returners.push((j, p));
+            } else if p.outcome == Outcome::Order {
+                orders.push(p);
+            }
+        }
+        (returners, orders)
+    }
+
     /// The fresh sessions of `day` whose abandoned cart comes back later, with their index
     /// among the day's sessions (cached: each later day of the return window looks for them).
     fn returners(&self, day: Date) -> Arc<Returners> {
         if let Some(r) = cache_get(&self.returners, day) {
             return r;
         }
-        self.put_returners(day, &self.fresh_plans(day))
+        self.cache_returners(day, self.lean_plans(day).0)
     }
 
     /// Every session starting on `day`: its fresh sessions, then the carts resumed that day.
@@ -148,6 +173,17 @@ impl Ecommerce {
     /// `day`'s plans from its fresh sessions (the returners of the days before are looked up
     /// or worked out), cached.
     fn put_plans(&self, day: Date, fresh: Vec<Plan>) -> Arc<DayPlans> {
+        let plans = Arc::new(DayPlans {
+            fresh: Arc::new(fresh),
+            resumed: self.resumed_on(day),
+        });
+        cache_put(&self.plans, day, plans.clone(), PLAN_CACHE_DAYS);
+        plans
+    }
+
+    /// The carts abandoned on earlier days that are taken up again on `day`, in the order of
+    /// their origin (day, index).
+    fn resumed_on(&self, day: Date) -> Vec<Plan> {
         let mut resumed = Vec::new();
         for back in 1..=self.config.funnel.max_cart_return_days as i32 {
             for (j, p) in self.returners(day.add_days(-back)).iter() {
@@ -157,12 +193,7 @@ impl Ecommerce {
             }
         }
         resumed.sort_by_key(|p| p.resumes);
-        let plans = Arc::new(DayPlans {
-            fresh: Arc::new(fresh),
-            resumed,
-        });
-        cache_put(&self.plans, day, plans.clone(), PLAN_CACHE_DAYS);
-        plans
+        resumed
     }
 
     /// Works out, on up to `threads` threads, the orders of the days of `day`'s look-back
@@ -184,12 +215,25 @@ impl Ecommerce {
         let days: Vec<Date> = (0..=first.days_until(day))
             .map(|k| first.add_days(k))
             .collect();
+        //
+        // Of the days before the last two only the sessions that order or come back are
+        // kept (a few per cent): the whole lists of ~50 days would be ~100 MB of fresh memory
+        // written once and thrown away, and only `day` and the day before are asked for whole
+        // (sessions, events).
+        let whole_from = day.add_days(-1);
         let fresh: Vec<Mutex<Option<Vec<Plan>>>> = crate::pool::map(days.len(), threads, |i| {
             let d = days[i];
             let needed = window.contains(&d);
             let known = cache_get(&self.returners, d).is_some();
             if known && !needed {
                 return None;
+            }
+            if d < whole_from {
+                let (returners, orders) = self.lean_plans(d);
+                if !known {
+                    self.cache_returners(d, returners);
+                }
+                return needed.then_some(orders);
             }
             let fresh = self.fresh_plans(d);
             if !known {
@@ -204,8 +248,16 @@ impl Ecommerce {
             let d = window[i];
             let at = days.iter().position(|x| *x == d).expect("a window day");
             let fresh = fresh[at].lock().expect("fresh plans").take();
-            let plans = self.put_plans(d, fresh.expect("planned above"));
-            self.put_orders(d, &plans);
+            let fresh = fresh.expect("planned above");
+            if d < whole_from {
+                // the day's orders: its fresh sessions that order, then its resumed carts
+                // that do (as `DayPlans::all` lists them)
+                let resumed = self.resumed_on(d);
+                self.put_orders(d, fresh.iter().chain(resumed.iter()));
+            } else {
+                let plans = self.put_plans(d, fresh);
+                self.put_orders(d, plans.all());
+            }
         });
     }
 
