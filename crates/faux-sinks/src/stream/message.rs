@@ -35,10 +35,16 @@ pub struct MessageEncoder {
     head: Vec<u8>,
     /// Writes `row`, the same bytes as the JSON Lines files (into its `buf`, the body).
     row: JsonlEncoder,
+    /// Room reserved for the next body: the longest of this table's so far (a body is
+    /// handed over with its message, so each starts empty; growing it copied it once or
+    /// twice).
+    room: usize,
 }
 
-/// Room for a typical message; the body is handed over with each message.
+/// Room for a first message.
 const BODY_CAPACITY: usize = 256;
+/// The most room reserved ahead for a body.
+const MAX_ROOM: usize = 4096;
 
 impl MessageEncoder {
     /// An encoder for the change records of `table`.
@@ -50,13 +56,14 @@ impl MessageEncoder {
             table: table.name,
             head,
             row: JsonlEncoder::with_capacity(table, 0),
+            room: BODY_CAPACITY,
         }
     }
 
     /// Encodes one change record of this encoder's table.
     pub fn encode(&mut self, c: &ChangeRecord) -> Message {
         let body = &mut self.row.buf;
-        body.reserve(BODY_CAPACITY);
+        body.reserve_exact(self.room);
         body.extend_from_slice(&self.head);
         push_json_string(body, c.op.as_str());
         body.extend_from_slice(b",\"seq\":");
@@ -66,6 +73,7 @@ impl MessageEncoder {
         body.extend_from_slice(b",\"row\":");
         self.row.object(&c.row);
         self.row.buf.push(b'}');
+        self.room = self.room.max(self.row.buf.len().min(MAX_ROOM));
         Message {
             table: self.table,
             op: c.op.as_str(),
