@@ -191,8 +191,9 @@ impl Timestamp {
 
 /// Why an instant could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+// what a date alone means (its first or its last second) depends on the caller, which says so
 #[error(
-    "invalid time {input:?}: expected RFC 3339 (2025-03-31T12:00:00Z), a date (2025-03-31, meaning its last second) or epoch seconds"
+    "invalid time {input:?}: expected RFC 3339 (2025-03-31T12:00:00Z), a date (2025-03-31) or epoch seconds"
 )]
 pub struct TimestampError {
     pub input: String,

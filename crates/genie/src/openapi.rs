@@ -62,7 +62,7 @@ fn row_schema(r: &Resource) -> Value {
 fn time_param(name: &str, what: &str) -> Value {
     json!({
         "name": name, "in": "query", "required": false,
-        "description": format!("{what} Inclusive. RFC 3339 (2024-01-31T12:00:00Z), a date (2024-01-31, meaning its last second, 23:59:59Z) or epoch seconds. Instants before 1900 mean 1900-01-01T00:00:00Z (no data is older)."),
+        "description": format!("{what} Inclusive. RFC 3339 (2024-01-31T12:00:00Z), a date (2024-01-31) or epoch seconds. Instants before 1900 mean 1900-01-01T00:00:00Z (no data is older)."),
         "schema": {"oneOf": [
             {"type": "string", "format": "date-time"},
             {"type": "string", "format": "date"},

@@ -312,6 +312,24 @@ async fn openapi_documents_every_endpoint_and_parameter() {
         ] {
             assert!(names.contains(&p), "{t} {p}");
         }
+        // what a date alone means, said right for each bound: a lower bound's date is its
+        // first second, an upper bound's its last (and nothing says otherwise)
+        for p in list["parameters"].as_array().unwrap() {
+            let (name, text) = (p["name"].as_str().unwrap(), p["description"].to_string());
+            let (second, not) = match name {
+                n if n.ends_with("_min") => ("first", "last"),
+                n if n.ends_with("_max") => ("last", "first"),
+                _ => continue,
+            };
+            assert!(
+                text.contains(&format!("a date: its {second} second")),
+                "{t} {name}: {text}"
+            );
+            assert!(
+                !text.contains(&format!("{not} second")),
+                "{t} {name}: {text}"
+            );
+        }
         assert!(doc["paths"][format!("/v1/{t}/{{id}}")]["get"].is_object());
         assert!(doc["components"]["schemas"][t]["properties"].is_object());
     }

@@ -108,9 +108,17 @@ fn time_param(pairs: &[(String, String)], name: &str) -> Result<Option<i64>, Pro
     {
         return Ok(Some(day.start().0));
     }
-    parse_instant(v)
-        .map(|t| Some(t.0))
-        .map_err(|e| Problem::param(name, format!("{name}: {e}")))
+    let second = if name.ends_with("_min") {
+        "first"
+    } else {
+        "last"
+    };
+    parse_instant(v).map(|t| Some(t.0)).map_err(|e| {
+        Problem::param(
+            name,
+            format!("{name}: {e}; as {name} a date means its {second} second"),
+        )
+    })
 }
 
 /// [`Timestamp::parse_flexible`], and also the RFC 3339 instants and dates of years 0000–1899
@@ -252,5 +260,24 @@ mod tests {
         // instants are taken as given
         let p = parse_list("orders", &q("updated_at_min=2025-02-20T10:00:00Z")).unwrap();
         assert_eq!(p.filters.updated_min, t("2025-02-20T10:00:00Z"));
+        // a bad bound is named, and told what a date means for it (a lower bound's date
+        // is not its last second, whatever other inputs take a date to mean)
+        for (name, second) in [
+            ("updated_at_min", "first"),
+            ("updated_at_max", "last"),
+            ("created_at_min", "first"),
+            ("created_at_max", "last"),
+        ] {
+            let e = parse_list("orders", &q(&format!("{name}=2025-13-01"))).unwrap_err();
+            assert_eq!(e.param.as_deref(), Some(name));
+            assert!(e.detail.contains("\"2025-13-01\""), "{}", e.detail);
+            assert!(
+                e.detail
+                    .ends_with(&format!("as {name} a date means its {second} second")),
+                "{}",
+                e.detail
+            );
+            assert!(!e.detail.contains("meaning its last"), "{}", e.detail);
+        }
     }
 }
