@@ -268,20 +268,25 @@ impl Ecommerce {
         const SLICE: usize = 1024;
         let plans = self.event_sessions(day);
         crate::pool::map(plans.len().div_ceil(SLICE), threads, |i| {
-            let mut out = Vec::new();
-            for plan in &plans[i * SLICE..((i + 1) * SLICE).min(plans.len())] {
-                out.extend(
-                    self.session_detail(plan)
-                        .events
-                        .into_iter()
-                        .filter(|e| within(e.occurred_at, day)),
-                );
-            }
-            out
+            self.events_of(&plans[i * SLICE..((i + 1) * SLICE).min(plans.len())], day)
         })
         .into_iter()
         .flatten()
         .collect()
+    }
+
+    /// The events on `day` of the sessions `plans`, in session order.
+    fn events_of(&self, plans: &[super::sessions::Plan], day: Date) -> Vec<Event> {
+        let mut out = Vec::new();
+        for plan in plans {
+            out.extend(
+                self.session_detail(plan)
+                    .events
+                    .into_iter()
+                    .filter(|e| within(e.occurred_at, day)),
+            );
+        }
+        out
     }
 
     /// The daily extract: rows of table `t` changed on `day`, in their end-of-day state.
@@ -461,23 +466,121 @@ impl Ecommerce {
         out
     }
 
+    /// The customers' versions written on `day`, in customer order.
+    fn customer_changes(&self, day: Date) -> Vec<(Timestamp, Op, Rec)> {
+        let end = end_of(day);
+        let mut out = Vec::new();
+        for i in self.customers_touched(day) {
+            for ts in self.customer_versions(i, day.start(), end) {
+                let c = self.customer_at(i, ts);
+                let op = if ts == c.created_at {
+                    Op::Insert
+                } else if c.deleted_at == Some(ts) {
+                    Op::Delete
+                } else {
+                    Op::Update
+                };
+                out.push((ts, op, Rec::Customers(c)));
+            }
+        }
+        out
+    }
+
+    /// The products' versions written on `day`, in catalogue order.
+    fn product_changes(&self, day: Date) -> Vec<(Timestamp, Op, Rec)> {
+        let end = end_of(day);
+        let mut out = Vec::new();
+        for k in 0..self.catalog.count_by(day) {
+            let p = self.catalog.base(k);
+            for ts in self.catalog.versions_between(&p, day.start(), end) {
+                let op = if ts == p.created_at {
+                    Op::Insert
+                } else {
+                    Op::Update
+                };
+                out.push((ts, op, Rec::Products(self.catalog.row_at(&p, ts))));
+            }
+        }
+        out
+    }
+
+    /// The sessions written on `day`: inserted when one starts, without its end; updated
+    /// when it ends.
+    fn session_changes(&self, day: Date) -> Vec<(Timestamp, Op, Rec)> {
+        let before = self.day_plans(day.add_days(-1));
+        let today = self.day_plans(day);
+        let mut out = Vec::new();
+        for p in today.all() {
+            out.push((
+                p.start,
+                Op::Insert,
+                Rec::Sessions(self.session_row(p, p.start)),
+            ));
+        }
+        for p in before.all().chain(today.all()) {
+            if within(p.end, day) {
+                out.push((p.end, Op::Update, Rec::Sessions(self.session_row(p, p.end))));
+            }
+        }
+        out
+    }
+
+    fn marketing_changes(&self, day: Date) -> Vec<(Timestamp, Op, Rec)> {
+        self.marketing_spend(day)
+            .into_iter()
+            .map(|m| (day.start(), Op::Insert, Rec::MarketingSpend(m)))
+            .collect()
+    }
+
     /// Every version written on `day`, all tables, in time order (ties: table order, then
     /// generation order). Position i gets sequence number `day × 10^8 + i`. Up to `threads`
     /// threads share the work; the result does not depend on how many.
     pub fn changes(&self, day: Date, threads: usize) -> Vec<ChangeRecord> {
         self.prepare_window(day, threads);
-        let end = end_of(day);
-        let mut family = self.order_family_changes(day);
-        let mut events = Some(self.events_on(day, threads));
-        // the day's size, known but for a few hundred rows, so that the list is allocated
-        // once (growing it by doubling wrote ~1.5× its size in fresh memory)
-        let sessions = self.day_plans(day).all().count();
-        let mut out: Vec<ChangeRecord> = Vec::with_capacity(
-            family.iter().map(Vec::len).sum::<usize>()
-                + events.as_ref().map_or(0, Vec::len)
-                + 2 * sessions
-                + 1024,
-        );
+        // Each table's versions (the order family's five together, the events in slices of
+        // sessions) are one item of the pool, the large ones first, so the serial parts run
+        // beside the events instead of before them; the items come back in their order.
+        const EVENT_SLICE: usize = 1024;
+        let event_plans = self.event_sessions(day);
+        let slices = event_plans.len().div_ceil(EVENT_SLICE);
+        let mut parts = crate::pool::map(FIXED_PARTS + slices, threads, |i| match i {
+            0 => Part::Family(self.order_family_changes(day)),
+            1 => Part::Table(self.customer_changes(day)),
+            2 => Part::Table(self.session_changes(day)),
+            3 => Part::Table(self.product_changes(day)),
+            4 => Part::Table(self.marketing_changes(day)),
+            _ => {
+                let k = i - FIXED_PARTS;
+                let slice =
+                    &event_plans[k * EVENT_SLICE..((k + 1) * EVENT_SLICE).min(event_plans.len())];
+                Part::Events(self.events_of(slice, day))
+            }
+        })
+        .into_iter();
+        let mut take = || parts.next().expect("one part per item");
+        let (Part::Family(mut family), Part::Table(customers), Part::Table(sessions)) =
+            (take(), take(), take())
+        else {
+            unreachable!("parts come back in item order")
+        };
+        let (Part::Table(products), Part::Table(marketing)) = (take(), take()) else {
+            unreachable!("parts come back in item order")
+        };
+        let events: Vec<Vec<Event>> = parts
+            .map(|p| match p {
+                Part::Events(e) => e,
+                _ => unreachable!("the events come last"),
+            })
+            .collect();
+        // the day's size, known exactly, so that the list is allocated once (growing it by
+        // doubling wrote ~1.5× its size in fresh memory)
+        let len = family.iter().map(Vec::len).sum::<usize>()
+            + [&customers, &sessions, &products, &marketing]
+                .iter()
+                .map(|t| t.len())
+                .sum::<usize>()
+            + events.iter().map(Vec::len).sum::<usize>();
+        let mut out: Vec<ChangeRecord> = Vec::with_capacity(len);
         let mut push = |table: Table, ts: Timestamp, op: Op, rec: Rec| {
             out.push(ChangeRecord {
                 table: table.index(),
@@ -487,80 +590,36 @@ impl Ecommerce {
                 row: Record::Ecommerce(rec),
             })
         };
+        let (mut customers, mut sessions, mut products, mut marketing, mut events) = (
+            Some(customers),
+            Some(sessions),
+            Some(products),
+            Some(marketing),
+            Some(events),
+        );
         for &table in Table::ALL {
-            if let Some(f) = Family::of(table) {
-                for (ts, op, rec) in std::mem::take(&mut family[f as usize]) {
-                    push(table, ts, op, rec);
-                }
-                continue;
-            }
-            match table {
-                Table::Customers => {
-                    for i in self.customers_touched(day) {
-                        for ts in self.customer_versions(i, day.start(), end) {
-                            let c = self.customer_at(i, ts);
-                            let op = if ts == c.created_at {
-                                Op::Insert
-                            } else if c.deleted_at == Some(ts) {
-                                Op::Delete
-                            } else {
-                                Op::Update
-                            };
-                            push(table, ts, op, Rec::Customers(c));
-                        }
-                    }
-                }
-                Table::Products => {
-                    for k in 0..self.catalog.count_by(day) {
-                        let p = self.catalog.base(k);
-                        for ts in self.catalog.versions_between(&p, day.start(), end) {
-                            let op = if ts == p.created_at {
-                                Op::Insert
-                            } else {
-                                Op::Update
-                            };
-                            push(table, ts, op, Rec::Products(self.catalog.row_at(&p, ts)));
-                        }
-                    }
-                }
-                Table::Sessions => {
-                    // inserted when it starts, without its end; updated when it ends
-                    let before = self.day_plans(day.add_days(-1));
-                    let today = self.day_plans(day);
-                    for p in today.all() {
-                        push(
-                            table,
-                            p.start,
-                            Op::Insert,
-                            Rec::Sessions(self.session_row(p, p.start)),
-                        );
-                    }
-                    for p in before.all().chain(today.all()) {
-                        if within(p.end, day) {
-                            push(
-                                table,
-                                p.end,
-                                Op::Update,
-                                Rec::Sessions(self.session_row(p, p.end)),
-                            );
-                        }
-                    }
-                }
+            let versions = match table {
+                Table::Customers => customers.take(),
+                Table::Products => products.take(),
+                Table::Sessions => sessions.take(),
+                Table::MarketingSpend => marketing.take(),
                 Table::Events => {
-                    for e in events.take().expect("one events table") {
+                    for e in events.take().into_iter().flatten().flatten() {
                         push(table, e.occurred_at, Op::Insert, Rec::Events(e));
                     }
-                }
-                Table::MarketingSpend => {
-                    for m in self.marketing_spend(day) {
-                        push(table, day.start(), Op::Insert, Rec::MarketingSpend(m));
-                    }
+                    continue;
                 }
                 Table::Orders
                 | Table::OrderItems
                 | Table::Payments
                 | Table::Shipments
-                | Table::Refunds => unreachable!("order tables are answered above"),
+                | Table::Refunds => {
+                    let f = Family::of(table).expect("an order table");
+                    Some(std::mem::take(&mut family[f as usize]))
+                }
+            };
+            for (ts, op, rec) in versions.expect("each table once") {
+                push(table, ts, op, rec);
             }
         }
         // Sort small keys, then put each record in its place by following the permutation's
@@ -579,6 +638,20 @@ impl Ecommerce {
         }
         out
     }
+}
+
+/// The pool items of a day's feed before the first slice of events: the order family,
+/// customers, sessions, products, marketing spend.
+const FIXED_PARTS: usize = 5;
+
+/// One pool item's share of a day's feed.
+enum Part {
+    /// The five order tables' versions.
+    Family([Vec<(Timestamp, Op, Rec)>; 5]),
+    /// One table's versions.
+    Table(Vec<(Timestamp, Op, Rec)>),
+    /// The events of a slice of the day's sessions.
+    Events(Vec<Event>),
 }
 
 /// Reorders `items` so that position n holds what was at `from[n]` (`from` is a permutation
