@@ -88,6 +88,11 @@ impl Stream {
         self.counter = n;
     }
 
+    /// How many values were drawn (or skipped with [`Stream::seek`]) so far.
+    pub fn position(&self) -> u64 {
+        self.counter
+    }
+
     /// A uniform float in `[0, 1)` with 53 bits of precision (like Python's `random.random`).
     #[inline(always)]
     pub fn next_f64(&mut self) -> f64 {

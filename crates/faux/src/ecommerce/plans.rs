@@ -138,7 +138,9 @@ impl Ecommerce {
         }
         let ctx = self.context(day);
         for j in 0..ctx.sessions as u32 {
-            let p = self.fresh_plan(&ctx, j);
+            let Some(p) = self.fresh_plan_if_kept(&ctx, j) else {
+                continue;
+            };
             // a cart that comes back was not ordered: the two lists never share a session
             if p.returns_at.is_some() {
                 returners.push((j, p));

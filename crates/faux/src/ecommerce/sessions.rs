@@ -110,6 +110,24 @@ pub struct Detail {
     pub cart: Vec<Line>,
 }
 
+/// Draws of a fresh session's stream taken by its id, its arrival and its duration, in
+/// that order (see [`Ecommerce::funnel`]).
+const PLAN_ID_DRAWS: u64 = 2;
+const PLAN_ARRIVAL_DRAWS: u64 = 2;
+const PLAN_DURATION_DRAWS: u64 = 2;
+
+/// A fresh session's draws up to its outcome, and its stream positioned after them.
+struct Funnel {
+    s: Stream,
+    /// When it arrives (a new customer's session may start earlier: see `finish_plan`).
+    arrival: Timestamp,
+    channel: &'static str,
+    device: &'static str,
+    visitor: Visitor,
+    persona: Persona,
+    outcome: Outcome,
+}
+
 fn lognormal_seconds(s: &mut Stream, median: f64, sigma: f64, lo: i64, hi: i64) -> i64 {
     ((median.ln() + sigma * super::traffic::normal(s)).exp() as i64).clamp(lo, hi)
 }
@@ -142,18 +160,38 @@ impl Ecommerce {
 
     /// Session `j` of the fresh (non-resumed) sessions of `day`.
     pub(crate) fn fresh_plan(&self, ctx: &super::DayContext, j: u32) -> Plan {
-        let day = ctx.day;
-        let mut s = self
-            .keys
+        self.finish_plan(ctx, j, self.funnel(ctx, j))
+    }
+
+    /// Session `j` of `day` if it orders or its cart may come back (the sessions a look-back
+    /// over weeks keeps), without drawing the rest of the others: their id and duration
+    /// (`ln`, `cos`, `exp`) are a third of a plan's cost and tell nothing of the funnel.
+    pub(crate) fn fresh_plan_if_kept(&self, ctx: &super::DayContext, j: u32) -> Option<Plan> {
+        let f = self.funnel(ctx, j);
+        let kept = f.outcome == Outcome::Order
+            || (matches!(f.outcome, Outcome::Cart | Outcome::Checkout)
+                && f.visitor != Visitor::Anonymous);
+        kept.then(|| self.finish_plan(ctx, j, f))
+    }
+
+    fn plan_key(&self, day: Date, j: u32) -> Key {
+        self.keys
             .plan
             .derive(day.days_since_epoch() as u64)
             .derive(j as u64)
-            .stream();
-        // drawn first (the stream's order is the model), timed once the start is known
-        let id = s.uuid_v4();
-        let start = self.traffic.arrival(day, &mut s);
-        let id = id.into_v7(start.0 * 1000);
-        let duration = lognormal_seconds(&mut s, 420.0, 0.8, 30, 3 * 3600);
+    }
+
+    /// A fresh session's draws up to how far down the funnel it goes. The stream's order is
+    /// the model: the id (two draws), the arrival (two), the duration (two), then the funnel;
+    /// the id and the duration are skipped here and read by [`Ecommerce::finish_plan`] at
+    /// their positions.
+    fn funnel(&self, ctx: &super::DayContext, j: u32) -> Funnel {
+        let day = ctx.day;
+        let mut s = self.plan_key(day, j).stream();
+        s.seek(PLAN_ID_DRAWS);
+        let arrival = self.traffic.arrival(day, &mut s);
+        debug_assert_eq!(s.position(), PLAN_ID_DRAWS + PLAN_ARRIVAL_DRAWS);
+        s.seek(PLAN_ID_DRAWS + PLAN_ARRIVAL_DRAWS + PLAN_DURATION_DRAWS);
         let channel = ctx.channel(s.next_f64());
         let device = self.pick_device(s.next_f64());
         let cfg = &self.config.traffic;
@@ -164,7 +202,7 @@ impl Ecommerce {
         {
             Visitor::Anonymous
         } else {
-            self.pick_returning(&mut s, ctx.customers_before, start)
+            self.pick_returning(&mut s, ctx.customers_before, arrival)
         };
         let persona = match visitor {
             Visitor::New(i) | Visitor::Returning(i) => self.customer_core(i).persona,
@@ -185,6 +223,40 @@ impl Ecommerce {
             // anonymous visitors who would buy are the ones who sign up (New sessions)
             outcome = Outcome::Checkout;
         }
+        Funnel {
+            s,
+            arrival,
+            channel,
+            device,
+            visitor,
+            persona,
+            outcome,
+        }
+    }
+
+    /// The plan of session `j` of `day` from its funnel: its id and duration, and whether
+    /// and when an abandoned cart comes back.
+    fn finish_plan(&self, ctx: &super::DayContext, j: u32, f: Funnel) -> Plan {
+        let day = ctx.day;
+        let Funnel {
+            mut s,
+            arrival,
+            channel,
+            device,
+            visitor,
+            persona,
+            outcome,
+        } = f;
+        let mut head = self.plan_key(day, j).stream();
+        // the id is drawn first, timed by the arrival
+        let id = head.uuid_v4().into_v7(arrival.0 * 1000);
+        head.seek(PLAN_ID_DRAWS + PLAN_ARRIVAL_DRAWS);
+        let duration = lognormal_seconds(&mut head, 420.0, 0.8, 30, 3 * 3600);
+        debug_assert_eq!(
+            head.position(),
+            PLAN_ID_DRAWS + PLAN_ARRIVAL_DRAWS + PLAN_DURATION_DRAWS
+        );
+        let p = self.persona(persona);
         let duration = if outcome == Outcome::Order {
             duration.max(180)
         } else {
@@ -192,9 +264,9 @@ impl Ecommerce {
         };
         // a new customer signs up within the day that counts it
         let start = if matches!(visitor, Visitor::New(_)) {
-            Timestamp(start.0.min(day.start().0 + 86_399 - duration))
+            Timestamp(arrival.0.min(day.start().0 + 86_399 - duration))
         } else {
-            start
+            arrival
         };
         let returns_at = (matches!(outcome, Outcome::Cart | Outcome::Checkout)
             && visitor != Visitor::Anonymous
