@@ -262,17 +262,10 @@ impl Ecommerce {
         spill.chain(today.all()).cloned().collect()
     }
 
-    /// The events of `day`, in session order; sessions simulated on up to `threads` threads.
-    fn events_on(&self, day: Date, threads: usize) -> Vec<Event> {
-        // slices of sessions large enough that a thread's hand-over costs nothing
-        const SLICE: usize = 1024;
-        let plans = self.event_sessions(day);
-        crate::pool::map(plans.len().div_ceil(SLICE), threads, |i| {
-            self.events_of(&plans[i * SLICE..((i + 1) * SLICE).min(plans.len())], day)
-        })
-        .into_iter()
-        .flatten()
-        .collect()
+    /// The events of `day`, in session order (the feed works them out in slices, in
+    /// parallel: see [`Ecommerce::changes`]).
+    fn events_on(&self, day: Date) -> Vec<Event> {
+        self.events_of(&self.event_sessions(day), day)
     }
 
     /// The events on `day` of the sessions `plans`, in session order.
@@ -324,11 +317,7 @@ impl Ecommerce {
                     .map(|p| Rec::Sessions(self.session_row(p, end)))
                     .collect()
             }
-            Table::Events => self
-                .events_on(day, 1)
-                .into_iter()
-                .map(Rec::Events)
-                .collect(),
+            Table::Events => self.events_on(day).into_iter().map(Rec::Events).collect(),
             Table::MarketingSpend => self
                 .marketing_spend(day)
                 .into_iter()
@@ -425,7 +414,7 @@ impl Ecommerce {
                 .map(|p| Rec::Sessions(self.session_row(p, at)))
                 .collect(),
             Table::Events => self
-                .events_on(day, 1)
+                .events_on(day)
                 .into_iter()
                 .filter(|e| e.occurred_at <= at)
                 .map(Rec::Events)
@@ -543,42 +532,44 @@ impl Ecommerce {
         const EVENT_SLICE: usize = 1024;
         let event_plans = self.event_sessions(day);
         let slices = event_plans.len().div_ceil(EVENT_SLICE);
-        let mut parts = crate::pool::map(FIXED_PARTS + slices, threads, |i| match i {
-            0 => Part::Family(self.order_family_changes(day)),
-            1 => Part::Table(self.customer_changes(day)),
-            2 => Part::Table(self.session_changes(day)),
-            3 => Part::Table(self.product_changes(day)),
-            4 => Part::Table(self.marketing_changes(day)),
+        let parts = crate::pool::map(FIXED_PARTS + slices, threads, |i| match i {
+            0 => {
+                let mut family = self.order_family_changes(day);
+                Part::Tables(
+                    Table::ALL
+                        .iter()
+                        .filter_map(|&t| {
+                            Family::of(t).map(|f| (t, std::mem::take(&mut family[f as usize])))
+                        })
+                        .collect(),
+                )
+            }
+            1 => Part::Tables(vec![(Table::Customers, self.customer_changes(day))]),
+            2 => Part::Tables(vec![(Table::Sessions, self.session_changes(day))]),
+            3 => Part::Tables(vec![(Table::Products, self.product_changes(day))]),
+            4 => Part::Tables(vec![(Table::MarketingSpend, self.marketing_changes(day))]),
             _ => {
                 let k = i - FIXED_PARTS;
                 let slice =
                     &event_plans[k * EVENT_SLICE..((k + 1) * EVENT_SLICE).min(event_plans.len())];
                 Part::Events(self.events_of(slice, day))
             }
-        })
-        .into_iter();
-        let mut take = || parts.next().expect("one part per item");
-        let (Part::Family(mut family), Part::Table(customers), Part::Table(sessions)) =
-            (take(), take(), take())
-        else {
-            unreachable!("parts come back in item order")
-        };
-        let (Part::Table(products), Part::Table(marketing)) = (take(), take()) else {
-            unreachable!("parts come back in item order")
-        };
-        let events: Vec<Vec<Event>> = parts
-            .map(|p| match p {
-                Part::Events(e) => e,
-                _ => unreachable!("the events come last"),
-            })
-            .collect();
+        });
+        let mut by_table: Vec<Vec<(Timestamp, Op, Rec)>> = vec![Vec::new(); Table::ALL.len()];
+        let mut events: Vec<Vec<Event>> = Vec::new();
+        for part in parts {
+            match part {
+                Part::Tables(tables) => {
+                    for (t, versions) in tables {
+                        by_table[t.index()] = versions;
+                    }
+                }
+                Part::Events(e) => events.push(e),
+            }
+        }
         // the day's size, known exactly, so that the list is allocated once (growing it by
         // doubling wrote ~1.5× its size in fresh memory)
-        let len = family.iter().map(Vec::len).sum::<usize>()
-            + [&customers, &sessions, &products, &marketing]
-                .iter()
-                .map(|t| t.len())
-                .sum::<usize>()
+        let len = by_table.iter().map(Vec::len).sum::<usize>()
             + events.iter().map(Vec::len).sum::<usize>();
         let mut out: Vec<ChangeRecord> = Vec::with_capacity(len);
         let mut push = |table: Table, ts: Timestamp, op: Op, rec: Rec| {
@@ -590,35 +581,13 @@ impl Ecommerce {
                 row: Record::Ecommerce(rec),
             })
         };
-        let (mut customers, mut sessions, mut products, mut marketing, mut events) = (
-            Some(customers),
-            Some(sessions),
-            Some(products),
-            Some(marketing),
-            Some(events),
-        );
         for &table in Table::ALL {
-            let versions = match table {
-                Table::Customers => customers.take(),
-                Table::Products => products.take(),
-                Table::Sessions => sessions.take(),
-                Table::MarketingSpend => marketing.take(),
-                Table::Events => {
-                    for e in events.take().into_iter().flatten().flatten() {
-                        push(table, e.occurred_at, Op::Insert, Rec::Events(e));
-                    }
-                    continue;
+            if table == Table::Events {
+                for e in std::mem::take(&mut events).into_iter().flatten() {
+                    push(table, e.occurred_at, Op::Insert, Rec::Events(e));
                 }
-                Table::Orders
-                | Table::OrderItems
-                | Table::Payments
-                | Table::Shipments
-                | Table::Refunds => {
-                    let f = Family::of(table).expect("an order table");
-                    Some(std::mem::take(&mut family[f as usize]))
-                }
-            };
-            for (ts, op, rec) in versions.expect("each table once") {
+            }
+            for (ts, op, rec) in std::mem::take(&mut by_table[table.index()]) {
                 push(table, ts, op, rec);
             }
         }
@@ -646,10 +615,8 @@ const FIXED_PARTS: usize = 5;
 
 /// One pool item's share of a day's feed.
 enum Part {
-    /// The five order tables' versions.
-    Family([Vec<(Timestamp, Op, Rec)>; 5]),
-    /// One table's versions.
-    Table(Vec<(Timestamp, Op, Rec)>),
+    /// Whole tables' versions: the five order tables together, or one other table.
+    Tables(Vec<(Table, Vec<(Timestamp, Op, Rec)>)>),
     /// The events of a slice of the day's sessions.
     Events(Vec<Event>),
 }
