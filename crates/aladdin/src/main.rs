@@ -124,20 +124,7 @@ fn main() -> ExitCode {
     }
 }
 
-/// The error and its causes, `: `-separated, each said once: errors that show their source in
-/// their own message (`path: No such file or directory (os error 2)`) are not followed by it
-/// again. Never a backtrace, whatever RUST_BACKTRACE says: it is for us, not for users.
+/// The error and its causes on one line, never a backtrace.
 fn message(e: &anyhow::Error) -> String {
-    let mut out = String::new();
-    for cause in e.chain() {
-        let text = cause.to_string();
-        if out.ends_with(&text) {
-            continue;
-        }
-        if !out.is_empty() {
-            out.push_str(": ");
-        }
-        out.push_str(&text);
-    }
-    out
+    faux_sinks::error_line::one_line(e.as_ref())
 }

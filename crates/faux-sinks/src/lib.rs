@@ -8,6 +8,7 @@
 //! - [`jsonl`]: JSON Lines encoder.
 //! - [`parquet`]: Arrow schema derivation and a Parquet encoder with bounded row groups.
 //! - [`defects`]: the defects manifest of a dirty run (`OUT/_defects/`), written and read.
+//! - [`error_line`]: an error and its causes on one line, as the binaries print it.
 //! - [`destination`]: where rows go or are read from (a folder, a database URL, a broker URL or
 //!   standard output), parsed once for every caller.
 //! - [`files`]: formats, layouts (Hive-style partitions or flat), atomic partition writes and
@@ -30,6 +31,7 @@
 pub mod csv;
 pub mod defects;
 pub mod destination;
+pub mod error_line;
 pub mod files;
 pub mod jsonl;
 pub mod manifest;

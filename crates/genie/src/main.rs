@@ -181,29 +181,12 @@ fn main() -> std::process::ExitCode {
     match run() {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            // the error and its causes on one line, never a backtrace whatever RUST_BACKTRACE
-            // says (anyhow's report of `main`'s error printed one: for us, not for users)
-            eprintln!("error: {}", message(&e));
+            // never a backtrace, whatever RUST_BACKTRACE says (anyhow's report of `main`'s
+            // error printed one: for us, not for users)
+            eprintln!("error: {}", faux_sinks::error_line::one_line(e.as_ref()));
             std::process::ExitCode::FAILURE
         }
     }
-}
-
-/// The error and its causes, `: `-separated, each said once (a cause already ending its
-/// error's own message is not repeated).
-fn message(e: &anyhow::Error) -> String {
-    let mut out = String::new();
-    for cause in e.chain() {
-        let text = cause.to_string();
-        if out.ends_with(&text) {
-            continue;
-        }
-        if !out.is_empty() {
-            out.push_str(": ");
-        }
-        out.push_str(&text);
-    }
-    out
 }
 
 fn run() -> Result<()> {
