@@ -435,8 +435,8 @@ impl Ecommerce {
     /// The versions of the five order tables written on `day`, a list per table, each in
     /// window order. One pass over the window: an order's lines (its session's detailed
     /// simulation) are worked out once, and only for orders with a version that day.
-    fn order_family_changes(&self, day: Date) -> [Vec<(Timestamp, Op, Rec)>; 5] {
-        let mut out: [Vec<(Timestamp, Op, Rec)>; 5] = Default::default();
+    fn order_family_changes(&self, day: Date) -> [Versions; 5] {
+        let mut out: [Versions; 5] = Default::default();
         for o in self.orders_in_window(day).iter().flat_map(|d| d.iter()) {
             let mut lines = None;
             for f in Family::ALL {
@@ -456,7 +456,7 @@ impl Ecommerce {
     }
 
     /// The customers' versions written on `day`, in customer order.
-    fn customer_changes(&self, day: Date) -> Vec<(Timestamp, Op, Rec)> {
+    fn customer_changes(&self, day: Date) -> Versions {
         let end = end_of(day);
         let mut out = Vec::new();
         for i in self.customers_touched(day) {
@@ -476,7 +476,7 @@ impl Ecommerce {
     }
 
     /// The products' versions written on `day`, in catalogue order.
-    fn product_changes(&self, day: Date) -> Vec<(Timestamp, Op, Rec)> {
+    fn product_changes(&self, day: Date) -> Versions {
         let end = end_of(day);
         let mut out = Vec::new();
         for k in 0..self.catalog.count_by(day) {
@@ -495,7 +495,7 @@ impl Ecommerce {
 
     /// The sessions written on `day`: inserted when one starts, without its end; updated
     /// when it ends.
-    fn session_changes(&self, day: Date) -> Vec<(Timestamp, Op, Rec)> {
+    fn session_changes(&self, day: Date) -> Versions {
         let before = self.day_plans(day.add_days(-1));
         let today = self.day_plans(day);
         let mut out = Vec::new();
@@ -514,7 +514,7 @@ impl Ecommerce {
         out
     }
 
-    fn marketing_changes(&self, day: Date) -> Vec<(Timestamp, Op, Rec)> {
+    fn marketing_changes(&self, day: Date) -> Versions {
         self.marketing_spend(day)
             .into_iter()
             .map(|m| (day.start(), Op::Insert, Rec::MarketingSpend(m)))
@@ -555,7 +555,7 @@ impl Ecommerce {
                 Part::Events(self.events_of(slice, day))
             }
         });
-        let mut by_table: Vec<Vec<(Timestamp, Op, Rec)>> = vec![Vec::new(); Table::ALL.len()];
+        let mut by_table: Vec<Versions> = vec![Vec::new(); Table::ALL.len()];
         let mut events: Vec<Vec<Event>> = Vec::new();
         for part in parts {
             match part {
@@ -613,10 +613,13 @@ impl Ecommerce {
 /// customers, sessions, products, marketing spend.
 const FIXED_PARTS: usize = 5;
 
+/// A table's versions written on a day: when, what happened, the row as it was then.
+type Versions = Vec<(Timestamp, Op, Rec)>;
+
 /// One pool item's share of a day's feed.
 enum Part {
     /// Whole tables' versions: the five order tables together, or one other table.
-    Tables(Vec<(Table, Vec<(Timestamp, Op, Rec)>)>),
+    Tables(Vec<(Table, Versions)>),
     /// The events of a slice of the day's sessions.
     Events(Vec<Event>),
 }
