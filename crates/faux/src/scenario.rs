@@ -307,13 +307,22 @@ impl Scenario {
         if let Some(c) = self.changes.lock().expect("changes cache").get(&day) {
             return c.clone();
         }
-        let feed = Arc::new(match &self.kind {
+        let feed = self.changes_uncached(day);
+        crate::ecommerce::cache_put(&self.changes, day, feed.clone(), CHANGES_CACHE_DAYS);
+        feed
+    }
+
+    /// [`Scenario::changes`] without keeping the day: for a caller that reads each day once
+    /// (a stream), whose cached days would only hold memory.
+    pub fn changes_uncached(&self, day: Date) -> Arc<Vec<ChangeRecord>> {
+        if let Some(c) = self.changes.lock().expect("changes cache").get(&day) {
+            return c.clone();
+        }
+        Arc::new(match &self.kind {
             Kind::ShinyRocks(s) => s.changes(day),
             Kind::Ecommerce(e) => e.changes(day, self.threads),
             Kind::Custom(c) => c.changes(self.seed, day),
-        });
-        crate::ecommerce::cache_put(&self.changes, day, feed.clone(), CHANGES_CACHE_DAYS);
-        feed
+        })
     }
 
     /// Empties the engine's day caches and cached change feeds, for a long-running caller

@@ -6,7 +6,7 @@
 //! plus a few chunks whatever the length of the run.
 
 use faux::feed::day_of_seq;
-use faux::{Date, Scenario, TableDef, Timestamp};
+use faux::{ChangeRecord, Date, Scenario, TableDef, Timestamp};
 
 use super::message::{Message, MessageEncoder};
 
@@ -31,13 +31,13 @@ impl Bounds {
         }
     }
 
-    /// Whether the run carries `m`.
-    pub fn keeps(&self, m: &Message) -> bool {
+    /// Whether the run carries the record numbered `seq`, written at `ts`.
+    pub fn keeps(&self, seq: i64, ts: Timestamp) -> bool {
         let from = match self.after_seq {
-            Some(seq) => m.seq > seq,
-            None => m.ts >= self.start,
+            Some(after) => seq > after,
+            None => ts >= self.start,
         };
-        from && self.until.is_none_or(|u| m.ts <= u)
+        from && self.until.is_none_or(|u| ts <= u)
     }
 
     /// Whether `day` is past the end of the run.
@@ -45,6 +45,52 @@ impl Bounds {
         self.until.is_some_and(|u| day > u.date())
     }
 }
+
+/// Encodes the change records of a run's tables into [`Message`]s.
+struct Encoding<'a> {
+    scenario: &'a Scenario,
+    /// By table index: whether the run carries the table.
+    selected: Vec<bool>,
+}
+
+impl<'a> Encoding<'a> {
+    fn new(scenario: &'a Scenario, tables: &[&'static TableDef]) -> Encoding<'a> {
+        let selected = scenario
+            .tables()
+            .iter()
+            .map(|t| tables.iter().any(|s| std::ptr::eq(*s, *t)))
+            .collect();
+        Encoding { scenario, selected }
+    }
+
+    /// The messages of `records` (in their order) of the selected tables that `bounds` keeps,
+    /// encoded on up to `threads` threads in slices; the result does not depend on it.
+    fn encode(
+        &self,
+        records: &[ChangeRecord],
+        bounds: Option<&Bounds>,
+        threads: usize,
+    ) -> Vec<Vec<Message>> {
+        let slices = records.len().div_ceil(SLICE);
+        crate::pool::map(slices, threads, |i| {
+            let part = &records[i * SLICE..((i + 1) * SLICE).min(records.len())];
+            let tables = self.scenario.tables();
+            let mut encoders: Vec<Option<MessageEncoder>> = tables.iter().map(|_| None).collect();
+            part.iter()
+                .filter(|c| self.selected[c.table] && bounds.is_none_or(|b| b.keeps(c.seq, c.ts)))
+                .map(|c| {
+                    encoders[c.table]
+                        .get_or_insert_with(|| MessageEncoder::new(tables[c.table]))
+                        .encode(c)
+                })
+                .collect()
+        })
+    }
+}
+
+/// Records encoded as one pool item: a few large slices, as encoding is cheap per record and
+/// threads are not; also the most messages handed to the publisher at a time.
+const SLICE: usize = 2048;
 
 /// The records of `tables` written on `day`, in sequence order, before any [`Bounds`] cut:
 /// the day's change feed ([`Scenario::changes`], computed once for all tables), encoded.
@@ -58,39 +104,19 @@ pub fn day_messages(
     threads: usize,
 ) -> Vec<Message> {
     let feed = scenario.changes(day);
-    let selected: Vec<bool> = scenario
-        .tables()
-        .iter()
-        .map(|t| tables.iter().any(|s| std::ptr::eq(*s, *t)))
-        .collect();
-    let encode = |part: &[faux::ChangeRecord]| {
-        let mut encoders: Vec<Option<MessageEncoder>> =
-            scenario.tables().iter().map(|_| None).collect();
-        part.iter()
-            .filter(|c| selected[c.table])
-            .map(|c| {
-                encoders[c.table]
-                    .get_or_insert_with(|| MessageEncoder::new(scenario.tables()[c.table]))
-                    .encode(c)
-            })
-            .collect::<Vec<Message>>()
-    };
-    // a few large slices: encoding is cheap per record, threads are not
-    const SLICE: usize = 8192;
-    let slices = feed.len().div_ceil(SLICE);
-    crate::pool::map(slices, threads, |i| {
-        encode(&feed[i * SLICE..((i + 1) * SLICE).min(feed.len())])
-    })
-    .into_iter()
-    .flatten()
-    .collect()
+    Encoding::new(scenario, tables)
+        .encode(&feed, None, threads)
+        .into_iter()
+        .flatten()
+        .collect()
 }
-
-/// Messages handed from the producer thread to the publisher at a time.
-pub const CHUNK: usize = 1024;
 
 /// Generates the run's records from its first day on and sends them in chunks until the
 /// bounds end or the receiver goes away (the run stopped: a count reached, an error).
+///
+/// A pipeline: the next day's change feed is worked out on another thread while the day's
+/// records are encoded, a few slices at a time, and handed over; so the cores stay busy
+/// between days and a day's messages are never all in memory at once.
 pub fn produce(
     scenario: &Scenario,
     tables: &[&'static TableDef],
@@ -98,30 +124,27 @@ pub fn produce(
     threads: usize,
     tx: tokio::sync::mpsc::Sender<Vec<Message>>,
 ) {
-    let mut day = bounds.first_day();
-    while !bounds.past(day) {
-        let mut chunk = Vec::with_capacity(CHUNK);
-        for m in day_messages(scenario, tables, day, threads) {
-            if !bounds.keeps(&m) {
-                continue;
+    let encoding = Encoding::new(scenario, tables);
+    let last = |day: Date| bounds.past(day) || day.year() > faux::time::MAX_YEAR;
+    let feed_of = |day: Date| (!last(day)).then_some(day);
+    std::thread::scope(|s| {
+        let mut next =
+            feed_of(bounds.first_day()).map(|d| (d, s.spawn(move || scenario.changes_uncached(d))));
+        while let Some((day, worker)) = next.take() {
+            let feed = match worker.join() {
+                Ok(feed) => feed,
+                Err(panic) => std::panic::resume_unwind(panic),
+            };
+            next = feed_of(day.succ()).map(|d| (d, s.spawn(move || scenario.changes_uncached(d))));
+            for group in feed.chunks(SLICE * threads.max(1)) {
+                for chunk in encoding.encode(group, Some(&bounds), threads) {
+                    if !chunk.is_empty() && tx.blocking_send(chunk).is_err() {
+                        return;
+                    }
+                }
             }
-            chunk.push(m);
-            if chunk.len() == CHUNK
-                && tx
-                    .blocking_send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)))
-                    .is_err()
-            {
-                return;
-            }
         }
-        if !chunk.is_empty() && tx.blocking_send(chunk).is_err() {
-            return;
-        }
-        day = day.succ();
-        if day.year() > faux::time::MAX_YEAR {
-            return;
-        }
-    }
+    });
 }
 
 #[cfg(test)]
@@ -148,22 +171,15 @@ mod tests {
 
     #[test]
     fn bounds_cut_by_time_or_by_sequence() {
-        let m = |seq, t: &str| Message {
-            table: "t",
-            op: "insert",
-            seq,
-            ts: ts(t),
-            body: Vec::new(),
-        };
         let b = Bounds {
             start: ts("2024-01-02T10:00:00Z"),
             after_seq: None,
             until: Some(ts("2024-01-02T11:00:00Z")),
         };
-        assert!(!b.keeps(&m(1, "2024-01-02T09:59:59Z")));
-        assert!(b.keeps(&m(2, "2024-01-02T10:00:00Z")));
-        assert!(b.keeps(&m(3, "2024-01-02T11:00:00Z")));
-        assert!(!b.keeps(&m(4, "2024-01-02T11:00:01Z")));
+        assert!(!b.keeps(1, ts("2024-01-02T09:59:59Z")));
+        assert!(b.keeps(2, ts("2024-01-02T10:00:00Z")));
+        assert!(b.keeps(3, ts("2024-01-02T11:00:00Z")));
+        assert!(!b.keeps(4, ts("2024-01-02T11:00:01Z")));
         assert_eq!(b.first_day(), Date::from_ymd(2024, 1, 2).unwrap());
         assert!(!b.past(Date::from_ymd(2024, 1, 2).unwrap()));
         assert!(b.past(Date::from_ymd(2024, 1, 3).unwrap()));
@@ -176,8 +192,8 @@ mod tests {
             ..b
         };
         assert_eq!(r.first_day(), day);
-        assert!(!r.keeps(&m(after, "2024-01-05T10:00:00Z")));
-        assert!(r.keeps(&m(after + 1, "2024-01-05T10:00:00Z")));
+        assert!(!r.keeps(after, ts("2024-01-05T10:00:00Z")));
+        assert!(r.keeps(after + 1, ts("2024-01-05T10:00:00Z")));
         assert!(!r.past(Date::from_ymd(3000, 1, 1).unwrap()));
     }
 }
