@@ -238,7 +238,27 @@ impl Catalog {
     }
 
     pub fn sku(&self, p: &ProductBase) -> String {
-        format!("{}-{:05}", CATEGORIES[p.category].1, p.index + 1)
+        let mut s = String::with_capacity(16);
+        self.push_sku(&mut s, p);
+        s
+    }
+
+    /// [`Catalog::sku`] appended to `out`: the category's prefix, a hyphen, the product's
+    /// number in at least five digits.
+    pub fn push_sku(&self, out: &mut String, p: &ProductBase) {
+        out.push_str(CATEGORIES[p.category].1);
+        out.push('-');
+        let n = p.index + 1;
+        let mut digits = [b'0'; 20];
+        let (mut v, mut at) = (n, digits.len());
+        while v > 0 {
+            at -= 1;
+            digits[at] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+        let at = at.min(digits.len() - 5);
+        // ASCII digits
+        out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
     }
 
     /// The price change in 30-day period `period` (≥ 1) after listing, if any: (time, price).
@@ -373,6 +393,18 @@ mod tests {
             assert!(price % 100 == 99 && at <= late && at >= p.created_at);
             let row = c.row_at(&p, late);
             assert!(row.updated_at <= late && row.created_at <= row.updated_at);
+        }
+    }
+
+    #[test]
+    fn skus_are_the_category_and_the_number_in_five_digits() {
+        let cfg = Config::default_config();
+        let c = Catalog::new(&cfg, Key::root(1).named("products"));
+        for i in [0, 8, 9, 98, 99, 12_344, 99_998, 99_999, 1_234_566] {
+            let mut p = c.base(0);
+            p.index = i;
+            let expected = format!("{}-{:05}", CATEGORIES[p.category].1, i + 1);
+            assert_eq!(c.sku(&p), expected);
         }
     }
 }
