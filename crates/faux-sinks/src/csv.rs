@@ -127,7 +127,8 @@ impl FieldVisitor for CsvEncoder {
         self.col += 1;
     }
     fn timestamp(&mut self, v: Timestamp) {
-        self.buf.extend_from_slice(&v.rfc3339());
+        let text = self.recent.rfc3339(v);
+        self.buf.extend_from_slice(&text);
         self.buf.push(b',');
         self.col += 1;
     }

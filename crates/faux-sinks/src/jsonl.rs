@@ -69,6 +69,12 @@ impl JsonlEncoder {
         self.col += 1;
     }
 
+    /// `ts` as RFC 3339 text, its date remembered from the last one written.
+    #[inline(always)]
+    pub fn rfc3339(&mut self, ts: Timestamp) -> [u8; 20] {
+        self.recent.rfc3339(ts)
+    }
+
     #[inline(always)]
     fn quoted_ascii(&mut self, v: &[u8]) {
         push_quoted_ascii(&mut self.buf, v);
@@ -163,7 +169,8 @@ impl FieldVisitor for JsonlEncoder {
     }
     fn timestamp(&mut self, v: Timestamp) {
         self.key();
-        self.quoted_ascii(&v.rfc3339());
+        let text = self.recent.rfc3339(v);
+        self.quoted_ascii(&text);
     }
     fn json(&mut self, v: &str) {
         self.key();

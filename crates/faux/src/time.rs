@@ -177,8 +177,15 @@ impl Timestamp {
 
     /// `YYYY-MM-DDTHH:MM:SSZ` as ASCII bytes.
     pub fn rfc3339(self) -> [u8; 20] {
+        self.rfc3339_on(self.date().iso())
+    }
+
+    /// [`Timestamp::rfc3339`] given its date's [`Date::iso`] (which a writer of many times
+    /// of one day can remember).
+    #[inline(always)]
+    pub fn rfc3339_on(self, date_iso: [u8; 10]) -> [u8; 20] {
         let mut out = *b"0000-00-00T00:00:00Z";
-        out[..10].copy_from_slice(&self.date().iso());
+        out[..10].copy_from_slice(&date_iso);
         let s = self.0.rem_euclid(86_400) as u32;
         let (h, m, sec) = (s / 3600, s / 60 % 60, s % 60);
         for (i, v) in [(11, h), (14, m), (17, sec)] {

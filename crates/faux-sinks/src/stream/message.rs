@@ -69,7 +69,9 @@ impl MessageEncoder {
         body.extend_from_slice(b",\"seq\":");
         push_int(body, c.seq);
         body.extend_from_slice(b",\"ts\":");
-        push_quoted_ascii(body, &c.ts.rfc3339());
+        let ts = self.row.rfc3339(c.ts);
+        let body = &mut self.row.buf;
+        push_quoted_ascii(body, &ts);
         body.extend_from_slice(b",\"row\":");
         self.row.object(&c.row);
         self.row.buf.push(b'}');
