@@ -9,7 +9,8 @@
 //! embedded), so a message's `row` equals the matching line of
 //! `aladdin generate --view changes --format jsonl` without its `op`, `seq` and `ts`.
 
-use faux::{ChangeRecord, TableDef, Timestamp};
+use bytes::Bytes;
+use faux::{ChangeRecord, Op, TableDef, Timestamp};
 
 use crate::jsonl::{JsonlEncoder, push_json_string, push_quoted_ascii};
 use crate::text::push_int;
@@ -23,28 +24,19 @@ pub struct Message {
     pub seq: i64,
     /// When the record was written; the virtual clock releases it at this instant.
     pub ts: Timestamp,
-    /// The JSON document, without a trailing newline.
-    pub body: Vec<u8>,
+    /// The JSON document, without a trailing newline. The messages of a [`Batch`] share one
+    /// buffer (a body is a counted view of it, which a broker client takes without copying).
+    pub body: Bytes,
 }
 
-/// Encodes the change records of one table into [`Message`]s.
+/// Encodes the change records of one table: the body of each into a buffer it is handed.
 #[derive(Debug)]
 pub struct MessageEncoder {
-    table: &'static str,
     /// `{"table":"<name>","op":` — the fixed start of every message of this table.
     head: Vec<u8>,
-    /// Writes `row`, the same bytes as the JSON Lines files (into its `buf`, the body).
+    /// Writes `row`, the same bytes as the JSON Lines files.
     row: JsonlEncoder,
-    /// Room reserved for the next body: the longest of this table's so far (a body is
-    /// handed over with its message, so each starts empty; growing it copied it once or
-    /// twice).
-    room: usize,
 }
-
-/// Room for a first message.
-const BODY_CAPACITY: usize = 256;
-/// The most room reserved ahead for a body.
-const MAX_ROOM: usize = 4096;
 
 impl MessageEncoder {
     /// An encoder for the change records of `table`.
@@ -53,36 +45,84 @@ impl MessageEncoder {
         push_json_string(&mut head, table.name);
         head.extend_from_slice(b",\"op\":");
         MessageEncoder {
-            table: table.name,
             head,
             row: JsonlEncoder::with_capacity(table, 0),
-            room: BODY_CAPACITY,
         }
     }
 
-    /// Encodes one change record of this encoder's table.
-    pub fn encode(&mut self, c: &ChangeRecord) -> Message {
+    /// Appends the body of `c`, a change record of this encoder's table, to `out`.
+    pub fn write(&mut self, c: &ChangeRecord, out: &mut Vec<u8>) {
+        // the row encoder writes into its own buffer: lend it `out` for the record
+        std::mem::swap(&mut self.row.buf, out);
+        let ts = self.row.rfc3339(c.ts);
         let body = &mut self.row.buf;
-        body.reserve_exact(self.room);
         body.extend_from_slice(&self.head);
         push_json_string(body, c.op.as_str());
         body.extend_from_slice(b",\"seq\":");
         push_int(body, c.seq);
         body.extend_from_slice(b",\"ts\":");
-        let ts = self.row.rfc3339(c.ts);
-        let body = &mut self.row.buf;
         push_quoted_ascii(body, &ts);
         body.extend_from_slice(b",\"row\":");
         self.row.object(&c.row);
         self.row.buf.push(b'}');
-        self.room = self.room.max(self.row.buf.len().min(MAX_ROOM));
-        Message {
-            table: self.table,
-            op: c.op.as_str(),
-            seq: c.seq,
-            ts: c.ts,
-            body: std::mem::take(&mut self.row.buf),
+        std::mem::swap(&mut self.row.buf, out);
+    }
+}
+
+/// Messages encoded one after the other into one buffer, of any tables of a scenario.
+#[derive(Debug)]
+pub struct Batch {
+    tables: &'static [&'static TableDef],
+    /// By table index, made on the table's first record.
+    encoders: Vec<Option<MessageEncoder>>,
+    bodies: Vec<u8>,
+    /// Each message but its body, and where its body ends in `bodies`.
+    heads: Vec<(usize, Op, i64, Timestamp, usize)>,
+}
+
+/// Room for a batch's bodies, per record it may hold: a little above the longest tables'
+/// average (the buffer grows if the guess is short).
+const BODY_ROOM: usize = 512;
+
+impl Batch {
+    /// An empty batch for the tables of a scenario, with room for about `records` messages.
+    pub fn new(tables: &'static [&'static TableDef], records: usize) -> Batch {
+        Batch {
+            tables,
+            encoders: tables.iter().map(|_| None).collect(),
+            bodies: Vec::with_capacity(records * BODY_ROOM),
+            heads: Vec::with_capacity(records),
         }
+    }
+
+    /// Encodes `c` as the batch's next message.
+    pub fn push(&mut self, c: &ChangeRecord) {
+        let tables = self.tables;
+        self.encoders[c.table]
+            .get_or_insert_with(|| MessageEncoder::new(tables[c.table]))
+            .write(c, &mut self.bodies);
+        self.heads
+            .push((c.table, c.op, c.seq, c.ts, self.bodies.len()));
+    }
+
+    /// The messages, in the order they were pushed.
+    pub fn finish(self) -> Vec<Message> {
+        let bodies = Bytes::from(self.bodies);
+        let mut start = 0;
+        self.heads
+            .into_iter()
+            .map(|(table, op, seq, ts, end)| {
+                let body = bodies.slice(start..end);
+                start = end;
+                Message {
+                    table: self.tables[table].name,
+                    op: op.as_str(),
+                    seq,
+                    ts,
+                    body,
+                }
+            })
+            .collect()
     }
 }
 
@@ -99,13 +139,11 @@ mod tests {
             let table = scenario.table("orders").unwrap();
             let t = scenario.table_index(table);
             let day = Date::from_ymd(2024, 3, 1).unwrap();
-            let mut encoder = MessageEncoder::new(table);
-            let messages: Vec<Message> = scenario
-                .changes(day)
-                .iter()
-                .filter(|c| c.table == t)
-                .map(|c| encoder.encode(c))
-                .collect();
+            let mut batch = Batch::new(scenario.tables(), 1);
+            for c in scenario.changes(day).iter().filter(|c| c.table == t) {
+                batch.push(c);
+            }
+            let messages = batch.finish();
             let mut lines =
                 crate::jsonl::JsonlEncoder::new(Scenario::output_table(table, View::Changes));
             struct Lines<'a>(&'a mut crate::jsonl::JsonlEncoder);

@@ -457,7 +457,7 @@ mod tests {
             op: "insert",
             seq,
             ts: Timestamp(ts),
-            body: format!("{{\"seq\":{seq}}}").into_bytes(),
+            body: format!("{{\"seq\":{seq}}}").into_bytes().into(),
         }
     }
 

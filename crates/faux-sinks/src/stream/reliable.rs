@@ -381,7 +381,7 @@ mod tests {
             op: "insert",
             seq,
             ts: Timestamp(seq),
-            body: Vec::new(),
+            body: bytes::Bytes::new(),
         }
     }
 

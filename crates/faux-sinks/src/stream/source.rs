@@ -8,7 +8,7 @@
 use faux::feed::day_of_seq;
 use faux::{ChangeRecord, Date, Scenario, TableDef, Timestamp};
 
-use super::message::{Message, MessageEncoder};
+use super::message::{Batch, Message};
 
 /// The part of the simulation a run streams.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,16 +74,14 @@ impl<'a> Encoding<'a> {
         let slices = records.len().div_ceil(SLICE);
         crate::pool::map(slices, threads, |i| {
             let part = &records[i * SLICE..((i + 1) * SLICE).min(records.len())];
-            let tables = self.scenario.tables();
-            let mut encoders: Vec<Option<MessageEncoder>> = tables.iter().map(|_| None).collect();
-            part.iter()
+            let mut batch = Batch::new(self.scenario.tables(), part.len());
+            for c in part
+                .iter()
                 .filter(|c| self.selected[c.table] && bounds.is_none_or(|b| b.keeps(c.seq, c.ts)))
-                .map(|c| {
-                    encoders[c.table]
-                        .get_or_insert_with(|| MessageEncoder::new(tables[c.table]))
-                        .encode(c)
-                })
-                .collect()
+            {
+                batch.push(c);
+            }
+            batch.finish()
         })
     }
 }
