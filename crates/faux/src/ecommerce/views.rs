@@ -270,7 +270,9 @@ impl Ecommerce {
 
     /// The events on `day` of the sessions `plans`, in session order.
     fn events_of(&self, plans: &[super::sessions::Plan], day: Date) -> Vec<Event> {
-        let mut out = Vec::new();
+        // room for a little more than the default shop's ~5 events a session: growing the
+        // list by doubling took fresh memory for each slice several times
+        let mut out = Vec::with_capacity(plans.len() * 6);
         for plan in plans {
             out.extend(
                 self.session_detail(plan)
@@ -498,7 +500,10 @@ impl Ecommerce {
     fn session_changes(&self, day: Date) -> Versions {
         let before = self.day_plans(day.add_days(-1));
         let today = self.day_plans(day);
-        let mut out = Vec::new();
+        // each of the day's sessions starts, and nearly all end, on the day (growing the
+        // list by doubling took fresh memory several times a day)
+        let sessions = today.fresh.len() + today.resumed.len();
+        let mut out = Vec::with_capacity(2 * sessions + sessions / 16);
         for p in today.all() {
             out.push((
                 p.start,
