@@ -1,6 +1,8 @@
 //! Customers by closed form: customer i's identity, persona, moves and deletion come from its
 //! own streams, so any customer is known as of any instant without replaying the days.
 
+use std::sync::Arc;
+
 use crate::rng::Uuid;
 use crate::time::{Date, Timestamp};
 
@@ -11,6 +13,8 @@ use super::{Ecommerce, people, pick_mix};
 const DAY: i64 = 86_400;
 /// A deleting customer deletes its account this many seconds after its sign-up day starts.
 const DELETION_AFTER: (i64, i64) = (30 * DAY, 730 * DAY);
+/// Draws of a customer's stream before its persona: its id.
+const CUSTOMER_ID_DRAWS: u64 = 2;
 /// Share of customers who gave no phone number.
 const NO_PHONE: f64 = 0.08;
 
@@ -27,6 +31,34 @@ impl Ecommerce {
         let id = s.uuid_v4();
         let persona = self.pick_persona(s.next_f64());
         CustomerCore { id, persona }
+    }
+
+    /// [`Ecommerce::customer_core`]'s persona alone: the draw after the id's two.
+    fn customer_persona(&self, i: u64) -> Persona {
+        let mut s = self.keys.customer.derive(i).stream();
+        s.seek(CUSTOMER_ID_DRAWS);
+        self.pick_persona(s.next_f64())
+    }
+
+    /// The personas of customers `0..n` at least, worked out once: a session's funnel asks
+    /// for about four (its visitor's, and the candidates of picking a returning customer by
+    /// visit weight), which made the customer's stream a tenth of a look-back.
+    pub(crate) fn personas(&self, n: u64) -> Arc<Vec<Persona>> {
+        let known = self.personas.read().expect("personas").clone();
+        if known.len() as u64 >= n {
+            return known;
+        }
+        let mut table = self.personas.write().expect("personas");
+        if (table.len() as u64) < n {
+            // with room for the sign-ups of the next days, so that a stream of days does
+            // not copy the table each day
+            let upto = n + n / 64 + 1024;
+            let mut more = Vec::with_capacity(upto as usize);
+            more.extend_from_slice(&table);
+            more.extend((table.len() as u64..upto).map(|i| self.customer_persona(i)));
+            *table = Arc::new(more);
+        }
+        table.clone()
     }
 
     /// Seconds after its sign-up day's start at which customer `i` deletes its account.
@@ -193,5 +225,28 @@ impl Ecommerce {
             persona: core.persona.name(),
             marketing_opt_in: opt_in,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ecommerce::Ecommerce;
+    use crate::ecommerce::config::Config;
+
+    #[test]
+    fn the_persona_table_holds_each_customers_own_persona() {
+        let shop = Ecommerce::new(Config::default_config(), 11);
+        let small = shop.personas(100);
+        assert!(small.len() >= 100);
+        // a longer table extends the first, and a shorter ask returns what is known
+        let large = shop.personas(small.len() as u64 + 5000);
+        assert!(large.len() >= small.len() + 5000);
+        assert_eq!(&large[..small.len()], &small[..]);
+        assert!(std::sync::Arc::ptr_eq(&shop.personas(50), &large));
+        for (i, p) in large.iter().enumerate() {
+            assert_eq!(*p, shop.customer_core(i as u64).persona, "customer {i}");
+        }
+        let kinds: std::collections::BTreeSet<_> = large.iter().map(|p| *p as u8).collect();
+        assert_eq!(kinds.len(), 4, "every persona occurs");
     }
 }

@@ -40,7 +40,7 @@ pub use orders::{AbandonedCart, Money, OrderCtx};
 pub use plans::{DayContext, DayPlans};
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use crate::rng::Key;
 use crate::time::Date;
@@ -82,6 +82,9 @@ pub struct Ecommerce {
     orders: Mutex<BTreeMap<Date, Arc<Vec<OrderCtx>>>>,
     order_family: Mutex<BTreeMap<Date, Arc<views::OrderFamily>>>,
     held_family: Mutex<BTreeMap<Date, Arc<views::HeldFamily>>>,
+    /// Customer i's persona at position i, for the customers known so far (derived data,
+    /// see [`Ecommerce::personas`]).
+    personas: RwLock<Arc<Vec<Persona>>>,
 }
 
 fn leak(s: &str) -> &'static str {
@@ -150,6 +153,7 @@ impl Ecommerce {
             orders: Mutex::new(BTreeMap::new()),
             order_family: Mutex::new(BTreeMap::new()),
             held_family: Mutex::new(BTreeMap::new()),
+            personas: RwLock::new(Arc::new(Vec::new())),
             config,
         }
     }

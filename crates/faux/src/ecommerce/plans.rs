@@ -39,6 +39,8 @@ pub struct DayContext {
     pub sessions: u64,
     pub new_customers: u64,
     pub customers_before: u64,
+    /// The personas of the customers known by the day's end, by index.
+    pub(super) personas: Arc<Vec<super::sessions::Persona>>,
 }
 
 impl DayContext {
@@ -85,6 +87,7 @@ impl Ecommerce {
             sessions,
             new_customers,
             customers_before: before,
+            personas: self.personas(before + new_customers),
         }
     }
 

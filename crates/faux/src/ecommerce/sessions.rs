@@ -202,10 +202,10 @@ impl Ecommerce {
         {
             Visitor::Anonymous
         } else {
-            self.pick_returning(&mut s, ctx.customers_before, arrival)
+            self.pick_returning(&mut s, ctx, arrival)
         };
         let persona = match visitor {
-            Visitor::New(i) | Visitor::Returning(i) => self.customer_core(i).persona,
+            Visitor::New(i) | Visitor::Returning(i) => ctx.personas[i as usize],
             Visitor::Anonymous => self.pick_persona(s.next_f64()),
         };
         let p = self.persona(persona);
@@ -335,7 +335,8 @@ impl Ecommerce {
         }
     }
 
-    fn pick_returning(&self, s: &mut Stream, population: u64, at: Timestamp) -> Visitor {
+    fn pick_returning(&self, s: &mut Stream, ctx: &super::DayContext, at: Timestamp) -> Visitor {
+        let population = ctx.customers_before;
         let max_weight = Persona::ALL
             .iter()
             .map(|p| self.persona(*p).visit_weight)
@@ -343,8 +344,7 @@ impl Ecommerce {
         // rejection sampling by visit weight; deleted customers never come back
         for _ in 0..256 {
             let i = s.range_inclusive(0, population as i64 - 1) as u64;
-            let core = self.customer_core(i);
-            if s.chance(self.persona(core.persona).visit_weight / max_weight)
+            if s.chance(self.persona(ctx.personas[i as usize]).visit_weight / max_weight)
                 && self.deleted_at(i).is_none_or(|d| d > at)
             {
                 return Visitor::Returning(i);
