@@ -194,7 +194,7 @@ impl Link for NatsLink {
         let mut dropped = self.disconnects.subscribe();
         let ack = self
             .js
-            .publish(subject, msg.body.clone().into())
+            .publish(subject, msg.body.clone())
             .await
             .map_err(classify)?;
         Ok(Box::pin(async move {
