@@ -290,3 +290,40 @@ impl Ecommerce {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::config::Config;
+    use super::super::sessions::Outcome;
+    use super::*;
+
+    #[test]
+    fn a_lean_day_keeps_exactly_the_returning_carts_and_the_orders_of_the_whole_day() {
+        let shop = Ecommerce::new(Config::default_config(), 5);
+        // the opening day (no customer yet), an early day and a later one
+        for day in ["2020-01-01", "2020-01-02", "2021-06-15", "2024-11-29"] {
+            let day: Date = day.parse().unwrap();
+            let whole = shop.fresh_plans(day);
+            let (returners, orders) = shop.lean_plans(day);
+            let expected_returners: Vec<String> = whole
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.returns_at.is_some())
+                .map(|(j, p)| format!("{j} {p:?}"))
+                .collect();
+            let expected_orders: Vec<String> = whole
+                .iter()
+                .filter(|p| p.returns_at.is_none() && p.outcome == Outcome::Order)
+                .map(|p| format!("{p:?}"))
+                .collect();
+            let got_returners: Vec<String> = returners
+                .iter()
+                .map(|(j, p)| format!("{j} {p:?}"))
+                .collect();
+            let got_orders: Vec<String> = orders.iter().map(|p| format!("{p:?}")).collect();
+            assert!(!expected_orders.is_empty() || day == shop.opened(), "{day}");
+            assert_eq!(got_returners, expected_returners, "{day}");
+            assert_eq!(got_orders, expected_orders, "{day}");
+        }
+    }
+}

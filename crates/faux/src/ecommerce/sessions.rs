@@ -115,6 +115,9 @@ pub struct Detail {
 const PLAN_ID_DRAWS: u64 = 2;
 const PLAN_ARRIVAL_DRAWS: u64 = 2;
 const PLAN_DURATION_DRAWS: u64 = 2;
+/// Where a session's anonymous-or-returning draw sits: after the id, arrival, duration,
+/// channel and device.
+const PLAN_VISITOR_DRAW: u64 = PLAN_ID_DRAWS + PLAN_ARRIVAL_DRAWS + PLAN_DURATION_DRAWS + 2;
 
 /// A fresh session's draws up to its outcome, and its stream positioned after them.
 struct Funnel {
@@ -167,11 +170,29 @@ impl Ecommerce {
     /// over weeks keeps), without drawing the rest of the others: their id and duration
     /// (`ln`, `cos`, `exp`) are a third of a plan's cost and tell nothing of the funnel.
     pub(crate) fn fresh_plan_if_kept(&self, ctx: &super::DayContext, j: u32) -> Option<Plan> {
+        // an anonymous visitor never orders and its cart never comes back: its draw sits at a
+        // fixed position, so nearly half the sessions are dropped before their funnel
+        if (j as u64) >= ctx.new_customers {
+            let mut s = self.plan_key(ctx.day, j).stream();
+            s.seek(PLAN_VISITOR_DRAW);
+            if self.anonymous(ctx, &mut s) {
+                return None;
+            }
+        }
         let f = self.funnel(ctx, j);
         let kept = f.outcome == Outcome::Order
             || (matches!(f.outcome, Outcome::Cart | Outcome::Checkout)
                 && f.visitor != Visitor::Anonymous);
         kept.then(|| self.finish_plan(ctx, j, f))
+    }
+
+    /// Whether a session that is not a sign-up is an anonymous visitor's: the draw at
+    /// [`PLAN_VISITOR_DRAW`] (or no customer exists yet).
+    fn anonymous(&self, ctx: &super::DayContext, s: &mut Stream) -> bool {
+        debug_assert_eq!(s.position(), PLAN_VISITOR_DRAW);
+        let cfg = &self.config.traffic;
+        s.chance(cfg.anonymous_share / (1.0 - cfg.new_customer_share).max(1e-9))
+            || ctx.customers_before == 0
     }
 
     fn plan_key(&self, day: Date, j: u32) -> Key {
@@ -194,12 +215,9 @@ impl Ecommerce {
         s.seek(PLAN_ID_DRAWS + PLAN_ARRIVAL_DRAWS + PLAN_DURATION_DRAWS);
         let channel = ctx.channel(s.next_f64());
         let device = self.pick_device(s.next_f64());
-        let cfg = &self.config.traffic;
         let visitor = if (j as u64) < ctx.new_customers {
             Visitor::New(ctx.customers_before + j as u64)
-        } else if s.chance(cfg.anonymous_share / (1.0 - cfg.new_customer_share).max(1e-9))
-            || ctx.customers_before == 0
-        {
+        } else if self.anonymous(ctx, &mut s) {
             Visitor::Anonymous
         } else {
             self.pick_returning(&mut s, ctx, arrival)
