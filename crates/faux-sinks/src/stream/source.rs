@@ -1,9 +1,11 @@
 //! Which records a stream carries, day by day, in sequence order.
 //!
 //! A day's records are the engine's change feed for that day ([`Scenario::changes`]: all
-//! tables, in `seq` order), limited to the selected tables and cut to the run's [`Bounds`]. Days are generated one at a time on a producer thread and
-//! handed to the publisher in chunks through a bounded channel, so memory holds about a day
-//! plus a few chunks whatever the length of the run.
+//! tables, in `seq` order), limited to the selected tables and cut to the run's [`Bounds`].
+//! The producer thread encodes a day's feed a few slices at a time and hands the messages to
+//! the publisher in chunks through a bounded channel, while the next day's feed is worked out
+//! beside it; so memory holds about two days' feeds plus a few chunks of messages, whatever
+//! the length of the run.
 
 use faux::feed::day_of_seq;
 use faux::{ChangeRecord, Date, Scenario, TableDef, Timestamp};
