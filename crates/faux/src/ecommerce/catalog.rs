@@ -248,17 +248,7 @@ impl Catalog {
     pub fn push_sku(&self, out: &mut String, p: &ProductBase) {
         out.push_str(CATEGORIES[p.category].1);
         out.push('-');
-        let n = p.index + 1;
-        let mut digits = [b'0'; 20];
-        let (mut v, mut at) = (n, digits.len());
-        while v > 0 {
-            at -= 1;
-            digits[at] = b'0' + (v % 10) as u8;
-            v /= 10;
-        }
-        let at = at.min(digits.len() - 5);
-        // ASCII digits
-        out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
+        super::sessions::push_digits(out, p.index + 1, 5);
     }
 
     /// The price change in 30-day period `period` (≥ 1) after listing, if any: (time, price).

@@ -611,9 +611,16 @@ fn push_money(out: &mut String, cents: i64) {
 }
 
 /// `v` in decimal, appended to `out`.
-pub(crate) fn push_int(out: &mut String, v: i64) {
-    let mut digits = [0u8; 20];
-    let mut n = v.unsigned_abs();
+fn push_int(out: &mut String, v: i64) {
+    if v < 0 {
+        out.push('-');
+    }
+    push_digits(out, v.unsigned_abs(), 1);
+}
+
+/// `n` in decimal, at least `width` digits (zeros in front), appended to `out`.
+pub(crate) fn push_digits(out: &mut String, mut n: u64, width: usize) {
+    let mut digits = [b'0'; 20];
     let mut at = digits.len();
     loop {
         at -= 1;
@@ -623,9 +630,7 @@ pub(crate) fn push_int(out: &mut String, v: i64) {
             break;
         }
     }
-    if v < 0 {
-        out.push('-');
-    }
+    let at = at.min(digits.len() - width.min(digits.len()));
     // ASCII digits
     out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
 }
