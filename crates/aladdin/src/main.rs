@@ -20,11 +20,16 @@
 //!   (`FlagError`) for the rest.
 //! - [`commands::scenario`]: `aladdin scenario list|show` — scenarios, tables, columns, tunables.
 //! - [`usage`]: the usage-error type that maps to exit code 2.
+//! - [`alloc`]: the allocator — glibc's, with large blocks on transparent huge pages.
 //!
 //! Exit codes: 0 success, 1 failure, 2 usage error (bad flag, date, scenario, format, shard…).
 
+mod alloc;
 mod commands;
 mod usage;
+
+#[global_allocator]
+static ALLOCATOR: alloc::HugePageAlloc = alloc::HugePageAlloc;
 
 use std::process::ExitCode;
 
