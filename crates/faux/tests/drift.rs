@@ -147,7 +147,7 @@ fn from_the_date_prices_rise_and_the_new_channel_runs() {
             if let Record::Ecommerce(Rec::Events(e)) = &c.row
                 && e.event_type == "add_to_cart"
             {
-                let v: serde_json::Value = serde_json::from_str(&e.properties).unwrap();
+                let v: serde_json::Value = serde_json::from_str(&e.properties.to_string()).unwrap();
                 sum += v["unit_price"]
                     .as_str()
                     .unwrap()

@@ -75,7 +75,7 @@ fn labels_agree_with_the_orders_and_events_written() {
             let Record::Ecommerce(Rec::Events(e)) = &c.row else {
                 continue;
             };
-            let props: serde_json::Value = serde_json::from_str(&e.properties).unwrap();
+            let props: serde_json::Value = serde_json::from_str(&e.properties.to_string()).unwrap();
             let Some(cart) = props.get("cart_id").and_then(|v| v.as_str()) else {
                 continue;
             };

@@ -144,6 +144,23 @@ fn charm_price(units: f64) -> i64 {
     (units.round().max(1.0) as i64) * 100 - 1
 }
 
+/// A product's SKU: the category's prefix, a hyphen, the product's number in at least five
+/// digits ([`Catalog::sku`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sku {
+    prefix: &'static str,
+    number: u64,
+}
+
+impl Sku {
+    /// The SKU's text appended to `out`.
+    pub fn push_to(&self, out: &mut String) {
+        out.push_str(self.prefix);
+        out.push('-');
+        super::properties::push_digits(out, self.number, 5);
+    }
+}
+
 impl Catalog {
     pub fn new(cfg: &Config, key: Key) -> Catalog {
         let mut c = Catalog {
@@ -243,12 +260,17 @@ impl Catalog {
         s
     }
 
-    /// [`Catalog::sku`] appended to `out`: the category's prefix, a hyphen, the product's
-    /// number in at least five digits.
+    /// [`Catalog::sku`] appended to `out`.
     pub fn push_sku(&self, out: &mut String, p: &ProductBase) {
-        out.push_str(CATEGORIES[p.category].1);
-        out.push('-');
-        super::sessions::push_digits(out, p.index + 1, 5);
+        self.sku_of(p).push_to(out);
+    }
+
+    /// The product's SKU, to be written later.
+    pub fn sku_of(&self, p: &ProductBase) -> Sku {
+        Sku {
+            prefix: CATEGORIES[p.category].1,
+            number: p.index + 1,
+        }
     }
 
     /// The price change in 30-day period `period` (≥ 1) after listing, if any: (time, price).

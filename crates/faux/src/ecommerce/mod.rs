@@ -23,6 +23,7 @@ pub mod config;
 pub mod labels;
 pub mod lifecycle;
 pub mod people;
+pub mod properties;
 pub mod sessions;
 pub mod tables;
 pub mod traffic;

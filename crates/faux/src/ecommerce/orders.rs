@@ -28,17 +28,6 @@ pub struct AbandonedCart {
     pub lines: Vec<(crate::rng::Uuid, i64, i64)>,
 }
 
-/// The `unit_price` of a cart event's properties (`{"cart_id":…,"unit_price":"12.34"}`) in
-/// cents.
-fn unit_price_cents(properties: &str) -> Option<i64> {
-    // the properties are the engine's own fixed-shape JSON (sessions.rs)
-    let (_, rest) = properties.split_once(r#""unit_price":""#)?;
-    let (text, _) = rest.split_once('"')?;
-    let (units, cents) = text.split_once('.').unwrap_or((text, "0"));
-    let cents: i64 = format!("{cents:0<2}").get(..2)?.parse().ok()?;
-    Some(units.parse::<i64>().ok()? * 100 + cents)
-}
-
 /// Money of an order, in cents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Money {
@@ -112,7 +101,7 @@ impl Ecommerce {
                 match lines.iter_mut().find(|l| l.0 == product) {
                     Some(l) => l.1 += e.quantity.unwrap_or(1),
                     None => {
-                        let Some(price) = unit_price_cents(&e.properties) else {
+                        let Some(price) = e.properties.unit_price() else {
                             continue;
                         };
                         lines.push((product, e.quantity.unwrap_or(1), price));

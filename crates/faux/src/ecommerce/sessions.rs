@@ -9,6 +9,7 @@ use crate::time::{Date, Timestamp};
 
 use super::Ecommerce;
 use super::catalog::ProductBase;
+use super::properties::Properties;
 use super::tables::{Event, Session};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -505,36 +506,26 @@ impl Ecommerce {
                 known = true;
             }
             let product = step.product.map(|i| &cart[i].product);
-            // written piece by piece: `format!` and its temporary strings were a tenth of a
-            // streamed day
-            let mut props = Properties::new();
-            match step.event_type {
-                "page_view" => {
-                    props.text("page", step.page.unwrap_or("/"));
-                }
+            let properties = match step.event_type {
+                "page_view" => Properties::Page(step.page.unwrap_or("/")),
                 "product_view" => {
                     let p = product.expect("a view has a product");
-                    props.key("page");
-                    props.0.push_str("\"/products/");
-                    self.catalog.push_sku(&mut props.0, p);
-                    props.0.push('"');
-                    props.money("unit_price", self.catalog.price_at(p, at).0);
+                    Properties::Product {
+                        sku: self.catalog.sku_of(p),
+                        unit_price: self.catalog.price_at(p, at).0,
+                    }
                 }
                 "add_to_cart" | "remove_from_cart" => {
                     let p = product.expect("a cart event has a product");
-                    props.hex("cart_id", &cart_id);
-                    props.money("unit_price", self.catalog.price_at(p, at).0);
+                    Properties::CartLine {
+                        cart_id,
+                        unit_price: self.catalog.price_at(p, at).0,
+                    }
                 }
-                "checkout_started" => {
-                    props.hex("cart_id", &cart_id);
-                }
-                "order_placed" => {
-                    props.hex("cart_id", &cart_id);
-                    props.order_id(order_id);
-                }
-                _ => {}
-            }
-            let properties = props.finish();
+                "checkout_started" => Properties::Checkout { cart_id },
+                "order_placed" => Properties::OrderPlaced { cart_id, order_id },
+                _ => Properties::Empty,
+            };
             events.push(Event {
                 id: s.uuid_v7(at.0 * 1000),
                 session_id: plan.id,
@@ -555,11 +546,7 @@ impl Ecommerce {
                 product_id: None,
                 quantity: None,
                 occurred_at: at,
-                properties: {
-                    let mut props = Properties::new();
-                    props.order_id(order_id);
-                    props.finish()
-                },
+                properties: Properties::PaymentFailed { order_id },
             });
         }
         cart.retain(|l| l.quantity > 0);
@@ -597,164 +584,5 @@ impl Ecommerce {
             }
         }
         fallback.unwrap_or_else(|| self.catalog.base(0))
-    }
-}
-
-/// An amount of cents appended to `out` as money: the whole part of `cents / 100` (truncated towards zero, so
-/// a negative amount above -1.00 loses its sign, as it always has), a dot, two digits.
-fn push_money(out: &mut String, cents: i64) {
-    push_int(out, cents / 100);
-    out.push('.');
-    let frac = (cents % 100).unsigned_abs() as u8;
-    out.push((b'0' + frac / 10) as char);
-    out.push((b'0' + frac % 10) as char);
-}
-
-/// `v` in decimal, appended to `out`.
-fn push_int(out: &mut String, v: i64) {
-    if v < 0 {
-        out.push('-');
-    }
-    push_digits(out, v.unsigned_abs(), 1);
-}
-
-/// `n` in decimal, at least `width` digits (zeros in front), appended to `out`.
-pub(crate) fn push_digits(out: &mut String, mut n: u64, width: usize) {
-    let mut digits = [b'0'; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    let at = at.min(digits.len() - width.min(digits.len()));
-    // ASCII digits
-    out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
-}
-
-/// An event's `properties`, a JSON object of string values, written field by field.
-struct Properties(String);
-
-impl Properties {
-    fn new() -> Properties {
-        let mut s = String::with_capacity(96);
-        s.push('{');
-        Properties(s)
-    }
-
-    /// `"name":` after a comma when a field came before.
-    fn key(&mut self, name: &str) {
-        if self.0.len() > 1 {
-            self.0.push(',');
-        }
-        self.0.push('"');
-        self.0.push_str(name);
-        self.0.push_str("\":");
-    }
-
-    /// A value that needs no escaping (a path, an id, an amount).
-    fn text(&mut self, name: &str, value: &str) {
-        self.key(name);
-        self.0.push('"');
-        self.0.push_str(value);
-        self.0.push('"');
-    }
-
-    /// An id in its 8-4-4-4-12 form (an order's, as every column writes it).
-    fn uuid(&mut self, name: &str, id: &Uuid) {
-        // hex digits and hyphens
-        self.text(
-            name,
-            std::str::from_utf8(&id.hyphenated()).unwrap_or_default(),
-        );
-    }
-
-    /// An id as 32 hex digits (a cart's, as the events have always written it).
-    fn hex(&mut self, name: &str, id: &Uuid) {
-        // hex digits
-        self.text(name, std::str::from_utf8(&id.hex()).unwrap_or_default());
-    }
-
-    fn money(&mut self, name: &str, cents: i64) {
-        self.key(name);
-        self.0.push('"');
-        push_money(&mut self.0, cents);
-        self.0.push('"');
-    }
-
-    /// `order_id`: the order's id, or an empty string without one.
-    fn order_id(&mut self, id: Option<Uuid>) {
-        match id {
-            Some(id) => self.uuid("order_id", &id),
-            None => self.text("order_id", ""),
-        }
-    }
-
-    fn finish(mut self) -> String {
-        self.0.push('}');
-        self.0
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn money_is_whole_part_dot_two_digits_as_format_wrote_it() {
-        for cents in [
-            0,
-            5,
-            99,
-            100,
-            6399,
-            11_699,
-            -5,
-            -99,
-            -100,
-            -6399,
-            i64::MAX,
-            i64::MIN,
-        ] {
-            let mut got = String::new();
-            push_money(&mut got, cents);
-            assert_eq!(
-                got,
-                format!("{}.{:02}", cents / 100, (cents % 100).abs()),
-                "{cents}"
-            );
-        }
-        let mut n = String::new();
-        for v in [0, 7, -7, 10, 1_000_000, i64::MAX, i64::MIN] {
-            n.clear();
-            push_int(&mut n, v);
-            assert_eq!(n, v.to_string());
-        }
-    }
-
-    #[test]
-    fn properties_are_the_json_objects_events_always_had() {
-        let id = Uuid([0xAB; 16]);
-        let mut p = Properties::new();
-        p.hex("cart_id", &id);
-        p.order_id(Some(id));
-        assert_eq!(
-            p.finish(),
-            format!(
-                r#"{{"cart_id":"{id}","order_id":"{}"}}"#,
-                String::from_utf8_lossy(&id.hyphenated())
-            )
-        );
-        let mut p = Properties::new();
-        p.order_id(None);
-        assert_eq!(p.finish(), r#"{"order_id":""}"#);
-        let mut p = Properties::new();
-        p.text("page", "/cart");
-        p.money("unit_price", 1299);
-        assert_eq!(p.finish(), r#"{"page":"/cart","unit_price":"12.99"}"#);
-        assert_eq!(Properties::new().finish(), "{}");
     }
 }

@@ -5,6 +5,7 @@ use crate::rng::Uuid;
 use crate::table::{Keep, LogicalType as T, Parent};
 
 use super::lifecycle::MAX_LIFECYCLE_DAYS;
+use super::properties::Properties;
 
 /// An order changes for up to this many days after it is placed: a store holding the orders
 /// placed this long before its history window holds every order that changes in it.
@@ -136,7 +137,7 @@ crate::table! {
         pub quantity: Option<i64> =
             int(T::Int, "Units added or removed (cart events).").nullable(),
         pub occurred_at: Timestamp = timestamp(T::Timestamp, "When it happened."),
-        pub properties: String = json(T::Json, "Details: page, cart_id, unit_price, order_id …"),
+        pub properties: Properties = json(T::Json, "Details: page, cart_id, unit_price, order_id …"),
     }
     pub static EVENTS = TableDef {
         name: "events",

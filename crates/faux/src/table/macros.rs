@@ -267,8 +267,11 @@ pub mod by_method {
             v.timestamp(*t)
         }
         #[inline(always)]
-        pub fn json<V: FieldVisitor + ?Sized, S: AsRef<str> + ?Sized>(v: &mut V, s: &S) {
-            v.json(s.as_ref())
+        pub fn json<V: FieldVisitor + ?Sized, S: crate::table::JsonValue + ?Sized>(
+            v: &mut V,
+            s: &S,
+        ) {
+            s.visit_json(v)
         }
     }
 }

@@ -160,6 +160,27 @@ pub trait FieldVisitor {
     fn null(&mut self);
 }
 
+/// What a `json` field holds: text, or values whose text is written when the row is visited
+/// (an event's properties).
+pub trait JsonValue {
+    /// Hands the JSON text to `v.json`.
+    fn visit_json<V: FieldVisitor + ?Sized>(&self, v: &mut V);
+}
+
+impl JsonValue for str {
+    #[inline(always)]
+    fn visit_json<V: FieldVisitor + ?Sized>(&self, v: &mut V) {
+        v.json(self)
+    }
+}
+
+impl JsonValue for String {
+    #[inline(always)]
+    fn visit_json<V: FieldVisitor + ?Sized>(&self, v: &mut V) {
+        v.json(self)
+    }
+}
+
 /// A visitor behind a reference visits as the visitor itself (rows of scenarios defined
 /// outside faux are visited through `&mut dyn FieldVisitor`).
 impl<T: FieldVisitor + ?Sized> FieldVisitor for &mut T {
