@@ -37,6 +37,15 @@ impl Persona {
     }
 }
 
+// a persona's discriminant is its position in `ALL` (tables indexed by persona rely on it)
+const _: () = {
+    let mut i = 0;
+    while i < Persona::ALL.len() {
+        assert!(Persona::ALL[i] as usize == i);
+        i += 1;
+    }
+};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Visitor {
     /// Signs up in this session as customer `index`.
@@ -360,10 +369,13 @@ impl Ecommerce {
             .iter()
             .map(|p| self.persona(*p).visit_weight)
             .fold(0.0, f64::max);
+        // each persona's chance of being taken, worked out once instead of per draw (the
+        // same quotients, so the same draws)
+        let accept = Persona::ALL.map(|p| self.persona(p).visit_weight / max_weight);
         // rejection sampling by visit weight; deleted customers never come back
         for _ in 0..256 {
             let i = s.range_inclusive(0, population as i64 - 1) as u64;
-            if s.chance(self.persona(ctx.personas[i as usize]).visit_weight / max_weight)
+            if s.chance(accept[ctx.personas[i as usize] as usize])
                 && self.deleted_at(i).is_none_or(|d| d > at)
             {
                 return Visitor::Returning(i);
