@@ -325,6 +325,17 @@ impl Scenario {
         })
     }
 
+    /// Works out, and keeps, what the change feed of `day` needs from earlier days (the shop:
+    /// the orders of the ~50 days before whose lifecycles still change; other scenarios need
+    /// nothing). [`Scenario::changes`] does it anyway; a caller that is about to ask for `day`
+    /// and the day after on two threads does it first, so that the two do not both work out
+    /// the same earlier days.
+    pub fn prepare(&self, day: Date) {
+        if let Kind::Ecommerce(e) = &self.kind {
+            e.prepare_window(day, self.threads);
+        }
+    }
+
     /// Empties the engine's day caches and cached change feeds, for a long-running caller
     /// that asks for a new day rarely (a live clock): what it already holds stays valid, and
     /// the next day asked for is regenerated — the same rows, at the cost of the work the

@@ -116,7 +116,9 @@ pub fn day_messages(
 ///
 /// A pipeline: the next day's change feed is worked out on another thread while the day's
 /// records are encoded, a few slices at a time, and handed over; so the cores stay busy
-/// between days and a day's messages are never all in memory at once.
+/// between days and a day's messages are never all in memory at once. At the start the
+/// first day's look-back (what its feed needs from earlier days) is worked out once, then
+/// the first two days' feeds side by side.
 pub fn produce(
     scenario: &Scenario,
     tables: &[&'static TableDef],
@@ -128,20 +130,33 @@ pub fn produce(
     let last = |day: Date| bounds.past(day) || day.year() > faux::time::MAX_YEAR;
     let feed_of = |day: Date| (!last(day)).then_some(day);
     std::thread::scope(|s| {
-        let mut next =
-            feed_of(bounds.first_day()).map(|d| (d, s.spawn(move || scenario.changes_uncached(d))));
-        while let Some((day, worker)) = next.take() {
-            let feed = match worker.join() {
-                Ok(feed) => feed,
-                Err(panic) => std::panic::resume_unwind(panic),
-            };
-            next = feed_of(day.succ()).map(|d| (d, s.spawn(move || scenario.changes_uncached(d))));
+        let spawn = |d: Date| (d, s.spawn(move || scenario.changes_uncached(d)));
+        let Some(first) = feed_of(bounds.first_day()) else {
+            return;
+        };
+        // The first day's look-back once, here; then the first day's feed here while the
+        // second day's is worked out beside it (its look-back is then the first day's, kept)
+        // instead of after it: the cores are not both busy while one day's feed is
+        // assembled and sorted.
+        scenario.prepare(first);
+        let mut next = feed_of(first.succ()).map(spawn);
+        let mut current = Some(scenario.changes_uncached(first));
+        while let Some(feed) = current.take() {
             for group in feed.chunks(SLICE * threads.max(1)) {
                 for chunk in encoding.encode(group, Some(&bounds), threads) {
                     if !chunk.is_empty() && tx.blocking_send(chunk).is_err() {
                         return;
                     }
                 }
+            }
+            drop(feed);
+            if let Some((day, worker)) = next.take() {
+                current = Some(match worker.join() {
+                    Ok(feed) => feed,
+                    Err(panic) => std::panic::resume_unwind(panic),
+                });
+                // the day after starts before this one is encoded
+                next = feed_of(day.succ()).map(spawn);
             }
         }
     });
