@@ -300,7 +300,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", faux_sinks::error_line::one_line(e.as_ref()));
             ExitCode::from(if e.is::<Usage>() { 2 } else { 1 })
         }
     }
@@ -484,10 +484,12 @@ fn evaluate(a: EvaluateArgs) -> anyhow::Result<()> {
 fn run_all(a: RunArgs) -> anyhow::Result<()> {
     use kingfisher::run::{RunOptions, SMALL_SHOP};
     let scenario = match &a.scenario {
+        // a file that cannot be read or parsed is a bad argument (exit 2), as in aladdin
         Some(p) => {
             let text = std::fs::read_to_string(p)
-                .with_context(|| format!("--scenario {}", p.display()))?;
-            faux::Scenario::from_toml(&p.display().to_string(), &text, a.seed)?
+                .map_err(|e| Usage(format!("cannot read scenario file {}: {e}", p.display())))?;
+            faux::Scenario::from_toml(&p.display().to_string(), &text, a.seed)
+                .map_err(|e| Usage(e.to_string()))?
         }
         None => faux::Scenario::from_toml("small-shop.toml (built in)", SMALL_SHOP, a.seed)?,
     };

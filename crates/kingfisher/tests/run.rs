@@ -160,6 +160,10 @@ fn usage_errors_exit_2_naming_the_values() {
         ),
         (&["run", "--days", "3"], "--days"),
         (
+            &["run", "--scenario", "missing.toml", "--no-serve"],
+            "cannot read scenario file missing.toml",
+        ),
+        (
             &[
                 "serve",
                 "--broker",
