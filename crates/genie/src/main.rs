@@ -312,6 +312,16 @@ fn progress_line() -> genie::OnProgress {
 const DEFAULT_HISTORY_DAYS: i32 = 90;
 
 fn serve(data_dir: PathBuf, database_url: Option<PgTarget>, a: ServeArgs) -> Result<()> {
+    // an unknown name or a bad scenario file is a usage error, found before the store is
+    // created or locked (the server loads it again when it starts: a file's parse is cheap)
+    if let Err(e) = genie::load_scenario(&a.scenario, a.seed) {
+        <Cli as clap::CommandFactory>::command()
+            .error(
+                clap::error::ErrorKind::ValueValidation,
+                faux_sinks::error_line::one_line(&e),
+            )
+            .exit()
+    }
     // one server per folder: a second one would run its own clock over the same store
     let _lock = match &database_url {
         None => Some(genie::DataDirLock::acquire(&data_dir)?),

@@ -1,5 +1,6 @@
 //! Starting genie as a newcomer meets it: one server per data folder, a port in use reported
-//! before any backfill, and `--start` with a date meaning that day's first second.
+//! before any backfill, a bad scenario refused before a store is made, and `--start` with a
+//! date meaning that day's first second.
 
 mod common;
 
@@ -127,6 +128,31 @@ async fn a_start_date_is_its_first_second() {
         "clock at {at}, start {start}: {err}"
     );
     assert!(err.contains("new store at"), "{err}");
+}
+
+#[test]
+fn a_bad_scenario_is_a_usage_error_before_any_store_is_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let broken = dir.path().join("broken.toml");
+    std::fs::write(&broken, "[funnel\n").unwrap();
+    let broken = broken.display().to_string();
+    for (scenario, says) in [
+        ("no-such-shop", "no-such-shop"),
+        ("missing.toml", "missing.toml"),
+        (broken.as_str(), "broken.toml"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_genie"))
+            .args(["--data-dir", &data.display().to_string()])
+            .args(["--scenario", scenario, "--listen", "127.0.0.1:0"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{scenario}: {err}");
+        assert!(err.contains(says), "{scenario}: {err}");
+        assert!(!err.contains("new store"), "{scenario}: {err}");
+        assert!(!data.exists(), "{scenario}: a store was made: {err}");
+    }
 }
 
 #[test]
