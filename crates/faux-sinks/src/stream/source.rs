@@ -135,9 +135,9 @@ pub fn produce(
             return;
         };
         // The first day's look-back once, here; then the first day's feed here while the
-        // second day's is worked out beside it (its look-back is then the first day's, kept)
-        // instead of after it: the cores are not both busy while one day's feed is
-        // assembled and sorted.
+        // second day's is worked out beside it (its look-back is then the first day's, kept),
+        // not after it: waiting left a core idle while the first day's feed was assembled
+        // and sorted.
         scenario.prepare(first);
         let mut next = feed_of(first.succ()).map(spawn);
         let mut current = Some(scenario.changes_uncached(first));
