@@ -42,7 +42,7 @@ fn usage_errors_exit_2_and_name_the_bad_value() {
     rejects(
         &["--scenario", "no/such/file.toml", "--date", "2024-01-01"],
         2,
-        &["no/such/file.toml"],
+        &["cannot read scenario file no/such/file.toml: No such file"],
     );
     rejects(
         &["--view", "snapshot", "--date", "2024-01-01"],

@@ -5,12 +5,14 @@
 //! (arrow-pyarrow): no row is copied through Python objects. Generation runs with the GIL
 //! released.
 
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use arrow_array::{RecordBatch, RecordBatchIterator, RecordBatchReader};
 use arrow_pyarrow::PyArrowType;
-use faux::{Date, DateRange, LogicalType, Scenario, Shard, TableDef, Timestamp, View};
+use faux::{
+    Date, DateRange, LogicalType, Scenario, ScenarioSpec, Shard, TableDef, Timestamp, View,
+};
+use faux_sinks::error_line::one_line;
 use faux_sinks::parquet::BatchBuilder;
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
@@ -32,27 +34,19 @@ fn usage(message: impl std::fmt::Display) -> PyErr {
 
 /// A scenario by name or a path to a scenario file (`.toml`), as the CLI's `--scenario`.
 fn load(name: &str, seed: u64) -> PyResult<Arc<Scenario>> {
-    let looks_like_file =
-        name.ends_with(".toml") || name.contains('/') || Path::new(name).is_file();
-    let text = if looks_like_file {
-        Some(
-            std::fs::read_to_string(name)
-                .map_err(|e| usage(format!("cannot read scenario file {name}: {e}")))?,
-        )
-    } else {
-        None
+    let spec = ScenarioSpec::read(name).map_err(|e| usage(one_line(&e)))?;
+    let key = match &spec {
+        ScenarioSpec::BuiltIn(name) => name.clone(),
+        ScenarioSpec::File { text, .. } => text.clone(),
     };
-    let key = text.clone().unwrap_or_else(|| name.to_string());
     let mut cache = SCENARIOS.lock().expect("scenario cache");
     if let Some((_, _, s)) = cache.iter().find(|(k, s, _)| *k == key && *s == seed) {
         return Ok(s.clone());
     }
-    let scenario = match &text {
-        Some(text) => Scenario::from_toml(name, text, seed),
-        None => Scenario::by_name(name, seed),
-    }
-    .map_err(usage)?
-    .with_threads(faux_sinks::pool::all_cores());
+    let scenario = spec
+        .load(seed)
+        .map_err(|e| usage(one_line(&e)))?
+        .with_threads(faux_sinks::pool::all_cores());
     let scenario = Arc::new(scenario);
     if cache.len() >= CACHED_SCENARIOS {
         cache.remove(0);

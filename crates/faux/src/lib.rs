@@ -42,7 +42,7 @@ pub mod view;
 
 pub use feed::{ChangeRecord, Op, Record, first_seq};
 pub use rng::{Key, Stream, Uuid};
-pub use scenario::{SCENARIOS, Scenario, ScenarioError, Tunable};
+pub use scenario::{SCENARIOS, Scenario, ScenarioError, ScenarioSpec, Tunable};
 pub use simulation::Simulation;
 pub use table::{Column, FieldVisitor, Keep, LogicalType, Parent, Row, RowSink, Shard, TableDef};
 pub use time::{Date, DateError, DateRange, DateRangeError, Timestamp, TimestampError};

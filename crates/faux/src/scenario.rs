@@ -30,8 +30,13 @@ impl Tunable {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
+    #[error("cannot read scenario file {path}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error(
         "unknown scenario {name:?}: valid scenarios are {valid}, or a path to a .toml scenario file"
     )]
@@ -44,6 +49,49 @@ pub enum ScenarioError {
     },
     #[error("scenario file {0}")]
     Config(#[from] ConfigError),
+}
+
+/// What a `--scenario` argument names: a built-in scenario, or a scenario file and its text
+/// (kept for callers that identify a file by its content).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScenarioSpec {
+    BuiltIn(String),
+    File { path: String, text: String },
+}
+
+impl ScenarioSpec {
+    /// Reads `spec` as every command's `--scenario` does: a path when it ends in `.toml`,
+    /// holds a `/` or names an existing file (the file is read here), a built-in name otherwise.
+    pub fn read(spec: &str) -> Result<ScenarioSpec, ScenarioError> {
+        let looks_like_file =
+            spec.ends_with(".toml") || spec.contains('/') || std::path::Path::new(spec).is_file();
+        if !looks_like_file {
+            return Ok(ScenarioSpec::BuiltIn(spec.to_string()));
+        }
+        ScenarioSpec::read_file(spec)
+    }
+
+    /// A scenario file, whatever its name looks like.
+    pub fn read_file(path: &str) -> Result<ScenarioSpec, ScenarioError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Ok(ScenarioSpec::File {
+                path: path.to_string(),
+                text,
+            }),
+            Err(source) => Err(ScenarioError::Read {
+                path: path.to_string(),
+                source,
+            }),
+        }
+    }
+
+    /// The scenario, bound to `seed`.
+    pub fn load(&self, seed: u64) -> Result<Scenario, ScenarioError> {
+        match self {
+            ScenarioSpec::BuiltIn(name) => Scenario::by_name(name, seed),
+            ScenarioSpec::File { path, text } => Scenario::from_toml(path, text, seed),
+        }
+    }
 }
 
 /// A scenario bound to a seed: a pure function from (table, day, shard, view) to rows, and
@@ -116,6 +164,11 @@ impl Scenario {
                     .join(", "),
             }),
         }
+    }
+
+    /// A scenario by name or from a scenario file, as `--scenario` takes it ([`ScenarioSpec`]).
+    pub fn load(spec: &str, seed: u64) -> Result<Scenario, ScenarioError> {
+        ScenarioSpec::read(spec)?.load(seed)
     }
 
     /// The e-commerce scenario with the settings of a scenario file (`text`), over defaults.
@@ -353,5 +406,44 @@ impl Scenario {
             View::Changes => crate::view::changes_table(table),
             _ => table,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Scenario, ScenarioError, ScenarioSpec};
+
+    #[test]
+    fn a_scenario_argument_is_a_name_or_a_file() {
+        assert_eq!(
+            ScenarioSpec::read("shiny-rocks").unwrap(),
+            ScenarioSpec::BuiltIn("shiny-rocks".into())
+        );
+        let e = Scenario::load("shiny-rock", 1).unwrap_err();
+        assert!(matches!(e, ScenarioError::Unknown { .. }), "{e}");
+        assert!(e.to_string().contains("ecommerce, shiny-rocks"), "{e}");
+
+        // a file is read whatever its name: `.toml`, a `/`, or an existing file
+        let dir = std::env::temp_dir().join(format!("faux-spec-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let plain = dir.join("myshop");
+        std::fs::write(&plain, "[shop]\ncurrency = \"USD\"\n").unwrap();
+        let plain = plain.display().to_string();
+        let spec = ScenarioSpec::read(&plain).unwrap();
+        assert!(matches!(&spec, ScenarioSpec::File { text, .. } if text.contains("USD")));
+        assert_eq!(spec.load(3).unwrap().name(), "ecommerce");
+        assert_eq!(spec.load(3).unwrap().seed(), 3);
+
+        for missing in ["missing.toml", "no/such/shop"] {
+            let e = ScenarioSpec::read(missing).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!("cannot read scenario file {missing}")
+            );
+            // the cause is kept as the source, not flattened into the message
+            let source = std::error::Error::source(&e).expect("the io error");
+            assert!(source.to_string().contains("No such file"), "{source}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -146,20 +146,16 @@ impl Default for Config {
 /// Loads a scenario by name or from a scenario file; returns it with the identity the store
 /// is bound to (a file is identified by its content, so an edited file needs a new store).
 pub fn load_scenario(spec: &str, seed: u64) -> Result<(Scenario, String), GenieError> {
-    if spec.ends_with(".toml") || std::path::Path::new(spec).is_file() {
-        let text = std::fs::read_to_string(spec).map_err(|source| GenieError::Read {
-            path: spec.into(),
-            source,
-        })?;
-        let h = sha2::Sha256::digest(text.as_bytes());
-        let id: String = h[..8].iter().map(|b| format!("{b:02x}")).collect();
-        Ok((
-            Scenario::from_toml(spec, &text, seed)?,
-            format!("file:{id}"),
-        ))
-    } else {
-        Ok((Scenario::by_name(spec, seed)?, spec.to_string()))
-    }
+    let spec = faux::ScenarioSpec::read(spec)?;
+    let identity = match &spec {
+        faux::ScenarioSpec::BuiltIn(name) => name.clone(),
+        faux::ScenarioSpec::File { text, .. } => {
+            let h = sha2::Sha256::digest(text.as_bytes());
+            let id: String = h[..8].iter().map(|b| format!("{b:02x}")).collect();
+            format!("file:{id}")
+        }
+    };
+    Ok((spec.load(seed)?, identity))
 }
 
 pub fn now() -> Timestamp {

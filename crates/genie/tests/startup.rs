@@ -139,7 +139,10 @@ fn a_bad_scenario_is_a_usage_error_before_any_store_is_made() {
     let broken = broken.display().to_string();
     for (scenario, says) in [
         ("no-such-shop", "no-such-shop"),
-        ("missing.toml", "missing.toml"),
+        (
+            "missing.toml",
+            "cannot read scenario file missing.toml: No such file",
+        ),
         (broken.as_str(), "broken.toml"),
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_genie"))

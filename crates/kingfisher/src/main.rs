@@ -486,10 +486,10 @@ fn run_all(a: RunArgs) -> anyhow::Result<()> {
     let scenario = match &a.scenario {
         // a file that cannot be read or parsed is a bad argument (exit 2), as in aladdin
         Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .map_err(|e| Usage(format!("cannot read scenario file {}: {e}", p.display())))?;
-            faux::Scenario::from_toml(&p.display().to_string(), &text, a.seed)
-                .map_err(|e| Usage(e.to_string()))?
+            let usage = |e: faux::ScenarioError| Usage(faux_sinks::error_line::one_line(&e));
+            faux::ScenarioSpec::read_file(&p.display().to_string())
+                .and_then(|spec| spec.load(a.seed))
+                .map_err(usage)?
         }
         None => faux::Scenario::from_toml("small-shop.toml (built in)", SMALL_SHOP, a.seed)?,
     };

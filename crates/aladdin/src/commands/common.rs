@@ -1,9 +1,8 @@
 //! What several commands share: choosing a scenario (by name or file) and a range of days.
 
-use std::path::Path;
-
 use clap::Args;
-use faux::{Date, DateRange, Scenario, Timestamp};
+use faux::{Date, DateRange, Scenario, ScenarioSpec, Timestamp};
+use faux_sinks::error_line::one_line;
 use faux_sinks::manifest::ScenarioSource;
 
 use crate::usage::{UsageError, usage};
@@ -18,19 +17,15 @@ pub fn load_scenario_with_source(
     name: &str,
     seed: u64,
 ) -> anyhow::Result<(Scenario, Option<ScenarioSource>)> {
-    let looks_like_file =
-        name.ends_with(".toml") || name.contains('/') || Path::new(name).is_file();
-    if !looks_like_file {
-        return Scenario::by_name(name, seed)
-            .map(|s| (s, None))
-            .map_err(|e| UsageError(e.to_string()).into());
-    }
-    let text = match std::fs::read_to_string(name) {
-        Ok(t) => t,
-        Err(e) => usage!("cannot read scenario file {name}: {e}"),
+    // an unknown name, a missing or a broken file: all usage errors
+    let usage = |e: faux::ScenarioError| UsageError(one_line(&e));
+    let spec = ScenarioSpec::read(name).map_err(usage)?;
+    let scenario = spec.load(seed).map_err(usage)?;
+    let source = match &spec {
+        ScenarioSpec::BuiltIn(_) => None,
+        ScenarioSpec::File { path, text } => Some(ScenarioSource::new(path, text.as_bytes())),
     };
-    let scenario = Scenario::from_toml(name, &text, seed).map_err(|e| UsageError(e.to_string()))?;
-    Ok((scenario, Some(ScenarioSource::new(name, text.as_bytes()))))
+    Ok((scenario, source))
 }
 
 /// `--scenario NAME|FILE` and `--seed N`, shared by the commands that generate.
