@@ -166,11 +166,6 @@ impl Scenario {
         }
     }
 
-    /// A scenario by name or from a scenario file, as `--scenario` takes it ([`ScenarioSpec`]).
-    pub fn load(spec: &str, seed: u64) -> Result<Scenario, ScenarioError> {
-        ScenarioSpec::read(spec)?.load(seed)
-    }
-
     /// The e-commerce scenario with the settings of a scenario file (`text`), over defaults.
     pub fn from_toml(source_name: &str, text: &str, seed: u64) -> Result<Scenario, ScenarioError> {
         let config = Config::from_toml(source_name, text)?;
@@ -411,7 +406,7 @@ impl Scenario {
 
 #[cfg(test)]
 mod tests {
-    use super::{Scenario, ScenarioError, ScenarioSpec};
+    use super::{ScenarioError, ScenarioSpec};
 
     #[test]
     fn a_scenario_argument_is_a_name_or_a_file() {
@@ -419,7 +414,10 @@ mod tests {
             ScenarioSpec::read("shiny-rocks").unwrap(),
             ScenarioSpec::BuiltIn("shiny-rocks".into())
         );
-        let e = Scenario::load("shiny-rock", 1).unwrap_err();
+        let e = ScenarioSpec::read("shiny-rock")
+            .unwrap()
+            .load(1)
+            .unwrap_err();
         assert!(matches!(e, ScenarioError::Unknown { .. }), "{e}");
         assert!(e.to_string().contains("ecommerce, shiny-rocks"), "{e}");
 
