@@ -394,24 +394,6 @@ fn a_rerun_overwrites_torn_and_stale_files_idempotently() {
     assert_same_tree(&tree(&fresh), &tree(&dirty));
 }
 
-/// How many files are below `dir` while a run is still writing there. Unlike `tree`, this
-/// reads no contents and takes a folder or file that vanishes between listing and looking
-/// (a temporary renamed into place) as absent: `tree` panicked on exactly that race in CI,
-/// and the unwinding test then deleted the folder under the still-running child.
-fn files_while_written(dir: &Path) -> usize {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    entries
-        .flatten()
-        .map(|entry| match entry.file_type() {
-            Ok(kind) if kind.is_dir() => files_while_written(&entry.path()),
-            Ok(_) => 1,
-            Err(_) => 0,
-        })
-        .sum()
-}
-
 #[test]
 fn an_interrupted_run_leaves_only_complete_partitions() {
     let tmp = tempfile::tempdir().unwrap();
@@ -440,7 +422,7 @@ fn an_interrupted_run_leaves_only_complete_partitions() {
         .unwrap();
     // let it write some partitions, then kill it mid-run
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while files_while_written(&killed) < 40 && std::time::Instant::now() < deadline {
+    while common::names_while_written(&killed).len() < 40 && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
     child.kill().unwrap();

@@ -65,6 +65,35 @@ pub fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     out
 }
 
+/// The relative paths of the files below `dir` while a run is still writing there. Unlike
+/// `tree`, this reads no contents and takes a file or folder that vanishes between listing
+/// and looking (a temporary renamed into place) as absent: `tree` panicked on exactly that
+/// race in CI, and the unwinding test then deleted the folder under the still-running child.
+pub fn names_while_written(dir: &Path) -> Vec<String> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            match entry.file_type() {
+                Ok(kind) if kind.is_dir() => walk(root, &entry.path(), out),
+                Ok(_) => out.push(
+                    entry
+                        .path()
+                        .strip_prefix(root)
+                        .unwrap()
+                        .to_string_lossy()
+                        .replace('\\', "/"),
+                ),
+                Err(_) => {}
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
 /// Asserts two trees hold the same files with the same bytes, naming the first difference.
 pub fn assert_same_tree(a: &BTreeMap<String, Vec<u8>>, b: &BTreeMap<String, Vec<u8>>) {
     let names_a: Vec<_> = a.keys().collect();
