@@ -267,7 +267,7 @@ fn ctrl_c_keeps_complete_days_removes_temporaries_and_says_how_far_it_got() {
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(120);
     let partitions = |dir: &std::path::Path| {
-        common::names_while_written(dir)
+        common::file_names(dir)
             .iter()
             .filter(|k| k.ends_with("part-0.csv"))
             .count()

@@ -422,7 +422,7 @@ fn an_interrupted_run_leaves_only_complete_partitions() {
         .unwrap();
     // let it write some partitions, then kill it mid-run
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while common::names_while_written(&killed).len() < 40 && std::time::Instant::now() < deadline {
+    while common::file_names(&killed).len() < 40 && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
     child.kill().unwrap();

@@ -41,35 +41,22 @@ pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-/// Every file below `dir`, by `/`-separated relative path.
+/// Every file below `dir`, by `/`-separated relative path, with its bytes. For a finished run:
+/// a listed file that cannot be read panics.
 pub fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                walk(root, &path, out);
-            } else {
-                let rel = path
-                    .strip_prefix(root)
-                    .unwrap()
-                    .to_string_lossy()
-                    .replace('\\', "/");
-                out.insert(rel, std::fs::read(&path).unwrap());
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    if dir.exists() {
-        walk(dir, dir, &mut out);
-    }
-    out
+    file_names(dir)
+        .into_iter()
+        .map(|name| {
+            let bytes = std::fs::read(dir.join(&name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+            (name, bytes)
+        })
+        .collect()
 }
 
-/// The relative paths of the files below `dir` while a run is still writing there. Unlike
-/// `tree`, this reads no contents and takes a file or folder that vanishes between listing
-/// and looking (a temporary renamed into place) as absent: `tree` panicked on exactly that
-/// race in CI, and the unwinding test then deleted the folder under the still-running child.
-pub fn names_while_written(dir: &Path) -> Vec<String> {
+/// The `/`-separated relative paths of the files below `dir`. Safe to poll while a run still
+/// writes there: a file or folder that vanishes between listing and looking (a temporary
+/// renamed into place) is absent, not a panic.
+pub fn file_names(dir: &Path) -> Vec<String> {
     fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
         let Ok(entries) = std::fs::read_dir(dir) else {
             return;
